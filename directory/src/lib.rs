@@ -1,0 +1,14 @@
+//! The Pochta mail domain: addresses, the directory model, recipient resolution, and the signed
+//! change-set wire format. Both the central server and the site agents use this crate; it is the
+//! only crate that defines what crosses the wire between them. It does no I/O.
+
+pub mod address;
+pub mod model;
+pub mod resolve;
+pub mod wire;
+
+pub use address::{Address, AddressError, Domain, LocalPart};
+pub use model::{
+    AgentEndpoint, Directory, DirectoryError, Group, GroupKind, Level, Op, PasswordHash,
+    PostingPolicy, Site, SiteId, User,
+};

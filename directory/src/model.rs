@@ -1,0 +1,359 @@
+//! The mail domain as data: sites, users, aliases and lists, and the edits (`Op`) that change them.
+//!
+//! `Directory::apply` is the only way a directory changes, on the central server and on every
+//! agent alike, so both sides enforce the same rules and end up with equal directories.
+
+use std::collections::BTreeMap;
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::address::{Address, Domain, LocalPart};
+
+/// Names that belong to the system and cannot be users, aliases or lists.
+pub const RESERVED_NAMES: &[&str] = &["all"];
+
+/// A site, named by its subdomain label: site `msk` serves `user@msk.example.org`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct SiteId(String);
+
+impl SiteId {
+    /// A site id is one lower-case DNS label (letters, digits, hyphens; 1–63 octets).
+    pub fn parse(s: &str) -> Result<Self, DirectoryError> {
+        let s = s.trim().to_ascii_lowercase();
+        let ok = !s.is_empty()
+            && s.len() <= 63
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if ok { Ok(Self(s)) } else { Err(DirectoryError::BadSiteId(s)) }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+impl<'de> Deserialize<'de> for SiteId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        SiteId::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+impl fmt::Display for SiteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl fmt::Debug for SiteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SiteId({})", self.0)
+    }
+}
+
+/// The server level of a site, as in the paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "u8", into = "u8")]
+pub enum Level {
+    /// High-priority MX, no local mailboxes.
+    Zero,
+    /// Lower-priority MX with local users.
+    One,
+    /// Not an MX; local users only; may sit behind NAT or a slow link.
+    Two,
+}
+impl TryFrom<u8> for Level {
+    type Error = DirectoryError;
+    fn try_from(v: u8) -> Result<Self, DirectoryError> {
+        match v {
+            0 => Ok(Level::Zero),
+            1 => Ok(Level::One),
+            2 => Ok(Level::Two),
+            _ => Err(DirectoryError::BadLevel(v)),
+        }
+    }
+}
+impl From<Level> for u8 {
+    fn from(l: Level) -> u8 {
+        match l {
+            Level::Zero => 0,
+            Level::One => 1,
+            Level::Two => 2,
+        }
+    }
+}
+impl Level {
+    /// Whether a site of this level keeps mailboxes.
+    pub fn has_mailboxes(self) -> bool {
+        self != Level::Zero
+    }
+}
+
+/// An enrolled agent of a site, as the other agents and the server see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentEndpoint {
+    /// Stable id given at enrollment.
+    pub id: String,
+    /// Base URL of the agent's HTTPS endpoint (`https://host:port`), or empty when it only pulls.
+    pub url: String,
+    /// SHA-256 of the agent's TLS certificate (DER), lower-case hex: peers pin it.
+    pub tls_sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Site {
+    pub id: SiteId,
+    /// Human name, e.g. "Head office".
+    pub name: String,
+    pub level: Level,
+    #[serde(default)]
+    pub agents: Vec<AgentEndpoint>,
+}
+
+/// An Argon2id hash in PHC string form. Never the password itself.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PasswordHash(pub String);
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("PasswordHash(..)")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    /// The local part of the official address `name@domain`.
+    pub name: LocalPart,
+    #[serde(default)]
+    pub display_name: String,
+    /// Home site: where the mailbox lives.
+    pub site: SiteId,
+    /// Sites the user lived at before; `name@former.domain` keeps working.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub former_sites: BTreeSet<SiteId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<PasswordHash>,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum GroupKind {
+    /// Another name for one or more addresses.
+    Alias,
+    /// A mailing list.
+    List,
+}
+
+/// Who may send to a list or alias.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostingPolicy {
+    Anyone,
+    /// Only authenticated users of the domain and its own agents.
+    Internal,
+    /// Only the list's own members.
+    Members,
+}
+
+/// An alias or a mailing list of the main domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    pub name: LocalPart,
+    pub kind: GroupKind,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Users, aliases and lists (addresses in our domain) and external addresses.
+    pub members: BTreeSet<Address>,
+    pub policy: PostingPolicy,
+}
+
+/// One edit of the directory. Records are sent whole, so applying an op twice is harmless
+/// and the agent's replica never depends on merging partial updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Op {
+    PutSite(Site),
+    DeleteSite { id: SiteId },
+    PutUser(User),
+    DeleteUser { name: LocalPart },
+    PutGroup(Group),
+    DeleteGroup { name: LocalPart },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("'{0}' is not a valid site id: use one DNS label (letters, digits, hyphens)")]
+    BadSiteId(String),
+    #[error("{0} is not a server level (0, 1 or 2)")]
+    BadLevel(u8),
+    #[error("there is no site '{0}'")]
+    NoSuchSite(SiteId),
+    #[error("site '{0}' still has {1} users; move them first")]
+    SiteNotEmpty(SiteId, usize),
+    #[error("there is no user '{0}'")]
+    NoSuchUser(LocalPart),
+    #[error("there is no alias or list '{0}'")]
+    NoSuchGroup(LocalPart),
+    #[error("the name '{0}' is already taken by a {1}")]
+    NameTaken(LocalPart, &'static str),
+    #[error("the name '{0}' is reserved")]
+    Reserved(LocalPart),
+    #[error("a {0} cannot contain itself")]
+    SelfMember(&'static str),
+}
+
+/// The whole directory of one mail domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Directory {
+    pub domain: Domain,
+    pub sites: BTreeMap<SiteId, Site>,
+    pub users: BTreeMap<LocalPart, User>,
+    pub groups: BTreeMap<LocalPart, Group>,
+}
+
+impl Directory {
+    pub fn new(domain: Domain) -> Self {
+        Self { domain, sites: BTreeMap::new(), users: BTreeMap::new(), groups: BTreeMap::new() }
+    }
+
+    pub fn site(&self, id: &SiteId) -> Option<&Site> {
+        self.sites.get(id)
+    }
+    pub fn user(&self, name: &LocalPart) -> Option<&User> {
+        self.users.get(name)
+    }
+    pub fn group(&self, name: &LocalPart) -> Option<&Group> {
+        self.groups.get(name)
+    }
+
+    /// The site whose subdomain `domain` is (`msk.example.org` → site `msk`).
+    pub fn site_of_domain(&self, domain: &Domain) -> Option<&Site> {
+        let label = domain.child_label_of(&self.domain)?;
+        self.sites.get(&SiteId::parse(label).ok()?)
+    }
+
+    /// `site.domain`, the domain of a site's local addresses.
+    pub fn site_domain(&self, site: &SiteId) -> Domain {
+        self.domain.child(site.as_str()).expect("a site id is a valid DNS label")
+    }
+
+    /// The official address `name@domain`.
+    pub fn official(&self, name: &LocalPart) -> Address {
+        Address::new(name.clone(), self.domain.clone())
+    }
+
+    /// Whether an address belongs to this mail domain or one of its site subdomains.
+    pub fn is_ours(&self, domain: &Domain) -> bool {
+        *domain == self.domain || self.site_of_domain(domain).is_some()
+    }
+
+    pub fn users_at<'a>(&'a self, site: &'a SiteId) -> impl Iterator<Item = &'a User> + 'a {
+        self.users.values().filter(move |u| &u.site == site)
+    }
+
+    fn name_free(&self, name: &LocalPart, for_user: bool) -> Result<(), DirectoryError> {
+        if RESERVED_NAMES.contains(&name.folded()) {
+            return Err(DirectoryError::Reserved(name.clone()));
+        }
+        if for_user && self.groups.contains_key(name) {
+            let kind = match self.groups[name].kind {
+                GroupKind::Alias => "alias",
+                GroupKind::List => "list",
+            };
+            return Err(DirectoryError::NameTaken(name.clone(), kind));
+        }
+        if !for_user && self.users.contains_key(name) {
+            return Err(DirectoryError::NameTaken(name.clone(), "user"));
+        }
+        Ok(())
+    }
+
+    /// Checks an op against the directory without changing it.
+    pub fn check(&self, op: &Op) -> Result<(), DirectoryError> {
+        match op {
+            Op::PutSite(_) => Ok(()),
+            Op::DeleteSite { id } => {
+                if !self.sites.contains_key(id) {
+                    return Err(DirectoryError::NoSuchSite(id.clone()));
+                }
+                let n = self.users_at(id).count();
+                if n > 0 { Err(DirectoryError::SiteNotEmpty(id.clone(), n)) } else { Ok(()) }
+            }
+            Op::PutUser(u) => {
+                self.name_free(&u.name, true)?;
+                if !self.sites.contains_key(&u.site) {
+                    return Err(DirectoryError::NoSuchSite(u.site.clone()));
+                }
+                Ok(())
+            }
+            Op::DeleteUser { name } => {
+                self.users.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchUser(name.clone()))
+            }
+            Op::PutGroup(g) => {
+                self.name_free(&g.name, false)?;
+                if g.members.contains(&self.official(&g.name)) {
+                    return Err(DirectoryError::SelfMember(match g.kind {
+                        GroupKind::Alias => "alias",
+                        GroupKind::List => "list",
+                    }));
+                }
+                Ok(())
+            }
+            Op::DeleteGroup { name } => self
+                .groups
+                .get(name)
+                .map(|_| ())
+                .ok_or_else(|| DirectoryError::NoSuchGroup(name.clone())),
+        }
+    }
+
+    /// Applies one op, or changes nothing and says why.
+    pub fn apply(&mut self, op: &Op) -> Result<(), DirectoryError> {
+        self.check(op)?;
+        match op.clone() {
+            Op::PutSite(s) => {
+                self.sites.insert(s.id.clone(), s);
+            }
+            Op::DeleteSite { id } => {
+                self.sites.remove(&id);
+            }
+            Op::PutUser(u) => {
+                self.users.insert(u.name.clone(), u);
+            }
+            Op::DeleteUser { name } => {
+                self.users.remove(&name);
+            }
+            Op::PutGroup(g) => {
+                self.groups.insert(g.name.clone(), g);
+            }
+            Op::DeleteGroup { name } => {
+                self.groups.remove(&name);
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies all ops or none.
+    pub fn apply_all(&mut self, ops: &[Op]) -> Result<(), DirectoryError> {
+        let mut next = self.clone();
+        for op in ops {
+            next.apply(op)?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Groups that name `addr` directly as a member.
+    pub fn groups_containing<'a>(&'a self, addr: &'a Address) -> impl Iterator<Item = &'a Group> + 'a {
+        self.groups.values().filter(move |g| g.members.contains(addr))
+    }
+
+    /// The ops that turn an empty directory of the same domain into this one.
+    pub fn to_ops(&self) -> Vec<Op> {
+        let sites = self.sites.values().cloned().map(Op::PutSite);
+        let users = self.users.values().cloned().map(Op::PutUser);
+        let groups = self.groups.values().cloned().map(Op::PutGroup);
+        sites.chain(users).chain(groups).collect()
+    }
+}

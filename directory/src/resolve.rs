@@ -1,0 +1,1 @@
+//! Recipient resolution (placeholder until written).

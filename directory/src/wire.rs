@@ -1,0 +1,380 @@
+//! The change-set wire format: numbered, hash-chained, Ed25519-signed, zstd-compressed.
+//!
+//! A *frame* is what crosses the wire, one change set or one snapshot:
+//!
+//! ```text
+//! magic "PCHT" | format u8 | kind u8 | deployment [16] | version u64 BE | signature [64] | zstd(JSON body)
+//! ```
+//!
+//! The signature covers every byte of the frame except itself. A receiver checks, in this order
+//! and before it spends any work on the payload: length, magic, format, kind, deployment, the
+//! signature (`verify_strict`), then decompresses with a cap and parses. The header repeats the
+//! deployment and version so that a wrong-deployment or stale set is refused with a clear reason
+//! before its signature is even checked.
+//!
+//! The chain hash of a set is SHA-256 over `kind | deployment | version | JSON body`, and every
+//! set names the hash of the set before it, so an agent notices any set that does not continue
+//! exactly the history it has.
+
+use std::fmt;
+use std::io::Read;
+
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::model::{Directory, Op};
+
+const MAGIC: &[u8; 4] = b"PCHT";
+/// The frame format this build writes and the newest it reads. Bump on an incompatible change.
+pub const FORMAT: u8 = 1;
+const HEADER_LEN: usize = 4 + 1 + 1 + 16 + 8;
+const SIG_LEN: usize = 64;
+/// Largest decompressed change-set body accepted.
+pub const MAX_CHANGESET_BODY: usize = 8 << 20;
+/// Largest decompressed snapshot body accepted (about a million users).
+pub const MAX_SNAPSHOT_BODY: usize = 512 << 20;
+/// Largest frame accepted on the wire, compressed.
+pub const MAX_FRAME: usize = 64 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum FrameKind {
+    ChangeSet = 1,
+    Snapshot = 2,
+}
+
+/// The global, gap-free version of the directory. Version 0 is the empty directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Version(pub u64);
+impl Version {
+    pub fn next(self) -> Version {
+        Version(self.0 + 1)
+    }
+}
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+macro_rules! hex_bytes {
+    ($t:ident, $n:expr) => {
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+        pub struct $t(pub [u8; $n]);
+        impl $t {
+            pub fn parse(s: &str) -> Result<Self, WireError> {
+                let v = hex::decode(s.trim()).map_err(|_| WireError::BadHex(stringify!($t)))?;
+                Ok(Self(v.try_into().map_err(|_| WireError::BadHex(stringify!($t)))?))
+            }
+            pub fn to_hex(&self) -> String {
+                hex::encode(self.0)
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.to_hex())
+            }
+        }
+        impl fmt::Debug for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($t), self.to_hex())
+            }
+        }
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.to_hex())
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = String::deserialize(d)?;
+                Self::parse(&s).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+hex_bytes!(DeploymentId, 16);
+hex_bytes!(ChainHash, 32);
+
+impl DeploymentId {
+    pub fn random() -> Self {
+        let mut b = [0u8; 16];
+        getrandom::fill(&mut b).expect("the OS has randomness");
+        Self(b)
+    }
+}
+
+/// One numbered, atomic edit of the directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSet {
+    pub deployment: DeploymentId,
+    pub version: Version,
+    /// Chain hash of the set before this one (zero for version 1).
+    pub prev: ChainHash,
+    /// Unix seconds at commit.
+    pub at: i64,
+    /// Who made the edit (an administrator, a user, an API token name, `system`).
+    pub author: String,
+    pub ops: Vec<Op>,
+}
+
+/// The whole directory at one version, for bootstrapping new or far-behind agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub deployment: DeploymentId,
+    pub version: Version,
+    /// Chain hash of the change set at `version`, so the chain continues after the snapshot.
+    pub head: ChainHash,
+    pub at: i64,
+    pub directory: Directory,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("the frame is truncated")]
+    Truncated,
+    #[error("the frame is {0} bytes, over the {MAX_FRAME}-byte limit")]
+    TooLarge(usize),
+    #[error("not a Pochta frame")]
+    BadMagic,
+    #[error("frame format {0} is newer than this build understands ({FORMAT}); upgrade it")]
+    NewerFormat(u8),
+    #[error("frame format {0} is no longer supported")]
+    OlderFormat(u8),
+    #[error("expected a {expected:?} frame, got kind {got}")]
+    WrongKind { expected: FrameKind, got: u8 },
+    #[error("the frame belongs to deployment {got}, not to this one ({expected})")]
+    WrongDeployment { expected: DeploymentId, got: DeploymentId },
+    #[error("the signature does not verify")]
+    BadSignature,
+    #[error("the body decompresses to more than {0} bytes")]
+    BodyTooLarge(usize),
+    #[error("the body is not valid zstd data")]
+    BadCompression,
+    #[error("the body is malformed or from a newer server: {0}")]
+    Malformed(String),
+    #[error("the header and the body disagree")]
+    HeaderMismatch,
+    #[error("invalid {0} in hex")]
+    BadHex(&'static str),
+}
+
+/// The central server's signing key.
+pub struct Signer(SigningKey);
+impl Signer {
+    pub fn generate() -> Self {
+        let mut seed = [0u8; 32];
+        getrandom::fill(&mut seed).expect("the OS has randomness");
+        Self(SigningKey::from_bytes(&seed))
+    }
+    pub fn from_hex(s: &str) -> Result<Self, WireError> {
+        let b: [u8; 32] = hex::decode(s.trim())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or(WireError::BadHex("signing key"))?;
+        Ok(Self(SigningKey::from_bytes(&b)))
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.to_bytes())
+    }
+    pub fn verifier(&self) -> Verifier {
+        Verifier(self.0.verifying_key())
+    }
+}
+
+/// The public half that agents pin at enrollment.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Verifier(VerifyingKey);
+impl Verifier {
+    pub fn from_hex(s: &str) -> Result<Self, WireError> {
+        let b: [u8; 32] = hex::decode(s.trim())
+            .ok()
+            .and_then(|v| v.try_into().ok())
+            .ok_or(WireError::BadHex("public key"))?;
+        VerifyingKey::from_bytes(&b).map(Self).map_err(|_| WireError::BadHex("public key"))
+    }
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.to_bytes())
+    }
+}
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Verifier({})", self.to_hex())
+    }
+}
+
+fn chain_hash(kind: FrameKind, deployment: &DeploymentId, version: Version, body: &[u8]) -> ChainHash {
+    let mut h = Sha256::new();
+    h.update([kind as u8]);
+    h.update(deployment.0);
+    h.update(version.0.to_be_bytes());
+    h.update(body);
+    ChainHash(h.finalize().into())
+}
+
+fn seal(kind: FrameKind, deployment: &DeploymentId, version: Version, body: &[u8], key: &Signer) -> Vec<u8> {
+    // Level 19 costs little on change sets of a few hundred bytes and shrinks snapshots well.
+    let level = if body.len() < 1 << 20 { 19 } else { 3 };
+    let compressed = zstd::bulk::compress(body, level).expect("in-memory compression cannot fail");
+    let mut frame = Vec::with_capacity(HEADER_LEN + SIG_LEN + compressed.len());
+    frame.extend_from_slice(MAGIC);
+    frame.push(FORMAT);
+    frame.push(kind as u8);
+    frame.extend_from_slice(&deployment.0);
+    frame.extend_from_slice(&version.0.to_be_bytes());
+    frame.extend_from_slice(&[0u8; SIG_LEN]);
+    frame.extend_from_slice(&compressed);
+    let sig = key.0.sign(&signed_bytes(&frame));
+    frame[HEADER_LEN..HEADER_LEN + SIG_LEN].copy_from_slice(&sig.to_bytes());
+    frame
+}
+
+fn signed_bytes(frame: &[u8]) -> Vec<u8> {
+    let mut m = Vec::with_capacity(frame.len() - SIG_LEN);
+    m.extend_from_slice(&frame[..HEADER_LEN]);
+    m.extend_from_slice(&frame[HEADER_LEN + SIG_LEN..]);
+    m
+}
+
+/// What a frame header says, readable without the key: used to route and to refuse early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header {
+    pub kind: FrameKind,
+    pub deployment: DeploymentId,
+    pub version: Version,
+}
+
+/// Reads and checks the header only.
+pub fn peek(frame: &[u8]) -> Result<Header, WireError> {
+    if frame.len() > MAX_FRAME {
+        return Err(WireError::TooLarge(frame.len()));
+    }
+    if frame.len() < HEADER_LEN + SIG_LEN {
+        return Err(WireError::Truncated);
+    }
+    if &frame[..4] != MAGIC {
+        return Err(WireError::BadMagic);
+    }
+    match frame[4] {
+        FORMAT => {}
+        f if f > FORMAT => return Err(WireError::NewerFormat(f)),
+        f => return Err(WireError::OlderFormat(f)),
+    }
+    let kind = match frame[5] {
+        1 => FrameKind::ChangeSet,
+        2 => FrameKind::Snapshot,
+        got => return Err(WireError::WrongKind { expected: FrameKind::ChangeSet, got }),
+    };
+    let deployment = DeploymentId(frame[6..22].try_into().expect("16 bytes"));
+    let version = Version(u64::from_be_bytes(frame[22..30].try_into().expect("8 bytes")));
+    Ok(Header { kind, deployment, version })
+}
+
+/// Checks everything up to and including the signature, then decompresses with a cap.
+fn open(
+    frame: &[u8],
+    kind: FrameKind,
+    key: &Verifier,
+    deployment: &DeploymentId,
+    cap: usize,
+) -> Result<(Header, Vec<u8>), WireError> {
+    let header = peek(frame)?;
+    if header.kind != kind {
+        return Err(WireError::WrongKind { expected: kind, got: header.kind as u8 });
+    }
+    if header.deployment != *deployment {
+        return Err(WireError::WrongDeployment { expected: *deployment, got: header.deployment });
+    }
+    let sig = Signature::from_bytes(frame[HEADER_LEN..HEADER_LEN + SIG_LEN].try_into().expect("64 bytes"));
+    key.0.verify_strict(&signed_bytes(frame), &sig).map_err(|_| WireError::BadSignature)?;
+    let body = decompress_capped(&frame[HEADER_LEN + SIG_LEN..], cap)?;
+    Ok((header, body))
+}
+
+fn decompress_capped(data: &[u8], cap: usize) -> Result<Vec<u8>, WireError> {
+    let decoder = zstd::stream::read::Decoder::new(data).map_err(|_| WireError::BadCompression)?;
+    let mut out = Vec::new();
+    decoder
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|_| WireError::BadCompression)?;
+    if out.len() > cap {
+        return Err(WireError::BodyTooLarge(cap));
+    }
+    Ok(out)
+}
+
+/// A change set that verified, with its chain hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified<T> {
+    pub value: T,
+    pub hash: ChainHash,
+}
+
+impl ChangeSet {
+    /// Serialises, compresses and signs. Returns the frame and the set's chain hash.
+    pub fn seal(&self, key: &Signer) -> (Vec<u8>, ChainHash) {
+        let body = serde_json::to_vec(self).expect("a change set always serialises");
+        let hash = chain_hash(FrameKind::ChangeSet, &self.deployment, self.version, &body);
+        (seal(FrameKind::ChangeSet, &self.deployment, self.version, &body, key), hash)
+    }
+
+    /// Verifies and parses a change-set frame for `deployment`.
+    pub fn open(frame: &[u8], key: &Verifier, deployment: &DeploymentId) -> Result<Verified<ChangeSet>, WireError> {
+        let (h, body) = open(frame, FrameKind::ChangeSet, key, deployment, MAX_CHANGESET_BODY)?;
+        let set: ChangeSet = serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
+        if set.version != h.version || set.deployment != h.deployment {
+            return Err(WireError::HeaderMismatch);
+        }
+        let hash = chain_hash(FrameKind::ChangeSet, &h.deployment, h.version, &body);
+        Ok(Verified { value: set, hash })
+    }
+}
+
+impl Snapshot {
+    pub fn seal(&self, key: &Signer) -> Vec<u8> {
+        let body = serde_json::to_vec(self).expect("a snapshot always serialises");
+        seal(FrameKind::Snapshot, &self.deployment, self.version, &body, key)
+    }
+
+    pub fn open(frame: &[u8], key: &Verifier, deployment: &DeploymentId) -> Result<Snapshot, WireError> {
+        let (h, body) = open(frame, FrameKind::Snapshot, key, deployment, MAX_SNAPSHOT_BODY)?;
+        let snap: Snapshot = serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
+        if snap.version != h.version || snap.deployment != h.deployment {
+            return Err(WireError::HeaderMismatch);
+        }
+        Ok(snap)
+    }
+}
+
+/// Several frames in one HTTP body: each is a u32 big-endian length and the frame.
+pub fn pack<'a>(frames: impl IntoIterator<Item = &'a [u8]>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for f in frames {
+        out.extend_from_slice(&(f.len() as u32).to_be_bytes());
+        out.extend_from_slice(f);
+    }
+    out
+}
+
+/// Splits a packed body back into frames.
+pub fn unpack(mut body: &[u8]) -> Result<Vec<&[u8]>, WireError> {
+    let mut frames = Vec::new();
+    while !body.is_empty() {
+        if body.len() < 4 {
+            return Err(WireError::Truncated);
+        }
+        let n = u32::from_be_bytes(body[..4].try_into().expect("4 bytes")) as usize;
+        if n > MAX_FRAME {
+            return Err(WireError::TooLarge(n));
+        }
+        if body.len() < 4 + n {
+            return Err(WireError::Truncated);
+        }
+        frames.push(&body[4..4 + n]);
+        body = &body[4 + n..];
+    }
+    Ok(frames)
+}
