@@ -86,8 +86,9 @@ pub enum AddressError {
 }
 
 /// `atext` of RFC 5322 §3.2.3, widened by RFC 6531 §3.3 to every non-ASCII character. We
-/// still refuse control characters and white space outside ASCII (U+0085, U+00A0, U+2028,
-/// ...): they have no place in a mailbox name and only serve to spoof one.
+/// still refuse control characters, white space outside ASCII (U+0085, U+00A0, U+2028, ...)
+/// and the invisible bidirectional controls: they have no place in a mailbox name and only
+/// serve to spoof one.
 fn is_atext(c: char) -> bool {
     if c.is_ascii() {
         c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c)
@@ -97,7 +98,11 @@ fn is_atext(c: char) -> bool {
 }
 
 fn is_allowed_non_ascii(c: char) -> bool {
-    !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+    !c.is_ascii()
+        && !c.is_control()
+        && !c.is_whitespace()
+        // Bidi embeddings, overrides and isolates (Unicode Bidi_Control), and the BOM.
+        && !matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// `qtextSMTP` of RFC 5321 §4.1.2 (`%d32-33 / %d35-91 / %d93-126`) plus UTF-8 (RFC 6531).
@@ -490,11 +495,11 @@ macro_rules! string_serde {
             }
         }
     };
+
 }
 string_serde!(LocalPart);
 string_serde!(Domain);
 string_serde!(Address);
-
 
 #[cfg(test)]
 mod tests {
@@ -609,6 +614,9 @@ mod tests {
         ("\"a\\\u{7f}\"@example.org", E::LocalPartChar('\u{7f}')),
         ("\"a\u{a0}b\"@example.org", E::LocalPartChar('\u{a0}')),
         ("\"a\\яb\"@example.org", E::LocalPartChar('я')),
+        ("evil\u{202e}gro.elpmaxe@example.org", E::LocalPartChar('\u{202e}')),
+        ("\"a\u{2066}b\"@example.org", E::LocalPartChar('\u{2066}')),
+        ("user@exa\u{feff}mple.org", E::DomainChar('\u{feff}')),
         // Domains.
         ("user@[192.0.2.1]", E::AddressLiteral),
         ("user@[IPv6:2001:db8::1]", E::AddressLiteral),
@@ -899,8 +907,9 @@ mod tests {
     fn any_domain() -> impl Strategy<Value = String> {
         let label = prop_oneof![ascii_label(), "[а-яА-Я]{1,10}", "[а-я0-9]{1,5}-[а-я]{1,5}"];
         let tld = prop_oneof!["[a-zA-Z]{2,6}", Just("рф".to_owned()), Just("XN--P1AI".to_owned())];
-        (prop::collection::vec(label, 1..4), tld, any::<bool>())
-            .prop_map(|(labels, tld, dot)| format!("{}.{tld}{}", labels.join("."), if dot { "." } else { "" }))
+        (prop::collection::vec(label, 1..4), tld, any::<bool>()).prop_map(|(labels, tld, dot)| {
+            format!("{}.{tld}{}", labels.join("."), if dot { "." } else { "" })
+        })
     }
 
     fn valid_address() -> impl Strategy<Value = String> {

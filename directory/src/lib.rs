@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod model;
+pub mod password;
 pub mod resolve;
 pub mod wire;
 

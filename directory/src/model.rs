@@ -199,6 +199,8 @@ pub enum DirectoryError {
     NameTaken(LocalPart, &'static str),
     #[error("the name '{0}' is reserved")]
     Reserved(LocalPart),
+    #[error("site '{0}' is level 0 and keeps no mailboxes")]
+    NoMailboxes(SiteId),
     #[error("a {0} cannot contain itself")]
     SelfMember(&'static str),
 }
@@ -272,7 +274,13 @@ impl Directory {
     /// Checks an op against the directory without changing it.
     pub fn check(&self, op: &Op) -> Result<(), DirectoryError> {
         match op {
-            Op::PutSite(_) => Ok(()),
+            Op::PutSite(s) => {
+                let n = self.users_at(&s.id).count();
+                if !s.level.has_mailboxes() && n > 0 {
+                    return Err(DirectoryError::SiteNotEmpty(s.id.clone(), n));
+                }
+                Ok(())
+            }
             Op::DeleteSite { id } => {
                 if !self.sites.contains_key(id) {
                     return Err(DirectoryError::NoSuchSite(id.clone()));
@@ -282,10 +290,11 @@ impl Directory {
             }
             Op::PutUser(u) => {
                 self.name_free(&u.name, true)?;
-                if !self.sites.contains_key(&u.site) {
-                    return Err(DirectoryError::NoSuchSite(u.site.clone()));
+                match self.sites.get(&u.site) {
+                    None => Err(DirectoryError::NoSuchSite(u.site.clone())),
+                    Some(s) if !s.level.has_mailboxes() => Err(DirectoryError::NoMailboxes(s.id.clone())),
+                    Some(_) => Ok(()),
                 }
-                Ok(())
             }
             Op::DeleteUser { name } => {
                 self.users.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchUser(name.clone()))

@@ -1,1 +1,78 @@
-fn main() {}
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use pochta_server::init::{InitOptions, init};
+
+/// Pochta central server: one mail domain across many sites.
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a data folder: database, signing key, TLS certificate, first administrator.
+    Init {
+        #[arg(long, default_value = "./server-data")]
+        data: PathBuf,
+        /// The mail domain, e.g. example.org.
+        #[arg(long)]
+        domain: String,
+        /// PostgreSQL URL; the default is SQLite in the data folder.
+        #[arg(long, env = "POCHTA_DATABASE_URL")]
+        database: Option<String>,
+        #[arg(long, default_value = "127.0.0.1:8443")]
+        listen: SocketAddr,
+        /// How agents reach this server, if not `https://<listen>`.
+        #[arg(long, default_value = "")]
+        public_url: String,
+        #[arg(long, default_value = "admin")]
+        admin: String,
+    },
+    /// Run the server.
+    Serve {
+        #[arg(long, default_value = "./server-data")]
+        data: PathBuf,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    match Cli::parse().command {
+        Command::Init { data, domain, database, listen, public_url, admin } => {
+            let opts = InitOptions { domain: &domain, database: database.as_deref(), listen, public_url: &public_url, admin: &admin };
+            let done = init(&data, opts).await?;
+            println!("Created {} for {domain} (deployment {}).", data.display(), done.deployment);
+            println!("Administrator: {}  password: {}  (shown once)", done.admin, done.password);
+            println!("API token:     {}  (shown once)", done.token);
+            println!("Start it with: pochta-server serve --data {}", data.display());
+        }
+        Command::Serve { data } => {
+            let running = pochta_server::App::build(&data).await?.spawn().await?;
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => r?,
+                _ = terminate() => {}
+            }
+            tracing::info!("stopping");
+            running.stop().await;
+        }
+    }
+    Ok(())
+}
+
+async fn terminate() {
+    #[cfg(unix)]
+    if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        s.recv().await;
+        return;
+    }
+    std::future::pending::<()>().await
+}

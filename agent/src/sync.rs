@@ -1,0 +1,362 @@
+//! Keeping the replica current: long-poll pull (agents behind NAT), catch-up on start, on a
+//! heartbeat and whenever a gap appears (agents the server pushes to), snapshot bootstrap, and
+//! catch-up from peer agents when the server is down or behind.
+//!
+//! Idle cost is near zero: one reused, pinned HTTPS client for the server and one per peer,
+//! one long poll outstanding at a time in pull mode, one request an hour in push mode.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pochta_directory::wire::{self, Version, WireError};
+use reqwest::StatusCode;
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep, sleep_until};
+
+use crate::config::Config;
+use crate::replica::{DbError, OfferError, Replica, SnapshotError};
+
+pub const APPLIED_HEADER: &str = "Pochta-Applied";
+pub const VERSION_HEADER: &str = "Pochta-Version";
+
+const MIN_BACKOFF: Duration = Duration::from_secs(1);
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// On top of the long-poll wait, how long a request may take.
+const REQUEST_SLACK: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("cannot reach {0}: {1}")]
+    Unreachable(String, reqwest::Error),
+    #[error("{0} refused this agent's secret (401): re-enroll the agent")]
+    Unauthorized(String),
+    #[error("{0} answered {1}: {2}")]
+    Status(String, StatusCode, String),
+    #[error("{0} sent frames that do not unpack: {1}")]
+    Unpack(String, WireError),
+    #[error("{0} has no longer the changes after version {1}")]
+    Gone(String, Version),
+    #[error(transparent)]
+    Offer(#[from] OfferError),
+    #[error(transparent)]
+    Snapshot(#[from] SnapshotError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("the snapshot from {0} does not move the replica forward")]
+    NoProgress(String),
+}
+
+/// The sync loop of one agent.
+pub struct Syncer {
+    cfg: Arc<Config>,
+    replica: Arc<Replica>,
+    server: reqwest::Client,
+    /// Peer clients by pinned fingerprint.
+    peers: Mutex<HashMap<String, reqwest::Client>>,
+}
+
+struct Peer {
+    url: String,
+    pin: String,
+}
+
+impl Syncer {
+    pub fn new(cfg: Arc<Config>, replica: Arc<Replica>) -> Result<Self, pochta_transport::TransportError> {
+        let server = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
+        Ok(Self { cfg, replica, server, peers: Mutex::new(HashMap::new()) })
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        if self.cfg.pull {
+            self.run_pull(&mut shutdown).await;
+        } else {
+            self.run_push(&mut shutdown).await;
+        }
+    }
+
+    /// Pull mode: one long poll after another; on errors, back off and try the peers.
+    async fn run_pull(&self, shutdown: &mut watch::Receiver<bool>) {
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let round = tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                r = self.server_round(self.cfg.poll_wait_secs) => r,
+            };
+            match round {
+                Ok(_) => {
+                    backoff = MIN_BACKOFF;
+                    if self.replica.held() > 0 {
+                        self.peers_catch_up_until(shutdown).await;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "pull from the server failed");
+                    self.peers_catch_up_until(shutdown).await;
+                    tokio::select! {
+                        _ = shutdown.wait_for(|s| *s) => return,
+                        _ = sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    /// Push mode: the server pushes; catch up at start, on the heartbeat, when a gap appears,
+    /// and (backing off) after a failed round.
+    async fn run_push(&self, shutdown: &mut watch::Receiver<bool>) {
+        let heartbeat = Duration::from_secs(self.cfg.heartbeat_secs.max(1));
+        let mut backoff = MIN_BACKOFF;
+        loop {
+            let ok = tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                ok = self.catch_up_round() => ok,
+            };
+            let wake = if ok {
+                backoff = MIN_BACKOFF;
+                Instant::now() + heartbeat
+            } else {
+                let at = Instant::now() + backoff.min(heartbeat);
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                at
+            };
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                _ = sleep_until(wake) => {}
+                _ = self.replica.catch_up_requested() => {}
+            }
+        }
+    }
+
+    /// Catches up from the server, and from peers when the server failed or left a gap.
+    /// True when the replica is as current as the server said and nothing is held.
+    pub async fn catch_up_round(&self) -> bool {
+        let server = self.server_round(0).await;
+        if let Err(e) = &server {
+            tracing::warn!(error = %e, "catch-up from the server failed");
+        }
+        if server.is_err() || self.replica.held() > 0 {
+            self.peers_catch_up().await;
+        }
+        server.is_ok() && self.replica.held() == 0
+    }
+
+    async fn peers_catch_up_until(&self, shutdown: &mut watch::Receiver<bool>) {
+        tokio::select! {
+            _ = shutdown.wait_for(|s| *s) => {}
+            _ = self.peers_catch_up() => {}
+        }
+    }
+
+    /// Bootstraps when at version 0, then fetches changes until the server has nothing more.
+    /// `wait` is the long-poll time of the first request. Returns the version reached.
+    pub async fn server_round(&self, wait: u64) -> Result<Version, SyncError> {
+        if self.replica.version() == Version(0) {
+            self.bootstrap().await?;
+        }
+        let mut wait = wait;
+        loop {
+            let before = self.replica.version();
+            match self.fetch_changes(before, wait).await? {
+                Fetched::Empty => return Ok(before),
+                Fetched::Gone => {
+                    tracing::info!(version = %before, "the server no longer has our next changes; bootstrapping");
+                    let after = self.fetch_snapshot().await?;
+                    if after <= before {
+                        return Err(SyncError::NoProgress(self.cfg.server.url.clone()));
+                    }
+                }
+                Fetched::Applied => {
+                    let now = self.replica.version();
+                    let server = self.replica.contact().server_version.unwrap_or(now);
+                    if now <= before || now >= server {
+                        return Ok(now);
+                    }
+                }
+            }
+            wait = 0;
+        }
+    }
+
+    /// A new agent starts from the server's snapshot rather than replaying the whole log.
+    async fn bootstrap(&self) -> Result<(), SyncError> {
+        match self.fetch_snapshot().await {
+            Ok(v) => {
+                if v > Version(0) {
+                    tracing::info!(version = %v, "bootstrapped from the server's snapshot");
+                }
+                Ok(())
+            }
+            // The snapshot is an optimisation here: the change log from 0 serves as well.
+            Err(e @ (SyncError::Status(..) | SyncError::Snapshot(SnapshotError::Refused(_)))) => {
+                tracing::warn!(error = %e, "no snapshot; replaying the change log instead");
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn server_get(&self, path: &str, timeout: Duration) -> reqwest::RequestBuilder {
+        let url = format!("{}{path}", self.cfg.server.url.trim_end_matches('/'));
+        self.server
+            .get(url)
+            .bearer_auth(&self.cfg.server.secret)
+            .header(APPLIED_HEADER, self.replica.version().to_string())
+            .timeout(timeout)
+    }
+
+    async fn fetch_changes(&self, after: Version, wait: u64) -> Result<Fetched, SyncError> {
+        let server = &self.cfg.server.url;
+        let timeout = Duration::from_secs(wait) + REQUEST_SLACK;
+        let resp = self
+            .server_get(&format!("/api/v1/sync/changes?after={after}&wait={wait}"), timeout)
+            .send()
+            .await
+            .map_err(|e| SyncError::Unreachable(server.clone(), e))?;
+        let status = resp.status();
+        let head = resp
+            .headers()
+            .get(VERSION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse().ok())
+            .map(Version);
+        match status {
+            StatusCode::OK => {}
+            StatusCode::GONE => {
+                self.replica.note_contact(head).await;
+                return Ok(Fetched::Gone);
+            }
+            StatusCode::UNAUTHORIZED => return Err(SyncError::Unauthorized(server.clone())),
+            s => return Err(SyncError::Status(server.clone(), s, error_text(resp).await)),
+        }
+        let body = resp.bytes().await.map_err(|e| SyncError::Unreachable(server.clone(), e))?;
+        self.replica.note_contact(head).await;
+        if body.is_empty() {
+            return Ok(Fetched::Empty);
+        }
+        let frames = wire::unpack(&body).map_err(|e| SyncError::Unpack(server.clone(), e))?;
+        let n = frames.len();
+        let offered = self.replica.offer(&frames).await?;
+        tracing::debug!(frames = n, version = %offered.version, held = offered.held, "fetched changes from the server");
+        Ok(Fetched::Applied)
+    }
+
+    async fn fetch_snapshot(&self) -> Result<Version, SyncError> {
+        let server = &self.cfg.server.url;
+        let resp = self
+            .server_get("/api/v1/sync/snapshot", Duration::from_secs(600))
+            .send()
+            .await
+            .map_err(|e| SyncError::Unreachable(server.clone(), e))?;
+        match resp.status() {
+            StatusCode::OK => {}
+            StatusCode::UNAUTHORIZED => return Err(SyncError::Unauthorized(server.clone())),
+            s => return Err(SyncError::Status(server.clone(), s, error_text(resp).await)),
+        }
+        let body = resp.bytes().await.map_err(|e| SyncError::Unreachable(server.clone(), e))?;
+        self.replica.note_contact(None).await;
+        Ok(self.replica.install_snapshot(&body).await?)
+    }
+
+    /// Every other agent of the deployment that can be reached, from the replica's directory.
+    fn peers(&self) -> Vec<Peer> {
+        let dir = self.replica.directory();
+        let own = self.cfg.advertise_url.trim_end_matches('/');
+        let mut peers: Vec<Peer> = Vec::new();
+        for a in dir.sites.values().flat_map(|s| s.agents.iter()) {
+            let url = a.url.trim_end_matches('/');
+            if a.id == self.cfg.agent_id || url.is_empty() || a.tls_sha256.is_empty() || url == own {
+                continue;
+            }
+            if peers.iter().all(|p| p.url != url) {
+                peers.push(Peer { url: url.to_owned(), pin: a.tls_sha256.to_ascii_lowercase() });
+            }
+        }
+        peers
+    }
+
+    fn peer_client(&self, pin: &str) -> Option<reqwest::Client> {
+        let mut peers = self.peers.lock().expect("the peer client lock is never poisoned");
+        if let Some(c) = peers.get(pin) {
+            return Some(c.clone());
+        }
+        match pochta_transport::pinned_client(pin) {
+            Ok(c) => {
+                peers.insert(pin.to_owned(), c.clone());
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot make a client for a peer");
+                None
+            }
+        }
+    }
+
+    /// Asks each peer in turn for what it has after our version. Returns whether the replica
+    /// moved forward.
+    pub async fn peers_catch_up(&self) -> bool {
+        let start = self.replica.version();
+        for peer in self.peers() {
+            match self.catch_up_from_peer(&peer).await {
+                Ok(()) => {}
+                Err(e) => tracing::info!(peer = %peer.url, error = %e, "catch-up from a peer failed"),
+            }
+        }
+        let end = self.replica.version();
+        if end > start {
+            tracing::info!(from = %start, to = %end, "caught up from peers");
+        }
+        end > start
+    }
+
+    async fn catch_up_from_peer(&self, peer: &Peer) -> Result<(), SyncError> {
+        let Some(client) = self.peer_client(&peer.pin) else { return Ok(()) };
+        loop {
+            let before = self.replica.version();
+            let resp = client
+                .get(format!("{}/sync/changes?after={before}", peer.url))
+                .bearer_auth(&self.cfg.peer_secret)
+                .timeout(REQUEST_SLACK)
+                .send()
+                .await
+                .map_err(|e| SyncError::Unreachable(peer.url.clone(), e))?;
+            match resp.status() {
+                StatusCode::OK => {}
+                StatusCode::GONE => return Err(SyncError::Gone(peer.url.clone(), before)),
+                StatusCode::UNAUTHORIZED => return Err(SyncError::Unauthorized(peer.url.clone())),
+                s => return Err(SyncError::Status(peer.url.clone(), s, error_text(resp).await)),
+            }
+            let body = resp.bytes().await.map_err(|e| SyncError::Unreachable(peer.url.clone(), e))?;
+            if body.is_empty() {
+                return Ok(());
+            }
+            let frames = wire::unpack(&body).map_err(|e| SyncError::Unpack(peer.url.clone(), e))?;
+            self.replica.offer(&frames).await?;
+            if self.replica.version() <= before {
+                return Ok(());
+            }
+        }
+    }
+}
+
+enum Fetched {
+    /// Nothing new (the long poll timed out, or we are current).
+    Empty,
+    /// Frames were offered.
+    Applied,
+    /// 410: bootstrap from the snapshot.
+    Gone,
+}
+
+/// The `error` of a JSON error body, or the start of whatever the body was.
+async fn error_text(resp: reqwest::Response) -> String {
+    let text = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<serde_json::Value>(&text) {
+        Ok(v) if v.get("error").and_then(|e| e.as_str()).is_some() => {
+            v["error"].as_str().unwrap_or_default().to_owned()
+        }
+        _ => text.chars().take(200).collect(),
+    }
+}

@@ -1,0 +1,175 @@
+//! Administrators, API tokens, enrollment tokens and enrolled agents.
+//! Secrets are stored only as SHA-256 digests (tokens) or Argon2id hashes (passwords).
+
+use pochta_directory::wire::Version;
+use sqlx::Row;
+
+use super::{DbError, now};
+
+pub fn digest(secret: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(secret.as_bytes()))
+}
+
+/// A random token: 32 bytes, URL-safe base64.
+pub fn random_token() -> String {
+    use base64::Engine;
+    let mut b = [0u8; 32];
+    getrandom::fill(&mut b).expect("the OS has randomness");
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+pub async fn put_admin(pool: &sqlx::AnyPool, name: &str, password_hash: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO admins (name, password, created_at) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET password = excluded.password",
+    )
+    .bind(name)
+    .bind(password_hash)
+    .bind(now())
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn admin_password(pool: &sqlx::AnyPool, name: &str) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query("SELECT password FROM admins WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get("password"))
+        .transpose()?)
+}
+
+pub async fn create_token(pool: &sqlx::AnyPool, name: &str, created_by: &str) -> Result<String, DbError> {
+    let token = format!("pt_{}", random_token());
+    sqlx::query("INSERT INTO api_tokens (hash, name, created_by, created_at) VALUES ($1, $2, $3, $4)")
+        .bind(digest(&token))
+        .bind(name)
+        .bind(created_by)
+        .bind(now())
+        .execute(pool)
+        .await?;
+    Ok(token)
+}
+
+/// The token's name, when the token is valid.
+pub async fn token_name(pool: &sqlx::AnyPool, token: &str) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query("SELECT name FROM api_tokens WHERE hash = $1")
+        .bind(digest(token))
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get("name"))
+        .transpose()?)
+}
+
+pub async fn create_enrollment(pool: &sqlx::AnyPool, site: &str, ttl_secs: i64) -> Result<(String, i64), DbError> {
+    let token = random_token();
+    let expires = now() + ttl_secs;
+    sqlx::query("INSERT INTO enrollments (hash, site, created_at, expires_at) VALUES ($1, $2, $3, $4)")
+        .bind(digest(&token))
+        .bind(site)
+        .bind(now())
+        .bind(expires)
+        .execute(pool)
+        .await?;
+    Ok((token, expires))
+}
+
+/// Uses up a one-time enrollment token and returns its site. A token works once, before expiry.
+pub async fn redeem_enrollment(tx: &mut super::Tx<'_>, token: &str) -> Result<Option<String>, DbError> {
+    let t = now();
+    let row = sqlx::query(
+        "UPDATE enrollments SET used_at = $1 WHERE hash = $2 AND used_at IS NULL AND expires_at > $1 RETURNING site",
+    )
+    .bind(t)
+    .bind(digest(token))
+    .fetch_optional(&mut **tx)
+    .await?;
+    Ok(row.map(|r| r.try_get("site")).transpose()?)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AgentRow {
+    pub id: String,
+    pub site: String,
+    pub url: String,
+    pub tls_sha256: String,
+    pub applied: u64,
+    pub last_seen: Option<i64>,
+    pub enrolled_at: i64,
+}
+
+fn agent_row(r: sqlx::any::AnyRow) -> Result<AgentRow, DbError> {
+    Ok(AgentRow {
+        id: r.try_get("id")?,
+        site: r.try_get("site")?,
+        url: r.try_get("url")?,
+        tls_sha256: r.try_get("tls_sha256")?,
+        applied: r.try_get::<i64, _>("applied")? as u64,
+        last_seen: r.try_get("last_seen")?,
+        enrolled_at: r.try_get("enrolled_at")?,
+    })
+}
+
+macro_rules! agent_cols {
+    () => {
+        "id, site, url, tls_sha256, applied, last_seen, enrolled_at"
+    };
+}
+
+pub async fn insert_agent(
+    tx: &mut super::Tx<'_>,
+    agent: &AgentRow,
+    secret: &str,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO agents (id, site, url, tls_sha256, secret_hash, applied, last_seen, enrolled_at) \
+         VALUES ($1, $2, $3, $4, $5, 0, NULL, $6)",
+    )
+    .bind(&agent.id)
+    .bind(&agent.site)
+    .bind(&agent.url)
+    .bind(&agent.tls_sha256)
+    .bind(digest(secret))
+    .bind(agent.enrolled_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+pub async fn agents(pool: &sqlx::AnyPool) -> Result<Vec<AgentRow>, DbError> {
+    sqlx::query(concat!("SELECT ", agent_cols!(), " FROM agents ORDER BY site, id"))
+        .fetch_all(pool)
+        .await?
+        .into_iter()
+        .map(agent_row)
+        .collect()
+}
+
+pub async fn agent_by_secret(pool: &sqlx::AnyPool, secret: &str) -> Result<Option<AgentRow>, DbError> {
+    sqlx::query(concat!("SELECT ", agent_cols!(), " FROM agents WHERE secret_hash = $1"))
+        .bind(digest(secret))
+        .fetch_optional(pool)
+        .await?
+        .map(agent_row)
+        .transpose()
+}
+
+/// Records that an agent was heard from and what it has applied. Never moves `applied` back.
+pub async fn agent_seen(pool: &sqlx::AnyPool, id: &str, applied: Option<Version>) -> Result<(), DbError> {
+    let applied = applied.map(|v| v.0 as i64).unwrap_or(0);
+    sqlx::query(
+        "UPDATE agents SET last_seen = $1, applied = CASE WHEN applied > $2 THEN applied ELSE $2 END WHERE id = $3",
+    )
+    .bind(now())
+    .bind(applied)
+    .bind(id)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_agent(tx: &mut super::Tx<'_>, id: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected() == 1)
+}

@@ -1,0 +1,130 @@
+//! Directory rows: sites, users, aliases and lists. Written only through `persist`, which the
+//! change log calls inside the transaction that appends the change set.
+
+use pochta_directory::{Directory, Domain, Group, LocalPart, Op, Site, SiteId, User};
+use sqlx::Row;
+
+use super::{DbError, Tx};
+
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("directory records serialise")
+}
+
+fn parse<T: serde::de::DeserializeOwned>(s: &str, what: &str) -> Result<T, DbError> {
+    serde_json::from_str(s).map_err(|e| DbError::Corrupt(format!("{what}: {e}")))
+}
+
+fn corrupt(e: impl std::fmt::Display) -> DbError {
+    DbError::Corrupt(e.to_string())
+}
+
+/// Writes the rows an op changes.
+pub async fn persist(tx: &mut Tx<'_>, op: &Op) -> Result<(), DbError> {
+    match op {
+        Op::PutSite(s) => {
+            sqlx::query(
+                "INSERT INTO sites (id, name, level, agents) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, level = excluded.level, agents = excluded.agents",
+            )
+            .bind(s.id.as_str())
+            .bind(&s.name)
+            .bind(u8::from(s.level) as i64)
+            .bind(json(&s.agents))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::DeleteSite { id } => {
+            sqlx::query("DELETE FROM sites WHERE id = $1").bind(id.as_str()).execute(&mut **tx).await?;
+        }
+        Op::PutUser(u) => {
+            sqlx::query(
+                "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, \
+                 display_name = excluded.display_name, site = excluded.site, \
+                 former_sites = excluded.former_sites, password = excluded.password, enabled = excluded.enabled",
+            )
+            .bind(u.name.folded())
+            .bind(u.name.as_str())
+            .bind(&u.display_name)
+            .bind(u.site.as_str())
+            .bind(json(&u.former_sites))
+            .bind(u.password.as_ref().map(|p| p.0.clone()))
+            .bind(u.enabled as i64)
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::DeleteUser { name } => {
+            sqlx::query("DELETE FROM users WHERE name = $1").bind(name.folded()).execute(&mut **tx).await?;
+        }
+        Op::PutGroup(g) => {
+            sqlx::query(
+                "INSERT INTO mail_groups (name, local_part, kind, description, policy, members) \
+                 VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, kind = excluded.kind, \
+                 description = excluded.description, policy = excluded.policy, members = excluded.members",
+            )
+            .bind(g.name.folded())
+            .bind(g.name.as_str())
+            .bind(json(&g.kind))
+            .bind(&g.description)
+            .bind(json(&g.policy))
+            .bind(json(&g.members))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::DeleteGroup { name } => {
+            sqlx::query("DELETE FROM mail_groups WHERE name = $1").bind(name.folded()).execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads the whole directory. Done once at start; afterwards the server keeps it in memory.
+pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbError> {
+    let mut dir = Directory::new(domain);
+    for row in sqlx::query("SELECT id, name, level, agents FROM sites").fetch_all(pool).await? {
+        let id: String = row.try_get("id")?;
+        let level: i64 = row.try_get("level")?;
+        let site = Site {
+            id: SiteId::parse(&id).map_err(corrupt)?,
+            name: row.try_get("name")?,
+            level: u8::try_from(level).map_err(corrupt)?.try_into().map_err(corrupt)?,
+            agents: parse(&row.try_get::<String, _>("agents")?, "site agents")?,
+        };
+        dir.sites.insert(site.id.clone(), site);
+    }
+    let rows = sqlx::query(
+        "SELECT local_part, display_name, site, former_sites, password, enabled FROM users",
+    )
+    .fetch_all(pool)
+    .await?;
+    for row in rows {
+        let local: String = row.try_get("local_part")?;
+        let site: String = row.try_get("site")?;
+        let user = User {
+            name: LocalPart::parse(&local).map_err(corrupt)?,
+            display_name: row.try_get("display_name")?,
+            site: SiteId::parse(&site).map_err(corrupt)?,
+            former_sites: parse(&row.try_get::<String, _>("former_sites")?, "former sites")?,
+            password: row.try_get::<Option<String>, _>("password")?.map(pochta_directory::PasswordHash),
+            enabled: row.try_get::<i64, _>("enabled")? != 0,
+        };
+        dir.users.insert(user.name.clone(), user);
+    }
+    let rows = sqlx::query("SELECT local_part, kind, description, policy, members FROM mail_groups")
+        .fetch_all(pool)
+        .await?;
+    for row in rows {
+        let local: String = row.try_get("local_part")?;
+        let group = Group {
+            name: LocalPart::parse(&local).map_err(corrupt)?,
+            kind: parse(&row.try_get::<String, _>("kind")?, "group kind")?,
+            description: row.try_get("description")?,
+            policy: parse(&row.try_get::<String, _>("policy")?, "posting policy")?,
+            members: parse(&row.try_get::<String, _>("members")?, "members")?,
+        };
+        dir.groups.insert(group.name.clone(), group);
+    }
+    Ok(dir)
+}

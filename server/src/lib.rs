@@ -1,0 +1,15 @@
+//! The Pochta central server: the single point of administration. It owns the master directory
+//! and the change log, and publishes every edit as a signed change set to the site agents.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod init;
+pub mod publish;
+pub mod push;
+pub mod routes;
+pub mod state;
+
+pub use app::{App, Running};

@@ -1,0 +1,149 @@
+//! Agent enrollment and the server's view of every agent.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use pochta_directory::wire::FORMAT;
+use pochta_directory::{AgentEndpoint, Op, SiteId};
+use serde::{Deserialize, Serialize};
+
+use super::parse;
+use crate::auth::Admin;
+use crate::db::{self, auth::AgentRow};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/agents", get(list))
+        .route("/agents/enroll", post(enroll))
+        .route("/agents/{id}", delete(remove))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnrollRequest {
+    token: String,
+    /// `https://host:port`, or empty for an agent that only pulls (behind NAT).
+    #[serde(default)]
+    url: String,
+    tls_sha256: String,
+    format: u8,
+}
+
+#[derive(Serialize)]
+struct EnrollResponse {
+    agent_id: String,
+    secret: String,
+    site: String,
+    level: u8,
+    deployment: String,
+    domain: String,
+    verify_key: String,
+    peer_secret: String,
+}
+
+/// Redeems a one-time token: records the agent, adds its endpoint to its site in the directory
+/// (so every other agent learns it), and hands back the deployment's identity and the key that
+/// signs change sets. The token is the only credential here.
+async fn enroll(State(st): State<AppState>, Json(req): Json<EnrollRequest>) -> Result<Json<EnrollResponse>, ApiError> {
+    if req.format != FORMAT {
+        return Err(ApiError::bad_request(format!(
+            "the agent speaks change-set format {}, this server format {FORMAT}; install matching versions",
+            req.format
+        )));
+    }
+    let pin = req.tls_sha256.trim().to_ascii_lowercase();
+    if pin.len() != 64 || !pin.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(ApiError::bad_request("tls_sha256 must be 64 hex digits"));
+    }
+    let url = req.url.trim().trim_end_matches('/').to_owned();
+    if !url.is_empty() && !url.starts_with("https://") {
+        return Err(ApiError::bad_request("the agent URL must start with https://"));
+    }
+    let mut edit = st.publisher.begin().await?;
+    let site = db::auth::redeem_enrollment(&mut edit.tx, req.token.trim())
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the enrollment code is unknown, used or expired"))?;
+    let site_id = parse("site", SiteId::parse(&site))?;
+    let mut site = edit
+        .directory()
+        .site(&site_id)
+        .cloned()
+        .ok_or_else(|| ApiError::conflict(format!("site '{site_id}' was deleted after the code was made")))?;
+    let secret = db::auth::random_token();
+    let agent = AgentRow {
+        id: format!("{}-{}", site.id, &db::auth::random_token()[..8].to_ascii_lowercase()),
+        site: site.id.to_string(),
+        url: url.clone(),
+        tls_sha256: pin.clone(),
+        applied: 0,
+        last_seen: None,
+        enrolled_at: db::now(),
+    };
+    db::auth::insert_agent(&mut edit.tx, &agent, &secret).await?;
+    site.agents.push(AgentEndpoint { id: agent.id.clone(), url, tls_sha256: pin });
+    let level = u8::from(site.level);
+    edit.commit(&format!("agent {}", agent.id), vec![Op::PutSite(site)]).await?;
+    st.pusher.watch(agent.clone());
+    tracing::info!(agent = %agent.id, site = %agent.site, "agent enrolled");
+    Ok(Json(EnrollResponse {
+        agent_id: agent.id,
+        secret,
+        site: agent.site,
+        level,
+        deployment: st.publisher.deployment.to_hex(),
+        domain: st.publisher.current().0.domain.to_string(),
+        verify_key: st.publisher.verifier().to_hex(),
+        peer_secret: st.pusher.peer_secret().to_owned(),
+    }))
+}
+
+#[derive(Serialize)]
+struct AgentStatus {
+    #[serde(flatten)]
+    agent: AgentRow,
+    /// Change sets the agent is behind the server.
+    lag: u64,
+    /// Seconds since the server last heard from it.
+    silent_secs: Option<i64>,
+}
+
+async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<Vec<AgentStatus>>, ApiError> {
+    let head = st.publisher.version().0;
+    let now = db::now();
+    let agents = db::auth::agents(&st.db.pool).await?;
+    Ok(Json(
+        agents
+            .into_iter()
+            .map(|a| AgentStatus {
+                lag: head.saturating_sub(a.applied),
+                silent_secs: a.last_seen.map(|t| now - t),
+                agent: a,
+            })
+            .collect(),
+    ))
+}
+
+/// Forgets an agent: it can no longer pull, and its endpoint leaves the directory.
+async fn remove(admin: Admin, State(st): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+    let mut edit = st.publisher.begin().await?;
+    if !db::auth::delete_agent(&mut edit.tx, &id).await? {
+        return Err(ApiError::not_found(format!("there is no agent '{id}'")));
+    }
+    let ops = edit
+        .directory()
+        .sites
+        .values()
+        .filter(|s| s.agents.iter().any(|a| a.id == id))
+        .map(|s| {
+            let mut s = s.clone();
+            s.agents.retain(|a| a.id != id);
+            Op::PutSite(s)
+        })
+        .collect();
+    edit.commit(&admin.author, ops).await?;
+    st.pusher.forget(&id);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,79 @@
+//! What agents pull: change sets after a version (long-poll) and signed snapshots.
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use pochta_directory::wire::{self, Version};
+use serde::Deserialize;
+
+use crate::auth::Agent;
+use crate::db;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Further behind than this, an agent is told to bootstrap from a snapshot instead.
+pub const SNAPSHOT_AFTER: u64 = 5_000;
+const MAX_WAIT_SECS: u64 = 900;
+const BATCH_SETS: i64 = 1_000;
+const BATCH_BYTES: usize = 4 << 20;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/sync/changes", get(changes)).route("/sync/snapshot", get(snapshot))
+}
+
+fn applied(headers: &HeaderMap) -> Option<Version> {
+    headers.get("pochta-applied")?.to_str().ok()?.parse().ok().map(Version)
+}
+
+fn octets(body: Vec<u8>, head: Version) -> Response {
+    let mut r = body.into_response();
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+    r.headers_mut().insert("pochta-version", HeaderValue::from(head.0));
+    r
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    after: u64,
+    #[serde(default)]
+    wait: u64,
+}
+
+async fn changes(
+    Agent(agent): Agent,
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    Query(q): Query<ChangesQuery>,
+) -> Result<Response, ApiError> {
+    db::auth::agent_seen(&st.db.pool, &agent.id, applied(&headers).or(Some(Version(q.after)))).await?;
+    let mut rx = st.publisher.subscribe();
+    let head = *rx.borrow_and_update();
+    if q.after > head.0 {
+        return Err(ApiError::conflict(format!(
+            "the agent has version {} but the server only {head}: was the server's database restored?",
+            q.after
+        )));
+    }
+    if head.0 - q.after > SNAPSHOT_AFTER {
+        return Err(ApiError::new(StatusCode::GONE, "too far behind: bootstrap from /sync/snapshot"));
+    }
+    if head.0 == q.after && q.wait > 0 {
+        // Long-poll: answer as soon as the next set is committed, or empty when the wait ends.
+        let wait = Duration::from_secs(q.wait.min(MAX_WAIT_SECS));
+        let _ = tokio::time::timeout(wait, rx.changed()).await;
+    }
+    let head = st.publisher.version();
+    let frames = db::changelog::frames_after(&st.db.pool, Version(q.after), BATCH_SETS, BATCH_BYTES).await?;
+    Ok(octets(wire::pack(frames.iter().map(Vec::as_slice)), head))
+}
+
+async fn snapshot(Agent(agent): Agent, State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
+    db::auth::agent_seen(&st.db.pool, &agent.id, applied(&headers)).await?;
+    let frame = st.publisher.snapshot().await;
+    let head = wire::peek(&frame).map_err(ApiError::internal)?.version;
+    Ok(octets(frame.to_vec(), head))
+}

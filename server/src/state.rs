@@ -1,0 +1,41 @@
+//! The one application state every route shares.
+
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::publish::Publisher;
+use crate::push::Pusher;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: Db,
+    pub publisher: Arc<Publisher>,
+    pub pusher: Arc<Pusher>,
+    pub config: Arc<Config>,
+    /// The URL agents use to reach this server.
+    pub public_url: Arc<String>,
+    /// The server's TLS fingerprint, handed out in enrollment codes.
+    pub tls_sha256: Arc<String>,
+    /// Caps concurrent Argon2 work (each hash takes 19 MiB and tens of milliseconds).
+    pub hashing: Arc<Semaphore>,
+}
+
+impl AppState {
+    /// Hashes a password off the async threads, a few at a time.
+    pub async fn hash_password(&self, password: String) -> pochta_directory::PasswordHash {
+        let _permit = self.hashing.acquire().await.expect("semaphore never closes");
+        tokio::task::spawn_blocking(move || pochta_directory::PasswordHash::create(&password))
+            .await
+            .expect("hashing does not panic")
+    }
+
+    pub async fn verify_password(&self, hash: String, password: String) -> bool {
+        let _permit = self.hashing.acquire().await.expect("semaphore never closes");
+        tokio::task::spawn_blocking(move || pochta_directory::PasswordHash(hash).verify(&password))
+            .await
+            .expect("verification does not panic")
+    }
+}
