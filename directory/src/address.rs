@@ -406,7 +406,11 @@ impl Address {
         }
         // RFC 5321 §4.1.2 / Appendix C: `@relay,@relay:user@domain`.
         if s.starts_with('@') {
-            return Err(if s.contains(':') { AddressError::SourceRoute } else { AddressError::EmptyLocalPart });
+            return Err(if s.contains(':') {
+                AddressError::SourceRoute
+            } else {
+                AddressError::EmptyLocalPart
+            });
         }
         let at = split_point(s)?;
         let (local, domain) = (&s[..at], &s[at + 1..]);
@@ -495,7 +499,6 @@ macro_rules! string_serde {
             }
         }
     };
-
 }
 string_serde!(LocalPart);
 string_serde!(Domain);
@@ -850,7 +853,8 @@ mod tests {
 
     #[test]
     fn serde_round_trip() {
-        for s in ["user@example.org", "\"john smith\"@example.org", "иван@пример.рф", "a\"b\\c\"@x"] {
+        for s in ["user@example.org", "\"john smith\"@example.org", "иван@пример.рф", "a\"b\\c\"@x"]
+        {
             let Ok(a) = Address::parse(s) else { continue };
             let json = serde_json::to_string(&a).unwrap();
             assert_eq!(json, serde_json::to_string(&a.to_string()).unwrap());
@@ -889,8 +893,10 @@ mod tests {
     /// Any content (printable ASCII, space, Cyrillic), quoted with minimal escapes.
     fn quoted_string() -> impl Strategy<Value = String> {
         "[ -~а-я]{1,20}".prop_map(|content| {
-            let escaped: String =
-                content.chars().flat_map(|c| (matches!(c, '"' | '\\').then_some('\\')).into_iter().chain([c])).collect();
+            let escaped: String = content
+                .chars()
+                .flat_map(|c| (matches!(c, '"' | '\\').then_some('\\')).into_iter().chain([c]))
+                .collect();
             format!("\"{escaped}\"")
         })
     }
@@ -900,8 +906,9 @@ mod tests {
     }
 
     fn ascii_domain() -> impl Strategy<Value = String> {
-        (prop::collection::vec(ascii_label(), 1..4), "[a-zA-Z]{2,6}", any::<bool>())
-            .prop_map(|(labels, tld, dot)| format!("{}.{tld}{}", labels.join("."), if dot { "." } else { "" }))
+        (prop::collection::vec(ascii_label(), 1..4), "[a-zA-Z]{2,6}", any::<bool>()).prop_map(
+            |(labels, tld, dot)| format!("{}.{tld}{}", labels.join("."), if dot { "." } else { "" }),
+        )
     }
 
     fn any_domain() -> impl Strategy<Value = String> {

@@ -32,6 +32,12 @@ enum Command {
         #[arg(long, default_value = "admin")]
         admin: String,
     },
+    /// Start a central server and three agents on loopback with a seeded directory.
+    Demo {
+        /// Keep everything in this folder (and keep it afterwards); default: a temporary folder.
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Run the server.
     Serve {
         #[arg(long, default_value = "./server-data")]
@@ -55,6 +61,7 @@ async fn main() -> anyhow::Result<()> {
             println!("API token:     {}  (shown once)", done.token);
             println!("Start it with: pochta-server serve --data {}", data.display());
         }
+        Command::Demo { data } => pochta_server::demo::run(data).await?,
         Command::Serve { data } => {
             let running = pochta_server::App::build(&data).await?.spawn().await?;
             tokio::select! {

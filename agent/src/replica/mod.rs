@@ -86,6 +86,8 @@ struct HeldSet {
 struct Pending {
     held: BTreeMap<Version, HeldSet>,
     held_bytes: usize,
+    /// A set was held since the last publish: a new gap, so ask for a catch-up.
+    fresh_gap: bool,
 }
 
 impl Pending {
@@ -114,13 +116,6 @@ pub struct Replica {
     pending: tokio::sync::Mutex<Pending>,
     held: AtomicUsize,
     catch_up: Notify,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Replica {
@@ -179,7 +174,7 @@ impl Replica {
 
     /// Records an exchange with the central server, and the head it reported (or implied).
     pub async fn note_contact(&self, server_version: Option<Version>) {
-        let at = now();
+        let at = crate::status::unix_now();
         let server_version = {
             let mut c = self.contact.lock().expect("the contact lock is never poisoned");
             c.last_contact = Some(at);
@@ -239,7 +234,7 @@ impl Replica {
                 break;
             }
         }
-        self.publish(&live, cur, &pending);
+        self.publish(&live, cur, &mut pending);
         let version = self.version();
         match result {
             Ok(()) => Ok(Offered { version, held: pending.held.len() }),
@@ -273,13 +268,13 @@ impl Replica {
             pending.remove(v);
         }
         let drained = self.drain(&mut cur, &mut pending).await;
-        self.publish(&live, cur, &pending);
+        self.publish(&live, cur, &mut pending);
         drained?;
         Ok(self.version())
     }
 
     /// Makes the cursor's state the live one, if it moved.
-    fn publish(&self, before: &Live, cur: Cursor, pending: &Pending) {
+    fn publish(&self, before: &Live, cur: Cursor, pending: &mut Pending) {
         self.held.store(pending.held.len(), Ordering::Relaxed);
         if let Some(dir) = cur.dir {
             if cur.version != before.version || cur.base != before.base {
@@ -287,7 +282,7 @@ impl Replica {
                 *self.live.write().expect("the live lock is never poisoned") = Arc::new(live);
             }
         }
-        if !pending.held.is_empty() {
+        if std::mem::take(&mut pending.fresh_gap) && !pending.held.is_empty() {
             self.catch_up.notify_one();
         }
     }
@@ -399,6 +394,7 @@ fn hold(pending: &mut Pending, version: Version, frame: &[u8], set: Verified<Cha
     }
     tracing::debug!(%version, "holding change set until the gap before it is filled");
     pending.held_bytes += frame.len();
+    pending.fresh_gap = true;
     pending.held.insert(version, HeldSet { frame: frame.to_vec(), set });
 }
 

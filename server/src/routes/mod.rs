@@ -4,7 +4,7 @@
 mod agents;
 mod groups;
 mod history;
-mod sites;
+pub mod sites;
 mod sync;
 mod tokens;
 mod users;

@@ -1,0 +1,229 @@
+//! Enrollment: turn the one-time code the server printed into a configured agent.
+//!
+//! The code carries the server's URL, its certificate pin and a one-time token. The agent makes
+//! its own TLS identity, tells the server how to reach it (or that it only pulls) and its pin,
+//! and gets back its id, secrets, site, and the deployment's id and verify key.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use base64::Engine as _;
+use pochta_directory::wire::{DeploymentId, Verifier};
+use pochta_directory::{Domain, Level, SiteId};
+use pochta_transport::{Identity, TransportError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{self, Config, ConfigError, ServerLink};
+use crate::replica::{Db, DbError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnrollError {
+    #[error("the enrollment code is not valid ({0}); copy it again from the server")]
+    BadCode(String),
+    #[error("{0} is already enrolled; use another --data directory or remove it first")]
+    AlreadyEnrolled(String),
+    #[error("{0}")]
+    BadArgs(String),
+    #[error("cannot create the data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    #[error("cannot reach the server at {0}: {1}")]
+    Unreachable(String, String),
+    #[error("the server refused the enrollment ({0}): {1}")]
+    Refused(u16, String),
+    #[error("the server's answer is not usable: {0}")]
+    BadResponse(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What the server's enrollment code says.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentCode {
+    pub server: String,
+    pub tls_sha256: String,
+    pub token: String,
+}
+
+impl EnrollmentCode {
+    /// Parses base64url (padding optional) of the JSON the server printed.
+    pub fn parse(code: &str) -> Result<Self, EnrollError> {
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if code.is_empty() {
+            return Err(EnrollError::BadCode("it is empty".into()));
+        }
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT
+            .decode(code.as_bytes())
+            .map_err(|_| EnrollError::BadCode("it is not base64url".into()))?;
+        let c: EnrollmentCode =
+            serde_json::from_slice(&json).map_err(|e| EnrollError::BadCode(format!("unexpected content: {e}")))?;
+        if !c.server.starts_with("https://") {
+            return Err(EnrollError::BadCode(format!("the server URL '{}' is not https", c.server)));
+        }
+        if c.tls_sha256.len() != 64 || !c.tls_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(EnrollError::BadCode("the certificate fingerprint is not 64 hex digits".into()));
+        }
+        if c.token.is_empty() {
+            return Err(EnrollError::BadCode("the token is empty".into()));
+        }
+        Ok(c)
+    }
+
+    /// The code as the server prints it.
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a code always serialises");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct EnrollArgs {
+    pub data: PathBuf,
+    pub code: String,
+    pub listen: SocketAddr,
+    /// How the server and peers reach this agent; default `https://<listen>`.
+    pub advertise_url: Option<String>,
+    /// Behind NAT: no URL, the agent pulls.
+    pub pull: bool,
+}
+
+#[derive(Serialize)]
+struct EnrollRequest<'a> {
+    token: &'a str,
+    url: &'a str,
+    tls_sha256: &'a str,
+    format: u8,
+}
+
+/// The certificate names of an agent listening on `listen`: its address and `localhost`.
+pub fn identity_names(listen: &SocketAddr, advertise_url: &str) -> Vec<String> {
+    let mut names = vec![listen.ip().to_string(), "localhost".to_owned()];
+    if let Some(host) = url_host(advertise_url) {
+        if !names.contains(&host) {
+            names.push(host);
+        }
+    }
+    names
+}
+
+fn url_host(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("https://")?;
+    let authority = rest.split('/').next()?;
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        v6.split(']').next()?
+    } else {
+        authority.rsplit_once(':').map_or(authority, |(h, _)| h)
+    };
+    (!host.is_empty()).then(|| host.to_owned())
+}
+
+/// Enrolls: identity, the server call, `agent.toml`, an empty `replica.db`.
+pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
+    let code = EnrollmentCode::parse(&args.code)?;
+    let dir = &args.data;
+    if Config::exists(dir) {
+        return Err(EnrollError::AlreadyEnrolled(dir.display().to_string()));
+    }
+    let advertise_url = match (&args.advertise_url, args.pull) {
+        (Some(_), true) => return Err(EnrollError::BadArgs("use either --advertise-url or --pull, not both".into())),
+        (Some(u), false) if !u.starts_with("https://") => {
+            return Err(EnrollError::BadArgs(format!("the advertised URL '{u}' must start with https://")));
+        }
+        (Some(u), false) => u.trim_end_matches('/').to_owned(),
+        (None, true) => String::new(),
+        (None, false) if args.listen.ip().is_unspecified() => {
+            return Err(EnrollError::BadArgs(format!(
+                "listening on {} needs --advertise-url (how the server reaches this agent) or --pull",
+                args.listen
+            )));
+        }
+        (None, false) => format!("https://{}", args.listen),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| EnrollError::DataDir(dir.display().to_string(), e))?;
+    pochta_transport::install_crypto();
+    let identity = Identity::load_or_create(dir, &identity_names(&args.listen, &advertise_url))?;
+    let fingerprint = identity.fingerprint()?;
+
+    let client = pochta_transport::pinned_client(&code.tls_sha256)?;
+    let url = format!("{}/api/v1/agents/enroll", code.server.trim_end_matches('/'));
+    let body = serde_json::to_vec(&EnrollRequest { token: &code.token, url: &advertise_url, tls_sha256: &fingerprint, format: 1 })
+        .expect("the request always serialises");
+    let resp = client
+        .post(&url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(30))
+        .send()
+        .await
+        .map_err(|e| EnrollError::Unreachable(code.server.clone(), describe(&e)))?;
+    let status = resp.status();
+    let text = resp.text().await.map_err(|e| EnrollError::Unreachable(code.server.clone(), describe(&e)))?;
+    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if !status.is_success() {
+        let msg = json.get("error").and_then(Value::as_str).map_or_else(|| text.chars().take(200).collect(), str::to_owned);
+        return Err(EnrollError::Refused(status.as_u16(), msg));
+    }
+    let cfg = config_from_response(&json, args, advertise_url, &code)?;
+    Db::open(&Config::replica_path(dir)).await?.close().await;
+    cfg.save(dir)?;
+    Ok(cfg)
+}
+
+/// The full chain of causes: reqwest's own message is often just "error sending request".
+fn describe(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+fn config_from_response(
+    json: &Value,
+    args: &EnrollArgs,
+    advertise_url: String,
+    code: &EnrollmentCode,
+) -> Result<Config, EnrollError> {
+    let bad = |what: &str| EnrollError::BadResponse(format!("missing or invalid '{what}'"));
+    // Ids may come as strings or numbers.
+    let text = |key: &str| -> Result<String, EnrollError> {
+        match json.get(key) {
+            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(bad(key)),
+        }
+    };
+    let level = match json.get("level") {
+        Some(Value::Number(n)) => n.as_u64().and_then(|n| u8::try_from(n).ok()),
+        Some(Value::String(s)) => s.trim().parse::<u8>().ok(),
+        _ => None,
+    }
+    .and_then(|n| Level::try_from(n).ok())
+    .ok_or_else(|| bad("level"))?;
+    let verify_key = text("verify_key")?;
+    Verifier::from_hex(&verify_key).map_err(|_| bad("verify_key"))?;
+    Ok(Config {
+        agent_id: text("agent_id")?,
+        site: SiteId::parse(&text("site")?).map_err(|_| bad("site"))?,
+        level,
+        listen: args.listen,
+        pull: advertise_url.is_empty(),
+        advertise_url,
+        heartbeat_secs: config::DEFAULT_HEARTBEAT_SECS,
+        poll_wait_secs: config::DEFAULT_POLL_WAIT_SECS,
+        stale_after_secs: config::DEFAULT_STALE_AFTER_SECS,
+        deployment: DeploymentId::parse(&text("deployment")?).map_err(|_| bad("deployment"))?,
+        domain: Domain::parse(&text("domain")?).map_err(|_| bad("domain"))?,
+        verify_key,
+        peer_secret: text("peer_secret")?,
+        server: ServerLink { url: code.server.trim_end_matches('/').to_owned(), tls_sha256: code.tls_sha256.to_ascii_lowercase(), secret: text("secret")? },
+    })
+}

@@ -1,0 +1,187 @@
+//! The agent's HTTPS endpoint: pushes from the server, catch-up for peers, status and look-ups.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
+use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use pochta_directory::wire::{self, Version, WireError};
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::replica::{OfferError, Replica, Retained};
+use crate::routing::Routing;
+use crate::status::StatusReport;
+use crate::sync::VERSION_HEADER;
+
+/// A push body may hold one frame of the largest size, plus framing for a few more.
+pub const MAX_PUSH_BODY: usize = wire::MAX_FRAME + (1 << 20);
+/// One answer to `GET /sync/changes` carries at most this many frames...
+const MAX_SERVE_FRAMES: u32 = 10_000;
+/// ...and, past the first, at most this many bytes. The peer asks again for the rest.
+const MAX_SERVE_BYTES: usize = 16 << 20;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub cfg: Arc<Config>,
+    pub replica: Arc<Replica>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/sync/push", post(push).layer(DefaultBodyLimit::max(MAX_PUSH_BODY)))
+        .route("/sync/changes", get(changes))
+        .route("/status", get(status))
+        .route("/resolve", get(resolve))
+        .with_state(state)
+}
+
+/// The web layer's error: a status and a JSON `{"error": ..}`, with the replica's version
+/// where the caller needs it. Internal errors are logged, not shown.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+    version: Option<Version>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self { status, message: message.into(), version: None }
+    }
+    fn with_version(mut self, v: Version) -> Self {
+        self.version = Some(v);
+        self
+    }
+    fn internal(e: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %e, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the agent's log")
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    version: Option<u64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { error: &self.message, version: self.version.map(|v| v.0) };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+#[derive(Serialize)]
+struct PushReply {
+    version: u64,
+    held: usize,
+}
+
+async fn push(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<PushReply>, ApiError> {
+    let version = || st.replica.version();
+    let body = body.map_err(|r| {
+        let status = r.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(status, format!("the push body is over the {MAX_PUSH_BODY}-byte limit; nothing was applied"))
+        } else {
+            ApiError::new(status, r.body_text())
+        }
+        .with_version(version())
+    })?;
+    let frames = wire::unpack(&body).map_err(|e| {
+        let status = match e {
+            WireError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        tracing::warn!(error = %e, "push body refused");
+        ApiError::new(status, format!("the push body does not unpack: {e}; nothing was applied")).with_version(version())
+    })?;
+    let pushed = frames.iter().filter_map(|f| wire::peek(f).ok()).map(|h| h.version).max();
+    let result = st.replica.offer(&frames).await;
+    // Only a well-formed push counts as contact; its highest version is a floor for the head.
+    if result.is_ok() {
+        st.replica.note_push(pushed).await;
+    }
+    match result {
+        Ok(o) => Ok(Json(PushReply { version: o.version.0, held: o.held })),
+        Err(OfferError::Refused { index, frame_version, reason, version }) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("frame {index} (version {frame_version}) refused: {reason}"),
+        )
+        .with_version(version)),
+        Err(e @ OfferError::Db(_)) => Err(ApiError::internal(e).with_version(version())),
+    }
+}
+
+#[derive(Deserialize)]
+struct ChangesQuery {
+    after: u64,
+}
+
+/// Constant-time comparison of two secrets.
+fn same_secret(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn changes(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    q: Result<Query<ChangesQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if st.cfg.peer_secret.is_empty() || !same_secret(bearer.trim(), &st.cfg.peer_secret) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "a valid peer secret is required"));
+    }
+    let Query(q) = q.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
+    let version = st.replica.version();
+    match st.replica.retained_after(Version(q.after), MAX_SERVE_FRAMES, MAX_SERVE_BYTES).await {
+        Ok(Retained::Gone { base }) => Err(ApiError::new(
+            StatusCode::GONE,
+            format!("this agent has change sets only after version {base}; bootstrap from a snapshot"),
+        )
+        .with_version(version)),
+        Ok(Retained::Frames(frames)) => {
+            let body = wire::pack(frames.iter().map(Vec::as_slice));
+            let mut resp = body.into_response();
+            let h = resp.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
+            h.insert(VERSION_HEADER, HeaderValue::from(version.0));
+            Ok(resp)
+        }
+        Err(e) => Err(ApiError::internal(e)),
+    }
+}
+
+async fn status(State(st): State<AppState>) -> Json<StatusReport> {
+    Json(StatusReport::live(&st.cfg, &st.replica))
+}
+
+#[derive(Deserialize)]
+struct ResolveQuery {
+    rcpt: String,
+    #[serde(default)]
+    from: Option<String>,
+    #[serde(default)]
+    internal: bool,
+}
+
+async fn resolve(
+    State(st): State<AppState>,
+    q: Result<Query<ResolveQuery>, QueryRejection>,
+) -> Result<Json<Routing>, ApiError> {
+    let Query(q) = q.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
+    let dir = st.replica.directory();
+    Ok(Json(Routing::of(&dir, &q.rcpt, q.from.as_deref(), q.internal)))
+}

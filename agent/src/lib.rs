@@ -1,0 +1,240 @@
+//! The Pochta site agent. This half keeps the local replica of the directory: it applies the
+//! central server's signed change sets strictly in order (pushed, pulled, or fetched from
+//! peers), serves them on to peers, and answers look-ups from memory. The SMTP half builds on
+//! [`App`] and [`replica::Replica::directory`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), pochta_agent::StartError> {
+//! let app = pochta_agent::App::build("agent-data".as_ref()).await?;
+//! println!("listening on {}", app.port());
+//! app.run().await
+//! # }
+//! ```
+
+pub mod config;
+pub mod enroll;
+pub mod http;
+pub mod replica;
+pub mod routing;
+pub mod status;
+pub mod sync;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_server::tls_rustls::RustlsConfig;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::replica::{Db, DbError, Replica};
+use crate::status::StatusReport;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("the configured verify key is invalid: {0}")]
+    VerifyKey(#[from] pochta_directory::wire::WireError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error("TLS: {0}")]
+    Transport(#[from] pochta_transport::TransportError),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(SocketAddr, std::io::Error),
+    #[error("the HTTPS server failed: {0}")]
+    Serve(std::io::Error),
+    #[error("there is no replica at {0}: enroll this agent first")]
+    NoReplica(String),
+}
+
+/// A configured agent, bound to its port, ready to run.
+pub struct App {
+    cfg: Arc<Config>,
+    replica: Arc<Replica>,
+    listener: std::net::TcpListener,
+    addr: SocketAddr,
+    tls: Arc<rustls::ServerConfig>,
+    fingerprint: String,
+}
+
+impl App {
+    /// Loads `agent.toml`, the TLS identity and the replica from `dir`, and binds the listen
+    /// address (port 0 picks a free port: see [`App::port`]).
+    pub async fn build(dir: &Path) -> Result<App, StartError> {
+        pochta_transport::install_crypto();
+        let cfg = Config::load(dir)?;
+        let identity = pochta_transport::Identity::load_or_create(
+            dir,
+            &enroll::identity_names(&cfg.listen, &cfg.advertise_url),
+        )?;
+        let tls = identity.server_config()?;
+        let fingerprint = identity.fingerprint()?;
+        let db = Db::open(&Config::replica_path(dir)).await?;
+        let replica = Replica::load(db, &cfg.domain, cfg.verifier()?, cfg.deployment).await?;
+        let listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| StartError::Listen(cfg.listen, e))?;
+        let addr = listener.local_addr().map_err(|e| StartError::Listen(cfg.listen, e))?;
+        tracing::info!(
+            agent = %cfg.agent_id, site = %cfg.site, %addr, version = %replica.version(),
+            mode = if cfg.pull { "pull" } else { "push" }, "agent ready"
+        );
+        Ok(App { cfg: Arc::new(cfg), replica: Arc::new(replica), listener, addr, tls, fingerprint })
+    }
+
+    /// The bound HTTPS port.
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// SHA-256 of the agent's TLS certificate: what the server and peers pin.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
+    }
+
+    /// Runs until SIGINT or SIGTERM.
+    pub async fn run(self) -> Result<(), StartError> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Runs until `shutdown` completes, then stops serving (letting requests in flight finish
+    /// for a few seconds), stops syncing and closes the replica.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
+        let App { cfg, replica, listener, tls, .. } = self;
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let handle = axum_server::Handle::new();
+        let router = http::router(http::AppState { cfg: cfg.clone(), replica: replica.clone() });
+        let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))
+            .map_err(StartError::Serve)?
+            .handle(handle.clone())
+            .serve(router.into_make_service());
+        let mut server = tokio::spawn(server);
+        let syncer = sync::Syncer::new(cfg.clone(), replica.clone())?;
+        let sync_task = tokio::spawn(syncer.run(stop_rx));
+
+        let served = tokio::select! {
+            _ = shutdown => None,
+            r = &mut server => Some(r),
+        };
+        tracing::info!("agent stopping");
+        let _ = stop_tx.send(true);
+        handle.graceful_shutdown(Some(Duration::from_secs(5)));
+        let served = match served {
+            Some(r) => r,
+            None => server.await,
+        };
+        let _ = sync_task.await;
+        replica.close().await;
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(StartError::Serve(e)),
+            Err(e) => Err(StartError::Serve(std::io::Error::other(e))),
+        }
+    }
+
+    /// Runs in a background task; [`Running::stop`] shuts it down.
+    pub fn spawn(self) -> Running {
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let port = self.port();
+        let fingerprint = self.fingerprint.clone();
+        let replica = self.replica.clone();
+        let cfg = self.cfg.clone();
+        let task = tokio::spawn(self.run_until(async move {
+            let _ = rx.await;
+        }));
+        Running { port, fingerprint, replica, cfg, stop: tx, task }
+    }
+}
+
+/// An agent running in a background task.
+pub struct Running {
+    port: u16,
+    fingerprint: String,
+    replica: Arc<Replica>,
+    cfg: Arc<Config>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: JoinHandle<Result<(), StartError>>,
+}
+
+impl Running {
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+    pub fn replica(&self) -> &Arc<Replica> {
+        &self.replica
+    }
+    pub fn status(&self) -> StatusReport {
+        StatusReport::live(&self.cfg, &self.replica)
+    }
+
+    /// Stops the agent and waits until its replica is closed.
+    pub async fn stop(self) -> Result<(), StartError> {
+        let _ = self.stop.send(());
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(StartError::Serve(std::io::Error::other(e))),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// The replica of a stopped (or running) agent, read straight from its data directory, for
+/// the `resolve` and `status` commands.
+pub struct Offline {
+    pub cfg: Config,
+    pub replica: Replica,
+}
+
+impl Offline {
+    pub async fn open(dir: &Path) -> Result<Self, StartError> {
+        let cfg = Config::load(dir)?;
+        let path: PathBuf = Config::replica_path(dir);
+        if !path.exists() {
+            return Err(StartError::NoReplica(path.display().to_string()));
+        }
+        let db = Db::open(&path).await?;
+        let replica = Replica::load(db, &cfg.domain, cfg.verifier()?, cfg.deployment).await?;
+        Ok(Self { cfg, replica })
+    }
+
+    pub fn status(&self) -> StatusReport {
+        StatusReport::live(&self.cfg, &self.replica)
+    }
+
+    pub async fn close(self) {
+        self.replica.close().await;
+    }
+}

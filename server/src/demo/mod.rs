@@ -1,0 +1,256 @@
+//! `pochta-server demo`: a central server and three agents (one site of each level) on loopback,
+//! with a seeded directory like the paper's test network. Prints, and writes to `demo.json` in
+//! its data folder, every URL, port and credential; runs until interrupted; cleans up.
+
+pub mod seed;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use pochta_directory::PasswordHash;
+use serde::Serialize;
+use tokio::process::{Child, Command};
+
+use crate::init::{InitOptions, init};
+use crate::routes::sites::EnrollmentCode;
+use crate::{App, Running};
+
+pub const DOMAIN: &str = "example.org";
+pub const USERS: usize = 110;
+/// Every seeded user's password in the demo.
+pub const DEMO_PASSWORD: &str = "pochta-demo-2026";
+
+#[derive(Serialize)]
+pub struct DemoAgent {
+    pub site: String,
+    pub level: u8,
+    pub mode: &'static str,
+    pub url: String,
+    pub status_url: String,
+    pub data_dir: PathBuf,
+    pub pid: Option<u32>,
+}
+
+#[derive(Serialize)]
+pub struct DemoInfo {
+    pub domain: String,
+    pub server_url: String,
+    pub server_tls_sha256: String,
+    pub admin: String,
+    pub admin_password: String,
+    pub api_token: String,
+    pub user_password: String,
+    pub sample_users: Vec<String>,
+    pub agents: Vec<DemoAgent>,
+    pub data_dir: PathBuf,
+}
+
+/// The `pochta-agent` binary: beside this executable (cargo puts both in one target folder).
+pub fn agent_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let mut dirs: Vec<&Path> = exe.ancestors().skip(1).take(2).collect();
+    dirs.dedup();
+    for d in dirs {
+        let p = d.join("pochta-agent");
+        if p.exists() {
+            return Ok(p);
+        }
+    }
+    bail!("pochta-agent was not found beside {}; build the whole workspace (cargo build --workspace)", exe.display())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts a seeded server in this process. Used by the demo, the end-to-end tests and benchmarks.
+pub async fn seeded_server(data: &Path, users: usize, passwords: bool) -> anyhow::Result<(Running, crate::init::Initialised)> {
+    let opts = InitOptions {
+        domain: DOMAIN,
+        database: None,
+        listen: "127.0.0.1:0".parse()?,
+        public_url: "",
+        admin: "admin",
+    };
+    let done = init(data, opts).await?;
+    let running = App::build(data).await?.spawn().await?;
+    let publisher = running.state.publisher.clone();
+    publisher.edit("demo", |_| Ok(seed::sites())).await?;
+    let hashes = if passwords { hash_all(users).await } else { Default::default() };
+    publisher.edit("demo", |_| Ok(seed::user_ops(users, |login| hashes.get(login).cloned()))).await?;
+    publisher.edit("demo", |dir| Ok(seed::group_ops(dir))).await?;
+    Ok((running, done))
+}
+
+async fn hash_all(users: usize) -> std::collections::HashMap<String, PasswordHash> {
+    let mut set = tokio::task::JoinSet::new();
+    for (login, _, _) in seed::users(users) {
+        set.spawn_blocking(move || {
+            let h = PasswordHash::create(DEMO_PASSWORD);
+            (login, h)
+        });
+    }
+    set.join_all().await.into_iter().collect()
+}
+
+/// Enrolls and starts one agent process for `site`.
+pub async fn start_agent(running: &Running, agent_bin: &Path, base: &Path, site: &str, pull: bool) -> anyhow::Result<(Child, DemoAgent)> {
+    let data_dir = base.join(format!("agent-{site}"));
+    let port = free_port()?;
+    let listen = format!("127.0.0.1:{port}");
+    let url = format!("https://{listen}");
+    let code = enrollment_code(running, site).await?;
+    let mut cmd = Command::new(agent_bin);
+    cmd.arg("enroll").arg("--data").arg(&data_dir).arg("--code").arg(&code).arg("--listen").arg(&listen);
+    if pull {
+        cmd.arg("--pull");
+    } else {
+        cmd.arg("--advertise-url").arg(&url);
+    }
+    let out = cmd.output().await.context("running pochta-agent enroll")?;
+    if !out.status.success() {
+        bail!("enrolling the {site} agent failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let log = std::fs::File::create(base.join(format!("agent-{site}.log")))?;
+    let child = Command::new(agent_bin)
+        .arg("run")
+        .arg("--data")
+        .arg(&data_dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting pochta-agent")?;
+    let level = {
+        let (dir, _) = running.state.publisher.current();
+        dir.sites.values().find(|s| s.id.as_str() == site).map(|s| u8::from(s.level)).unwrap_or(0)
+    };
+    let agent = DemoAgent {
+        site: site.to_owned(),
+        level,
+        mode: if pull { "pull" } else { "push" },
+        status_url: format!("{url}/status"),
+        url,
+        data_dir,
+        pid: child.id(),
+    };
+    Ok((child, agent))
+}
+
+/// Makes a one-time enrollment code for `site` without going through HTTP.
+pub async fn enrollment_code(running: &Running, site: &str) -> anyhow::Result<String> {
+    let st = &running.state;
+    let (token, _) = crate::db::auth::create_enrollment(&st.db.pool, site, 3600).await?;
+    Ok(EnrollmentCode { server: st.public_url.to_string(), tls_sha256: st.tls_sha256.to_string(), token }.encode())
+}
+
+/// Waits until every agent reports the server's version, or the deadline passes.
+pub async fn wait_in_sync(running: &Running, agents: &[DemoAgent], deadline: Duration) -> anyhow::Result<()> {
+    let until = tokio::time::Instant::now() + deadline;
+    loop {
+        let head = running.state.publisher.version().0;
+        let rows = crate::db::auth::agents(&running.state.db.pool).await?;
+        let mut behind = Vec::new();
+        for a in agents {
+            let pin = std::fs::read_to_string(a.data_dir.join("tls.crt")).ok();
+            let status = match pin.and_then(|p| pochta_transport::fingerprint_of_pem(&p).ok()) {
+                Some(fp) => agent_version(&a.status_url, &fp).await,
+                None => None,
+            };
+            let v = status.or_else(|| rows.iter().find(|r| r.site == a.site).map(|r| r.applied));
+            if v != Some(head) {
+                behind.push(format!("{}={}", a.site, v.map_or("?".into(), |v| v.to_string())));
+            }
+        }
+        if behind.is_empty() {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() > until {
+            bail!("agents not in sync with version {head} after {deadline:?}: {}", behind.join(", "));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn agent_version(status_url: &str, pin: &str) -> Option<u64> {
+    let client = pochta_transport::pinned_client(pin).ok()?;
+    let body = client.get(status_url).send().await.ok()?.bytes().await.ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&body).ok()?;
+    v.get("version")?.as_u64()
+}
+
+pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
+    let keep = data.is_some();
+    let base = match data {
+        Some(d) => d,
+        None => std::env::temp_dir().join(format!("pochta-demo-{}", std::process::id())),
+    };
+    if base.join("server").exists() {
+        bail!("{} already holds a demo; remove it or pick another --data", base.display());
+    }
+    let agent_bin = agent_binary()?;
+    println!("Starting the Pochta demo in {} ...", base.display());
+    let (running, done) = seeded_server(&base.join("server"), USERS, true).await?;
+    let mut children = Vec::new();
+    let mut agents = Vec::new();
+    for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
+        let (child, agent) = start_agent(&running, &agent_bin, &base, site, pull).await?;
+        children.push(child);
+        agents.push(agent);
+    }
+    let synced = wait_in_sync(&running, &agents, Duration::from_secs(30)).await;
+    let sample_users = seed::users(USERS).into_iter().take(5).map(|(l, _, _)| format!("{l}@{DOMAIN}")).collect();
+    let info = DemoInfo {
+        domain: DOMAIN.into(),
+        server_url: running.url(),
+        server_tls_sha256: running.state.tls_sha256.to_string(),
+        admin: done.admin.clone(),
+        admin_password: done.password.clone(),
+        api_token: done.token.clone(),
+        user_password: DEMO_PASSWORD.into(),
+        sample_users,
+        agents,
+        data_dir: base.clone(),
+    };
+    std::fs::write(base.join("demo.json"), serde_json::to_string_pretty(&info)?)?;
+    print_info(&info);
+    if let Err(e) = synced {
+        println!("warning: {e}");
+    }
+    println!("\nRunning. Press Ctrl-C to stop and clean up.");
+    tokio::signal::ctrl_c().await?;
+    println!("Stopping ...");
+    for mut c in children {
+        let _ = c.start_kill();
+        let _ = c.wait().await;
+    }
+    running.stop().await;
+    if !keep {
+        let _ = std::fs::remove_dir_all(&base);
+    }
+    Ok(())
+}
+
+fn print_info(i: &DemoInfo) {
+    println!("\nPochta demo for {} is up.\n", i.domain);
+    println!("  Central server   {}", i.server_url);
+    println!("  TLS pin (SHA-256) {}", i.server_tls_sha256);
+    println!("  Administrator    {} / {}", i.admin, i.admin_password);
+    println!("  API token        {}", i.api_token);
+    println!("\n  {:<8} {:<6} {:<5} {}", "site", "level", "mode", "agent");
+    for a in &i.agents {
+        println!("  {:<8} {:<6} {:<5} {}", a.site, a.level, a.mode, a.url);
+    }
+    println!("\n  Users: {} seeded, password '{}', e.g. {}", USERS, i.user_password, i.sample_users.join(", "));
+    println!("  Everything above is also in {}", i.data_dir.join("demo.json").display());
+    println!("\nTry:");
+    let token = &i.api_token;
+    println!("  curl -sk -H 'Authorization: Bearer {token}' {}/api/v1/sites", i.server_url);
+    println!("  curl -sk -H 'Authorization: Bearer {token}' '{}/api/v1/resolve?rcpt=engineering@{}'", i.server_url, i.domain);
+    if let Some(a) = i.agents.iter().find(|a| a.mode == "push") {
+        println!("  curl -sk {}/status", a.url);
+        println!("  target/release/pochta-agent resolve --data {} everyone@{}", a.data_dir.display(), i.domain);
+    }
+}

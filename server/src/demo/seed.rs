@@ -1,0 +1,145 @@
+//! A directory like the paper's test network: three sites (levels 0, 1, 2), a bit over a hundred
+//! users, about thirty aliases and lists. Used by the demo, the tests and the benchmarks.
+
+use std::collections::BTreeSet;
+
+use pochta_directory::{Address, Directory, Group, GroupKind, Level, LocalPart, Op, PostingPolicy, Site, SiteId, User};
+
+pub const GATEWAY: &str = "gw";
+pub const HEAD_OFFICE: &str = "hq";
+pub const BRANCH: &str = "branch";
+
+const SURNAMES: &[&str] = &[
+    "ivanov", "petrov", "sidorov", "smirnov", "kuznetsov", "popov", "vasiliev", "sokolov", "mikhailov",
+    "novikov", "fedorov", "morozov", "volkov", "alekseev", "lebedev", "semenov", "egorov", "pavlov",
+    "kozlov", "stepanov", "nikolaev", "orlov", "andreev", "makarov", "nikitin", "zakharov", "zaitsev",
+    "soloviev", "borisov", "yakovlev", "grigoriev", "romanov", "vorobiev", "sergeev", "kuzmin", "frolov",
+    "aleksandrov", "dmitriev", "korolev", "gusev", "kiselev", "ilyin", "maksimov", "polyakov", "sorokin",
+    "vinogradov", "kovalev", "belov", "medvedev", "antonov", "tarasov", "zhukov", "baranov", "filippov",
+];
+const INITIALS: &[&str] = &["a", "b", "d", "e", "i", "k", "m", "n", "o", "p", "s", "t", "v"];
+const FIRST: &[&str] = &[
+    "Alexander", "Boris", "Dmitry", "Elena", "Irina", "Konstantin", "Maria", "Natalia", "Olga", "Pavel",
+    "Sergey", "Tatiana", "Vladimir",
+];
+
+fn name(s: &str) -> LocalPart {
+    LocalPart::parse(s).expect("seed names are valid")
+}
+fn site(s: &str) -> SiteId {
+    SiteId::parse(s).expect("seed sites are valid")
+}
+
+/// The seed users as (login, display name, site). Deterministic.
+pub fn users(count: usize) -> Vec<(String, String, &'static str)> {
+    (0..count)
+        .map(|i| {
+            let surname = SURNAMES[i % SURNAMES.len()];
+            let k = (i / SURNAMES.len()) % INITIALS.len();
+            let login = format!("{}.{}", INITIALS[(i + k) % INITIALS.len()], surname);
+            let first = FIRST[(i + k) % FIRST.len()];
+            let mut display = surname.to_owned();
+            display[..1].make_ascii_uppercase();
+            // Roughly the paper's split: most users at the head office, a fifth at the branch.
+            let home = if i % 5 == 4 { BRANCH } else { HEAD_OFFICE };
+            (login, format!("{first} {display}"), home)
+        })
+        .collect()
+}
+
+pub fn sites() -> Vec<Op> {
+    vec![
+        Op::PutSite(Site { id: site(GATEWAY), name: "Gateway".into(), level: Level::Zero, agents: vec![] }),
+        Op::PutSite(Site { id: site(HEAD_OFFICE), name: "Head office".into(), level: Level::One, agents: vec![] }),
+        Op::PutSite(Site { id: site(BRANCH), name: "Branch office".into(), level: Level::Two, agents: vec![] }),
+    ]
+}
+
+/// User records; `hash` gives each login its password hash (or none).
+pub fn user_ops(
+    count: usize,
+    mut hash: impl FnMut(&str) -> Option<pochta_directory::PasswordHash>,
+) -> Vec<Op> {
+    users(count)
+        .into_iter()
+        .map(|(login, display, home)| {
+            Op::PutUser(User {
+                password: hash(&login),
+                name: name(&login),
+                display_name: display,
+                site: site(home),
+                former_sites: BTreeSet::new(),
+                enabled: true,
+            })
+        })
+        .collect()
+}
+
+/// About thirty aliases and lists over the users in `dir` (sites and users must be in it).
+pub fn group_ops(dir: &Directory) -> Vec<Op> {
+    let addr = |local: &str| Address::new(name(local), dir.domain.clone());
+    let logins: Vec<&LocalPart> = dir.users.keys().collect();
+    let take = |from: usize, n: usize| -> BTreeSet<Address> {
+        (0..n).map(|i| dir.official(logins[(from + i * 7) % logins.len()])).collect()
+    };
+    let group = |n: &str, kind, policy, description: &str, members: BTreeSet<Address>| {
+        Op::PutGroup(Group { name: name(n), kind, description: description.into(), members, policy })
+    };
+    let mut ops = Vec::new();
+    for (i, a) in ["postmaster", "abuse", "hostmaster", "webmaster", "security", "noc"].iter().enumerate() {
+        ops.push(group(a, GroupKind::Alias, PostingPolicy::Anyone, "Role address", take(i, 2)));
+    }
+    let departments = [
+        ("sales", "Sales"),
+        ("support", "Customer support"),
+        ("dev", "Development"),
+        ("qa", "Quality assurance"),
+        ("accounting", "Accounting"),
+        ("hr", "Human resources"),
+        ("legal", "Legal"),
+        ("marketing", "Marketing"),
+        ("procurement", "Procurement"),
+        ("logistics", "Logistics"),
+        ("it", "IT department"),
+        ("research", "Research"),
+    ];
+    for (i, (n, d)) in departments.iter().enumerate() {
+        ops.push(group(n, GroupKind::List, PostingPolicy::Internal, d, take(i * 11, 4 + i % 6)));
+    }
+    let partner = Address::parse("partner@example.net").expect("valid");
+    let mut external = take(3, 3);
+    external.insert(partner);
+    ops.push(group("partners", GroupKind::List, PostingPolicy::Members, "Shared with our partner", external));
+    ops.push(group("board", GroupKind::List, PostingPolicy::Members, "Board of directors", take(1, 5)));
+    ops.push(group(
+        "managers",
+        GroupKind::List,
+        PostingPolicy::Internal,
+        "All department heads",
+        departments.iter().take(6).map(|(n, _)| addr(n)).collect(),
+    ));
+    ops.push(group(
+        "engineering",
+        GroupKind::List,
+        PostingPolicy::Internal,
+        "Development, QA and IT",
+        ["dev", "qa", "it"].iter().map(|n| addr(n)).collect(),
+    ));
+    ops.push(group(
+        "everyone",
+        GroupKind::List,
+        PostingPolicy::Internal,
+        "Both offices",
+        [format!("all@{HEAD_OFFICE}.{}", dir.domain), format!("all@{BRANCH}.{}", dir.domain)]
+            .iter()
+            .map(|a| Address::parse(a).expect("valid"))
+            .collect(),
+    ));
+    ops.push(group("news", GroupKind::List, PostingPolicy::Anyone, "Company newsletter", take(5, 12)));
+    ops.push(group("info", GroupKind::Alias, PostingPolicy::Anyone, "Public contact", BTreeSet::from([addr("sales"), addr("support")])));
+    ops.push(group("jobs", GroupKind::Alias, PostingPolicy::Anyone, "Job applications", BTreeSet::from([addr("hr")])));
+    ops.push(group("billing", GroupKind::Alias, PostingPolicy::Anyone, "Invoices", BTreeSet::from([addr("accounting")])));
+    ops.push(group("helpdesk", GroupKind::Alias, PostingPolicy::Anyone, "Internal help desk", BTreeSet::from([addr("it")])));
+    ops.push(group("office", GroupKind::List, PostingPolicy::Internal, "Office matters", take(9, 6)));
+    ops
+}
