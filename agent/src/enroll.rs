@@ -103,10 +103,10 @@ struct EnrollRequest<'a> {
 /// The certificate names of an agent listening on `listen`: its address and `localhost`.
 pub fn identity_names(listen: &SocketAddr, advertise_url: &str) -> Vec<String> {
     let mut names = vec![listen.ip().to_string(), "localhost".to_owned()];
-    if let Some(host) = url_host(advertise_url) {
-        if !names.contains(&host) {
-            names.push(host);
-        }
+    if let Some(host) = url_host(advertise_url)
+        && !names.contains(&host)
+    {
+        names.push(host);
     }
     names
 }

@@ -276,11 +276,11 @@ impl Replica {
     /// Makes the cursor's state the live one, if it moved.
     fn publish(&self, before: &Live, cur: Cursor, pending: &mut Pending) {
         self.held.store(pending.held.len(), Ordering::Relaxed);
-        if let Some(dir) = cur.dir {
-            if cur.version != before.version || cur.base != before.base {
-                let live = Live { directory: Arc::new(dir), version: cur.version, head: cur.head, base: cur.base };
-                *self.live.write().expect("the live lock is never poisoned") = Arc::new(live);
-            }
+        if let Some(dir) = cur.dir
+            && (cur.version != before.version || cur.base != before.base)
+        {
+            let live = Live { directory: Arc::new(dir), version: cur.version, head: cur.head, base: cur.base };
+            *self.live.write().expect("the live lock is never poisoned") = Arc::new(live);
         }
         if std::mem::take(&mut pending.fresh_gap) && !pending.held.is_empty() {
             self.catch_up.notify_one();
@@ -313,10 +313,10 @@ impl Replica {
     /// and refused when it differs.
     async fn check_duplicate(&self, cur: &Cursor, version: Version, frame: &[u8]) -> Result<(), OneError> {
         let retained = self.db.retained(version).await?;
-        if let Some((_, ref kept)) = retained {
-            if kept.as_slice() == frame {
-                return Ok(());
-            }
+        if let Some((_, kept)) = &retained
+            && kept.as_slice() == frame
+        {
+            return Ok(());
         }
         let set = ChangeSet::open(frame, &self.verifier, &self.deployment)?;
         let known = match retained {
