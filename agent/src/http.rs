@@ -95,7 +95,24 @@ async fn push(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -
         }
         .with_version(version())
     })?;
-    let frames = wire::unpack(&body).map_err(|e| {
+    // Applying runs in its own task: a client that hangs up must not cancel it half-way.
+    let replica = st.replica.clone();
+    let outcome = tokio::spawn(async move {
+        let frames = match wire::unpack(&body) {
+            Ok(f) => f,
+            Err(e) => return Err(e),
+        };
+        let pushed = frames.iter().filter_map(|f| wire::peek(f).ok()).map(|h| h.version).max();
+        let result = replica.offer(&frames).await;
+        // A well-formed push counts as contact; its highest version is a floor for the head.
+        if result.is_ok() {
+            replica.note_push(pushed).await;
+        }
+        Ok(result)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let result = outcome.map_err(|e| {
         let status = match e {
             WireError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
@@ -103,12 +120,6 @@ async fn push(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -
         tracing::warn!(error = %e, "push body refused");
         ApiError::new(status, format!("the push body does not unpack: {e}; nothing was applied")).with_version(version())
     })?;
-    let pushed = frames.iter().filter_map(|f| wire::peek(f).ok()).map(|h| h.version).max();
-    let result = st.replica.offer(&frames).await;
-    // Only a well-formed push counts as contact; its highest version is a floor for the head.
-    if result.is_ok() {
-        st.replica.note_push(pushed).await;
-    }
     match result {
         Ok(o) => Ok(Json(PushReply { version: o.version.0, held: o.held })),
         Err(OfferError::Refused { index, frame_version, reason, version }) => Err(ApiError::new(

@@ -46,9 +46,9 @@ impl IntoResponse for ApiError {
 impl From<DirectoryError> for ApiError {
     fn from(e: DirectoryError) -> Self {
         let status = match e {
-            DirectoryError::NoSuchSite(_) | DirectoryError::NoSuchUser(_) | DirectoryError::NoSuchGroup(_) => {
-                StatusCode::NOT_FOUND
-            }
+            // Handlers look up the record a path names first (404); the directory reports a
+            // missing site only when a request body names one (a new user's site, a move).
+            DirectoryError::NoSuchUser(_) | DirectoryError::NoSuchGroup(_) => StatusCode::NOT_FOUND,
             DirectoryError::NameTaken(..) | DirectoryError::SiteNotEmpty(..) => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };

@@ -117,40 +117,58 @@ pub struct HistoryItem {
 }
 
 /// History, newest first, optionally only sets whose author or content mention `q`.
+///
+/// The search runs here rather than in SQL: SQLite's `LOWER` and `LIKE` fold only ASCII (a
+/// search for "Иванов" must find "иванов"), and matching the stored text would let a search
+/// probe password hashes that the answer itself hides. The log is read newest first, a batch at
+/// a time, until `limit` sets match.
 pub async fn history(
     pool: &sqlx::AnyPool,
     q: Option<&str>,
     before: Option<Version>,
     limit: i64,
 ) -> Result<Vec<HistoryItem>, DbError> {
-    let pattern = q.map(|q| format!("%{}%", q.to_lowercase().replace('%', "").replace('_', "")));
-    let rows = sqlx::query(
-        "SELECT version, author, at, summary, frame FROM changes \
-         WHERE ($1 IS NULL OR version < $1) \
-           AND ($2 IS NULL OR LOWER(author) LIKE $2 OR LOWER(summary) LIKE $2) \
-         ORDER BY version DESC LIMIT $3",
-    )
-    .bind(before.map(|v| v.0 as i64))
-    .bind(pattern)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.into_iter()
-        .map(|row| {
+    const BATCH: i64 = 500;
+    let needle = q.map(str::to_lowercase);
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let mut cursor = before;
+    let mut out = Vec::new();
+    while out.len() < limit {
+        let batch = if needle.is_some() { BATCH } else { (limit - out.len()) as i64 };
+        let rows = sqlx::query(
+            "SELECT version, author, at, summary, CAST(LENGTH(frame) AS BIGINT) AS bytes FROM changes \
+             WHERE ($1 IS NULL OR version < $1) ORDER BY version DESC LIMIT $2",
+        )
+        .bind(cursor.map(|v| v.0 as i64))
+        .bind(batch)
+        .fetch_all(pool)
+        .await?;
+        let exhausted = (rows.len() as i64) < batch;
+        for row in rows {
             let summary: String = row.try_get("summary")?;
-            let frame: Vec<u8> = row.try_get("frame")?;
             let mut ops: serde_json::Value =
                 serde_json::from_str(&summary).map_err(|e| DbError::Corrupt(e.to_string()))?;
             redact_passwords(&mut ops);
-            Ok(HistoryItem {
+            let item = HistoryItem {
                 version: row.try_get::<i64, _>("version")? as u64,
                 author: row.try_get("author")?,
                 at: row.try_get("at")?,
                 ops,
-                bytes: frame.len(),
-            })
-        })
-        .collect()
+                bytes: row.try_get::<i64, _>("bytes")? as usize,
+            };
+            cursor = Some(Version(item.version));
+            let wanted = needle.as_deref().is_none_or(|n| {
+                item.author.to_lowercase().contains(n) || item.ops.to_string().to_lowercase().contains(n)
+            });
+            if wanted && out.len() < limit {
+                out.push(item);
+            }
+        }
+        if exhausted || needle.is_none() {
+            break;
+        }
+    }
+    Ok(out)
 }
 
 /// The audit log shows that a record has a password, never the hash.

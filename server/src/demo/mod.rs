@@ -2,6 +2,7 @@
 //! with a seeded directory like the paper's test network. Prints, and writes to `demo.json` in
 //! its data folder, every URL, port and credential; runs until interrupted; cleans up.
 
+pub mod proxy;
 pub mod seed;
 
 use std::path::{Path, PathBuf};
@@ -95,34 +96,57 @@ async fn hash_all(users: usize) -> std::collections::HashMap<String, PasswordHas
     set.join_all().await.into_iter().collect()
 }
 
+/// How an agent is reached and how it reaches the server; the benchmark puts byte-counting
+/// proxies in between, so the advertised URL and the server URL may differ from the real ones.
+#[derive(Default)]
+pub struct AgentLinks {
+    /// Agents behind NAT pull; the others are pushed to.
+    pub pull: bool,
+    /// The URL the server and peers use for this agent (default: its own listener).
+    pub advertise_url: Option<String>,
+    /// The server URL written into the enrollment code (default: the server's public URL).
+    pub server_url: Option<String>,
+    /// Port the agent listens on (default: a free one).
+    pub port: Option<u16>,
+    /// Override the agent's idle intervals: (heartbeat_secs, poll_wait_secs).
+    pub intervals: Option<(u64, u64)>,
+}
+
 /// Enrolls and starts one agent process for `site`.
-pub async fn start_agent(running: &Running, agent_bin: &Path, base: &Path, site: &str, pull: bool) -> anyhow::Result<(Child, DemoAgent)> {
+pub async fn start_agent(
+    running: &Running,
+    agent_bin: &Path,
+    base: &Path,
+    site: &str,
+    links: AgentLinks,
+) -> anyhow::Result<(Child, DemoAgent)> {
     let data_dir = base.join(format!("agent-{site}"));
-    let port = free_port()?;
+    let port = match links.port {
+        Some(p) => p,
+        None => free_port()?,
+    };
     let listen = format!("127.0.0.1:{port}");
     let url = format!("https://{listen}");
-    let code = enrollment_code(running, site).await?;
+    let code = enrollment_code(running, site, links.server_url.as_deref()).await?;
     let mut cmd = Command::new(agent_bin);
     cmd.arg("enroll").arg("--data").arg(&data_dir).arg("--code").arg(&code).arg("--listen").arg(&listen);
-    if pull {
+    if links.pull {
         cmd.arg("--pull");
     } else {
-        cmd.arg("--advertise-url").arg(&url);
+        cmd.arg("--advertise-url").arg(links.advertise_url.as_deref().unwrap_or(&url));
     }
     let out = cmd.output().await.context("running pochta-agent enroll")?;
     if !out.status.success() {
         bail!("enrolling the {site} agent failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let log = std::fs::File::create(base.join(format!("agent-{site}.log")))?;
-    let child = Command::new(agent_bin)
-        .arg("run")
-        .arg("--data")
-        .arg(&data_dir)
-        .stdout(Stdio::null())
-        .stderr(log)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting pochta-agent")?;
+    if let Some((heartbeat, poll_wait)) = links.intervals {
+        let path = data_dir.join("agent.toml");
+        let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)?;
+        cfg.insert("heartbeat_secs".into(), toml::Value::Integer(heartbeat as i64));
+        cfg.insert("poll_wait_secs".into(), toml::Value::Integer(poll_wait as i64));
+        std::fs::write(&path, toml::to_string(&cfg)?)?;
+    }
+    let child = run_agent(agent_bin, &data_dir, &base.join(format!("agent-{site}.log")))?;
     let level = {
         let (dir, _) = running.state.publisher.current();
         dir.sites.values().find(|s| s.id.as_str() == site).map(|s| u8::from(s.level)).unwrap_or(0)
@@ -130,7 +154,7 @@ pub async fn start_agent(running: &Running, agent_bin: &Path, base: &Path, site:
     let agent = DemoAgent {
         site: site.to_owned(),
         level,
-        mode: if pull { "pull" } else { "push" },
+        mode: if links.pull { "pull" } else { "push" },
         status_url: format!("{url}/status"),
         url,
         data_dir,
@@ -139,11 +163,26 @@ pub async fn start_agent(running: &Running, agent_bin: &Path, base: &Path, site:
     Ok((child, agent))
 }
 
+/// Starts `pochta-agent run` on an enrolled data folder, logging to `log`.
+pub fn run_agent(agent_bin: &Path, data_dir: &Path, log: &Path) -> anyhow::Result<Child> {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log)?;
+    Command::new(agent_bin)
+        .arg("run")
+        .arg("--data")
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting pochta-agent")
+}
+
 /// Makes a one-time enrollment code for `site` without going through HTTP.
-pub async fn enrollment_code(running: &Running, site: &str) -> anyhow::Result<String> {
+pub async fn enrollment_code(running: &Running, site: &str, server_url: Option<&str>) -> anyhow::Result<String> {
     let st = &running.state;
     let (token, _) = crate::db::auth::create_enrollment(&st.db.pool, site, 3600).await?;
-    Ok(EnrollmentCode { server: st.public_url.to_string(), tls_sha256: st.tls_sha256.to_string(), token }.encode())
+    let server = server_url.map_or_else(|| st.public_url.to_string(), str::to_owned);
+    Ok(EnrollmentCode { server, tls_sha256: st.tls_sha256.to_string(), token }.encode())
 }
 
 /// Waits until every agent reports the server's version, or the deadline passes.
@@ -196,7 +235,8 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
     let mut children = Vec::new();
     let mut agents = Vec::new();
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
-        let (child, agent) = start_agent(&running, &agent_bin, &base, site, pull).await?;
+        let links = AgentLinks { pull, ..Default::default() };
+        let (child, agent) = start_agent(&running, &agent_bin, &base, site, links).await?;
         children.push(child);
         agents.push(agent);
     }

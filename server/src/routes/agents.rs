@@ -1,14 +1,14 @@
 //! Agent enrollment and the server's view of every agent.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
 use pochta_directory::wire::FORMAT;
 use pochta_directory::{AgentEndpoint, Op, SiteId};
 use serde::{Deserialize, Serialize};
 
-use super::parse;
+use super::{Json, Path, parse};
 use crate::auth::Admin;
 use crate::db::{self, auth::AgentRow};
 use crate::error::ApiError;

@@ -3,15 +3,15 @@
 
 use std::collections::BTreeSet;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
 use pochta_directory::resolve::{Rejection, Resolution, Sender, resolve};
 use pochta_directory::{Address, Directory, Group, GroupKind, LocalPart, Op, PostingPolicy};
 use serde::{Deserialize, Serialize};
 
-use super::parse;
+use super::{Json, Path, Query, parse};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -78,10 +78,14 @@ impl From<Resolution> for Expansion {
 fn expansion(dir: &Directory, addr: &Address) -> Result<Expansion, ApiError> {
     match resolve(dir, addr, &Sender { address: None, internal: true }) {
         Ok(r) => Ok(r.into()),
-        // A members-only list refuses an anonymous sender; show its members anyway.
+        // A members-only list refuses an anonymous sender; show its members anyway. One with
+        // no members reaches nobody.
         Err(Rejection::NotAllowed { .. }) => {
             let g = dir.group(addr.local()).ok_or_else(|| ApiError::not_found(addr.to_string()))?;
-            let sender = Sender { address: g.members.iter().next().cloned(), internal: true };
+            let Some(member) = g.members.iter().next() else {
+                return Ok(Resolution::default().into());
+            };
+            let sender = Sender { address: Some(member.clone()), internal: true };
             resolve(dir, addr, &sender).map(Into::into).map_err(|e| ApiError::bad_request(format!("{addr}: {e}")))
         }
         Err(e) => Err(ApiError::bad_request(format!("{addr}: {e}"))),

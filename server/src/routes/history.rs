@@ -1,11 +1,12 @@
 //! The change log read back as the audit log: who changed what, when.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use pochta_directory::wire::Version;
 use serde::{Deserialize, Serialize};
 
+use super::{Json, Query};
 use crate::auth::Admin;
 use crate::db::{self, changelog::HistoryItem};
 use crate::error::ApiError;

@@ -1,14 +1,14 @@
 //! Sites: create, edit, delete, and enrollment codes for their agents.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Router;
 use base64::Engine;
 use pochta_directory::{Directory, Level, Op, Site, SiteId};
 use serde::{Deserialize, Serialize};
 
-use super::parse;
+use super::{Json, Path, parse};
 use crate::auth::Admin;
 use crate::db;
 use crate::error::ApiError;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -10,6 +10,7 @@ use axum::Router;
 use pochta_directory::wire::{self, Version};
 use serde::Deserialize;
 
+use super::Query;
 use crate::auth::Agent;
 use crate::db;
 use crate::error::ApiError;

@@ -3,9 +3,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Json, Router};
+use axum::Router;
 use serde::{Deserialize, Serialize};
 
+use super::Json;
 use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -1,14 +1,14 @@
 //! Users: list and search, create, edit, disable, delete, set password, move to another site.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Router;
 use pochta_directory::password::check_strength;
 use pochta_directory::{Directory, LocalPart, Op, SiteId, User};
 use serde::{Deserialize, Serialize};
 
-use super::parse;
+use super::{Json, Path, Query, parse};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::state::AppState;

@@ -1,0 +1,15 @@
+//! Integration tests of the central server: the JSON API, the change log and the agents' sync
+//! endpoints, each against a real server over HTTPS, on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL tests need `POCHTA_TEST_POSTGRES` (an admin URL); each test makes its own database.
+
+#[macro_use]
+mod helpers;
+
+mod bad_input;
+mod concurrency;
+mod directory;
+mod history;
+mod restart;
+mod sync;
+mod tokens;
