@@ -18,7 +18,7 @@ use crate::publish::Publisher;
 const BATCH_SETS: i64 = 500;
 const BATCH_BYTES: usize = 4 << 20;
 const MIN_BACKOFF: Duration = Duration::from_millis(250);
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 pub struct Pusher {
     db: Db,

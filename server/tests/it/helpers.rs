@@ -117,8 +117,13 @@ impl TestApp {
 
     /// A JSON request with the admin token; the answer's body as JSON (`null` when empty).
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        self.call_as(&self.token, method, path, body).await
+    }
+
+    /// A JSON request with another token.
+    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         let body = body.map(|b| ("application/json", serde_json::to_vec(&b).unwrap()));
-        let r = self.raw(method, path, Some(&self.token), body).await;
+        let r = self.raw(method, path, Some(token), body).await;
         let v = if r.body.is_empty() { Value::Null } else { r.json() };
         (r.status, v)
     }
