@@ -60,8 +60,8 @@ impl EnrollmentCode {
         let json = base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT
             .decode(code.as_bytes())
             .map_err(|_| EnrollError::BadCode("it is not base64url".into()))?;
-        let c: EnrollmentCode =
-            serde_json::from_slice(&json).map_err(|e| EnrollError::BadCode(format!("unexpected content: {e}")))?;
+        let c: EnrollmentCode = serde_json::from_slice(&json)
+            .map_err(|e| EnrollError::BadCode(format!("unexpected content: {e}")))?;
         if !c.server.starts_with("https://") {
             return Err(EnrollError::BadCode(format!("the server URL '{}' is not https", c.server)));
         }
@@ -130,7 +130,9 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
         return Err(EnrollError::AlreadyEnrolled(dir.display().to_string()));
     }
     let advertise_url = match (&args.advertise_url, args.pull) {
-        (Some(_), true) => return Err(EnrollError::BadArgs("use either --advertise-url or --pull, not both".into())),
+        (Some(_), true) => {
+            return Err(EnrollError::BadArgs("use either --advertise-url or --pull, not both".into()));
+        }
         (Some(u), false) if !u.starts_with("https://") => {
             return Err(EnrollError::BadArgs(format!("the advertised URL '{u}' must start with https://")));
         }
@@ -151,8 +153,13 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
 
     let client = pochta_transport::pinned_client(&code.tls_sha256)?;
     let url = format!("{}/api/v1/agents/enroll", code.server.trim_end_matches('/'));
-    let body = serde_json::to_vec(&EnrollRequest { token: &code.token, url: &advertise_url, tls_sha256: &fingerprint, format: 1 })
-        .expect("the request always serialises");
+    let body = serde_json::to_vec(&EnrollRequest {
+        token: &code.token,
+        url: &advertise_url,
+        tls_sha256: &fingerprint,
+        format: pochta_directory::wire::FORMAT,
+    })
+    .expect("the request always serialises");
     let resp = client
         .post(&url)
         .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -165,7 +172,10 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
     let text = resp.text().await.map_err(|e| EnrollError::Unreachable(code.server.clone(), describe(&e)))?;
     let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if !status.is_success() {
-        let msg = json.get("error").and_then(Value::as_str).map_or_else(|| text.chars().take(200).collect(), str::to_owned);
+        let msg = json
+            .get("error")
+            .and_then(Value::as_str)
+            .map_or_else(|| text.chars().take(200).collect(), str::to_owned);
         return Err(EnrollError::Refused(status.as_u16(), msg));
     }
     let cfg = config_from_response(&json, args, advertise_url, &code)?;
@@ -224,6 +234,10 @@ fn config_from_response(
         domain: Domain::parse(&text("domain")?).map_err(|_| bad("domain"))?,
         verify_key,
         peer_secret: text("peer_secret")?,
-        server: ServerLink { url: code.server.trim_end_matches('/').to_owned(), tls_sha256: code.tls_sha256.to_ascii_lowercase(), secret: text("secret")? },
+        server: ServerLink {
+            url: code.server.trim_end_matches('/').to_owned(),
+            tls_sha256: code.tls_sha256.to_ascii_lowercase(),
+            secret: text("secret")?,
+        },
     })
 }

@@ -84,12 +84,18 @@ struct PushReply {
     held: usize,
 }
 
-async fn push(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -> Result<Json<PushReply>, ApiError> {
+async fn push(
+    State(st): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<PushReply>, ApiError> {
     let version = || st.replica.version();
     let body = body.map_err(|r| {
         let status = r.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(status, format!("the push body is over the {MAX_PUSH_BODY}-byte limit; nothing was applied"))
+            ApiError::new(
+                status,
+                format!("the push body is over the {MAX_PUSH_BODY}-byte limit; nothing was applied"),
+            )
         } else {
             ApiError::new(status, r.body_text())
         }
@@ -98,10 +104,7 @@ async fn push(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -
     // Applying runs in its own task: a client that hangs up must not cancel it half-way.
     let replica = st.replica.clone();
     let outcome = tokio::spawn(async move {
-        let frames = match wire::unpack(&body) {
-            Ok(f) => f,
-            Err(e) => return Err(e),
-        };
+        let frames = wire::unpack(&body)?;
         let pushed = frames.iter().filter_map(|f| wire::peek(f).ok()).map(|h| h.version).max();
         let result = replica.offer(&frames).await;
         // A well-formed push counts as contact; its highest version is a floor for the head.
@@ -118,15 +121,14 @@ async fn push(State(st): State<AppState>, body: Result<Bytes, BytesRejection>) -
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
         tracing::warn!(error = %e, "push body refused");
-        ApiError::new(status, format!("the push body does not unpack: {e}; nothing was applied")).with_version(version())
+        ApiError::new(status, format!("the push body does not unpack: {e}; nothing was applied"))
+            .with_version(version())
     })?;
     match result {
         Ok(o) => Ok(Json(PushReply { version: o.version.0, held: o.held })),
-        Err(OfferError::Refused { index, frame_version, reason, version }) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("frame {index} (version {frame_version}) refused: {reason}"),
-        )
-        .with_version(version)),
+        Err(e @ OfferError::Refused { version, .. }) => {
+            Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).with_version(version))
+        }
         Err(e @ OfferError::Db(_)) => Err(ApiError::internal(e).with_version(version())),
     }
 }

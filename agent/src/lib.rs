@@ -75,7 +75,8 @@ impl App {
         let fingerprint = identity.fingerprint()?;
         let db = Db::open(&Config::replica_path(dir)).await?;
         let replica = Replica::load(db, &cfg.domain, cfg.verifier()?, cfg.deployment).await?;
-        let listener = std::net::TcpListener::bind(cfg.listen).map_err(|e| StartError::Listen(cfg.listen, e))?;
+        let listener =
+            std::net::TcpListener::bind(cfg.listen).map_err(|e| StartError::Listen(cfg.listen, e))?;
         let addr = listener.local_addr().map_err(|e| StartError::Listen(cfg.listen, e))?;
         tracing::info!(
             agent = %cfg.agent_id, site = %cfg.site, %addr, version = %replica.version(),

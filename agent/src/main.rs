@@ -72,7 +72,8 @@ async fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Enroll { code, listen, advertise_url, pull } => {
-            let cfg = enroll(&EnrollArgs { data: cli.data.clone(), code, listen, advertise_url, pull }).await?;
+            let cfg =
+                enroll(&EnrollArgs { data: cli.data.clone(), code, listen, advertise_url, pull }).await?;
             println!(
                 "enrolled agent {} for site {} of {} in {}; start it with `pochta-agent run --data {}`",
                 cfg.agent_id,

@@ -32,14 +32,26 @@ impl Routing {
             Ok(a) => a,
             // RFC 5321 §4.2.3 (501 syntax error in parameters); RFC 3463 §3.2 (X.1.3 bad
             // destination mailbox address syntax).
-            Err(e) => return Routing::Rejected { rejected: format!("bad recipient address: {e}"), code: 501, status: "5.1.3" },
+            Err(e) => {
+                return Routing::Rejected {
+                    rejected: format!("bad recipient address: {e}"),
+                    code: 501,
+                    status: "5.1.3",
+                };
+            }
         };
         let address = match from.map(str::trim).filter(|f| !f.is_empty()) {
             None => None,
             Some(f) => match Address::parse(f) {
                 Ok(a) => Some(a),
                 // RFC 3463 §3.2 (X.1.7 bad sender's mailbox address syntax).
-                Err(e) => return Routing::Rejected { rejected: format!("bad sender address: {e}"), code: 501, status: "5.1.7" },
+                Err(e) => {
+                    return Routing::Rejected {
+                        rejected: format!("bad sender address: {e}"),
+                        code: 501,
+                        status: "5.1.7",
+                    };
+                }
             },
         };
         match resolve(dir, &rcpt, &Sender { address, internal }) {

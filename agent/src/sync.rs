@@ -22,6 +22,8 @@ pub const VERSION_HEADER: &str = "Pochta-Version";
 
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Push mode with nothing held: how long a failed catch-up may wait before the next try.
+const MAX_IDLE_RETRY: Duration = Duration::from_secs(600);
 /// On top of the long-poll wait, how long a request may take.
 const REQUEST_SLACK: Duration = Duration::from_secs(30);
 
@@ -80,15 +82,24 @@ impl Syncer {
     async fn run_pull(&self, shutdown: &mut watch::Receiver<bool>) {
         let mut backoff = MIN_BACKOFF;
         loop {
+            let (started, before) = (Instant::now(), self.replica.version());
             let round = tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
                 r = self.server_round(self.cfg.poll_wait_secs) => r,
             };
             match round {
-                Ok(_) => {
+                Ok(now) => {
                     backoff = MIN_BACKOFF;
                     if self.replica.held() > 0 {
                         self.peers_catch_up_until(shutdown).await;
+                    }
+                    // A poll that came back at once with nothing new means something between
+                    // us and the server does not hold long polls: do not spin.
+                    if now == before && started.elapsed() < MIN_BACKOFF && self.cfg.poll_wait_secs > 0 {
+                        tokio::select! {
+                            _ = shutdown.wait_for(|s| *s) => return,
+                            _ = sleep(MIN_BACKOFF) => {}
+                        }
                     }
                 }
                 Err(e) => {
@@ -118,8 +129,11 @@ impl Syncer {
                 backoff = MIN_BACKOFF;
                 Instant::now() + heartbeat
             } else {
-                let at = Instant::now() + backoff.min(heartbeat);
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+                // A held gap is worth retrying soon; otherwise the server pushes when it is back,
+                // so a long-unreachable server costs a request every few minutes at most.
+                let cap = if self.replica.held() > 0 { MAX_BACKOFF } else { MAX_IDLE_RETRY };
+                let at = Instant::now() + backoff.min(cap).min(heartbeat);
+                backoff = (backoff * 2).min(cap);
                 at
             };
             tokio::select! {
@@ -153,7 +167,8 @@ impl Syncer {
     /// Bootstraps when at version 0, then fetches changes until the server has nothing more.
     /// `wait` is the long-poll time of the first request. Returns the version reached.
     pub async fn server_round(&self, wait: u64) -> Result<Version, SyncError> {
-        if self.replica.version() == Version(0) {
+        // A new agent starts from the snapshot, unless the server is known to be empty too.
+        if self.replica.version() == Version(0) && self.replica.contact().server_version != Some(Version(0)) {
             self.bootstrap().await?;
         }
         let mut wait = wait;

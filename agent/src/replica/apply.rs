@@ -15,9 +15,11 @@ pub enum Refusal {
     Wire(#[from] WireError),
     #[error("version 0 is not a change set")]
     VersionZero,
-    #[error("change set {version} does not continue this replica's history (it follows {prev}, the head is {head})")]
+    #[error(
+        "change set {version} does not continue this replica's history (it follows {prev}, the head is {head})"
+    )]
     ChainMismatch { version: Version, prev: ChainHash, head: ChainHash },
-    #[error("change set {0} differs from the one already applied at that version")]
+    #[error("change set or snapshot {0} differs from the one already applied at that version")]
     Conflict(Version),
     #[error("change set {version} does not apply to this replica: {error}")]
     DoesNotApply { version: Version, error: DirectoryError },
@@ -112,13 +114,19 @@ pub fn apply_ops(dir: &mut Directory, ops: &[Op]) -> Result<(Vec<EntryWrite>, Un
     let mut writes: Vec<EntryWrite> = Vec::with_capacity(undo.0.len());
     for p in &undo.0 {
         let w = match p {
-            Prior::Site(k, _) => EntryWrite { kind: db::SITE, key: k.to_string(), body: dir.site(k).and_then(db::body) },
-            Prior::User(k, _) => {
-                EntryWrite { kind: db::USER, key: k.folded().to_owned(), body: dir.user(k).and_then(db::body) }
+            Prior::Site(k, _) => {
+                EntryWrite { kind: db::SITE, key: k.to_string(), body: dir.site(k).and_then(db::body) }
             }
-            Prior::Group(k, _) => {
-                EntryWrite { kind: db::GROUP, key: k.folded().to_owned(), body: dir.group(k).and_then(db::body) }
-            }
+            Prior::User(k, _) => EntryWrite {
+                kind: db::USER,
+                key: k.folded().to_owned(),
+                body: dir.user(k).and_then(db::body),
+            },
+            Prior::Group(k, _) => EntryWrite {
+                kind: db::GROUP,
+                key: k.folded().to_owned(),
+                body: dir.group(k).and_then(db::body),
+            },
         };
         if !writes.iter().any(|x| x.kind == w.kind && x.key == w.key) {
             writes.push(w);
@@ -167,9 +175,11 @@ mod tests {
         assert!(err.is_err());
         assert_eq!(dir, before);
 
-        let (writes, undo) =
-            apply_ops(&mut dir, &[Op::PutUser(user("ivan", "msk")), Op::DeleteUser { name: LocalPart::parse("ivan").unwrap() }])
-                .unwrap();
+        let (writes, undo) = apply_ops(
+            &mut dir,
+            &[Op::PutUser(user("ivan", "msk")), Op::DeleteUser { name: LocalPart::parse("ivan").unwrap() }],
+        )
+        .unwrap();
         assert_eq!(writes.len(), 1, "one row per touched record");
         assert_eq!(writes[0].body, None, "the user was deleted in the end");
         undo.revert(&mut dir);

@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use pochta_directory::wire::{ChainHash, Version};
 use pochta_directory::{Directory, Domain, Group, Site, User};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations/agent");
 
@@ -106,7 +108,8 @@ impl Db {
         let mut dir = Directory::new(state.domain.clone().unwrap_or_else(|| domain.clone()));
         let rows: Vec<(String, String, String)> =
             sqlx::query_as("SELECT kind, key, body FROM entries").fetch_all(&self.pool).await?;
-        let corrupt = |kind: &str, key: &str, e: serde_json::Error| DbError::Corrupt(format!("{kind} '{key}': {e}"));
+        let corrupt =
+            |kind: &str, key: &str, e: serde_json::Error| DbError::Corrupt(format!("{kind} '{key}': {e}"));
         for (kind, key, body) in rows {
             match kind.as_str() {
                 SITE => {
@@ -129,10 +132,11 @@ impl Db {
 
     /// The retained frame of `version` and its chain hash, if this replica has it.
     pub async fn retained(&self, version: Version) -> Result<Option<(ChainHash, Vec<u8>)>, DbError> {
-        let row: Option<(String, Vec<u8>)> = sqlx::query_as("SELECT hash, frame FROM changes WHERE version = ?")
-            .bind(to_i64(version))
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<(String, Vec<u8>)> =
+            sqlx::query_as("SELECT hash, frame FROM changes WHERE version = ?")
+                .bind(to_i64(version))
+                .fetch_optional(&self.pool)
+                .await?;
         match row {
             None => Ok(None),
             Some((hash, frame)) => {
@@ -219,11 +223,13 @@ impl Db {
 
     /// Records an exchange with the central server.
     pub async fn record_contact(&self, at: i64, server_version: Option<Version>) -> Result<(), DbError> {
-        sqlx::query("UPDATE state SET last_contact = ?, server_version = COALESCE(?, server_version) WHERE id = 1")
-            .bind(at)
-            .bind(server_version.map(to_i64))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE state SET last_contact = ?, server_version = COALESCE(?, server_version) WHERE id = 1",
+        )
+        .bind(at)
+        .bind(server_version.map(to_i64))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 }
@@ -264,8 +270,12 @@ pub(crate) fn body<T: serde::Serialize>(v: &T) -> Option<String> {
 /// Every record of `dir` as entry rows.
 pub fn all_entries(dir: &Directory) -> Vec<EntryWrite> {
     let sites = dir.sites.values().map(|s| EntryWrite { kind: SITE, key: s.id.to_string(), body: body(s) });
-    let users = dir.users.values().map(|u| EntryWrite { kind: USER, key: u.name.folded().to_owned(), body: body(u) });
-    let groups =
-        dir.groups.values().map(|g| EntryWrite { kind: GROUP, key: g.name.folded().to_owned(), body: body(g) });
+    let users =
+        dir.users.values().map(|u| EntryWrite { kind: USER, key: u.name.folded().to_owned(), body: body(u) });
+    let groups = dir.groups.values().map(|g| EntryWrite {
+        kind: GROUP,
+        key: g.name.folded().to_owned(),
+        body: body(g),
+    });
     sites.chain(users).chain(groups).collect()
 }

@@ -13,7 +13,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use pochta_directory::wire::{self, ChainHash, ChangeSet, DeploymentId, FrameKind, Snapshot, Verified, Verifier, Version};
+use pochta_directory::wire::{
+    self, ChainHash, ChangeSet, DeploymentId, FrameKind, Snapshot, Verified, Verifier, Version,
+};
 use pochta_directory::{Directory, Domain};
 use tokio::sync::Notify;
 
@@ -56,10 +58,15 @@ pub struct Offered {
 #[derive(Debug, thiserror::Error)]
 pub enum OfferError {
     /// Frame `index` was refused; frames before it were processed, none after it.
-    #[error("frame {index} (version {frame_version}) refused: {reason}")]
+    #[error("frame {index}{at} refused: {reason}", at = version_note(*frame_version))]
     Refused { index: usize, frame_version: Version, reason: Refusal, version: Version },
     #[error(transparent)]
     Db(#[from] DbError),
+}
+
+/// " (version N)" when the frame's header could be read at all.
+fn version_note(v: Version) -> String {
+    if v.0 == 0 { String::new() } else { format!(" (version {v})") }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,7 +81,9 @@ pub enum SnapshotError {
 pub enum Retained {
     Frames(Vec<Vec<u8>>),
     /// This replica no longer has the frames right after the requested version.
-    Gone { base: Version },
+    Gone {
+        base: Version,
+    },
 }
 
 struct HeldSet {
@@ -120,9 +129,19 @@ pub struct Replica {
 
 impl Replica {
     /// Loads the replica from `db` into memory.
-    pub async fn load(db: Db, domain: &Domain, verifier: Verifier, deployment: DeploymentId) -> Result<Self, DbError> {
+    pub async fn load(
+        db: Db,
+        domain: &Domain,
+        verifier: Verifier,
+        deployment: DeploymentId,
+    ) -> Result<Self, DbError> {
         let (state, directory) = db.load(domain).await?;
-        let live = Live { directory: Arc::new(directory), version: state.version, head: state.head, base: state.base };
+        let live = Live {
+            directory: Arc::new(directory),
+            version: state.version,
+            head: state.head,
+            base: state.base,
+        };
         let contact = Contact { last_contact: state.last_contact, server_version: state.server_version };
         Ok(Self {
             db,
@@ -200,7 +219,12 @@ impl Replica {
     }
 
     /// Retained frames after `after`, for a peer catching up from this agent.
-    pub async fn retained_after(&self, after: Version, max_count: u32, max_bytes: usize) -> Result<Retained, DbError> {
+    pub async fn retained_after(
+        &self,
+        after: Version,
+        max_count: u32,
+        max_bytes: usize,
+    ) -> Result<Retained, DbError> {
         let live = self.live();
         if after < live.base {
             return Ok(Retained::Gone { base: live.base });
@@ -214,34 +238,35 @@ impl Replica {
         let mut pending = self.pending.lock().await;
         let live = self.live();
         let mut cur = Cursor { version: live.version, head: live.head, base: live.base, dir: None };
-        let mut result = Ok(());
+        let mut stop = None;
         for (index, frame) in frames.iter().enumerate() {
             let frame_version = wire::peek(frame).map(|h| h.version).unwrap_or_default();
             match self.offer_one(&mut cur, &mut pending, frame).await {
                 Ok(()) => {}
                 Err(OneError::Refused(reason)) => {
                     tracing::warn!(version = %frame_version, replica = %cur.version, %reason, "change set refused");
-                    result = Err(OfferError::Refused { index, frame_version, reason, version: Version(0) });
+                    stop = Some(Stop::Refused { index, frame_version, reason });
                     break;
                 }
                 Err(OneError::Db(e)) => {
-                    result = Err(OfferError::Db(e));
+                    stop = Some(Stop::Db(e));
                     break;
                 }
             }
             if let Err(e) = self.drain(&mut cur, &mut pending).await {
-                result = Err(OfferError::Db(e));
+                stop = Some(Stop::Db(e));
                 break;
             }
         }
+        // Whatever stopped the loop, what was committed before it becomes live.
         self.publish(&live, cur, &mut pending);
         let version = self.version();
-        match result {
-            Ok(()) => Ok(Offered { version, held: pending.held.len() }),
-            Err(OfferError::Refused { index, frame_version, reason, .. }) => {
+        match stop {
+            None => Ok(Offered { version, held: pending.held.len() }),
+            Some(Stop::Refused { index, frame_version, reason }) => {
                 Err(OfferError::Refused { index, frame_version, reason, version })
             }
-            Err(e) => Err(e),
+            Some(Stop::Db(e)) => Err(OfferError::Db(e)),
         }
     }
 
@@ -252,17 +277,27 @@ impl Replica {
         let snap = Snapshot::open(frame, &self.verifier, &self.deployment)
             .map_err(|e| SnapshotError::Refused(Refusal::Wire(e)))?;
         let live = self.live();
-        if snap.version < live.version || (snap.version == live.version && snap.head != live.head) {
-            let reason = Refusal::OlderSnapshot { snapshot: snap.version, replica: live.version };
+        if snap.version <= live.version {
+            let reason = if snap.version < live.version {
+                Refusal::OlderSnapshot { snapshot: snap.version, replica: live.version }
+            } else if snap.head != live.head {
+                Refusal::Conflict(snap.version)
+            } else {
+                return Ok(live.version);
+            };
             tracing::warn!(%reason, "snapshot refused");
             return Err(SnapshotError::Refused(reason));
         }
-        if snap.version == live.version {
-            return Ok(live.version);
+        if snap.directory.domain != live.directory.domain {
+            tracing::warn!(
+                snapshot = %snap.directory.domain, replica = %live.directory.domain,
+                "the snapshot names another mail domain; the snapshot wins"
+            );
         }
         self.db.replace_all(&snap.directory, snap.version, snap.head).await?;
         tracing::info!(version = %snap.version, users = snap.directory.users.len(), "installed snapshot");
-        let mut cur = Cursor { version: snap.version, head: snap.head, base: snap.version, dir: Some(snap.directory) };
+        let mut cur =
+            Cursor { version: snap.version, head: snap.head, base: snap.version, dir: Some(snap.directory) };
         let stale: Vec<Version> = pending.held.range(..=snap.version).map(|(v, _)| *v).collect();
         for v in stale {
             pending.remove(v);
@@ -279,7 +314,8 @@ impl Replica {
         if let Some(dir) = cur.dir
             && (cur.version != before.version || cur.base != before.base)
         {
-            let live = Live { directory: Arc::new(dir), version: cur.version, head: cur.head, base: cur.base };
+            let live =
+                Live { directory: Arc::new(dir), version: cur.version, head: cur.head, base: cur.base };
             *self.live.write().expect("the live lock is never poisoned") = Arc::new(live);
         }
         if std::mem::take(&mut pending.fresh_gap) && !pending.held.is_empty() {
@@ -290,10 +326,18 @@ impl Replica {
     async fn offer_one(&self, cur: &mut Cursor, pending: &mut Pending, frame: &[u8]) -> Result<(), OneError> {
         let header = wire::peek(frame)?;
         if header.kind != FrameKind::ChangeSet {
-            return Err(wire::WireError::WrongKind { expected: FrameKind::ChangeSet, got: header.kind as u8 }.into());
+            return Err(wire::WireError::WrongKind {
+                expected: FrameKind::ChangeSet,
+                got: header.kind as u8,
+            }
+            .into());
         }
         if header.deployment != self.deployment {
-            return Err(wire::WireError::WrongDeployment { expected: self.deployment, got: header.deployment }.into());
+            return Err(wire::WireError::WrongDeployment {
+                expected: self.deployment,
+                got: header.deployment,
+            }
+            .into());
         }
         match apply::place(header.version, cur.version)? {
             Placement::Old => self.check_duplicate(cur, header.version, frame).await,
@@ -332,7 +376,12 @@ impl Replica {
         }
     }
 
-    async fn apply_set(&self, cur: &mut Cursor, frame: &[u8], set: &Verified<ChangeSet>) -> Result<(), OneError> {
+    async fn apply_set(
+        &self,
+        cur: &mut Cursor,
+        frame: &[u8],
+        set: &Verified<ChangeSet>,
+    ) -> Result<(), OneError> {
         let version = set.value.version;
         if set.value.prev != cur.head {
             return Err(Refusal::ChainMismatch { version, prev: set.value.prev, head: cur.head }.into());
@@ -400,6 +449,12 @@ fn hold(pending: &mut Pending, version: Version, frame: &[u8], set: Verified<Cha
 
 enum OneError {
     Refused(Refusal),
+    Db(DbError),
+}
+
+/// Why an offer stopped before its last frame.
+enum Stop {
+    Refused { index: usize, frame_version: Version, reason: Refusal },
     Db(DbError),
 }
 impl From<Refusal> for OneError {

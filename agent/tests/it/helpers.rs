@@ -15,7 +15,10 @@ use axum::routing::{get, post};
 use pochta_agent::config::{Config, ServerLink};
 use pochta_agent::{App, Running};
 use pochta_directory::wire::{self, ChainHash, ChangeSet, DeploymentId, Signer, Snapshot, Version};
-use pochta_directory::{Address, AgentEndpoint, Directory, Domain, Group, GroupKind, Level, LocalPart, Op, PostingPolicy, Site, SiteId, User};
+use pochta_directory::{
+    Address, AgentEndpoint, Directory, Domain, Group, GroupKind, Level, LocalPart, Op, PostingPolicy, Site,
+    SiteId, User,
+};
 use serde_json::{Value, json};
 
 pub const DOMAIN: &str = "example.org";
@@ -41,15 +44,15 @@ impl Deployment {
         Self { signer, id, model: Directory::new(domain()), frames: Vec::new(), hashes: Vec::new() }
     }
 
-    /// Another deployment's view with the same key and id, same history so far: to make a
-    /// validly signed set that conflicts with ours.
-    pub fn fork(&self) -> Self {
+    /// The same key and id with the history cut after `version`: its next commit is a validly
+    /// signed set that conflicts with ours. (The model stays ours; it only keeps ops valid.)
+    pub fn fork_at(&self, version: usize) -> Self {
         Self {
             signer: Signer::from_hex(&self.signer.to_hex()).unwrap(),
             id: self.id,
             model: self.model.clone(),
-            frames: self.frames.clone(),
-            hashes: self.hashes.clone(),
+            frames: self.frames[..version].to_vec(),
+            hashes: self.hashes[..version].to_vec(),
         }
     }
 
@@ -83,8 +86,14 @@ impl Deployment {
     }
 
     pub fn snapshot(&self) -> Vec<u8> {
-        Snapshot { deployment: self.id, version: self.version(), head: self.head(), at: 1_700_000_000, directory: self.model.clone() }
-            .seal(&self.signer)
+        Snapshot {
+            deployment: self.id,
+            version: self.version(),
+            head: self.head(),
+            at: 1_700_000_000,
+            directory: self.model.clone(),
+        }
+        .seal(&self.signer)
     }
 
     pub fn verify_hex(&self) -> String {
@@ -127,7 +136,13 @@ pub fn user(name: &str, site: &str) -> User {
 }
 
 pub fn group(name: &str, kind: GroupKind, members: &[&str], policy: PostingPolicy) -> Group {
-    Group { name: lp(name), kind, description: String::new(), members: members.iter().map(|m| addr(m)).collect(), policy }
+    Group {
+        name: lp(name),
+        kind,
+        description: String::new(),
+        members: members.iter().map(|m| addr(m)).collect(),
+        policy,
+    }
 }
 
 /// A port nothing listens on (bound, then released).
@@ -144,7 +159,13 @@ pub fn dead_server() -> ServerLink {
     }
 }
 
-pub fn config(dep: &Deployment, agent_id: &str, site: &str, server: ServerLink, listen: SocketAddr) -> Config {
+pub fn config(
+    dep: &Deployment,
+    agent_id: &str,
+    site: &str,
+    server: ServerLink,
+    listen: SocketAddr,
+) -> Config {
     Config {
         agent_id: agent_id.into(),
         site: sid(site),
@@ -193,10 +214,6 @@ impl TestAgent {
 
     pub fn url(&self, path: &str) -> String {
         format!("https://127.0.0.1:{}{path}", self.port)
-    }
-
-    pub fn base_url(&self) -> String {
-        format!("https://127.0.0.1:{}", self.port)
     }
 
     pub fn directory(&self) -> Directory {
@@ -364,7 +381,10 @@ async fn changes(
             if s.frames.len() > after || Instant::now() >= deadline {
                 let body = wire::pack(s.frames.iter().skip(after).map(Vec::as_slice));
                 let head = s.frames.len().to_string();
-                return ([("content-type", "application/octet-stream"), ("pochta-version", head.as_str())], body)
+                return (
+                    [("content-type", "application/octet-stream"), ("pochta-version", head.as_str())],
+                    body,
+                )
                     .into_response();
             }
         }

@@ -63,7 +63,10 @@ async fn status_reports_contact_and_staleness() {
     assert_eq!(s["last_contact"], json!(null));
     assert_eq!(s["staleness_secs"], json!(null));
     assert_eq!(s["stale"], true, "never contacted is stale");
-    assert_eq!((s["agent_id"].as_str(), s["site"].as_str(), s["level"].as_u64()), (Some("a1"), Some("msk"), Some(1)));
+    assert_eq!(
+        (s["agent_id"].as_str(), s["site"].as_str(), s["level"].as_u64()),
+        (Some("a1"), Some("msk"), Some(1))
+    );
     assert_eq!(s["domain"], "example.org");
     assert_eq!(s["deployment"], dep.id.to_hex());
 

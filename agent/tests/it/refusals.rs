@@ -30,7 +30,11 @@ async fn agent_at_v2(root: &std::path::Path) -> (Deployment, TestAgent) {
 /// The version and the look-ups that must not change when a frame is refused.
 async fn observed(agent: &TestAgent) -> (Value, Value, Value) {
     let status = agent.status().await;
-    (status["version"].clone(), agent.resolve("ivanov@example.org").await, agent.resolve("team@example.org").await)
+    (
+        status["version"].clone(),
+        agent.resolve("ivanov@example.org").await,
+        agent.resolve("team@example.org").await,
+    )
 }
 
 async fn assert_refused(agent: &TestAgent, body: Vec<u8>, expect: StatusCode, needle: &str) {
@@ -48,19 +52,24 @@ async fn assert_refused(agent: &TestAgent, body: Vec<u8>, expect: StatusCode, ne
 async fn bad_frames_are_refused_and_change_nothing() {
     let root = tempfile::tempdir().unwrap();
     let (mut dep, agent) = agent_at_v2(root.path()).await;
-    assert_eq!(agent.resolve("ivanov@example.org").await, json!({ "local": { "msk": ["ivanov"] }, "external": [] }));
-    let fork = dep.fork();
+    assert_eq!(
+        agent.resolve("ivanov@example.org").await,
+        json!({ "local": { "msk": ["ivanov"] }, "external": [] })
+    );
+    let fork = dep.fork_at(1);
     let v3 = dep.commit(vec![Op::PutUser(user("petrov", "msk")), Op::DeleteUser { name: lp("ivanov") }]);
 
     // A byte of the compressed body flipped.
     let mut tampered = v3.clone();
     *tampered.last_mut().unwrap() ^= 0x01;
-    assert_refused(&agent, wire::pack([tampered.as_slice()]), StatusCode::UNPROCESSABLE_ENTITY, "signature").await;
+    assert_refused(&agent, wire::pack([tampered.as_slice()]), StatusCode::UNPROCESSABLE_ENTITY, "signature")
+        .await;
 
     // A byte of the signature flipped (it starts after the 30-byte header).
     let mut bad_sig = v3.clone();
     bad_sig[40] ^= 0x80;
-    assert_refused(&agent, wire::pack([bad_sig.as_slice()]), StatusCode::UNPROCESSABLE_ENTITY, "signature").await;
+    assert_refused(&agent, wire::pack([bad_sig.as_slice()]), StatusCode::UNPROCESSABLE_ENTITY, "signature")
+        .await;
 
     // A validly signed set of an old version with other content than the one applied.
     let mut other = fork;
@@ -89,8 +98,13 @@ async fn bad_frames_are_refused_and_change_nothing() {
     assert_refused(&agent, wire::pack([s3.as_slice()]), StatusCode::UNPROCESSABLE_ENTITY, "history").await;
 
     // Malformed: garbage, a truncated frame, a broken packing.
-    assert_refused(&agent, wire::pack([b"not a frame at all, really".as_slice()]), StatusCode::UNPROCESSABLE_ENTITY, "frame")
-        .await;
+    assert_refused(
+        &agent,
+        wire::pack([b"not a frame at all, really".as_slice()]),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "frame",
+    )
+    .await;
     assert_refused(&agent, wire::pack([&v3[..60]]), StatusCode::UNPROCESSABLE_ENTITY, "truncated").await;
     assert_refused(&agent, vec![0, 0, 1, 0, 1, 2, 3], StatusCode::UNPROCESSABLE_ENTITY, "truncated").await;
 
@@ -100,13 +114,17 @@ async fn bad_frames_are_refused_and_change_nothing() {
     assert_refused(&agent, wire::pack([huge.as_slice()]), StatusCode::PAYLOAD_TOO_LARGE, "limit").await;
     drop(huge);
     // A body over the push limit, whatever it holds.
-    assert_refused(&agent, vec![0u8; wire::MAX_FRAME + (2 << 20)], StatusCode::PAYLOAD_TOO_LARGE, "limit").await;
+    assert_refused(&agent, vec![0u8; wire::MAX_FRAME + (2 << 20)], StatusCode::PAYLOAD_TOO_LARGE, "limit")
+        .await;
 
     // After all that, the genuine set still applies.
     let (status, body) = agent.push(&[&v3]).await;
     assert_eq!((status, body), (StatusCode::OK, json!({ "version": 3, "held": 0 })));
     assert_eq!(agent.resolve("ivanov@example.org").await["code"], 550);
-    assert_eq!(agent.resolve("petrov@example.org").await, json!({ "local": { "msk": ["petrov"] }, "external": [] }));
+    assert_eq!(
+        agent.resolve("petrov@example.org").await,
+        json!({ "local": { "msk": ["petrov"] }, "external": [] })
+    );
     assert_eq!(agent.directory(), dep.model);
 }
 

@@ -48,7 +48,10 @@ async fn new_agent_bootstraps_from_the_snapshot_then_follows_changes() {
     assert_eq!(agent.directory(), dep.model);
     assert_eq!(server.state.lock().unwrap().snapshot_requests, 1);
     let s = agent.status().await;
-    assert_eq!((s["version"].as_u64(), s["server_version"].as_u64(), s["stale"].as_bool()), (Some(8), Some(8), Some(false)));
+    assert_eq!(
+        (s["version"].as_u64(), s["server_version"].as_u64(), s["stale"].as_bool()),
+        (Some(8), Some(8), Some(false))
+    );
     assert_eq!(
         agent.resolve("list2@example.org").await,
         json!({ "local": { "msk": ["user2"], "spb": ["user1"] }, "external": [] })

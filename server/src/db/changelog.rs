@@ -15,14 +15,20 @@ pub struct Meta {
     pub head: ChainHash,
 }
 
-pub async fn init_meta(pool: &sqlx::AnyPool, deployment: DeploymentId, domain: &Domain) -> Result<(), DbError> {
-    sqlx::query("INSERT INTO meta (id, deployment, domain, version, head, created_at) VALUES (1, $1, $2, 0, $3, $4)")
-        .bind(deployment.to_hex())
-        .bind(domain.as_str())
-        .bind(ChainHash::default().to_hex())
-        .bind(super::now())
-        .execute(pool)
-        .await?;
+pub async fn init_meta(
+    pool: &sqlx::AnyPool,
+    deployment: DeploymentId,
+    domain: &Domain,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO meta (id, deployment, domain, version, head, created_at) VALUES (1, $1, $2, 0, $3, $4)",
+    )
+    .bind(deployment.to_hex())
+    .bind(domain.as_str())
+    .bind(ChainHash::default().to_hex())
+    .bind(super::now())
+    .execute(pool)
+    .await?;
     Ok(())
 }
 
@@ -69,15 +75,17 @@ pub async fn append(tx: &mut Tx<'_>, e: &Entry<'_>) -> Result<(), DbError> {
     for op in e.ops {
         super::directory::persist(tx, op).await?;
     }
-    sqlx::query("INSERT INTO changes (version, hash, author, at, summary, frame) VALUES ($1, $2, $3, $4, $5, $6)")
-        .bind(e.version.0 as i64)
-        .bind(e.hash.to_hex())
-        .bind(e.author)
-        .bind(e.at)
-        .bind(serde_json::to_string(e.ops).expect("ops serialise"))
-        .bind(e.frame.to_vec())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO changes (version, hash, author, at, summary, frame) VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(e.version.0 as i64)
+    .bind(e.hash.to_hex())
+    .bind(e.author)
+    .bind(e.at)
+    .bind(serde_json::to_string(e.ops).expect("ops serialise"))
+    .bind(e.frame.to_vec())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

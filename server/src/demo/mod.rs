@@ -279,7 +279,7 @@ fn print_info(i: &DemoInfo) {
     println!("  TLS pin (SHA-256) {}", i.server_tls_sha256);
     println!("  Administrator    {} / {}", i.admin, i.admin_password);
     println!("  API token        {}", i.api_token);
-    println!("\n  {:<8} {:<6} {:<5} {}", "site", "level", "mode", "agent");
+    println!("\n  {:<8} {:<6} {:<5} agent", "site", "level", "mode");
     for a in &i.agents {
         println!("  {:<8} {:<6} {:<5} {}", a.site, a.level, a.mode, a.url);
     }

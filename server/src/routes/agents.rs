@@ -1,9 +1,9 @@
 //! Agent enrollment and the server's view of every agent.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::Router;
 use pochta_directory::wire::FORMAT;
 use pochta_directory::{AgentEndpoint, Op, SiteId};
 use serde::{Deserialize, Serialize};
@@ -47,7 +47,10 @@ struct EnrollResponse {
 /// Redeems a one-time token: records the agent, adds its endpoint to its site in the directory
 /// (so every other agent learns it), and hands back the deployment's identity and the key that
 /// signs change sets. The token is the only credential here.
-async fn enroll(State(st): State<AppState>, Json(req): Json<EnrollRequest>) -> Result<Json<EnrollResponse>, ApiError> {
+async fn enroll(
+    State(st): State<AppState>,
+    Json(req): Json<EnrollRequest>,
+) -> Result<Json<EnrollResponse>, ApiError> {
     if req.format != FORMAT {
         return Err(ApiError::bad_request(format!(
             "the agent speaks change-set format {}, this server format {FORMAT}; install matching versions",
@@ -63,15 +66,14 @@ async fn enroll(State(st): State<AppState>, Json(req): Json<EnrollRequest>) -> R
         return Err(ApiError::bad_request("the agent URL must start with https://"));
     }
     let mut edit = st.publisher.begin().await?;
-    let site = db::auth::redeem_enrollment(&mut edit.tx, req.token.trim())
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::UNAUTHORIZED, "the enrollment code is unknown, used or expired"))?;
+    let site = db::auth::redeem_enrollment(&mut edit.tx, req.token.trim()).await?.ok_or_else(|| {
+        ApiError::new(StatusCode::UNAUTHORIZED, "the enrollment code is unknown, used or expired")
+    })?;
     let site_id = parse("site", SiteId::parse(&site))?;
-    let mut site = edit
-        .directory()
-        .site(&site_id)
-        .cloned()
-        .ok_or_else(|| ApiError::conflict(format!("site '{site_id}' was deleted after the code was made")))?;
+    let mut site =
+        edit.directory().site(&site_id).cloned().ok_or_else(|| {
+            ApiError::conflict(format!("site '{site_id}' was deleted after the code was made"))
+        })?;
     let secret = db::auth::random_token();
     let agent = AgentRow {
         id: format!("{}-{}", site.id, &db::auth::random_token()[..8].to_ascii_lowercase()),
@@ -127,7 +129,11 @@ async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<Vec<AgentStat
 }
 
 /// Forgets an agent: it can no longer pull, and its endpoint leaves the directory.
-async fn remove(admin: Admin, State(st): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let mut edit = st.publisher.begin().await?;
     if !db::auth::delete_agent(&mut edit.tx, &id).await? {
         return Err(ApiError::not_found(format!("there is no agent '{id}'")));

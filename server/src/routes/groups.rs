@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use axum::Router;
 use pochta_directory::resolve::{Rejection, Resolution, Sender, resolve};
 use pochta_directory::{Address, Directory, Group, GroupKind, LocalPart, Op, PostingPolicy};
 use serde::{Deserialize, Serialize};
@@ -33,10 +33,23 @@ fn find<'a>(dir: &'a Directory, name: &str) -> Result<&'a Group, ApiError> {
 /// A member in our domain must name something that exists; outside addresses are taken as given.
 fn check_members(dir: &Directory, members: &BTreeSet<Address>) -> Result<(), ApiError> {
     let internal = Sender { address: None, internal: true };
+    let below_ours = format!(".{}", dir.domain.as_str());
     for m in members {
-        // A disabled user or a members-only list is still a valid member; an unknown name is not.
-        if let Err(Rejection::UnknownRecipient) = resolve(dir, m, &internal) {
-            return Err(ApiError::bad_request(format!("{m} is not a user, alias or list of this domain")));
+        match resolve(dir, m, &internal) {
+            // A disabled user or a members-only list is still a valid member; an unknown name is not.
+            Err(Rejection::UnknownRecipient) => {
+                return Err(ApiError::bad_request(format!(
+                    "{m} is not a user, alias or list of this domain"
+                )));
+            }
+            // `ivanov@mks.example.org` is a mistyped site, not an outside address to send to.
+            Err(Rejection::NotOurs) if m.domain().as_str().ends_with(&below_ours) => {
+                return Err(ApiError::bad_request(format!(
+                    "{m}: {} is not a site of this domain",
+                    m.domain()
+                )));
+            }
+            _ => {}
         }
     }
     Ok(())
@@ -68,7 +81,11 @@ struct Expansion {
 impl From<Resolution> for Expansion {
     fn from(r: Resolution) -> Self {
         Expansion {
-            sites: r.local.iter().map(|(s, m)| (s.to_string(), m.iter().map(ToString::to_string).collect())).collect(),
+            sites: r
+                .local
+                .iter()
+                .map(|(s, m)| (s.to_string(), m.iter().map(ToString::to_string).collect()))
+                .collect(),
             external: r.external.iter().map(ToString::to_string).collect(),
         }
     }
@@ -86,17 +103,27 @@ fn expansion(dir: &Directory, addr: &Address) -> Result<Expansion, ApiError> {
                 return Ok(Resolution::default().into());
             };
             let sender = Sender { address: Some(member.clone()), internal: true };
-            resolve(dir, addr, &sender).map(Into::into).map_err(|e| ApiError::bad_request(format!("{addr}: {e}")))
+            resolve(dir, addr, &sender)
+                .map(Into::into)
+                .map_err(|e| ApiError::bad_request(format!("{addr}: {e}")))
         }
         Err(e) => Err(ApiError::bad_request(format!("{addr}: {e}"))),
     }
 }
 
-async fn show(_: Admin, State(st): State<AppState>, Path(name): Path<String>) -> Result<Json<GroupView>, ApiError> {
+async fn show(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<GroupView>, ApiError> {
     let (dir, _) = st.publisher.current();
     let g = find(&dir, &name)?;
     let address = dir.official(&g.name);
-    Ok(Json(GroupView { group: g.clone(), expands_to: expansion(&dir, &address)?, address: address.to_string() }))
+    Ok(Json(GroupView {
+        group: g.clone(),
+        expands_to: expansion(&dir, &address)?,
+        address: address.to_string(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -176,7 +203,11 @@ async fn update(
 }
 
 /// Deleting an alias or list also takes it out of the lists that contain it.
-async fn remove(admin: Admin, State(st): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     st.publisher
         .edit(&admin.author, |dir| {
             let g = find(dir, &name)?;
@@ -251,7 +282,8 @@ async fn resolve_address(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let (dir, _) = st.publisher.current();
     let rcpt = parse("rcpt", Address::parse(q.rcpt.trim()))?;
-    let from = q.from.filter(|f| !f.is_empty()).map(|f| parse("from", Address::parse(f.trim()))).transpose()?;
+    let from =
+        q.from.filter(|f| !f.is_empty()).map(|f| parse("from", Address::parse(f.trim()))).transpose()?;
     Ok(Json(match resolve(&dir, &rcpt, &Sender { address: from, internal: q.internal }) {
         Ok(r) => serde_json::to_value(Expansion::from(r)).expect("serialises"),
         Err(e) => {

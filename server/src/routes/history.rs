@@ -1,8 +1,8 @@
 //! The change log read back as the audit log: who changed what, when.
 
+use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
-use axum::Router;
 use pochta_directory::wire::Version;
 use serde::{Deserialize, Serialize};
 

@@ -34,14 +34,14 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method")
         });
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/healthz", get(|| async { "ok" }))
-        .with_state(state)
+    Router::new().nest("/api/v1", api).route("/healthz", get(|| async { "ok" })).with_state(state)
 }
 
 /// Parses a path or body field into a newtype, or answers 422 with the parser's message.
-pub(crate) fn parse<T, E: std::fmt::Display>(what: &str, r: Result<T, E>) -> Result<T, crate::error::ApiError> {
+pub(crate) fn parse<T, E: std::fmt::Display>(
+    what: &str,
+    r: Result<T, E>,
+) -> Result<T, crate::error::ApiError> {
     r.map_err(|e| crate::error::ApiError::bad_request(format!("{what}: {e}")))
 }
 

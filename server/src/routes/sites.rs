@@ -1,9 +1,9 @@
 //! Sites: create, edit, delete, and enrollment codes for their agents.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::Router;
 use base64::Engine;
 use pochta_directory::{Directory, Level, Op, Site, SiteId};
 use serde::{Deserialize, Serialize};
@@ -36,7 +36,8 @@ struct SiteView {
 /// most active users first; level 2 is not an MX.
 pub fn mx_priorities(dir: &Directory) -> Vec<(SiteId, u16)> {
     let active = |s: &SiteId| dir.users_at(s).filter(|u| u.enabled).count();
-    let mut zero: Vec<_> = dir.sites.values().filter(|s| s.level == Level::Zero).map(|s| s.id.clone()).collect();
+    let mut zero: Vec<_> =
+        dir.sites.values().filter(|s| s.level == Level::Zero).map(|s| s.id.clone()).collect();
     let mut one: Vec<_> =
         dir.sites.values().filter(|s| s.level == Level::One).map(|s| (active(&s.id), s.id.clone())).collect();
     zero.sort();
@@ -66,7 +67,11 @@ fn find<'a>(dir: &'a Directory, id: &str) -> Result<&'a Site, ApiError> {
     dir.site(&id).ok_or_else(|| ApiError::not_found(format!("there is no site '{id}'")))
 }
 
-async fn show(_: Admin, State(st): State<AppState>, Path(id): Path<String>) -> Result<Json<SiteView>, ApiError> {
+async fn show(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SiteView>, ApiError> {
     let (dir, _) = st.publisher.current();
     Ok(Json(view(&dir, find(&dir, &id)?)))
 }
@@ -127,7 +132,11 @@ async fn update(
     show(admin, State(st), Path(id)).await
 }
 
-async fn remove(admin: Admin, State(st): State<AppState>, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     let mut edit = st.publisher.begin().await?;
     let site = find(edit.directory(), &id)?.clone();
     for a in &site.agents {
@@ -171,10 +180,10 @@ async fn enrollment(
     let site = find(&dir, &id)?;
     let (token, expires_at) =
         db::auth::create_enrollment(&st.db.pool, site.id.as_str(), st.config.enrollment_ttl_secs).await?;
-    let code = EnrollmentCode {
-        server: st.public_url.to_string(),
-        tls_sha256: st.tls_sha256.to_string(),
-        token,
-    };
-    Ok((StatusCode::CREATED, Json(EnrollmentView { code: code.encode(), site: site.id.to_string(), expires_at })))
+    let code =
+        EnrollmentCode { server: st.public_url.to_string(), tls_sha256: st.tls_sha256.to_string(), token };
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollmentView { code: code.encode(), site: site.id.to_string(), expires_at }),
+    ))
 }

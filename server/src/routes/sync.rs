@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 use pochta_directory::wire::{self, Version};
 use serde::Deserialize;
 
@@ -37,6 +37,14 @@ fn octets(body: Vec<u8>, head: Version) -> Response {
     r
 }
 
+/// Records that an agent was heard from. What it claims to have applied counts only up to the
+/// server's head: an agent ahead of the server (a restored database, a confused agent) must not
+/// make the server believe it needs no more sets, nor show as up to date.
+async fn seen(st: &AppState, agent: &str, claimed: Option<Version>) -> Result<(), ApiError> {
+    let applied = claimed.map(|v| v.min(st.publisher.version()));
+    Ok(db::auth::agent_seen(&st.db.pool, agent, applied).await?)
+}
+
 #[derive(Deserialize)]
 struct ChangesQuery {
     after: u64,
@@ -50,7 +58,7 @@ async fn changes(
     headers: HeaderMap,
     Query(q): Query<ChangesQuery>,
 ) -> Result<Response, ApiError> {
-    db::auth::agent_seen(&st.db.pool, &agent.id, applied(&headers).or(Some(Version(q.after)))).await?;
+    seen(&st, &agent.id, applied(&headers).or(Some(Version(q.after)))).await?;
     let mut rx = st.publisher.subscribe();
     let head = *rx.borrow_and_update();
     if q.after > head.0 {
@@ -72,8 +80,12 @@ async fn changes(
     Ok(octets(wire::pack(frames.iter().map(Vec::as_slice)), head))
 }
 
-async fn snapshot(Agent(agent): Agent, State(st): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    db::auth::agent_seen(&st.db.pool, &agent.id, applied(&headers)).await?;
+async fn snapshot(
+    Agent(agent): Agent,
+    State(st): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    seen(&st, &agent.id, applied(&headers)).await?;
     let frame = st.publisher.snapshot().await;
     let head = wire::peek(&frame).map_err(ApiError::internal)?.version;
     Ok(octets(frame.to_vec(), head))

@@ -1,9 +1,9 @@
 //! Users: list and search, create, edit, disable, delete, set password, move to another site.
 
+use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use axum::Router;
 use pochta_directory::password::check_strength;
 use pochta_directory::{Directory, LocalPart, Op, SiteId, User};
 use serde::{Deserialize, Serialize};
@@ -65,7 +65,11 @@ struct Page<T> {
 }
 
 /// Served from the in-memory directory: a scan of 100,000 users takes about a millisecond.
-async fn list(_: Admin, State(st): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<Page<UserView>>, ApiError> {
+async fn list(
+    _: Admin,
+    State(st): State<AppState>,
+    Query(q): Query<ListQuery>,
+) -> Result<Json<Page<UserView>>, ApiError> {
     let (dir, _) = st.publisher.current();
     let site = q.site.filter(|s| !s.is_empty()).map(|s| parse("site", SiteId::parse(&s))).transpose()?;
     let needle = q.q.unwrap_or_default().to_lowercase();
@@ -92,7 +96,11 @@ fn find<'a>(dir: &'a Directory, name: &str) -> Result<&'a User, ApiError> {
     dir.user(&name).ok_or_else(|| ApiError::not_found(format!("there is no user '{name}'")))
 }
 
-async fn show(_: Admin, State(st): State<AppState>, Path(name): Path<String>) -> Result<Json<UserView>, ApiError> {
+async fn show(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<UserView>, ApiError> {
     let (dir, _) = st.publisher.current();
     Ok(Json(UserView::new(&dir, find(&dir, &name)?)))
 }
@@ -175,7 +183,11 @@ async fn update(
 }
 
 /// Deleting a user also takes him out of every alias and list, in the same change set.
-async fn remove(admin: Admin, State(st): State<AppState>, Path(name): Path<String>) -> Result<StatusCode, ApiError> {
+async fn remove(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
     st.publisher
         .edit(&admin.author, |dir| {
             let u = find(dir, &name)?;

@@ -69,7 +69,15 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     pochta_transport::install_crypto();
     let pin = pochta_transport::fingerprint_of_pem(&cert).expect("a PEM certificate");
     let client = pochta_transport::pinned_client(&pin).expect("client");
-    TestApp { url: running.url(), client, token: init.token.clone(), init, dir, running: Some(running), pg_database }
+    TestApp {
+        url: running.url(),
+        client,
+        token: init.token.clone(),
+        init,
+        dir,
+        running: Some(running),
+        pg_database,
+    }
 }
 
 async fn start(dir: &Path) -> Running {
@@ -97,7 +105,13 @@ impl TestApp {
     }
 
     /// Any request to `/api/v1<path>`; `body` is sent as is, as JSON when `json` is set.
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Reply {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let mut req = self.client.request(method, self.api(path));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -121,7 +135,13 @@ impl TestApp {
     }
 
     /// A JSON request with another token.
-    pub async fn call_as(&self, token: &str, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call_as(
+        &self,
+        token: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let body = body.map(|b| ("application/json", serde_json::to_vec(&b).unwrap()));
         let r = self.raw(method, path, Some(token), body).await;
         let v = if r.body.is_empty() { Value::Null } else { r.json() };
@@ -162,7 +182,8 @@ impl TestApp {
     }
 
     pub async fn site(&self, id: &str, level: u8) {
-        let (s, v) = self.post("/sites", json!({"id": id, "name": format!("Site {id}"), "level": level})).await;
+        let (s, v) =
+            self.post("/sites", json!({"id": id, "name": format!("Site {id}"), "level": level})).await;
         assert_eq!(s, StatusCode::CREATED, "create site {id}: {v}");
     }
 
@@ -190,7 +211,9 @@ impl TestApp {
             "tls_sha256": "ab".repeat(32),
             "format": pochta_directory::wire::FORMAT,
         });
-        let r = self.raw(Method::POST, "/agents/enroll", None, Some(("application/json", body.to_string().into()))).await;
+        let r = self
+            .raw(Method::POST, "/agents/enroll", None, Some(("application/json", body.to_string().into())))
+            .await;
         assert_eq!(r.status, StatusCode::OK, "enroll: {}", String::from_utf8_lossy(&r.body));
         r.json()
     }
@@ -286,10 +309,7 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, need
     assert_eq!(status, expected, "body: {body}");
     let msg = body["error"].as_str().unwrap_or_else(|| panic!("not a JSON error: {body}"));
     assert!(!msg.is_empty(), "empty error message");
-    assert!(
-        msg.to_lowercase().contains(&needle.to_lowercase()),
-        "error {msg:?} does not mention {needle:?}"
-    );
+    assert!(msg.to_lowercase().contains(&needle.to_lowercase()), "error {msg:?} does not mention {needle:?}");
 }
 
 /// An enrolled agent as a test sees it.

@@ -8,7 +8,12 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// Runs one edit that must succeed and checks that it made exactly one new version, the
 /// newest in the log, by `author`.
-async fn one_version(app: &TestApp, what: &str, author: &str, edit: impl Future<Output = (StatusCode, Value)>) {
+async fn one_version(
+    app: &TestApp,
+    what: &str,
+    author: &str,
+    edit: impl Future<Output = (StatusCode, Value)>,
+) {
     let before = app.version().await;
     let (status, body) = edit.await;
     assert!(status.is_success(), "{what}: {status} {body}");
@@ -25,19 +30,36 @@ both_backends!(every_edit_is_one_version_by_its_author);
 async fn every_edit_is_one_version_by_its_author(backend: Backend) {
     let app = spawn_app(backend).await;
     let a = "admin";
-    one_version(&app, "create site", a, app.post("/sites", json!({"id": "msk", "name": "M", "level": 1}))).await;
-    one_version(&app, "create site 2", a, app.post("/sites", json!({"id": "spb", "name": "S", "level": 2}))).await;
+    one_version(&app, "create site", a, app.post("/sites", json!({"id": "msk", "name": "M", "level": 1})))
+        .await;
+    one_version(&app, "create site 2", a, app.post("/sites", json!({"id": "spb", "name": "S", "level": 2})))
+        .await;
     one_version(&app, "rename site", a, app.patch("/sites/spb", json!({"name": "Saint Petersburg"}))).await;
-    one_version(&app, "create user", a, app.post("/users", json!({"name": "ivanov", "site": "msk", "password": "correct horse 1"})))
+    one_version(
+        &app,
+        "create user",
+        a,
+        app.post("/users", json!({"name": "ivanov", "site": "msk", "password": "correct horse 1"})),
+    )
     .await;
     one_version(&app, "create user 2", a, app.post("/users", json!({"name": "petrov", "site": "msk"}))).await;
     one_version(&app, "patch user", a, app.patch("/users/petrov", json!({"display_name": "P"}))).await;
     one_version(&app, "disable user", a, app.patch("/users/petrov", json!({"enabled": false}))).await;
     one_version(&app, "move user", a, app.post("/users/petrov/move", json!({"site": "spb"}))).await;
-    one_version(&app, "create list", a, app.post("/groups", json!({"name": "staff", "kind": "list", "members": ["ivanov@example.org"]})))
+    one_version(
+        &app,
+        "create list",
+        a,
+        app.post("/groups", json!({"name": "staff", "kind": "list", "members": ["ivanov@example.org"]})),
+    )
     .await;
-    one_version(&app, "add member", a, app.post("/groups/staff/members", json!({"address": "petrov@example.org"})))
-        .await;
+    one_version(
+        &app,
+        "add member",
+        a,
+        app.post("/groups/staff/members", json!({"address": "petrov@example.org"})),
+    )
+    .await;
     one_version(&app, "remove member", a, app.delete("/groups/staff/members/petrov@example.org")).await;
     one_version(&app, "patch list", a, app.patch("/groups/staff", json!({"policy": "members"}))).await;
     one_version(&app, "delete user in a list", a, app.delete("/users/ivanov")).await;
@@ -61,7 +83,8 @@ async fn every_edit_is_one_version_by_its_author(backend: Backend) {
 
     // `before` pages back through the log.
     let page = app.ok("/changes?before=4&limit=2").await;
-    let versions: Vec<u64> = page.as_array().unwrap().iter().map(|c| c["version"].as_u64().unwrap()).collect();
+    let versions: Vec<u64> =
+        page.as_array().unwrap().iter().map(|c| c["version"].as_u64().unwrap()).collect();
     assert_eq!(versions, [3, 2]);
 }
 

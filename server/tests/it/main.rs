@@ -13,3 +13,4 @@ mod history;
 mod restart;
 mod sync;
 mod tokens;
+mod e2e;
