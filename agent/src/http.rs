@@ -86,9 +86,13 @@ struct PushReply {
 
 async fn push(
     State(st): State<AppState>,
+    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<PushReply>, ApiError> {
     let version = || st.replica.version();
+    // Only the server (and peers) know the deployment's peer secret. The frames are signed
+    // anyway; this keeps strangers from replaying old pushes to fake contact with the server.
+    check_peer_secret(&st, &headers).map_err(|e| e.with_version(version()))?;
     let body = body.map_err(|r| {
         let status = r.status();
         if status == StatusCode::PAYLOAD_TOO_LARGE {
@@ -138,6 +142,19 @@ struct ChangesQuery {
     after: u64,
 }
 
+/// The caller must present the deployment's peer secret as a bearer token.
+fn check_peer_secret(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if st.cfg.peer_secret.is_empty() || !same_secret(bearer.trim(), &st.cfg.peer_secret) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "a valid peer secret is required"));
+    }
+    Ok(())
+}
+
 /// Constant-time comparison of two secrets.
 fn same_secret(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
@@ -149,14 +166,7 @@ async fn changes(
     headers: HeaderMap,
     q: Result<Query<ChangesQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if st.cfg.peer_secret.is_empty() || !same_secret(bearer.trim(), &st.cfg.peer_secret) {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "a valid peer secret is required"));
-    }
+    check_peer_secret(&st, &headers)?;
     let Query(q) = q.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
     let version = st.replica.version();
     match st.replica.retained_after(Version(q.after), MAX_SERVE_FRAMES, MAX_SERVE_BYTES).await {

@@ -10,6 +10,6 @@ pub mod wire;
 
 pub use address::{Address, AddressError, Domain, LocalPart};
 pub use model::{
-    AgentEndpoint, Directory, DirectoryError, Group, GroupKind, Level, Op, PasswordHash,
-    PostingPolicy, Site, SiteId, User,
+    AgentEndpoint, Directory, DirectoryError, Group, GroupKind, Level, Op, PasswordHash, PostingPolicy, Site,
+    SiteId, User,
 };

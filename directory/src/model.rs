@@ -309,11 +309,9 @@ impl Directory {
                 }
                 Ok(())
             }
-            Op::DeleteGroup { name } => self
-                .groups
-                .get(name)
-                .map(|_| ())
-                .ok_or_else(|| DirectoryError::NoSuchGroup(name.clone())),
+            Op::DeleteGroup { name } => {
+                self.groups.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchGroup(name.clone()))
+            }
         }
     }
 

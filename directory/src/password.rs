@@ -39,7 +39,8 @@ pub fn check_strength(password: &str) -> Result<(), PasswordError> {
 impl PasswordHash {
     /// Hashes a password with a fresh salt. Does not check strength.
     pub fn create(password: &str) -> PasswordHash {
-        let hash = Argon2::default().hash_password(password.as_bytes()).expect("argon2 with default parameters");
+        let hash =
+            Argon2::default().hash_password(password.as_bytes()).expect("argon2 with default parameters");
         PasswordHash(hash.to_string())
     }
 

@@ -296,10 +296,7 @@ fn open(
 fn decompress_capped(data: &[u8], cap: usize) -> Result<Vec<u8>, WireError> {
     let decoder = zstd::stream::read::Decoder::new(data).map_err(|_| WireError::BadCompression)?;
     let mut out = Vec::new();
-    decoder
-        .take(cap as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|_| WireError::BadCompression)?;
+    decoder.take(cap as u64 + 1).read_to_end(&mut out).map_err(|_| WireError::BadCompression)?;
     if out.len() > cap {
         return Err(WireError::BodyTooLarge(cap));
     }
@@ -322,9 +319,14 @@ impl ChangeSet {
     }
 
     /// Verifies and parses a change-set frame for `deployment`.
-    pub fn open(frame: &[u8], key: &Verifier, deployment: &DeploymentId) -> Result<Verified<ChangeSet>, WireError> {
+    pub fn open(
+        frame: &[u8],
+        key: &Verifier,
+        deployment: &DeploymentId,
+    ) -> Result<Verified<ChangeSet>, WireError> {
         let (h, body) = open(frame, FrameKind::ChangeSet, key, deployment, MAX_CHANGESET_BODY)?;
-        let set: ChangeSet = serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let set: ChangeSet =
+            serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
         if set.version != h.version || set.deployment != h.deployment {
             return Err(WireError::HeaderMismatch);
         }
@@ -341,7 +343,8 @@ impl Snapshot {
 
     pub fn open(frame: &[u8], key: &Verifier, deployment: &DeploymentId) -> Result<Snapshot, WireError> {
         let (h, body) = open(frame, FrameKind::Snapshot, key, deployment, MAX_SNAPSHOT_BODY)?;
-        let snap: Snapshot = serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
+        let snap: Snapshot =
+            serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
         if snap.version != h.version || snap.deployment != h.deployment {
             return Err(WireError::HeaderMismatch);
         }

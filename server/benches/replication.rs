@@ -63,14 +63,30 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
         // Every byte between the server and this agent crosses its proxy: pushes go to the
         // proxy in front of the agent; a pulling agent reaches the server through its proxy.
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let proxy = if pull { Proxy::start(running.addr).await? } else { Proxy::start(([127, 0, 0, 1], port).into()).await? };
+        let proxy = if pull {
+            Proxy::start(running.addr).await?
+        } else {
+            Proxy::start(([127, 0, 0, 1], port).into()).await?
+        };
         // Short idle intervals so that the idle window below sees several check-ins; they do
         // not change propagation (pushes and long polls answer at once).
         let intervals = Some((MEASURE_INTERVAL, MEASURE_INTERVAL));
         let link = if pull {
-            AgentLinks { pull, server_url: Some(proxy.url()), port: Some(port), intervals, ..Default::default() }
+            AgentLinks {
+                pull,
+                server_url: Some(proxy.url()),
+                port: Some(port),
+                intervals,
+                ..Default::default()
+            }
         } else {
-            AgentLinks { pull, advertise_url: Some(proxy.url()), port: Some(port), intervals, ..Default::default() }
+            AgentLinks {
+                pull,
+                advertise_url: Some(proxy.url()),
+                port: Some(port),
+                intervals,
+                ..Default::default()
+            }
         };
         let (child, agent) = demo::start_agent(&running, bin, &base, site, link).await?;
         let client = pochta_transport::pinned_client(&pin_of(&agent.data_dir)?)?;
@@ -149,7 +165,8 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
         let per_edit = edit_bytes[k] as f64 / EDITS as f64;
         let checkins = IDLE_WINDOW.as_secs_f64() / MEASURE_INTERVAL as f64;
         let per_checkin = idle_bytes[k] as f64 / checkins;
-        let per_day_checkins = 86_400 / if l.agent.mode == "pull" { DEFAULT_POLL_WAIT } else { DEFAULT_HEARTBEAT };
+        let per_day_checkins =
+            86_400 / if l.agent.mode == "pull" { DEFAULT_POLL_WAIT } else { DEFAULT_HEARTBEAT };
         let day = per_edit * EDITS_PER_DAY as f64 + per_checkin * per_day_checkins as f64;
         let label = format!("{} (level {}, {})", l.agent.site, l.agent.level, l.agent.mode);
         println!(
@@ -201,8 +218,12 @@ async fn bootstrap(base: &Path, bin: &Path) -> anyhow::Result<()> {
                 Op::PutUser(User {
                     name: LocalPart::parse(&format!("user{n:06}")).expect("valid"),
                     display_name: format!("User Number {n}"),
-                    site: pochta_directory::SiteId::parse(if n % 5 == 4 { seed::BRANCH } else { seed::HEAD_OFFICE })
-                        .expect("valid"),
+                    site: pochta_directory::SiteId::parse(if n % 5 == 4 {
+                        seed::BRANCH
+                    } else {
+                        seed::HEAD_OFFICE
+                    })
+                    .expect("valid"),
                     former_sites: BTreeSet::new(),
                     password: Some(fake_hash()),
                     enabled: true,

@@ -35,12 +35,16 @@ impl App {
         let config = Config::load(data_dir)?;
         let key = std::fs::read_to_string(config.signing_key_path()).context("reading the signing key")?;
         let signer = Signer::from_hex(&key).context("the signing key is not valid")?;
-        let peer_secret =
-            std::fs::read_to_string(data_dir.join("peer.secret")).context("reading peer.secret")?.trim().to_owned();
+        let peer_secret = std::fs::read_to_string(data_dir.join("peer.secret"))
+            .context("reading peer.secret")?
+            .trim()
+            .to_owned();
         let identity = Identity::load_or_create(data_dir, &tls_names(&config))?;
-        let db = Db::connect(&config.database).await.with_context(|| format!("opening {}", config.database))?;
+        let db =
+            Db::connect(&config.database).await.with_context(|| format!("opening {}", config.database))?;
         let publisher = Arc::new(Publisher::load(db.clone(), signer).await?);
-        let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("binding {}", config.listen))?;
+        let listener = std::net::TcpListener::bind(config.listen)
+            .with_context(|| format!("binding {}", config.listen))?;
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let public_url =

@@ -33,7 +33,8 @@ impl FromRequestParts<AppState> for Agent {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let secret = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let agent = db::auth::agent_by_secret(&state.db.pool, secret).await?.ok_or_else(ApiError::unauthorized)?;
+        let agent =
+            db::auth::agent_by_secret(&state.db.pool, secret).await?.ok_or_else(ApiError::unauthorized)?;
         Ok(Agent(agent))
     }
 }

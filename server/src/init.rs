@@ -30,7 +30,8 @@ pub struct Initialised {
 }
 
 pub async fn init(data_dir: &Path, opts: InitOptions<'_>) -> anyhow::Result<Initialised> {
-    let domain = Domain::parse(opts.domain).with_context(|| format!("'{}' is not a mail domain", opts.domain))?;
+    let domain =
+        Domain::parse(opts.domain).with_context(|| format!("'{}' is not a mail domain", opts.domain))?;
     if data_dir.join(Config::FILE).exists() {
         bail!("{} already holds a Pochta server; refusing to overwrite it", data_dir.display());
     }

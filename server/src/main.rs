@@ -54,7 +54,13 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         Command::Init { data, domain, database, listen, public_url, admin } => {
-            let opts = InitOptions { domain: &domain, database: database.as_deref(), listen, public_url: &public_url, admin: &admin };
+            let opts = InitOptions {
+                domain: &domain,
+                database: database.as_deref(),
+                listen,
+                public_url: &public_url,
+                admin: &admin,
+            };
             let done = init(&data, opts).await?;
             println!("Created {} for {domain} (deployment {}).", data.display(), done.deployment);
             println!("Administrator: {}  password: {}  (shown once)", done.admin, done.password);

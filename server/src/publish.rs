@@ -61,7 +61,9 @@ pub struct Edit<'a> {
 
 impl Publisher {
     pub async fn load(db: Db, signer: Signer) -> Result<Publisher, DbError> {
-        let meta = db::changelog::meta(&db.pool).await?.ok_or_else(|| DbError::Corrupt("no meta row: run init".into()))?;
+        let meta = db::changelog::meta(&db.pool)
+            .await?
+            .ok_or_else(|| DbError::Corrupt("no meta row: run init".into()))?;
         let dir = Arc::new(db::directory::load(&db.pool, meta.domain.clone()).await?);
         let (version_tx, _) = watch::channel(meta.version);
         Ok(Publisher {
@@ -122,7 +124,8 @@ impl Publisher {
         {
             return frame.clone();
         }
-        let snap = Snapshot { deployment: self.deployment, version, head, at: db::now(), directory: (*dir).clone() };
+        let snap =
+            Snapshot { deployment: self.deployment, version, head, at: db::now(), directory: (*dir).clone() };
         let frame = Arc::new(tokio::task::block_in_place(|| snap.seal(&self.signer)));
         *cache = Some((version, frame.clone()));
         frame

@@ -55,7 +55,8 @@ impl Pusher {
             return;
         }
         let id = agent.id.clone();
-        let task = tokio::spawn(push_loop(self.db.clone(), self.publisher.clone(), agent));
+        let task =
+            tokio::spawn(push_loop(self.db.clone(), self.publisher.clone(), agent, self.peer_secret.clone()));
         if let Some(old) = self.tasks.lock().expect("not poisoned").insert(id, task) {
             old.abort();
         }
@@ -74,7 +75,7 @@ impl Pusher {
     }
 }
 
-async fn push_loop(db: Db, publisher: Arc<Publisher>, agent: AgentRow) {
+async fn push_loop(db: Db, publisher: Arc<Publisher>, agent: AgentRow, secret: String) {
     let client = match pochta_transport::pinned_client(&agent.tls_sha256) {
         Ok(c) => c,
         Err(e) => return tracing::error!(agent = %agent.id, error = %e, "cannot make a TLS client"),
@@ -92,10 +93,12 @@ async fn push_loop(db: Db, publisher: Arc<Publisher>, agent: AgentRow) {
             continue;
         }
         // The agent may have caught up by pulling meanwhile.
-        if let Ok(Some(row)) = db::auth::agents(&db.pool).await.map(|v| v.into_iter().find(|a| a.id == agent.id)) {
+        if let Ok(Some(row)) =
+            db::auth::agents(&db.pool).await.map(|v| v.into_iter().find(|a| a.id == agent.id))
+        {
             acked = acked.max(Version(row.applied));
         }
-        match push_once(&client, &url, &db, acked).await {
+        match push_once(&client, &url, &secret, &db, acked).await {
             Ok(v) if v > acked => {
                 acked = v;
                 backoff = MIN_BACKOFF;
@@ -114,11 +117,18 @@ async fn push_loop(db: Db, publisher: Arc<Publisher>, agent: AgentRow) {
     }
 }
 
-async fn push_once(client: &reqwest::Client, url: &str, db: &Db, after: Version) -> anyhow::Result<Version> {
+async fn push_once(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    db: &Db,
+    after: Version,
+) -> anyhow::Result<Version> {
     let frames = db::changelog::frames_after(&db.pool, after, BATCH_SETS, BATCH_BYTES).await?;
     let body = wire::pack(frames.iter().map(Vec::as_slice));
     let resp = client
         .post(url)
+        .bearer_auth(secret)
         .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
         .body(body)
         .timeout(Duration::from_secs(60))

@@ -65,14 +65,16 @@ impl Identity {
     pub fn load_or_create(dir: &Path, names: &[String]) -> Result<Self, TransportError> {
         let (crt, key) = (dir.join("tls.crt"), dir.join("tls.key"));
         let read = |p: &Path| {
-            std::fs::read_to_string(p).map_err(|source| TransportError::Io { path: p.display().to_string(), source })
+            std::fs::read_to_string(p)
+                .map_err(|source| TransportError::Io { path: p.display().to_string(), source })
         };
         if crt.exists() && key.exists() {
             return Ok(Self { cert_pem: read(&crt)?, key_pem: read(&key)? });
         }
         let id = Self::generate(names)?;
         let write = |p: &Path, s: &str| {
-            std::fs::write(p, s).map_err(|source| TransportError::Io { path: p.display().to_string(), source })
+            std::fs::write(p, s)
+                .map_err(|source| TransportError::Io { path: p.display().to_string(), source })
         };
         write(&crt, &id.cert_pem)?;
         write(&key, &id.key_pem)?;
@@ -81,7 +83,8 @@ impl Identity {
     }
 
     fn cert_der(&self) -> Result<CertificateDer<'static>, TransportError> {
-        CertificateDer::from_pem_slice(self.cert_pem.as_bytes()).map_err(|_| TransportError::Pem("certificate".into()))
+        CertificateDer::from_pem_slice(self.cert_pem.as_bytes())
+            .map_err(|_| TransportError::Pem("certificate".into()))
     }
 
     /// The pin others use for this identity.
@@ -91,7 +94,8 @@ impl Identity {
 
     /// A rustls server configuration offering HTTP/2 and HTTP/1.1.
     pub fn server_config(&self) -> Result<Arc<rustls::ServerConfig>, TransportError> {
-        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes()).map_err(|_| TransportError::Pem("key".into()))?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())
+            .map_err(|_| TransportError::Pem("key".into()))?;
         let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
             .with_safe_default_protocol_versions()?
             .with_no_client_auth()
@@ -176,6 +180,7 @@ pub fn pinned_client(pin: &str) -> Result<reqwest::Client, TransportError> {
 /// The fingerprint of the certificate a TLS server presents, fetched without trusting it.
 /// Used only by the demo and tests, which start the server themselves.
 pub fn fingerprint_of_pem(cert_pem: &str) -> Result<String, TransportError> {
-    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes()).map_err(|_| TransportError::Pem("certificate".into()))?;
+    let der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
+        .map_err(|_| TransportError::Pem("certificate".into()))?;
     Ok(fingerprint(&der))
 }

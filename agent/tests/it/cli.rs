@@ -168,7 +168,13 @@ async fn the_binary_runs_and_stops_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let body = pochta_directory::wire::pack(dep.frames.iter().map(Vec::as_slice));
-    let resp = client.post(format!("https://127.0.0.1:{port}/sync/push")).body(body).send().await.unwrap();
+    let resp = client
+        .post(format!("https://127.0.0.1:{port}/sync/push"))
+        .bearer_auth(PEER_SECRET)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
 
     let pid = child.id().unwrap().to_string();

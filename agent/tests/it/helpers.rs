@@ -241,6 +241,7 @@ impl TestAgent {
         let resp = self
             .client
             .post(self.url("/sync/push"))
+            .bearer_auth(PEER_SECRET)
             .header("content-type", "application/octet-stream")
             .body(body)
             .send()

@@ -155,3 +155,24 @@ async fn a_snapshot_or_a_wrong_kind_is_not_a_change_set() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["version"], 2);
 }
+
+#[tokio::test]
+async fn a_push_without_the_peer_secret_is_refused_and_changes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let (mut dep, agent) = agent_at_v2(root.path()).await;
+    let v3 = dep.commit(vec![Op::PutUser(user("petrov", "msk"))]);
+    let before = observed(&agent).await;
+    for auth in [None, Some("wrong-secret")] {
+        let mut req = agent.client.post(agent.url("/sync/push")).body(wire::pack([v3.as_slice()]));
+        if let Some(a) = auth {
+            req = req.bearer_auth(a);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 401);
+        let json: Value = serde_json::from_str(&resp.text().await.unwrap()).unwrap();
+        assert!(json["error"].as_str().unwrap().contains("peer secret"), "{json}");
+        assert_eq!(observed(&agent).await, before, "nothing changed");
+    }
+    let (status, _) = agent.push(&[&v3]).await;
+    assert_eq!(status, StatusCode::OK, "with the secret it applies");
+}

@@ -63,7 +63,11 @@ pub async fn token_name(pool: &sqlx::AnyPool, token: &str) -> Result<Option<Stri
         .transpose()?)
 }
 
-pub async fn create_enrollment(pool: &sqlx::AnyPool, site: &str, ttl_secs: i64) -> Result<(String, i64), DbError> {
+pub async fn create_enrollment(
+    pool: &sqlx::AnyPool,
+    site: &str,
+    ttl_secs: i64,
+) -> Result<(String, i64), DbError> {
     let token = random_token();
     let expires = now() + ttl_secs;
     sqlx::query("INSERT INTO enrollments (hash, site, created_at, expires_at) VALUES ($1, $2, $3, $4)")
@@ -118,11 +122,7 @@ macro_rules! agent_cols {
     };
 }
 
-pub async fn insert_agent(
-    tx: &mut super::Tx<'_>,
-    agent: &AgentRow,
-    secret: &str,
-) -> Result<(), DbError> {
+pub async fn insert_agent(tx: &mut super::Tx<'_>, agent: &AgentRow, secret: &str) -> Result<(), DbError> {
     sqlx::query(
         "INSERT INTO agents (id, site, url, tls_sha256, secret_hash, applied, last_seen, enrolled_at) \
          VALUES ($1, $2, $3, $4, $5, 0, NULL, $6)",
@@ -171,5 +171,6 @@ pub async fn agent_seen(pool: &sqlx::AnyPool, id: &str, applied: Option<Version>
 }
 
 pub async fn delete_agent(tx: &mut super::Tx<'_>, id: &str) -> Result<bool, DbError> {
-    Ok(sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected() == 1)
+    Ok(sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected()
+        == 1)
 }

@@ -74,7 +74,10 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op) -> Result<(), DbError> {
             .await?;
         }
         Op::DeleteGroup { name } => {
-            sqlx::query("DELETE FROM mail_groups WHERE name = $1").bind(name.folded()).execute(&mut **tx).await?;
+            sqlx::query("DELETE FROM mail_groups WHERE name = $1")
+                .bind(name.folded())
+                .execute(&mut **tx)
+                .await?;
         }
     }
     Ok(())
@@ -94,11 +97,10 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
         };
         dir.sites.insert(site.id.clone(), site);
     }
-    let rows = sqlx::query(
-        "SELECT local_part, display_name, site, former_sites, password, enabled FROM users",
-    )
-    .fetch_all(pool)
-    .await?;
+    let rows =
+        sqlx::query("SELECT local_part, display_name, site, former_sites, password, enabled FROM users")
+            .fetch_all(pool)
+            .await?;
     for row in rows {
         let local: String = row.try_get("local_part")?;
         let site: String = row.try_get("site")?;

@@ -59,7 +59,10 @@ pub fn agent_binary() -> anyhow::Result<PathBuf> {
             return Ok(p);
         }
     }
-    bail!("pochta-agent was not found beside {}; build the whole workspace (cargo build --workspace)", exe.display())
+    bail!(
+        "pochta-agent was not found beside {}; build the whole workspace (cargo build --workspace)",
+        exe.display()
+    )
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -67,7 +70,11 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 /// Starts a seeded server in this process. Used by the demo, the end-to-end tests and benchmarks.
-pub async fn seeded_server(data: &Path, users: usize, passwords: bool) -> anyhow::Result<(Running, crate::init::Initialised)> {
+pub async fn seeded_server(
+    data: &Path,
+    users: usize,
+    passwords: bool,
+) -> anyhow::Result<(Running, crate::init::Initialised)> {
     let opts = InitOptions {
         domain: DOMAIN,
         database: None,
@@ -178,7 +185,11 @@ pub fn run_agent(agent_bin: &Path, data_dir: &Path, log: &Path) -> anyhow::Resul
 }
 
 /// Makes a one-time enrollment code for `site` without going through HTTP.
-pub async fn enrollment_code(running: &Running, site: &str, server_url: Option<&str>) -> anyhow::Result<String> {
+pub async fn enrollment_code(
+    running: &Running,
+    site: &str,
+    server_url: Option<&str>,
+) -> anyhow::Result<String> {
     let st = &running.state;
     let (token, _) = crate::db::auth::create_enrollment(&st.db.pool, site, 3600).await?;
     let server = server_url.map_or_else(|| st.public_url.to_string(), str::to_owned);
@@ -241,7 +252,8 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
         agents.push(agent);
     }
     let synced = wait_in_sync(&running, &agents, Duration::from_secs(30)).await;
-    let sample_users = seed::users(USERS).into_iter().take(5).map(|(l, _, _)| format!("{l}@{DOMAIN}")).collect();
+    let sample_users =
+        seed::users(USERS).into_iter().take(5).map(|(l, _, _)| format!("{l}@{DOMAIN}")).collect();
     let info = DemoInfo {
         domain: DOMAIN.into(),
         server_url: running.url(),
@@ -283,14 +295,26 @@ fn print_info(i: &DemoInfo) {
     for a in &i.agents {
         println!("  {:<8} {:<6} {:<5} {}", a.site, a.level, a.mode, a.url);
     }
-    println!("\n  Users: {} seeded, password '{}', e.g. {}", USERS, i.user_password, i.sample_users.join(", "));
+    println!(
+        "\n  Users: {} seeded, password '{}', e.g. {}",
+        USERS,
+        i.user_password,
+        i.sample_users.join(", ")
+    );
     println!("  Everything above is also in {}", i.data_dir.join("demo.json").display());
     println!("\nTry:");
     let token = &i.api_token;
     println!("  curl -sk -H 'Authorization: Bearer {token}' {}/api/v1/sites", i.server_url);
-    println!("  curl -sk -H 'Authorization: Bearer {token}' '{}/api/v1/resolve?rcpt=engineering@{}'", i.server_url, i.domain);
+    println!(
+        "  curl -sk -H 'Authorization: Bearer {token}' '{}/api/v1/resolve?rcpt=engineering@{}'",
+        i.server_url, i.domain
+    );
     if let Some(a) = i.agents.iter().find(|a| a.mode == "push") {
         println!("  curl -sk {}/status", a.url);
-        println!("  target/release/pochta-agent resolve --data {} everyone@{}", a.data_dir.display(), i.domain);
+        println!(
+            "  target/release/pochta-agent resolve --data {} everyone@{}",
+            a.data_dir.display(),
+            i.domain
+        );
     }
 }

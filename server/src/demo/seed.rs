@@ -3,24 +3,85 @@
 
 use std::collections::BTreeSet;
 
-use pochta_directory::{Address, Directory, Group, GroupKind, Level, LocalPart, Op, PostingPolicy, Site, SiteId, User};
+use pochta_directory::{
+    Address, Directory, Group, GroupKind, Level, LocalPart, Op, PostingPolicy, Site, SiteId, User,
+};
 
 pub const GATEWAY: &str = "gw";
 pub const HEAD_OFFICE: &str = "hq";
 pub const BRANCH: &str = "branch";
 
 const SURNAMES: &[&str] = &[
-    "ivanov", "petrov", "sidorov", "smirnov", "kuznetsov", "popov", "vasiliev", "sokolov", "mikhailov",
-    "novikov", "fedorov", "morozov", "volkov", "alekseev", "lebedev", "semenov", "egorov", "pavlov",
-    "kozlov", "stepanov", "nikolaev", "orlov", "andreev", "makarov", "nikitin", "zakharov", "zaitsev",
-    "soloviev", "borisov", "yakovlev", "grigoriev", "romanov", "vorobiev", "sergeev", "kuzmin", "frolov",
-    "aleksandrov", "dmitriev", "korolev", "gusev", "kiselev", "ilyin", "maksimov", "polyakov", "sorokin",
-    "vinogradov", "kovalev", "belov", "medvedev", "antonov", "tarasov", "zhukov", "baranov", "filippov",
+    "ivanov",
+    "petrov",
+    "sidorov",
+    "smirnov",
+    "kuznetsov",
+    "popov",
+    "vasiliev",
+    "sokolov",
+    "mikhailov",
+    "novikov",
+    "fedorov",
+    "morozov",
+    "volkov",
+    "alekseev",
+    "lebedev",
+    "semenov",
+    "egorov",
+    "pavlov",
+    "kozlov",
+    "stepanov",
+    "nikolaev",
+    "orlov",
+    "andreev",
+    "makarov",
+    "nikitin",
+    "zakharov",
+    "zaitsev",
+    "soloviev",
+    "borisov",
+    "yakovlev",
+    "grigoriev",
+    "romanov",
+    "vorobiev",
+    "sergeev",
+    "kuzmin",
+    "frolov",
+    "aleksandrov",
+    "dmitriev",
+    "korolev",
+    "gusev",
+    "kiselev",
+    "ilyin",
+    "maksimov",
+    "polyakov",
+    "sorokin",
+    "vinogradov",
+    "kovalev",
+    "belov",
+    "medvedev",
+    "antonov",
+    "tarasov",
+    "zhukov",
+    "baranov",
+    "filippov",
 ];
 const INITIALS: &[&str] = &["a", "b", "d", "e", "i", "k", "m", "n", "o", "p", "s", "t", "v"];
 const FIRST: &[&str] = &[
-    "Alexander", "Boris", "Dmitry", "Elena", "Irina", "Konstantin", "Maria", "Natalia", "Olga", "Pavel",
-    "Sergey", "Tatiana", "Vladimir",
+    "Alexander",
+    "Boris",
+    "Dmitry",
+    "Elena",
+    "Irina",
+    "Konstantin",
+    "Maria",
+    "Natalia",
+    "Olga",
+    "Pavel",
+    "Sergey",
+    "Tatiana",
+    "Vladimir",
 ];
 
 fn name(s: &str) -> LocalPart {
@@ -50,8 +111,18 @@ pub fn users(count: usize) -> Vec<(String, String, &'static str)> {
 pub fn sites() -> Vec<Op> {
     vec![
         Op::PutSite(Site { id: site(GATEWAY), name: "Gateway".into(), level: Level::Zero, agents: vec![] }),
-        Op::PutSite(Site { id: site(HEAD_OFFICE), name: "Head office".into(), level: Level::One, agents: vec![] }),
-        Op::PutSite(Site { id: site(BRANCH), name: "Branch office".into(), level: Level::Two, agents: vec![] }),
+        Op::PutSite(Site {
+            id: site(HEAD_OFFICE),
+            name: "Head office".into(),
+            level: Level::One,
+            agents: vec![],
+        }),
+        Op::PutSite(Site {
+            id: site(BRANCH),
+            name: "Branch office".into(),
+            level: Level::Two,
+            agents: vec![],
+        }),
     ]
 }
 
@@ -136,10 +207,34 @@ pub fn group_ops(dir: &Directory) -> Vec<Op> {
             .collect(),
     ));
     ops.push(group("news", GroupKind::List, PostingPolicy::Anyone, "Company newsletter", take(5, 12)));
-    ops.push(group("info", GroupKind::Alias, PostingPolicy::Anyone, "Public contact", BTreeSet::from([addr("sales"), addr("support")])));
-    ops.push(group("jobs", GroupKind::Alias, PostingPolicy::Anyone, "Job applications", BTreeSet::from([addr("hr")])));
-    ops.push(group("billing", GroupKind::Alias, PostingPolicy::Anyone, "Invoices", BTreeSet::from([addr("accounting")])));
-    ops.push(group("helpdesk", GroupKind::Alias, PostingPolicy::Anyone, "Internal help desk", BTreeSet::from([addr("it")])));
+    ops.push(group(
+        "info",
+        GroupKind::Alias,
+        PostingPolicy::Anyone,
+        "Public contact",
+        BTreeSet::from([addr("sales"), addr("support")]),
+    ));
+    ops.push(group(
+        "jobs",
+        GroupKind::Alias,
+        PostingPolicy::Anyone,
+        "Job applications",
+        BTreeSet::from([addr("hr")]),
+    ));
+    ops.push(group(
+        "billing",
+        GroupKind::Alias,
+        PostingPolicy::Anyone,
+        "Invoices",
+        BTreeSet::from([addr("accounting")]),
+    ));
+    ops.push(group(
+        "helpdesk",
+        GroupKind::Alias,
+        PostingPolicy::Anyone,
+        "Internal help desk",
+        BTreeSet::from([addr("it")]),
+    ));
     ops.push(group("office", GroupKind::List, PostingPolicy::Internal, "Office matters", take(9, 6)));
     ops
 }

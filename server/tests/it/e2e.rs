@@ -118,7 +118,8 @@ async fn central_down_agents_answer_and_a_stopped_agent_catches_up_in_order() {
     // The head-office agent goes down; three edits happen meanwhile.
     kill(hq_child).await;
     bed.edit(|_| vec![Op::PutUser(user("late.arrival", seed::HEAD_OFFICE))]).await;
-    let mover = bed.directory().users.values().find(|u| u.site.as_str() == seed::HEAD_OFFICE).unwrap().clone();
+    let mover =
+        bed.directory().users.values().find(|u| u.site.as_str() == seed::HEAD_OFFICE).unwrap().clone();
     bed.edit(|_| {
         let mut u = mover.clone();
         u.former_sites.insert(u.site.clone());
@@ -265,7 +266,9 @@ fn ops_for(e: &Edit, d: &Directory) -> Vec<Op> {
     let sites = [seed::HEAD_OFFICE, seed::BRANCH];
     match e {
         Edit::AddUser(n, b) => vec![Op::PutUser(user(&format!("rnd{n}"), sites[*b as usize]))],
-        Edit::DeleteUser(n) => pick(*n).map(|u| vec![Op::DeleteUser { name: u.name.clone() }]).unwrap_or_default(),
+        Edit::DeleteUser(n) => {
+            pick(*n).map(|u| vec![Op::DeleteUser { name: u.name.clone() }]).unwrap_or_default()
+        }
         Edit::Move(n) => pick(*n)
             .map(|u| {
                 let mut u = u.clone();
@@ -289,7 +292,13 @@ fn ops_for(e: &Edit, d: &Directory) -> Vec<Op> {
             let members = m.iter().filter_map(|i| pick(*i)).map(|u| d.official(&u.name));
             let mut members: std::collections::BTreeSet<Address> = members.collect();
             members.insert(Address::parse("outside@example.net").unwrap());
-            vec![Op::PutGroup(Group { name, kind: GroupKind::List, description: String::new(), members, policy: PostingPolicy::Anyone })]
+            vec![Op::PutGroup(Group {
+                name,
+                kind: GroupKind::List,
+                description: String::new(),
+                members,
+                policy: PostingPolicy::Anyone,
+            })]
         }
         Edit::DeleteList(n) => {
             let name = LocalPart::parse(&format!("list{n}")).unwrap();
