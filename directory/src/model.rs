@@ -170,15 +170,28 @@ pub struct Group {
 
 /// One edit of the directory. Records are sent whole, so applying an op twice is harmless
 /// and the agent's replica never depends on merging partial updates.
+///
+/// The one exception is a user's password hash: it travels only when it changes
+/// (`SetPassword`, or `PutUser` with `password: Some`). `PutUser` with `password: None` keeps the
+/// hash the user has. The hash is the largest and most sensitive part of a user record, and most
+/// edits (names, moves, disabling) do not touch it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     PutSite(Site),
     DeleteSite { id: SiteId },
     PutUser(User),
+    SetPassword { name: LocalPart, hash: Option<PasswordHash> },
     DeleteUser { name: LocalPart },
     PutGroup(Group),
     DeleteGroup { name: LocalPart },
+}
+
+impl Op {
+    /// A `PutUser` for a changed user record that leaves his password hash as it is.
+    pub fn put_user_keeping_password(u: &User) -> Op {
+        Op::PutUser(User { password: None, ..u.clone() })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -296,7 +309,7 @@ impl Directory {
                     Some(_) => Ok(()),
                 }
             }
-            Op::DeleteUser { name } => {
+            Op::DeleteUser { name } | Op::SetPassword { name, .. } => {
                 self.users.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchUser(name.clone()))
             }
             Op::PutGroup(g) => {
@@ -325,8 +338,16 @@ impl Directory {
             Op::DeleteSite { id } => {
                 self.sites.remove(&id);
             }
-            Op::PutUser(u) => {
+            Op::PutUser(mut u) => {
+                if u.password.is_none() {
+                    u.password = self.users.get(&u.name).and_then(|old| old.password.clone());
+                }
                 self.users.insert(u.name.clone(), u);
+            }
+            Op::SetPassword { name, hash } => {
+                if let Some(u) = self.users.get_mut(&name) {
+                    u.password = hash;
+                }
             }
             Op::DeleteUser { name } => {
                 self.users.remove(&name);

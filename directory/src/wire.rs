@@ -3,7 +3,8 @@
 //! A *frame* is what crosses the wire, one change set or one snapshot:
 //!
 //! ```text
-//! magic "PCHT" | format u8 | kind u8 | deployment [16] | version u64 BE | signature [64] | zstd(JSON body)
+//! magic "PCHT" | format u8 | kind u8 | deployment [16] | version u64 BE | prev [32] | signature [64]
+//!   | zstd(JSON body)
 //! ```
 //!
 //! The signature covers every byte of the frame except itself. A receiver checks, in this order
@@ -12,9 +13,11 @@
 //! deployment and version so that a wrong-deployment or stale set is refused with a clear reason
 //! before its signature is even checked.
 //!
-//! The chain hash of a set is SHA-256 over `kind | deployment | version | JSON body`, and every
-//! set names the hash of the set before it, so an agent notices any set that does not continue
-//! exactly the history it has.
+//! The chain hash of a set is SHA-256 over `kind | deployment | version | prev | JSON body`, and
+//! every set names (`prev`) the hash of the set before it, so an agent notices any set that does
+//! not continue exactly the history it has. For a snapshot, `prev` is the chain hash of the set
+//! at its version. Everything fixed-size travels in the binary header and only once: a typical
+//! edit is a few hundred bytes on the wire.
 
 use std::fmt;
 use std::io::Read;
@@ -28,7 +31,7 @@ use crate::model::{Directory, Op};
 const MAGIC: &[u8; 4] = b"PCHT";
 /// The frame format this build writes and the newest it reads. Bump on an incompatible change.
 pub const FORMAT: u8 = 1;
-const HEADER_LEN: usize = 4 + 1 + 1 + 16 + 8;
+const HEADER_LEN: usize = 4 + 1 + 1 + 16 + 8 + 32;
 const SIG_LEN: usize = 64;
 /// Largest decompressed change-set body accepted.
 pub const MAX_CHANGESET_BODY: usize = 8 << 20;
@@ -107,7 +110,7 @@ impl DeploymentId {
 }
 
 /// One numbered, atomic edit of the directory.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeSet {
     pub deployment: DeploymentId,
     pub version: Version,
@@ -120,8 +123,23 @@ pub struct ChangeSet {
     pub ops: Vec<Op>,
 }
 
+/// What a change set's JSON body holds; the rest is in the frame header.
+#[derive(Serialize, Deserialize)]
+struct ChangeBody<'a> {
+    at: i64,
+    author: std::borrow::Cow<'a, str>,
+    ops: std::borrow::Cow<'a, [Op]>,
+}
+
+/// What a snapshot's JSON body holds.
+#[derive(Serialize, Deserialize)]
+struct SnapshotBody<'a> {
+    at: i64,
+    directory: std::borrow::Cow<'a, Directory>,
+}
+
 /// The whole directory at one version, for bootstrapping new or far-behind agents.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
     pub deployment: DeploymentId,
     pub version: Version,
@@ -155,8 +173,6 @@ pub enum WireError {
     BadCompression,
     #[error("the body is malformed or from a newer server: {0}")]
     Malformed(String),
-    #[error("the header and the body disagree")]
-    HeaderMismatch,
     #[error("invalid {0} in hex")]
     BadHex(&'static str),
 }
@@ -205,25 +221,27 @@ impl fmt::Debug for Verifier {
     }
 }
 
-fn chain_hash(kind: FrameKind, deployment: &DeploymentId, version: Version, body: &[u8]) -> ChainHash {
-    let mut h = Sha256::new();
-    h.update([kind as u8]);
-    h.update(deployment.0);
-    h.update(version.0.to_be_bytes());
-    h.update(body);
-    ChainHash(h.finalize().into())
+fn chain_hash(h: &Header, body: &[u8]) -> ChainHash {
+    let mut d = Sha256::new();
+    d.update([h.kind as u8]);
+    d.update(h.deployment.0);
+    d.update(h.version.0.to_be_bytes());
+    d.update(h.prev.0);
+    d.update(body);
+    ChainHash(d.finalize().into())
 }
 
-fn seal(kind: FrameKind, deployment: &DeploymentId, version: Version, body: &[u8], key: &Signer) -> Vec<u8> {
+fn seal(h: &Header, body: &[u8], key: &Signer) -> Vec<u8> {
     // Level 19 costs little on change sets of a few hundred bytes and shrinks snapshots well.
     let level = if body.len() < 1 << 20 { 19 } else { 3 };
     let compressed = zstd::bulk::compress(body, level).expect("in-memory compression cannot fail");
     let mut frame = Vec::with_capacity(HEADER_LEN + SIG_LEN + compressed.len());
     frame.extend_from_slice(MAGIC);
     frame.push(FORMAT);
-    frame.push(kind as u8);
-    frame.extend_from_slice(&deployment.0);
-    frame.extend_from_slice(&version.0.to_be_bytes());
+    frame.push(h.kind as u8);
+    frame.extend_from_slice(&h.deployment.0);
+    frame.extend_from_slice(&h.version.0.to_be_bytes());
+    frame.extend_from_slice(&h.prev.0);
     frame.extend_from_slice(&[0u8; SIG_LEN]);
     frame.extend_from_slice(&compressed);
     let sig = key.0.sign(&signed_bytes(&frame));
@@ -244,6 +262,8 @@ pub struct Header {
     pub kind: FrameKind,
     pub deployment: DeploymentId,
     pub version: Version,
+    /// The chain hash this frame continues from.
+    pub prev: ChainHash,
 }
 
 /// Reads and checks the header only.
@@ -269,7 +289,8 @@ pub fn peek(frame: &[u8]) -> Result<Header, WireError> {
     };
     let deployment = DeploymentId(frame[6..22].try_into().expect("16 bytes"));
     let version = Version(u64::from_be_bytes(frame[22..30].try_into().expect("8 bytes")));
-    Ok(Header { kind, deployment, version })
+    let prev = ChainHash(frame[30..62].try_into().expect("32 bytes"));
+    Ok(Header { kind, deployment, version, prev })
 }
 
 /// Checks everything up to and including the signature, then decompresses with a cap.
@@ -311,11 +332,22 @@ pub struct Verified<T> {
 }
 
 impl ChangeSet {
+    fn header(&self) -> Header {
+        Header {
+            kind: FrameKind::ChangeSet,
+            deployment: self.deployment,
+            version: self.version,
+            prev: self.prev,
+        }
+    }
+
     /// Serialises, compresses and signs. Returns the frame and the set's chain hash.
     pub fn seal(&self, key: &Signer) -> (Vec<u8>, ChainHash) {
-        let body = serde_json::to_vec(self).expect("a change set always serialises");
-        let hash = chain_hash(FrameKind::ChangeSet, &self.deployment, self.version, &body);
-        (seal(FrameKind::ChangeSet, &self.deployment, self.version, &body, key), hash)
+        let body =
+            ChangeBody { at: self.at, author: self.author.as_str().into(), ops: self.ops.as_slice().into() };
+        let body = serde_json::to_vec(&body).expect("a change set always serialises");
+        let h = self.header();
+        (seal(&h, &body, key), chain_hash(&h, &body))
     }
 
     /// Verifies and parses a change-set frame for `deployment`.
@@ -325,30 +357,44 @@ impl ChangeSet {
         deployment: &DeploymentId,
     ) -> Result<Verified<ChangeSet>, WireError> {
         let (h, body) = open(frame, FrameKind::ChangeSet, key, deployment, MAX_CHANGESET_BODY)?;
-        let set: ChangeSet =
+        let b: ChangeBody<'static> =
             serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
-        if set.version != h.version || set.deployment != h.deployment {
-            return Err(WireError::HeaderMismatch);
-        }
-        let hash = chain_hash(FrameKind::ChangeSet, &h.deployment, h.version, &body);
-        Ok(Verified { value: set, hash })
+        let set = ChangeSet {
+            deployment: h.deployment,
+            version: h.version,
+            prev: h.prev,
+            at: b.at,
+            author: b.author.into_owned(),
+            ops: b.ops.into_owned(),
+        };
+        Ok(Verified { value: set, hash: chain_hash(&h, &body) })
     }
 }
 
 impl Snapshot {
     pub fn seal(&self, key: &Signer) -> Vec<u8> {
-        let body = serde_json::to_vec(self).expect("a snapshot always serialises");
-        seal(FrameKind::Snapshot, &self.deployment, self.version, &body, key)
+        let body = SnapshotBody { at: self.at, directory: std::borrow::Cow::Borrowed(&self.directory) };
+        let body = serde_json::to_vec(&body).expect("a snapshot always serialises");
+        let h = Header {
+            kind: FrameKind::Snapshot,
+            deployment: self.deployment,
+            version: self.version,
+            prev: self.head,
+        };
+        seal(&h, &body, key)
     }
 
     pub fn open(frame: &[u8], key: &Verifier, deployment: &DeploymentId) -> Result<Snapshot, WireError> {
         let (h, body) = open(frame, FrameKind::Snapshot, key, deployment, MAX_SNAPSHOT_BODY)?;
-        let snap: Snapshot =
+        let b: SnapshotBody<'static> =
             serde_json::from_slice(&body).map_err(|e| WireError::Malformed(e.to_string()))?;
-        if snap.version != h.version || snap.deployment != h.deployment {
-            return Err(WireError::HeaderMismatch);
-        }
-        Ok(snap)
+        Ok(Snapshot {
+            deployment: h.deployment,
+            version: h.version,
+            head: h.prev,
+            at: b.at,
+            directory: b.directory.into_owned(),
+        })
     }
 }
 
@@ -380,4 +426,123 @@ pub fn unpack(mut body: &[u8]) -> Result<Vec<&[u8]>, WireError> {
         body = &body[4 + n..];
     }
     Ok(frames)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Domain;
+    use crate::model::{Level, Site, SiteId};
+
+    fn set(deployment: DeploymentId, version: u64, prev: ChainHash) -> ChangeSet {
+        ChangeSet {
+            deployment,
+            version: Version(version),
+            prev,
+            at: 1_700_000_000,
+            author: "admin".into(),
+            ops: vec![Op::PutSite(Site {
+                id: SiteId::parse("msk").unwrap(),
+                name: "Moscow".into(),
+                level: Level::One,
+                agents: vec![],
+            })],
+        }
+    }
+
+    #[test]
+    fn sealed_set_opens_with_the_same_content_and_hash() {
+        let key = Signer::generate();
+        let dep = DeploymentId::random();
+        let s = set(dep, 1, ChainHash::default());
+        let (frame, hash) = s.seal(&key);
+        let opened = ChangeSet::open(&frame, &key.verifier(), &dep).unwrap();
+        assert_eq!(opened.value, s);
+        assert_eq!(opened.hash, hash);
+        // The next set chains to this one and gets another hash.
+        let (_, hash2) = set(dep, 2, hash).seal(&key);
+        assert_ne!(hash, hash2);
+        assert_eq!(
+            peek(&frame).unwrap(),
+            Header {
+                kind: FrameKind::ChangeSet,
+                deployment: dep,
+                version: Version(1),
+                prev: ChainHash::default()
+            }
+        );
+    }
+
+    #[test]
+    fn every_flipped_byte_is_refused() {
+        let key = Signer::generate();
+        let dep = DeploymentId::random();
+        let (frame, _) = set(dep, 7, ChainHash::default()).seal(&key);
+        for i in 0..frame.len() {
+            let mut bad = frame.clone();
+            bad[i] ^= 0x40;
+            assert!(ChangeSet::open(&bad, &key.verifier(), &dep).is_err(), "byte {i} flipped was accepted");
+        }
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let key = Signer::generate();
+        let dep = DeploymentId::random();
+        let (frame, _) = set(dep, 1, ChainHash::default()).seal(&key);
+        let other = Signer::generate();
+        assert_eq!(ChangeSet::open(&frame, &other.verifier(), &dep), Err(WireError::BadSignature));
+        let elsewhere = DeploymentId::random();
+        assert!(matches!(
+            ChangeSet::open(&frame, &key.verifier(), &elsewhere),
+            Err(WireError::WrongDeployment { .. })
+        ));
+        let mut newer = frame.clone();
+        newer[4] = FORMAT + 1;
+        let err = ChangeSet::open(&newer, &key.verifier(), &dep).unwrap_err();
+        assert_eq!(err, WireError::NewerFormat(FORMAT + 1));
+        assert!(err.to_string().contains("upgrade"));
+        assert_eq!(ChangeSet::open(&frame[..40], &key.verifier(), &dep), Err(WireError::Truncated));
+        assert_eq!(ChangeSet::open(&[b'G'; 200], &key.verifier(), &dep), Err(WireError::BadMagic));
+        let snap = Snapshot {
+            deployment: dep,
+            version: Version(1),
+            head: ChainHash::default(),
+            at: 0,
+            directory: Directory::new(Domain::parse("example.org").unwrap()),
+        }
+        .seal(&key);
+        assert!(matches!(ChangeSet::open(&snap, &key.verifier(), &dep), Err(WireError::WrongKind { .. })));
+        assert_eq!(Snapshot::open(&snap, &key.verifier(), &dep).unwrap().version, Version(1));
+    }
+
+    #[test]
+    fn a_compression_bomb_stops_at_the_cap() {
+        // A validly signed frame whose small body inflates past the change-set cap.
+        let key = Signer::generate();
+        let dep = DeploymentId::random();
+        let body = vec![b' '; MAX_CHANGESET_BODY + 10];
+        let h = Header {
+            kind: FrameKind::ChangeSet,
+            deployment: dep,
+            version: Version(1),
+            prev: ChainHash::default(),
+        };
+        let frame = seal(&h, &body, &key);
+        assert!(frame.len() < 4096, "the bomb is small on the wire");
+        assert_eq!(
+            ChangeSet::open(&frame, &key.verifier(), &dep),
+            Err(WireError::BodyTooLarge(MAX_CHANGESET_BODY))
+        );
+    }
+
+    #[test]
+    fn packing_round_trips_and_refuses_truncation() {
+        let frames: Vec<Vec<u8>> = vec![vec![1, 2, 3], vec![], vec![9; 1000]];
+        let packed = pack(frames.iter().map(Vec::as_slice));
+        let back: Vec<Vec<u8>> = unpack(&packed).unwrap().into_iter().map(<[u8]>::to_vec).collect();
+        assert_eq!(back, frames);
+        assert_eq!(unpack(&packed[..packed.len() - 1]), Err(WireError::Truncated));
+        assert_eq!(unpack(&[0xff, 0xff, 0xff, 0xff]), Err(WireError::TooLarge(u32::MAX as usize)));
+    }
 }

@@ -39,10 +39,25 @@ fn num_cpus() -> usize {
     std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
 }
 
+/// One server↔agent link: a relay for each direction in which connections are opened (the
+/// server pushes to the agent; the agent checks in with the server).
 struct Link {
     agent: DemoAgent,
-    proxy: Proxy,
+    to_agent: Option<Proxy>,
+    to_server: Proxy,
     client: reqwest::Client,
+}
+
+impl Link {
+    fn bytes(&self) -> u64 {
+        self.to_server.counters.total() + self.to_agent.as_ref().map_or(0, |p| p.counters.total())
+    }
+    fn reset(&self) {
+        self.to_server.counters.reset();
+        if let Some(p) = &self.to_agent {
+            p.counters.reset();
+        }
+    }
 }
 
 async fn status_version(client: &reqwest::Client, url: &str) -> Option<u64> {
@@ -60,45 +75,31 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
     let mut links = Vec::new();
     let mut children = Vec::new();
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
-        // Every byte between the server and this agent crosses its proxy: pushes go to the
-        // proxy in front of the agent; a pulling agent reaches the server through its proxy.
+        // Every byte between the server and this agent crosses a relay: the agent reaches the
+        // server through one, and the server pushes to a pushed agent through another.
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-        let proxy = if pull {
-            Proxy::start(running.addr).await?
-        } else {
-            Proxy::start(([127, 0, 0, 1], port).into()).await?
-        };
+        let to_server = Proxy::start(running.addr).await?;
+        let to_agent = if pull { None } else { Some(Proxy::start(([127, 0, 0, 1], port).into()).await?) };
         // Short idle intervals so that the idle window below sees several check-ins; they do
         // not change propagation (pushes and long polls answer at once).
-        let intervals = Some((MEASURE_INTERVAL, MEASURE_INTERVAL));
-        let link = if pull {
-            AgentLinks {
-                pull,
-                server_url: Some(proxy.url()),
-                port: Some(port),
-                intervals,
-                ..Default::default()
-            }
-        } else {
-            AgentLinks {
-                pull,
-                advertise_url: Some(proxy.url()),
-                port: Some(port),
-                intervals,
-                ..Default::default()
-            }
+        let link = AgentLinks {
+            pull,
+            advertise_url: to_agent.as_ref().map(Proxy::url),
+            server_url: Some(to_server.url()),
+            port: Some(port),
+            intervals: Some((MEASURE_INTERVAL, MEASURE_INTERVAL)),
         };
         let (child, agent) = demo::start_agent(&running, bin, &base, site, link).await?;
         let client = pochta_transport::pinned_client(&pin_of(&agent.data_dir)?)?;
         children.push(child);
-        links.push(Link { agent, proxy, client });
+        links.push(Link { agent, to_agent, to_server, client });
     }
     let agents: Vec<DemoAgent> = links.iter().map(|l| clone_agent(&l.agent)).collect();
     demo::wait_in_sync(&running, &agents, Duration::from_secs(60)).await?;
     // Let enrollment traffic and first catch-ups settle before counting.
     tokio::time::sleep(Duration::from_secs(1)).await;
     for l in &links {
-        l.proxy.counters.reset();
+        l.reset();
     }
 
     let api = pochta_transport::pinned_client(&running.state.tls_sha256)?;
@@ -138,15 +139,18 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
         }
         all.push(slowest);
     }
-    let edit_bytes: Vec<u64> = links.iter().map(|l| l.proxy.counters.total()).collect();
+    let edit_bytes: Vec<u64> = links.iter().map(Link::bytes).collect();
+    let frames =
+        pochta_server::db::changelog::history(&running.state.db.pool, None, None, EDITS as i64).await?;
+    let frame_bytes = frames.iter().map(|h| h.bytes).sum::<usize>() as f64 / frames.len() as f64;
 
     // Idle: nothing but heartbeats (pushed agents) and long polls (the pulling agent), here
     // every MEASURE_INTERVAL seconds; scaled below to the default intervals.
     for l in &links {
-        l.proxy.counters.reset();
+        l.reset();
     }
     tokio::time::sleep(IDLE_WINDOW).await;
-    let idle_bytes: Vec<u64> = links.iter().map(|l| l.proxy.counters.total()).collect();
+    let idle_bytes: Vec<u64> = links.iter().map(Link::bytes).collect();
 
     println!("== Propagation: API edit returned → applied at the agent ({EDITS} edits, one at a time)");
     println!("{:<28} {:>9} {:>9} {:>9}", "", "p50 ms", "p99 ms", "max ms");
@@ -156,7 +160,10 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
     }
     print_percentiles("all three agents", &mut all);
 
-    println!("\n== Traffic on each server↔agent link (TLS bytes, both directions)");
+    println!(
+        "\n== Traffic on each server↔agent link (TLS bytes, both directions; TCP/IP headers not counted)"
+    );
+    println!("signed change-set frame for one such edit: {frame_bytes:.0} bytes on average");
     println!(
         "{:<28} {:>11} {:>13} {:>12} {:>12} {:>9}",
         "", "bytes/edit", "bytes/check-in", "check-ins/day", "bytes/day*", "of paper"

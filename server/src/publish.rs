@@ -164,6 +164,7 @@ impl Edit<'_> {
             at: set.at,
             ops: &set.ops,
             frame: &frame,
+            after: &next,
         };
         db::changelog::append(&mut self.tx, &entry).await?;
         self.tx.commit().await?;

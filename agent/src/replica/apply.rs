@@ -92,7 +92,9 @@ fn prior(dir: &Directory, op: &Op) -> Prior {
     match op {
         Op::PutSite(s) => Prior::Site(s.id.clone(), dir.sites.get(&s.id).cloned()),
         Op::DeleteSite { id } => Prior::Site(id.clone(), dir.sites.get(id).cloned()),
-        Op::PutUser(u) => Prior::User(u.name.clone(), dir.users.get(&u.name).cloned()),
+        Op::PutUser(User { name, .. }) | Op::SetPassword { name, .. } => {
+            Prior::User(name.clone(), dir.users.get(name).cloned())
+        }
         Op::DeleteUser { name } => Prior::User(name.clone(), dir.users.get(name).cloned()),
         Op::PutGroup(g) => Prior::Group(g.name.clone(), dir.groups.get(&g.name).cloned()),
         Op::DeleteGroup { name } => Prior::Group(name.clone(), dir.groups.get(name).cloned()),

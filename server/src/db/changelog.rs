@@ -57,6 +57,8 @@ pub struct Entry<'a> {
     pub at: i64,
     pub ops: &'a [Op],
     pub frame: &'a [u8],
+    /// The directory after the set: rows are written as records now are.
+    pub after: &'a pochta_directory::Directory,
 }
 
 /// Writes the rows of the ops and appends the set, inside the caller's transaction.
@@ -73,7 +75,7 @@ pub async fn append(tx: &mut Tx<'_>, e: &Entry<'_>) -> Result<(), DbError> {
         return Err(DbError::Conflict(e.prev.0));
     }
     for op in e.ops {
-        super::directory::persist(tx, op).await?;
+        super::directory::persist(tx, op, e.after).await?;
     }
     sqlx::query(
         "INSERT INTO changes (version, hash, author, at, summary, frame) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -183,8 +185,11 @@ pub async fn history(
 fn redact_passwords(v: &mut serde_json::Value) {
     match v {
         serde_json::Value::Object(m) => {
-            if let Some(p) = m.get_mut("password") {
-                *p = serde_json::Value::String("(hidden)".into());
+            let is_set_password = m.get("op").and_then(|o| o.as_str()) == Some("set_password");
+            for key in ["password", if is_set_password { "hash" } else { "password" }] {
+                if let Some(p) = m.get_mut(key).filter(|p| !p.is_null()) {
+                    *p = serde_json::Value::String("(hidden)".into());
+                }
             }
             m.values_mut().for_each(redact_passwords);
         }

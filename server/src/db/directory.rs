@@ -18,8 +18,8 @@ fn corrupt(e: impl std::fmt::Display) -> DbError {
     DbError::Corrupt(e.to_string())
 }
 
-/// Writes the rows an op changes.
-pub async fn persist(tx: &mut Tx<'_>, op: &Op) -> Result<(), DbError> {
+/// Writes the rows an op changes, as they are in `after` (the directory with the op applied).
+pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), DbError> {
     match op {
         Op::PutSite(s) => {
             sqlx::query(
@@ -36,23 +36,11 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op) -> Result<(), DbError> {
         Op::DeleteSite { id } => {
             sqlx::query("DELETE FROM sites WHERE id = $1").bind(id.as_str()).execute(&mut **tx).await?;
         }
-        Op::PutUser(u) => {
-            sqlx::query(
-                "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, \
-                 display_name = excluded.display_name, site = excluded.site, \
-                 former_sites = excluded.former_sites, password = excluded.password, enabled = excluded.enabled",
-            )
-            .bind(u.name.folded())
-            .bind(u.name.as_str())
-            .bind(&u.display_name)
-            .bind(u.site.as_str())
-            .bind(json(&u.former_sites))
-            .bind(u.password.as_ref().map(|p| p.0.clone()))
-            .bind(u.enabled as i64)
-            .execute(&mut **tx)
-            .await?;
+        // The row is the user as he now is: a `PutUser` without a hash keeps the stored one.
+        Op::PutUser(User { name, .. }) | Op::SetPassword { name, .. } => {
+            if let Some(u) = after.user(name) {
+                put_user_row(tx, u).await?;
+            }
         }
         Op::DeleteUser { name } => {
             sqlx::query("DELETE FROM users WHERE name = $1").bind(name.folded()).execute(&mut **tx).await?;
@@ -80,6 +68,26 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op) -> Result<(), DbError> {
                 .await?;
         }
     }
+    Ok(())
+}
+
+async fn put_user_row(tx: &mut Tx<'_>, u: &User) -> Result<(), DbError> {
+    sqlx::query(
+                "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, \
+                 display_name = excluded.display_name, site = excluded.site, \
+                 former_sites = excluded.former_sites, password = excluded.password, enabled = excluded.enabled",
+            )
+            .bind(u.name.folded())
+            .bind(u.name.as_str())
+            .bind(&u.display_name)
+            .bind(u.site.as_str())
+            .bind(json(&u.former_sites))
+            .bind(u.password.as_ref().map(|p| p.0.clone()))
+            .bind(u.enabled as i64)
+            .execute(&mut **tx)
+            .await?;
     Ok(())
 }
 

@@ -176,7 +176,7 @@ async fn update(
             if let Some(e) = patch.enabled {
                 u.enabled = e;
             }
-            Ok(if &u == find(dir, &name)? { vec![] } else { vec![Op::PutUser(u)] })
+            Ok(if &u == find(dir, &name)? { vec![] } else { vec![Op::put_user_keeping_password(&u)] })
         })
         .await?;
     show(admin, State(st), Path(name)).await
@@ -226,9 +226,8 @@ async fn set_password(
     let hash = st.hash_password(body.password).await;
     st.publisher
         .edit(&admin.author, |dir| {
-            let mut u = find(dir, &name)?.clone();
-            u.password = Some(hash);
-            Ok(vec![Op::PutUser(u)])
+            let u = find(dir, &name)?;
+            Ok(vec![Op::SetPassword { name: u.name.clone(), hash: Some(hash) }])
         })
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -257,7 +256,7 @@ async fn move_to(
             let old = std::mem::replace(&mut u.site, site.clone());
             u.former_sites.insert(old);
             u.former_sites.remove(&site);
-            Ok(vec![Op::PutUser(u)])
+            Ok(vec![Op::put_user_keeping_password(&u)])
         })
         .await?;
     show(admin, State(st), Path(name)).await
