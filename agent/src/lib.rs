@@ -115,10 +115,14 @@ impl App {
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
         let router = http::router(http::AppState { cfg: cfg.clone(), replica: replica.clone() });
-        let server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))
-            .map_err(StartError::Serve)?
-            .handle(handle.clone())
-            .serve(router.into_make_service());
+        let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))
+            .map_err(StartError::Serve)?;
+        // This endpoint talks only to the central server and to peer agents, never to browsers.
+        // A `date` header on every push reply would be the largest part of it after HPACK, on
+        // links where every byte is paid for.
+        server.http_builder().http1().auto_date_header(false);
+        server.http_builder().http2().auto_date_header(false);
+        let server = server.handle(handle.clone()).serve(router.into_make_service());
         let mut server = tokio::spawn(server);
         let syncer = sync::Syncer::new(cfg.clone(), replica.clone())?;
         let sync_task = tokio::spawn(syncer.run(stop_rx));

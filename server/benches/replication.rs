@@ -22,7 +22,7 @@ const MEASURE_INTERVAL: u64 = 3;
 const IDLE_WINDOW: Duration = Duration::from_secs(15);
 /// The agents' default idle intervals (agent.toml `heartbeat_secs`, `poll_wait_secs`).
 const DEFAULT_HEARTBEAT: u64 = 3600;
-const DEFAULT_POLL_WAIT: u64 = 600;
+const DEFAULT_POLL_WAIT: u64 = 1800;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {

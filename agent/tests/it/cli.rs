@@ -215,7 +215,7 @@ async fn enroll_writes_a_working_configuration() {
     assert_eq!((cfg.agent_id.as_str(), cfg.site.as_str(), cfg.pull), ("7", "msk", false));
     assert_eq!(cfg.advertise_url, "https://127.0.0.1:7443");
     assert_eq!((cfg.server.url.as_str(), cfg.server.secret.as_str()), (server.url().as_str(), SERVER_SECRET));
-    assert_eq!((cfg.heartbeat_secs, cfg.poll_wait_secs, cfg.stale_after_secs), (3600, 600, 7200));
+    assert_eq!((cfg.heartbeat_secs, cfg.poll_wait_secs, cfg.stale_after_secs), (3600, 1800, 7200));
     assert!(data.join("replica.db").exists());
     #[cfg(unix)]
     {

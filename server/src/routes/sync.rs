@@ -18,7 +18,7 @@ use crate::state::AppState;
 
 /// Further behind than this, an agent is told to bootstrap from a snapshot instead.
 pub const SNAPSHOT_AFTER: u64 = 5_000;
-const MAX_WAIT_SECS: u64 = 900;
+const MAX_WAIT_SECS: u64 = 3600;
 const BATCH_SETS: i64 = 1_000;
 const BATCH_BYTES: usize = 4 << 20;
 
