@@ -98,6 +98,10 @@ pub struct AgentEndpoint {
     pub url: String,
     /// SHA-256 of the agent's TLS certificate (DER), lower-case hex: peers pin it.
     pub tls_sha256: String,
+    /// `host:port` of the agent's SMTP listener for mail between sites (the port-25 role), or
+    /// empty when other sites cannot connect to it.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

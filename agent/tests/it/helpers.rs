@@ -120,7 +120,12 @@ pub fn site(id: &str, level: Level) -> Site {
 
 pub fn site_with_agent(id: &str, agent_id: &str, url: &str, tls_sha256: &str) -> Site {
     let mut s = site(id, Level::One);
-    s.agents.push(AgentEndpoint { id: agent_id.into(), url: url.into(), tls_sha256: tls_sha256.into() });
+    s.agents.push(AgentEndpoint {
+        id: agent_id.into(),
+        url: url.into(),
+        tls_sha256: tls_sha256.into(),
+        smtp: String::new(),
+    });
     s
 }
 

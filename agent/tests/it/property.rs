@@ -65,6 +65,7 @@ fn candidate(dir: &Directory, c: &EditChoice) -> Op {
                 id: format!("agent-{}", c.a % 7),
                 url: String::new(),
                 tls_sha256: "ab".repeat(32),
+                smtp: String::new(),
             });
         }
         Op::PutSite(s)

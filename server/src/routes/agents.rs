@@ -30,6 +30,9 @@ struct EnrollRequest {
     url: String,
     tls_sha256: String,
     format: u8,
+    /// `host:port` where other sites' agents deliver mail to this one; empty if unreachable.
+    #[serde(default)]
+    smtp: String,
 }
 
 #[derive(Serialize)]
@@ -65,6 +68,12 @@ async fn enroll(
     if !url.is_empty() && !url.starts_with("https://") {
         return Err(ApiError::bad_request("the agent URL must start with https://"));
     }
+    let smtp = req.smtp.trim().to_owned();
+    if !smtp.is_empty()
+        && smtp.rsplit_once(':').is_none_or(|(host, port)| host.is_empty() || port.parse::<u16>().is_err())
+    {
+        return Err(ApiError::bad_request("smtp must be host:port"));
+    }
     let mut edit = st.publisher.begin().await?;
     let site = db::auth::redeem_enrollment(&mut edit.tx, req.token.trim()).await?.ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "the enrollment code is unknown, used or expired")
@@ -85,7 +94,7 @@ async fn enroll(
         enrolled_at: db::now(),
     };
     db::auth::insert_agent(&mut edit.tx, &agent, &secret).await?;
-    site.agents.push(AgentEndpoint { id: agent.id.clone(), url, tls_sha256: pin });
+    site.agents.push(AgentEndpoint { id: agent.id.clone(), url, tls_sha256: pin, smtp });
     let level = u8::from(site.level);
     edit.commit(&format!("agent {}", agent.id), vec![Op::PutSite(site)]).await?;
     st.pusher.watch(agent.clone());
