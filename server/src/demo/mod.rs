@@ -306,7 +306,7 @@ fn print_info(i: &DemoInfo) {
     let token = &i.api_token;
     println!("  curl -sk -H 'Authorization: Bearer {token}' {}/api/v1/sites", i.server_url);
     println!(
-        "  curl -sk -H 'Authorization: Bearer {token}' '{}/api/v1/resolve?rcpt=engineering@{}'",
+        "  curl -sk -H 'Authorization: Bearer {token}' '{}/api/v1/resolve?rcpt=engineering@{}&internal=true'",
         i.server_url, i.domain
     );
     if let Some(a) = i.agents.iter().find(|a| a.mode == "push") {
