@@ -311,10 +311,7 @@ fn print_info(i: &DemoInfo) {
     );
     if let Some(a) = i.agents.iter().find(|a| a.mode == "push") {
         println!("  curl -sk {}/status", a.url);
-        println!(
-            "  target/release/pochta-agent resolve --data {} everyone@{}",
-            a.data_dir.display(),
-            i.domain
-        );
+        let bin = agent_binary().map(|b| b.display().to_string()).unwrap_or_else(|_| "pochta-agent".into());
+        println!("  {bin} resolve --data {} everyone@{} --internal", a.data_dir.display(), i.domain);
     }
 }
