@@ -14,6 +14,8 @@
 pub mod config;
 pub mod enroll;
 pub mod http;
+pub mod metrics;
+pub mod queue;
 pub mod replica;
 pub mod routing;
 pub mod status;
