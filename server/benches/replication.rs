@@ -94,7 +94,7 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
         children.push(child);
         links.push(Link { agent, to_agent, to_server, client });
     }
-    let agents: Vec<DemoAgent> = links.iter().map(|l| clone_agent(&l.agent)).collect();
+    let agents: Vec<DemoAgent> = links.iter().map(|l| l.agent.clone()).collect();
     demo::wait_in_sync(&running, &agents, Duration::from_secs(60)).await?;
     // Let enrollment traffic and first catch-ups settle before counting.
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -192,18 +192,6 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
     }
     running.stop().await;
     Ok(())
-}
-
-fn clone_agent(a: &DemoAgent) -> DemoAgent {
-    DemoAgent {
-        site: a.site.clone(),
-        level: a.level,
-        mode: a.mode,
-        url: a.url.clone(),
-        status_url: a.status_url.clone(),
-        data_dir: a.data_dir.clone(),
-        pid: a.pid,
-    }
 }
 
 fn print_percentiles(label: &str, v: &mut [f64]) {

@@ -23,7 +23,7 @@ pub const USERS: usize = 110;
 /// Every seeded user's password in the demo.
 pub const DEMO_PASSWORD: &str = "pochta-demo-2026";
 
-#[derive(Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DemoAgent {
     pub site: String,
     pub level: u8,

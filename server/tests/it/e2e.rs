@@ -113,7 +113,7 @@ async fn central_down_agents_answer_and_a_stopped_agent_catches_up_in_order() {
     let mut bed = Bed::new(20).await;
     let (hq_child, hq) = bed.agent(seed::HEAD_OFFICE, AgentLinks::default()).await;
     let (br_child, br) = bed.agent(seed::BRANCH, AgentLinks { pull: true, ..Default::default() }).await;
-    demo::wait_in_sync(bed.server(), &[clone(&hq), clone(&br)], SYNC).await.unwrap();
+    demo::wait_in_sync(bed.server(), &[hq.clone(), br.clone()], SYNC).await.unwrap();
 
     // The head-office agent goes down; three edits happen meanwhile.
     kill(hq_child).await;
@@ -181,7 +181,7 @@ async fn agent_catches_up_from_a_peer_while_the_server_is_down() {
     let mut bed = Bed::new(10).await;
     let (gw_child, gw) = bed.agent(seed::GATEWAY, AgentLinks::default()).await;
     let (hq_child, hq) = bed.agent(seed::HEAD_OFFICE, AgentLinks::default()).await;
-    demo::wait_in_sync(bed.server(), &[clone(&gw), clone(&hq)], SYNC).await.unwrap();
+    demo::wait_in_sync(bed.server(), &[gw.clone(), hq.clone()], SYNC).await.unwrap();
     kill(gw_child).await;
     let mut head = 0;
     for i in 0..3 {
@@ -224,18 +224,6 @@ fn assert_same(replica: &Directory, server: &Directory) {
         diffs.push(format!("sites: replica {:?} server {:?}", replica.sites, server.sites));
     }
     panic!("replica differs from the server:\n{}", diffs.join("\n"));
-}
-
-fn clone(a: &DemoAgent) -> DemoAgent {
-    DemoAgent {
-        site: a.site.clone(),
-        level: a.level,
-        mode: a.mode,
-        url: a.url.clone(),
-        status_url: a.status_url.clone(),
-        data_dir: a.data_dir.clone(),
-        pid: a.pid,
-    }
 }
 
 /// One random edit, valid against the current directory.
