@@ -39,7 +39,7 @@ pub struct ServerLink {
     pub secret: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Config {
     pub agent_id: String,
     pub site: SiteId,
@@ -69,6 +69,153 @@ pub struct Config {
     /// Bearer secret shared by the deployment's agents for `GET /sync/changes`.
     pub peer_secret: String,
     pub server: ServerLink,
+    /// The durable queue (`[queue]`).
+    #[serde(default)]
+    pub queue: QueueConfig,
+    /// Delivery: Maildir, other sites, the outside world (`[delivery]`).
+    #[serde(default)]
+    pub delivery: DeliveryConfig,
+    /// The SMTP service (`[smtp]`); without it, no SMTP listener runs.
+    #[serde(default)]
+    pub smtp: SmtpConfig,
+}
+
+/// `[smtp]`: listeners, the name the agent gives, and the limits.
+///
+/// ```toml
+/// [smtp]
+/// listen = "0.0.0.0:25"          # port-25 role: inbound MX and peer agents (STARTTLS offered)
+/// submission = "0.0.0.0:587"     # STARTTLS, then AUTH, before MAIL
+/// submissions = "0.0.0.0:465"    # implicit TLS, then AUTH
+/// advertise = "mx.msk.example.org:25"   # how peer agents reach `listen`
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SmtpConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submission: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub submissions: Option<SocketAddr>,
+    /// `host:port` of `listen` as other sites reach it; sent at enrollment.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub advertise: String,
+    /// The name in the greeting and `Received:` headers. Empty: `<site>.<domain>`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub hostname: String,
+    pub max_message_bytes: usize,
+    pub max_recipients: usize,
+    pub max_connections_per_ip: usize,
+    pub max_connections: usize,
+    pub max_errors: u32,
+    pub max_auth_failures: u32,
+    pub max_received_headers: usize,
+    pub idle_timeout_secs: f64,
+    pub session_timeout_secs: f64,
+    pub max_concurrent_auth: usize,
+    /// Refuse bare LF line endings instead of normalising them.
+    pub reject_bare_lf: bool,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        let l = crate::smtp::Limits::default();
+        Self {
+            listen: None,
+            submission: None,
+            submissions: None,
+            advertise: String::new(),
+            hostname: String::new(),
+            max_message_bytes: l.max_message,
+            max_recipients: l.max_recipients,
+            max_connections_per_ip: l.max_connections_per_ip,
+            max_connections: l.max_connections,
+            max_errors: l.max_errors,
+            max_auth_failures: l.max_auth_failures,
+            max_received_headers: l.max_received,
+            idle_timeout_secs: l.idle_timeout.as_secs_f64(),
+            session_timeout_secs: l.session_timeout.as_secs_f64(),
+            max_concurrent_auth: l.max_concurrent_auth,
+            reject_bare_lf: l.reject_bare_lf,
+        }
+    }
+}
+
+impl SmtpConfig {
+    pub fn limits(&self) -> crate::smtp::Limits {
+        let secs = |s: f64| std::time::Duration::from_secs_f64(s.max(0.001));
+        crate::smtp::Limits {
+            max_message: self.max_message_bytes,
+            max_recipients: self.max_recipients.max(1),
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            max_connections: self.max_connections.max(1),
+            max_errors: self.max_errors.max(1),
+            max_auth_failures: self.max_auth_failures.max(1),
+            max_received: self.max_received_headers,
+            idle_timeout: secs(self.idle_timeout_secs),
+            session_timeout: secs(self.session_timeout_secs),
+            max_concurrent_auth: self.max_concurrent_auth.max(1),
+            reject_bare_lf: self.reject_bare_lf,
+            ..crate::smtp::Limits::default()
+        }
+    }
+}
+
+/// `[queue]`: the spool in `<data>/queue/`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct QueueConfig {
+    /// Subdirectories the spool spreads its files over (fewer directory-lock collisions).
+    pub spool_dirs: u32,
+    /// Committer threads of the group-commit writer (fsyncs kept in flight at once).
+    pub committers: u32,
+    /// `Sink::enqueue` answers `Full` beyond this many queued messages.
+    pub max_messages: usize,
+}
+
+impl Default for QueueConfig {
+    fn default() -> Self {
+        Self { spool_dirs: 16, committers: 4, max_messages: 100_000 }
+    }
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryConfig {
+    /// Root of the local mailboxes: `<root>/<user>/Maildir/`. Empty: `<data>/mail`.
+    pub maildir_root: PathBuf,
+    /// `host:port` that takes all mail for outside domains instead of MX look-ups (e.g. a
+    /// level 0/1 agent or the organisation's relay). Empty: level 2 sites relay through a
+    /// level 0/1 agent of the deployment, others look up MX records.
+    pub smarthost: String,
+    /// First retry after a temporary failure; doubles per failure up to `retry_max_secs`.
+    pub retry_initial_secs: f64,
+    pub retry_max_secs: f64,
+    /// How long a message may stay queued before its undelivered recipients are bounced.
+    pub lifetime_secs: f64,
+    /// Deliveries (messages) in progress at once.
+    pub concurrency: usize,
+    /// Connect and per-command timeout of outgoing SMTP.
+    pub timeout_secs: f64,
+    /// The name this agent gives in EHLO and in DSNs. Empty: `<site>.<domain>`.
+    pub hostname: String,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            maildir_root: PathBuf::new(),
+            smarthost: String::new(),
+            retry_initial_secs: 60.0,
+            retry_max_secs: 3600.0,
+            lifetime_secs: 5.0 * 86400.0,
+            concurrency: 64,
+            timeout_secs: 60.0,
+            hostname: String::new(),
+        }
+    }
 }
 
 fn default_heartbeat() -> u64 {
@@ -137,6 +284,20 @@ impl Config {
 
     pub fn replica_path(dir: &Path) -> PathBuf {
         dir.join(REPLICA_FILE)
+    }
+
+    /// The spool: `<data>/queue`.
+    pub fn queue_path(dir: &Path) -> PathBuf {
+        dir.join("queue")
+    }
+
+    /// Where local mailboxes live: `[delivery] maildir_root`, or `<data>/mail`.
+    pub fn maildir_root(&self, dir: &Path) -> PathBuf {
+        if self.delivery.maildir_root.as_os_str().is_empty() {
+            dir.join("mail")
+        } else {
+            self.delivery.maildir_root.clone()
+        }
     }
 }
 

@@ -90,6 +90,9 @@ pub struct EnrollArgs {
     pub advertise_url: Option<String>,
     /// Behind NAT: no URL, the agent pulls.
     pub pull: bool,
+    /// `host:port` where other sites reach this agent's SMTP listener (the port-25 role);
+    /// `None` when they cannot.
+    pub smtp: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -98,6 +101,19 @@ struct EnrollRequest<'a> {
     url: &'a str,
     tls_sha256: &'a str,
     format: u8,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    smtp: &'a str,
+}
+
+/// Where the SMTP listener binds for an advertised `host:port`: that address when it is an
+/// IP address, otherwise every interface on that port.
+fn smtp_listen(advertised: Option<&str>) -> Option<SocketAddr> {
+    let a = advertised?;
+    if let Ok(addr) = a.parse::<SocketAddr>() {
+        return Some(addr);
+    }
+    let port = a.rsplit_once(':')?.1.parse::<u16>().ok()?;
+    Some(SocketAddr::from(([0, 0, 0, 0], port)))
 }
 
 /// The certificate names of an agent listening on `listen`: its address and `localhost`.
@@ -125,6 +141,11 @@ fn url_host(url: &str) -> Option<String> {
 /// Enrolls: identity, the server call, `agent.toml`, an empty `replica.db`.
 pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
     let code = EnrollmentCode::parse(&args.code)?;
+    if let Some(smtp) = &args.smtp
+        && smtp_listen(Some(smtp)).is_none()
+    {
+        return Err(EnrollError::BadArgs(format!("--smtp '{smtp}' must be host:port")));
+    }
     let dir = &args.data;
     if Config::exists(dir) {
         return Err(EnrollError::AlreadyEnrolled(dir.display().to_string()));
@@ -158,6 +179,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
         url: &advertise_url,
         tls_sha256: &fingerprint,
         format: pochta_directory::wire::FORMAT,
+        smtp: args.smtp.as_deref().unwrap_or_default(),
     })
     .expect("the request always serialises");
     let resp = client
@@ -238,6 +260,13 @@ fn config_from_response(
             url: code.server.trim_end_matches('/').to_owned(),
             tls_sha256: code.tls_sha256.to_ascii_lowercase(),
             secret: text("secret")?,
+        },
+        queue: Default::default(),
+        delivery: Default::default(),
+        smtp: config::SmtpConfig {
+            advertise: args.smtp.clone().unwrap_or_default(),
+            listen: smtp_listen(args.smtp.as_deref()),
+            ..Default::default()
         },
     })
 }

@@ -12,12 +12,14 @@
 //! ```
 
 pub mod config;
+pub mod deliver;
 pub mod enroll;
 pub mod http;
 pub mod metrics;
 pub mod queue;
 pub mod replica;
 pub mod routing;
+pub mod smtp;
 pub mod status;
 pub mod sync;
 
@@ -51,6 +53,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("there is no replica at {0}: enroll this agent first")]
     NoReplica(String),
+    #[error("the queue at {0} cannot be opened: {1}")]
+    Queue(String, std::io::Error),
 }
 
 /// A configured agent, bound to its port, ready to run.
@@ -61,6 +65,10 @@ pub struct App {
     addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
     fingerprint: String,
+    dir: PathBuf,
+    counters: Arc<metrics::Counters>,
+    queue: Arc<queue::Queue>,
+    smtp: smtp::server::Bound,
 }
 
 impl App {
@@ -80,11 +88,33 @@ impl App {
         let listener =
             std::net::TcpListener::bind(cfg.listen).map_err(|e| StartError::Listen(cfg.listen, e))?;
         let addr = listener.local_addr().map_err(|e| StartError::Listen(cfg.listen, e))?;
+        let counters = Arc::new(metrics::Counters::default());
+        let queue_dir = Config::queue_path(dir);
+        let queue = queue::Queue::open(&queue_dir, &cfg.queue, counters.clone())
+            .map_err(|e| StartError::Queue(queue_dir.display().to_string(), e))?;
+        let smtp = smtp::server::Bound::bind(cfg.smtp.listen, cfg.smtp.submission, cfg.smtp.submissions)
+            .map_err(|(a, e)| StartError::Listen(a, e))?;
         tracing::info!(
             agent = %cfg.agent_id, site = %cfg.site, %addr, version = %replica.version(),
             mode = if cfg.pull { "pull" } else { "push" }, "agent ready"
         );
-        Ok(App { cfg: Arc::new(cfg), replica: Arc::new(replica), listener, addr, tls, fingerprint })
+        Ok(App {
+            cfg: Arc::new(cfg),
+            replica: Arc::new(replica),
+            listener,
+            addr,
+            tls,
+            fingerprint,
+            dir: dir.to_owned(),
+            counters,
+            queue,
+            smtp,
+        })
+    }
+
+    /// The bound SMTP listeners (port 0 in `[smtp]` picks free ports).
+    pub fn smtp_addrs(&self) -> smtp::SmtpAddrs {
+        self.smtp.addrs()
     }
 
     /// The bound HTTPS port.
@@ -105,6 +135,21 @@ impl App {
         &self.replica
     }
 
+    /// The durable queue: SMTP hands accepted messages to it ([`queue::Sink`]).
+    pub fn queue(&self) -> Arc<queue::Queue> {
+        self.queue.clone()
+    }
+
+    /// The agent's counters (received, accepted, delivered, sent, ...).
+    pub fn counters(&self) -> &Arc<metrics::Counters> {
+        &self.counters
+    }
+
+    /// The delivery side of this agent: Maildir, other sites, the outside world.
+    pub fn deliverer(&self) -> Result<deliver::Deliverer, StartError> {
+        deliverer(&self.cfg, &self.dir, &self.replica, &self.counters, &self.queue)
+    }
+
     /// Runs until SIGINT or SIGTERM.
     pub async fn run(self) -> Result<(), StartError> {
         self.run_until(shutdown_signal()).await
@@ -113,11 +158,12 @@ impl App {
     /// Runs until `shutdown` completes, then stops serving (letting requests in flight finish
     /// for a few seconds), stops syncing and closes the replica.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
-        let App { cfg, replica, listener, tls, .. } = self;
+        let deliverer = Arc::new(self.deliverer()?);
+        let App { cfg, replica, listener, tls, queue, counters, smtp: smtp_bound, .. } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
         let router = http::router(http::AppState { cfg: cfg.clone(), replica: replica.clone() });
-        let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls))
+        let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.clone()))
             .map_err(StartError::Serve)?;
         // This endpoint talks only to the central server and to peer agents, never to browsers.
         // A `date` header on every push reply would be the largest part of it after HPACK, on
@@ -127,7 +173,15 @@ impl App {
         let server = server.handle(handle.clone()).serve(router.into_make_service());
         let mut server = tokio::spawn(server);
         let syncer = sync::Syncer::new(cfg.clone(), replica.clone())?;
-        let sync_task = tokio::spawn(syncer.run(stop_rx));
+        let sync_task = tokio::spawn(syncer.run(stop_rx.clone()));
+        let smtp_task = if smtp_bound.is_empty() {
+            None
+        } else {
+            let service = smtp_service(&cfg, &replica, &counters, queue.clone(), tls.clone());
+            Some(tokio::spawn(service.serve(smtp_bound, stop_rx.clone(), Duration::from_secs(10))))
+        };
+        let schedule = queue::Schedule::from_config(&cfg.delivery, deliverer.context().hostname.clone());
+        let queue_task = tokio::spawn(queue.clone().run(deliverer, schedule, stop_rx));
 
         let served = tokio::select! {
             _ = shutdown => None,
@@ -141,6 +195,10 @@ impl App {
             None => server.await,
         };
         let _ = sync_task.await;
+        if let Some(t) = smtp_task {
+            let _ = t.await;
+        }
+        let _ = queue_task.await;
         replica.close().await;
         match served {
             Ok(Ok(())) => Ok(()),
@@ -156,10 +214,11 @@ impl App {
         let fingerprint = self.fingerprint.clone();
         let replica = self.replica.clone();
         let cfg = self.cfg.clone();
+        let smtp = self.smtp_addrs();
         let task = tokio::spawn(self.run_until(async move {
             let _ = rx.await;
         }));
-        Running { port, fingerprint, replica, cfg, stop: tx, task }
+        Running { port, fingerprint, replica, cfg, smtp, stop: tx, task }
     }
 }
 
@@ -169,6 +228,7 @@ pub struct Running {
     fingerprint: String,
     replica: Arc<Replica>,
     cfg: Arc<Config>,
+    smtp: smtp::SmtpAddrs,
     stop: tokio::sync::oneshot::Sender<()>,
     task: JoinHandle<Result<(), StartError>>,
 }
@@ -176,6 +236,10 @@ pub struct Running {
 impl Running {
     pub fn port(&self) -> u16 {
         self.port
+    }
+    /// The bound SMTP listeners.
+    pub fn smtp_addrs(&self) -> smtp::SmtpAddrs {
+        self.smtp
     }
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
@@ -195,6 +259,60 @@ impl Running {
             Err(e) => Err(StartError::Serve(std::io::Error::other(e))),
         }
     }
+}
+
+/// The SMTP service of this agent, handing accepted mail to `sink` (the queue).
+pub fn smtp_service<S: queue::Sink>(
+    cfg: &Config,
+    replica: &Arc<Replica>,
+    counters: &Arc<metrics::Counters>,
+    sink: Arc<S>,
+    tls: Arc<rustls::ServerConfig>,
+) -> smtp::SmtpServer<S> {
+    let hostname = if cfg.smtp.hostname.is_empty() {
+        format!("{}.{}", cfg.site, cfg.domain)
+    } else {
+        cfg.smtp.hostname.clone()
+    };
+    let session = smtp::SessionConfig {
+        hostname,
+        site: cfg.site.clone(),
+        agent_id: cfg.agent_id.clone(),
+        peer_secret: cfg.peer_secret.clone(),
+        limits: cfg.smtp.limits(),
+    };
+    let view =
+        Arc::new(smtp::ReplicaView { replica: replica.clone(), stale_after_secs: cfg.stale_after_secs });
+    smtp::SmtpServer::new(session, view, counters.clone(), sink, Some(tls))
+}
+
+fn deliverer(
+    cfg: &Config,
+    dir: &Path,
+    replica: &Arc<Replica>,
+    counters: &Arc<metrics::Counters>,
+    queue: &queue::Queue,
+) -> Result<deliver::Deliverer, StartError> {
+    let hostname = if cfg.delivery.hostname.is_empty() {
+        format!("{}.{}", cfg.site, cfg.domain)
+    } else {
+        cfg.delivery.hostname.clone()
+    };
+    let source = replica.clone();
+    let ctx = deliver::Context {
+        directory: Arc::new(move || source.directory()),
+        site: cfg.site.clone(),
+        level: cfg.level,
+        agent_id: cfg.agent_id.clone(),
+        peer_secret: cfg.peer_secret.clone(),
+        maildir_root: cfg.maildir_root(dir),
+        smarthost: (!cfg.delivery.smarthost.is_empty()).then(|| cfg.delivery.smarthost.clone()),
+        hostname,
+        timeout: Duration::from_secs_f64(cfg.delivery.timeout_secs.max(0.1)),
+        counters: counters.clone(),
+    };
+    deliver::Deliverer::new(ctx, queue.durable())
+        .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))
 }
 
 async fn shutdown_signal() {

@@ -58,6 +58,7 @@ impl App {
             public_url: Arc::new(public_url),
             tls_sha256: Arc::new(identity.fingerprint()?),
             hashing: Arc::new(Semaphore::new(2)),
+            web: Arc::new(crate::web::WebState::default()),
         };
         Ok(App { state, listener, tls: identity.server_config()? })
     }
@@ -81,7 +82,8 @@ impl App {
             axum_server::tls_rustls::RustlsConfig::from_config(self.tls),
         )?
         .handle(handle.clone());
-        let task = tokio::spawn(server.serve(router.into_make_service()));
+        // Connection info gives the web pages the client address for login rate limits.
+        let task = tokio::spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
         tracing::info!(%addr, url = %self.state.public_url, "pochta-server listening");
         Ok(Running { addr, state: self.state, handle, task })
     }

@@ -1,5 +1,9 @@
-//! The web layer's error: a status and a message the client may see, as JSON
+//! The error of the edit layer and the API: a status and a message the client may see, as JSON
 //! `{"error": "..."}`. Internal failures are logged in full and shown as a generic message.
+//!
+//! The same value also carries what the web pages need to show it in the reader's language: a
+//! Fluent message key with its arguments, and the form field it is about. One refusal, two
+//! faces: the JSON API answers `message`, the pages render `key` next to `field`.
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -12,12 +16,39 @@ use crate::publish::EditError;
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
+    /// English, for the JSON API and the log.
     pub message: String,
+    /// The Fluent key of the same message (`locales/*/errors.ftl`).
+    pub key: &'static str,
+    /// Fluent arguments; numbers are passed as numbers so plural forms work.
+    pub args: Vec<(&'static str, String)>,
+    /// The form field the error is about, if any.
+    pub field: Option<&'static str>,
 }
 
 impl ApiError {
     pub fn new(status: StatusCode, message: impl Into<String>) -> Self {
-        Self { status, message: message.into() }
+        let key = match status {
+            StatusCode::NOT_FOUND => "err-not-found",
+            StatusCode::CONFLICT => "err-conflict",
+            StatusCode::UNAUTHORIZED => "err-unauthorized",
+            s if s.is_server_error() => "err-internal",
+            _ => "err-invalid",
+        };
+        Self { status, message: message.into(), key, args: Vec::new(), field: None }
+    }
+    /// Sets the Fluent key of the message.
+    pub fn key(mut self, key: &'static str) -> Self {
+        self.key = key;
+        self
+    }
+    pub fn arg(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.args.push((name, value.to_string()));
+        self
+    }
+    pub fn field(mut self, field: &'static str) -> Self {
+        self.field = Some(field);
+        self
     }
     pub fn bad_request(m: impl Into<String>) -> Self {
         Self::new(StatusCode::UNPROCESSABLE_ENTITY, m)
@@ -52,7 +83,23 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::NameTaken(..) | DirectoryError::SiteNotEmpty(..) => StatusCode::CONFLICT,
             _ => StatusCode::UNPROCESSABLE_ENTITY,
         };
-        Self::new(status, e.to_string())
+        let err = Self::new(status, e.to_string());
+        match e {
+            DirectoryError::BadSiteId(id) => err.key("err-site-id").arg("id", id).field("site"),
+            DirectoryError::BadLevel(l) => err.key("err-level").arg("level", l).field("level"),
+            DirectoryError::NoSuchSite(s) => err.key("err-no-such-site").arg("site", s).field("site"),
+            DirectoryError::SiteNotEmpty(s, n) => {
+                err.key("err-site-not-empty").arg("site", s).arg("count", n).field("level")
+            }
+            DirectoryError::NoSuchUser(n) => err.key("err-no-such-user").arg("name", n),
+            DirectoryError::NoSuchGroup(n) => err.key("err-no-such-group").arg("name", n),
+            DirectoryError::NameTaken(n, kind) => {
+                err.key("err-name-taken").arg("name", n).arg("kind", kind).field("name")
+            }
+            DirectoryError::Reserved(n) => err.key("err-name-reserved").arg("name", n).field("name"),
+            DirectoryError::NoMailboxes(s) => err.key("err-no-mailboxes").arg("site", s).field("site"),
+            DirectoryError::SelfMember(kind) => err.key("err-self-member").arg("kind", kind).field("members"),
+        }
     }
 }
 
@@ -71,6 +118,18 @@ impl From<EditError> for ApiError {
             EditError::Directory(d) => d.into(),
             EditError::Db(d) => d.into(),
             EditError::Invalid(d) => d,
+        }
+    }
+}
+
+impl From<pochta_directory::password::PasswordError> for ApiError {
+    fn from(e: pochta_directory::password::PasswordError) -> Self {
+        use pochta_directory::password::{MIN_PASSWORD_CHARS, PasswordError as P};
+        let err = Self::bad_request(format!("password: {e}")).field("password");
+        match e {
+            P::TooShort => err.key("err-password-short").arg("min", MIN_PASSWORD_CHARS),
+            P::TooLong => err.key("err-password-long"),
+            P::TooSimple => err.key("err-password-simple"),
         }
     }
 }

@@ -8,9 +8,11 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod init;
+pub mod manage;
 pub mod publish;
 pub mod push;
 pub mod routes;
 pub mod state;
+pub mod web;
 
 pub use app::{App, Running};

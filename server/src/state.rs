@@ -21,6 +21,8 @@ pub struct AppState {
     pub tls_sha256: Arc<String>,
     /// Caps concurrent Argon2 work (each hash takes 19 MiB and tens of milliseconds).
     pub hashing: Arc<Semaphore>,
+    /// The web application's in-memory state (login rate limits).
+    pub web: Arc<crate::web::WebState>,
 }
 
 impl AppState {

@@ -186,6 +186,9 @@ pub fn config(
         verify_key: dep.verify_hex(),
         peer_secret: PEER_SECRET.into(),
         server,
+        queue: Default::default(),
+        delivery: Default::default(),
+        smtp: Default::default(),
     }
 }
 

@@ -2,9 +2,15 @@
 //! agents and the built binary, a stand-in for the central server's sync endpoints.
 
 mod cli;
+mod deliver;
 mod helpers;
 mod ordering;
 mod peers;
 mod property;
+mod queue;
+mod queue_rig;
 mod refusals;
+mod smtp_harness;
+mod smtp_net;
+mod smtp_session;
 mod snapshot;

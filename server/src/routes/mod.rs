@@ -1,5 +1,6 @@
 //! HTTP routes. `/api/v1` is the JSON API (tokens for people and automation, agent secrets for
-//! the sync endpoints). Each module returns its `Router<AppState>`.
+//! the sync endpoints); everything else is the web application (`crate::web`). Each module
+//! returns its `Router<AppState>`; the edit logic they share lives in `crate::manage`.
 
 mod agents;
 mod groups;
@@ -34,7 +35,11 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(|| async {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method")
         });
-    Router::new().nest("/api/v1", api).route("/healthz", get(|| async { "ok" })).with_state(state)
+    Router::new()
+        .nest("/api/v1", api)
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(crate::web::router())
+        .with_state(state)
 }
 
 /// Parses a path or body field into a newtype, or answers 422 with the parser's message.

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use pochta_directory::wire::{self, Version};
 use serde::Deserialize;
 
@@ -23,7 +23,10 @@ const BATCH_SETS: i64 = 1_000;
 const BATCH_BYTES: usize = 4 << 20;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/sync/changes", get(changes)).route("/sync/snapshot", get(snapshot))
+    Router::new()
+        .route("/sync/changes", get(changes))
+        .route("/sync/snapshot", get(snapshot))
+        .route("/sync/stats", post(stats))
 }
 
 fn applied(headers: &HeaderMap) -> Option<Version> {
@@ -89,4 +92,40 @@ async fn snapshot(
     let frame = st.publisher.snapshot().await;
     let head = wire::peek(&frame).map_err(ApiError::internal)?.version;
     Ok(octets(frame.to_vec(), head))
+}
+
+/// Reports are kept this long for the dashboard's charts.
+const STATS_KEPT_SECS: i64 = 31 * 24 * 3600;
+
+/// An agent's counters as it reports them (`pochta_agent::metrics::CountersSnapshot` plus its
+/// queue size); fields the server does not chart are ignored.
+#[derive(Deserialize)]
+struct StatsReport {
+    received: u64,
+    accepted: u64,
+    delivered: u64,
+    sent: u64,
+    #[serde(default)]
+    queue: u64,
+}
+
+/// Stores a time-stamped report of the agent's traffic counters for the dashboard. The time is
+/// the server's: agents' clocks may be wrong.
+async fn stats(
+    Agent(agent): Agent,
+    State(st): State<AppState>,
+    super::Json(r): super::Json<StatsReport>,
+) -> Result<StatusCode, ApiError> {
+    let now = db::now();
+    let c = db::web::Counters {
+        received: r.received,
+        accepted: r.accepted,
+        delivered: r.delivered,
+        sent: r.sent,
+        queue: r.queue,
+    };
+    db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c).await?;
+    db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
+    db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -4,13 +4,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use pochta_directory::password::check_strength;
-use pochta_directory::{Directory, LocalPart, Op, SiteId, User};
+use pochta_directory::{Directory, SiteId, User};
 use serde::{Deserialize, Serialize};
 
 use super::{Json, Path, Query, parse};
 use crate::auth::Admin;
 use crate::error::ApiError;
+use crate::manage;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -72,28 +72,20 @@ async fn list(
 ) -> Result<Json<Page<UserView>>, ApiError> {
     let (dir, _) = st.publisher.current();
     let site = q.site.filter(|s| !s.is_empty()).map(|s| parse("site", SiteId::parse(&s))).transpose()?;
-    let needle = q.q.unwrap_or_default().to_lowercase();
-    let limit = q.limit.unwrap_or(50).min(1000);
-    let matches = dir.users.values().filter(|u| {
-        site.as_ref().is_none_or(|s| &u.site == s)
-            && (needle.is_empty()
-                || u.name.folded().contains(&needle)
-                || u.display_name.to_lowercase().contains(&needle))
-    });
-    let mut total = 0;
-    let mut items = Vec::new();
-    for u in matches {
-        if total >= q.offset && items.len() < limit {
-            items.push(UserView::new(&dir, u));
-        }
-        total += 1;
-    }
+    let search = manage::users::Search {
+        q: q.q.unwrap_or_default(),
+        site,
+        offset: q.offset,
+        limit: q.limit.unwrap_or(50).min(1000),
+        ..Default::default()
+    };
+    let (total, page) = manage::users::search(&dir, &search);
+    let items = page.into_iter().map(|u| UserView::new(&dir, u)).collect();
     Ok(Json(Page { total, offset: q.offset, items }))
 }
 
 fn find<'a>(dir: &'a Directory, name: &str) -> Result<&'a User, ApiError> {
-    let name = parse("user name", LocalPart::parse(name))?;
-    dir.user(&name).ok_or_else(|| ApiError::not_found(format!("there is no user '{name}'")))
+    manage::users::find(dir, name)
 }
 
 async fn show(
@@ -125,31 +117,14 @@ async fn create(
     State(st): State<AppState>,
     Json(body): Json<NewUser>,
 ) -> Result<(StatusCode, Json<UserView>), ApiError> {
-    let name = parse("name", LocalPart::parse(body.name.trim()))?;
-    let site = parse("site", SiteId::parse(&body.site))?;
-    let password = match body.password {
-        Some(p) => {
-            parse("password", check_strength(&p))?;
-            Some(st.hash_password(p).await)
-        }
-        None => None,
-    };
-    let user = User {
-        name: name.clone(),
-        display_name: body.display_name.trim().to_owned(),
-        site,
-        former_sites: Default::default(),
-        password,
+    let new = manage::users::NewUser {
+        name: body.name,
+        display_name: body.display_name,
+        site: body.site,
+        password: body.password,
         enabled: body.enabled,
     };
-    st.publisher
-        .edit(&admin.author, |dir| {
-            if dir.user(&name).is_some() {
-                return Err(ApiError::conflict(format!("user '{name}' already exists")).into());
-            }
-            Ok(vec![Op::PutUser(user)])
-        })
-        .await?;
+    let (name, _) = manage::users::create(&st, &admin.author, new).await?;
     let (dir, _) = st.publisher.current();
     Ok((StatusCode::CREATED, Json(UserView::new(&dir, find(&dir, name.as_str())?))))
 }
@@ -167,18 +142,8 @@ async fn update(
     Path(name): Path<String>,
     Json(patch): Json<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
-    st.publisher
-        .edit(&admin.author, |dir| {
-            let mut u = find(dir, &name)?.clone();
-            if let Some(d) = patch.display_name {
-                u.display_name = d.trim().to_owned();
-            }
-            if let Some(e) = patch.enabled {
-                u.enabled = e;
-            }
-            Ok(if &u == find(dir, &name)? { vec![] } else { vec![Op::put_user_keeping_password(&u)] })
-        })
-        .await?;
+    let patch = manage::users::UserPatch { display_name: patch.display_name, enabled: patch.enabled };
+    manage::users::update(&st, &admin.author, &name, patch).await?;
     show(admin, State(st), Path(name)).await
 }
 
@@ -188,24 +153,8 @@ async fn remove(
     State(st): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    st.publisher
-        .edit(&admin.author, |dir| {
-            let u = find(dir, &name)?;
-            let mut ops = vec![Op::DeleteUser { name: u.name.clone() }];
-            let mut addresses = vec![dir.official(&u.name)];
-            for s in std::iter::once(&u.site).chain(&u.former_sites) {
-                addresses.push(pochta_directory::Address::new(u.name.clone(), dir.site_domain(s)));
-            }
-            for g in dir.groups.values() {
-                if addresses.iter().any(|a| g.members.contains(a)) {
-                    let mut g = g.clone();
-                    g.members.retain(|m| !addresses.contains(m));
-                    ops.push(Op::PutGroup(g));
-                }
-            }
-            Ok(ops)
-        })
-        .await?;
+    manage::users::delete(&st, &admin.author, &name).await?;
+    st.web.end_sessions_of_user(&st, &name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -221,15 +170,8 @@ async fn set_password(
     Path(name): Path<String>,
     Json(body): Json<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
-    find(&st.publisher.current().0, &name)?;
-    parse("password", check_strength(&body.password))?;
-    let hash = st.hash_password(body.password).await;
-    st.publisher
-        .edit(&admin.author, |dir| {
-            let u = find(dir, &name)?;
-            Ok(vec![Op::SetPassword { name: u.name.clone(), hash: Some(hash) }])
-        })
-        .await?;
+    manage::users::set_password(&st, &admin.author, &name, body.password).await?;
+    st.web.end_sessions_of_user(&st, &name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -246,18 +188,6 @@ async fn move_to(
     Path(name): Path<String>,
     Json(body): Json<MoveTo>,
 ) -> Result<Json<UserView>, ApiError> {
-    let site = parse("site", SiteId::parse(&body.site))?;
-    st.publisher
-        .edit(&admin.author, |dir| {
-            let mut u = find(dir, &name)?.clone();
-            if u.site == site {
-                return Ok(vec![]);
-            }
-            let old = std::mem::replace(&mut u.site, site.clone());
-            u.former_sites.insert(old);
-            u.former_sites.remove(&site);
-            Ok(vec![Op::put_user_keeping_password(&u)])
-        })
-        .await?;
+    manage::users::move_to(&st, &admin.author, &name, &body.site).await?;
     show(admin, State(st), Path(name)).await
 }

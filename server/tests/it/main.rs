@@ -7,6 +7,7 @@
 mod helpers;
 
 mod bad_input;
+mod browser;
 mod concurrency;
 mod directory;
 mod e2e;
@@ -14,3 +15,5 @@ mod history;
 mod restart;
 mod sync;
 mod tokens;
+mod ui_e2e;
+mod web;

@@ -1,0 +1,144 @@
+//! Local delivery: `<root>/<user>/Maildir/{tmp,new,cur}`, each copy written to `tmp/` and
+//! renamed into `new/` through the durable-write helper, all mailboxes of one message in one
+//! group commit.
+//!
+//! File names are made from the queue id (`<created>.Q<id>.<host>`), so a message is never
+//! written twice into one mailbox: after a crash, a recovered message first looks for its
+//! name in `new/` and `cur/` and skips mailboxes that already have it.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use pochta_directory::LocalPart;
+
+use crate::queue::QueueId;
+use crate::queue::durable::{self, Durable, Write};
+
+pub struct Maildirs {
+    root: PathBuf,
+    host: String,
+    durable: Arc<Durable>,
+    /// Mailboxes known to have their three directories.
+    made: Mutex<HashSet<PathBuf>>,
+}
+
+impl Maildirs {
+    pub fn new(root: PathBuf, host: &str, durable: Arc<Durable>) -> Self {
+        let host = host.replace(['/', ':'], "_");
+        Self { root, host, durable, made: Mutex::new(HashSet::new()) }
+    }
+
+    /// `<root>/<folded name>/Maildir`; characters that are unsafe in a path are escaped.
+    pub fn path(&self, user: &LocalPart) -> PathBuf {
+        self.root.join(folder_name(user.folded())).join("Maildir")
+    }
+
+    fn ensure(&self, md: &Path) -> std::io::Result<()> {
+        if self.made.lock().expect("not poisoned").contains(md) {
+            return Ok(());
+        }
+        for sub in ["tmp", "new", "cur"] {
+            durable::create_dir_durable(&md.join(sub))?;
+        }
+        self.made.lock().expect("not poisoned").insert(md.to_owned());
+        Ok(())
+    }
+
+    /// The file name of message `id` (accepted at `created`, unix ms) in every mailbox.
+    pub fn file_name(&self, id: &QueueId, created: i64) -> String {
+        format!("{}.Q{id}.{}", created / 1000, self.host)
+    }
+
+    /// Whether the mailbox already holds the message (in `new/`, or read and moved to `cur/`).
+    fn holds(md: &Path, name: &str) -> bool {
+        if md.join("new").join(name).exists() {
+            return true;
+        }
+        let Ok(entries) = std::fs::read_dir(md.join("cur")) else { return false };
+        entries.flatten().any(|e| {
+            let n = e.file_name();
+            let n = n.to_string_lossy();
+            n == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with(':'))
+        })
+    }
+
+    /// Delivers `data` into each mailbox; one result per user, in order. With `check`, skips
+    /// mailboxes that already hold the message (recovery after a crash).
+    pub async fn deliver(
+        &self,
+        users: &[LocalPart],
+        id: &QueueId,
+        created: i64,
+        data: Arc<[u8]>,
+        check: bool,
+    ) -> Vec<std::io::Result<()>> {
+        let name = self.file_name(id, created);
+        let mut results: Vec<Option<std::io::Result<()>>> = Vec::with_capacity(users.len());
+        let mut writes = Vec::new();
+        let mut which = Vec::new();
+        for (i, user) in users.iter().enumerate() {
+            let md = self.path(user);
+            if let Err(e) = self.ensure(&md) {
+                results.push(Some(Err(e)));
+                continue;
+            }
+            if check && Self::holds(&md, &name) {
+                results.push(Some(Ok(())));
+                continue;
+            }
+            results.push(None);
+            which.push(i);
+            writes.push(Write {
+                tmp: md.join("tmp").join(&name),
+                dest: md.join("new").join(&name),
+                data: data.clone(),
+            });
+        }
+        if !writes.is_empty() {
+            // One commit for all mailboxes: on failure, find out which ones made it.
+            match self.durable.commit(writes).await {
+                Ok(()) => which.iter().for_each(|&i| results[i] = Some(Ok(()))),
+                Err(e) => {
+                    for &i in &which {
+                        let md = self.path(&users[i]);
+                        results[i] = Some(if md.join("new").join(&name).exists() {
+                            durable::sync_dir(&md.join("new"))
+                        } else {
+                            Err(std::io::Error::new(e.kind(), e.to_string()))
+                        });
+                    }
+                }
+            }
+        }
+        results.into_iter().map(|r| r.expect("every mailbox has a result")).collect()
+    }
+}
+
+/// A safe single path component for a folded local part: `[a-z0-9._+-]` kept, anything else
+/// (and a leading dot) written as `%XX`.
+pub fn folder_name(folded: &str) -> String {
+    let mut out = String::with_capacity(folded.len());
+    for (i, b) in folded.bytes().enumerate() {
+        let keep = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-') || (b == b'.' && i > 0);
+        if keep {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::folder_name;
+
+    #[test]
+    fn folder_names_are_safe() {
+        assert_eq!(folder_name("ivan.petrov"), "ivan.petrov");
+        assert_eq!(folder_name(".."), "%2E.");
+        assert_eq!(folder_name("a/b"), "a%2Fb");
+        assert_eq!(folder_name("я"), "%D1%8F");
+    }
+}

@@ -1,0 +1,622 @@
+//! [`Queue`]: the spool, the hand-over from SMTP ([`Sink`]), and the scheduler that delivers.
+//!
+//! Each message's first attempt starts as soon as it is durable. An attempt expands aliases and
+//! lists once (at this, the first agent; a peer's recipients are final already), groups the
+//! pending recipients by destination against the directory *as it is now*, delivers to every
+//! destination at once, and writes the per-recipient states durably after each transaction to
+//! another server, so a crash can repeat at most the one transaction in flight (and local
+//! delivery never repeats: see `deliver::maildir`).
+//!
+//! Retries back off exponentially per destination: while a site is down, one message probes
+//! it when its time comes and the others wait; when the probe gets through, every waiting
+//! message goes at once. A message past its lifetime fails its remaining recipients; a message
+//! with failed recipients produces one DSN, queued like any other message, when it is done.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, Ipv6Addr};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pochta_directory::resolve::{Rejection, Sender, resolve, resolve_all};
+use pochta_directory::{Address, Directory};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::durable::Durable;
+use super::envelope::{Envelope, OriginRecord, Target, TargetState, now_ms};
+use super::spool::Spool;
+use super::{Incoming, QueueError, QueueId, Sink, dsn};
+use crate::config::{DeliveryConfig, QueueConfig};
+use crate::deliver::{Deliverer, Destination, Letter, Outcome};
+use crate::metrics::Counters;
+
+/// Messages at most this large stay in memory between acceptance and their first attempt.
+const KEEP_IN_MEMORY: usize = 4 << 20;
+
+/// Retry and lifetime policy, from `[delivery]`.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    pub retry_initial: Duration,
+    pub retry_max: Duration,
+    pub lifetime: Duration,
+    pub concurrency: usize,
+    pub hostname: String,
+}
+
+impl Schedule {
+    pub fn from_config(d: &DeliveryConfig, hostname: String) -> Self {
+        let secs = |s: f64| Duration::from_secs_f64(s.max(0.001));
+        Self {
+            retry_initial: secs(d.retry_initial_secs),
+            retry_max: secs(d.retry_max_secs),
+            lifetime: secs(d.lifetime_secs),
+            concurrency: d.concurrency.max(1),
+            hostname,
+        }
+    }
+
+    /// The wait after `n` (≥ 1) consecutive failures, in ms.
+    fn backoff(&self, n: u32) -> i64 {
+        let first = self.retry_initial.as_millis() as f64;
+        let wait = first * 2f64.powi(n.saturating_sub(1).min(30) as i32);
+        wait.min(self.retry_max.as_millis() as f64) as i64
+    }
+}
+
+struct Slot {
+    env: Envelope,
+    dir: PathBuf,
+    data: Option<Arc<[u8]>>,
+    busy: bool,
+    recovered: bool,
+    /// `queue retry`: ignore destination back-off on the next attempt.
+    force: bool,
+}
+
+#[derive(Default)]
+struct DestState {
+    failures: u32,
+    retry_at: i64,
+    probing: bool,
+}
+
+#[derive(Default)]
+struct State {
+    msgs: BTreeMap<QueueId, Slot>,
+    dests: HashMap<Destination, DestState>,
+}
+
+/// The durable queue of one agent.
+pub struct Queue {
+    spool: Spool,
+    max_messages: usize,
+    seq: AtomicU64,
+    boot: String,
+    state: Mutex<State>,
+    wake: Notify,
+    counters: Arc<Counters>,
+}
+
+impl Queue {
+    /// Opens the spool at `root` (creating it) and takes over every message found there.
+    pub fn open(
+        root: &std::path::Path,
+        cfg: &QueueConfig,
+        counters: Arc<Counters>,
+    ) -> std::io::Result<Arc<Self>> {
+        let durable = Durable::new(cfg.committers as usize);
+        let spool = Spool::open(root, cfg.spool_dirs, durable)?;
+        let mut msgs = BTreeMap::new();
+        for found in spool.load_all(true) {
+            let slot = Slot {
+                env: found.env,
+                dir: found.dir,
+                data: None,
+                busy: false,
+                recovered: true,
+                force: false,
+            };
+            msgs.insert(slot.env.id.clone(), slot);
+        }
+        if !msgs.is_empty() {
+            tracing::info!(messages = msgs.len(), "queue recovered");
+        }
+        let mut boot = [0u8; 4];
+        getrandom::fill(&mut boot).map_err(|e| std::io::Error::other(e.to_string()))?;
+        Ok(Arc::new(Self {
+            spool,
+            max_messages: cfg.max_messages,
+            seq: AtomicU64::new(0),
+            boot: hex::encode(boot),
+            state: Mutex::new(State { msgs, dests: HashMap::new() }),
+            wake: Notify::new(),
+            counters,
+        }))
+    }
+
+    /// The group-commit writer, shared with Maildir delivery.
+    pub fn durable(&self) -> Arc<Durable> {
+        self.spool.durable().clone()
+    }
+
+    pub fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Messages in the queue.
+    pub fn len(&self) -> usize {
+        self.lock().msgs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every queued envelope.
+    pub fn list(&self) -> Vec<Envelope> {
+        self.lock().msgs.values().map(|s| s.env.clone()).collect()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().expect("not poisoned")
+    }
+
+    fn next_id(&self) -> (QueueId, u64) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        (QueueId(format!("{:011x}{}{seq:06x}", now_ms(), self.boot)), seq)
+    }
+
+    async fn store(
+        &self,
+        reverse_path: Option<Address>,
+        recipients: Vec<Address>,
+        origin: OriginRecord,
+        client_ip: IpAddr,
+        data: Vec<u8>,
+    ) -> Result<QueueId, QueueError> {
+        if self.len() >= self.max_messages {
+            return Err(QueueError::Full);
+        }
+        let (id, seq) = self.next_id();
+        let dir = self.spool.dir_for(seq);
+        let now = now_ms();
+        let env = Envelope {
+            id: id.clone(),
+            reverse_path,
+            recipients,
+            origin,
+            client_ip,
+            created: now,
+            attempts: 0,
+            next_try: now,
+            size: data.len() as u64,
+            targets: None,
+        };
+        self.spool.store_new(&dir, &env, &data).await?;
+        let data = (data.len() <= KEEP_IN_MEMORY).then(|| Arc::<[u8]>::from(data));
+        self.lock()
+            .msgs
+            .insert(id.clone(), Slot { env, dir, data, busy: false, recovered: false, force: false });
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    /// Runs the scheduler until `stop` turns true; attempts in flight get a few seconds to
+    /// finish (their state is on disk either way).
+    pub async fn run(
+        self: Arc<Self>,
+        deliverer: Arc<Deliverer>,
+        schedule: Schedule,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let schedule = Arc::new(schedule);
+        let permits = Arc::new(Semaphore::new(schedule.concurrency));
+        let mut tasks = JoinSet::new();
+        let mut last_control = 0;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let now = now_ms();
+            if now - last_control >= 500 {
+                self.control();
+                last_control = now;
+            }
+            let (due, next) = self.take_due(now, permits.available_permits());
+            for id in due {
+                let permit = permits.clone().try_acquire_owned().expect("counted above");
+                let (q, d, s) = (self.clone(), deliverer.clone(), schedule.clone());
+                tasks.spawn(async move {
+                    q.attempt(id, &d, &s).await;
+                    drop(permit);
+                });
+            }
+            let wait = (next - now).clamp(1, 500) as u64;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(wait)) => {}
+                _ = stop.changed() => {}
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+            }
+        }
+        let drain = async { while tasks.join_next().await.is_some() {} };
+        if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
+            tasks.abort_all();
+        }
+        self.spool.durable().close();
+    }
+
+    /// Marks up to `limit` due messages busy; also returns when the next one is due.
+    fn take_due(&self, now: i64, limit: usize) -> (Vec<QueueId>, i64) {
+        let mut st = self.lock();
+        let mut due = Vec::new();
+        let mut next = now + 500;
+        for (id, slot) in st.msgs.iter_mut() {
+            if slot.busy {
+                continue;
+            }
+            if slot.env.next_try <= now {
+                if due.len() < limit {
+                    slot.busy = true;
+                    due.push(id.clone());
+                }
+            } else {
+                next = next.min(slot.env.next_try);
+            }
+        }
+        (due, next)
+    }
+
+    /// Applies `pochta-agent queue retry|delete|bounce` requests.
+    fn control(&self) {
+        for (id, action, path) in self.spool.control_requests() {
+            let mut st = self.lock();
+            let Some(slot) = st.msgs.get_mut(&id) else {
+                let _ = std::fs::remove_file(&path);
+                continue;
+            };
+            if slot.busy {
+                continue;
+            }
+            match action.as_str() {
+                "retry" => {
+                    slot.env.next_try = 0;
+                    slot.force = true;
+                }
+                "bounce" => {
+                    let now = now_ms();
+                    let diagnostic = "550 5.0.0 removed from the queue by the administrator".to_owned();
+                    let failed = |t: &mut Target| {
+                        if t.is_pending() {
+                            t.state = TargetState::Failed {
+                                at: now,
+                                code: 550,
+                                status: "5.0.0".into(),
+                                diagnostic: diagnostic.clone(),
+                            };
+                        }
+                    };
+                    let env = &mut slot.env;
+                    let targets = env
+                        .targets
+                        .get_or_insert_with(|| env.recipients.iter().cloned().map(Target::pending).collect());
+                    targets.iter_mut().for_each(failed);
+                    slot.env.next_try = 0;
+                }
+                "delete" => {
+                    let dir = slot.dir.clone();
+                    if let Err(e) = self.spool.remove(&dir, &id) {
+                        tracing::error!(%id, error = %e, "cannot delete a queued message");
+                        continue;
+                    }
+                    st.msgs.remove(&id);
+                    tracing::info!(%id, "deleted from the queue by the administrator");
+                }
+                other => tracing::warn!(%id, action = other, "unknown queue request ignored"),
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+        self.wake.notify_one();
+    }
+
+    /// May `dest` be tried now? `Err(when)` if it is backing off (or another message is
+    /// probing it).
+    fn gate(&self, dest: &Destination, now: i64, force: bool) -> Result<(), i64> {
+        let mut st = self.lock();
+        let d = st.dests.entry(dest.clone()).or_default();
+        if force || d.failures == 0 {
+            return Ok(());
+        }
+        if d.probing {
+            return Err(now + 1000);
+        }
+        if d.retry_at <= now {
+            d.probing = true;
+            return Ok(());
+        }
+        Err(d.retry_at)
+    }
+
+    /// Records a transaction's fate at `dest`. On recovery, every waiting message goes now.
+    fn settle(&self, dest: &Destination, reached: bool, schedule: &Schedule) -> i64 {
+        let now = now_ms();
+        let mut st = self.lock();
+        let d = st.dests.entry(dest.clone()).or_default();
+        d.probing = false;
+        if reached {
+            let was_down = d.failures > 0;
+            d.failures = 0;
+            if was_down {
+                tracing::info!(%dest, "destination reachable again; sending what waited");
+                for slot in st.msgs.values_mut().filter(|s| !s.busy) {
+                    slot.env.next_try = slot.env.next_try.min(now);
+                }
+                self.wake.notify_one();
+            }
+            now
+        } else {
+            // Concurrent failures of one outage count once.
+            if d.retry_at <= now {
+                d.failures += 1;
+                d.retry_at = now + schedule.backoff(d.failures);
+            }
+            d.retry_at
+        }
+    }
+
+    async fn attempt(self: &Arc<Self>, id: QueueId, deliverer: &Arc<Deliverer>, schedule: &Schedule) {
+        let (mut env, dir, data, recovered, force) = {
+            let mut st = self.lock();
+            let Some(slot) = st.msgs.get_mut(&id) else { return };
+            let force = std::mem::take(&mut slot.force);
+            (slot.env.clone(), slot.dir.clone(), slot.data.take(), slot.recovered, force)
+        };
+        let data = match data {
+            Some(d) => d,
+            None => {
+                let (q, dir, id2) = (self.clone(), dir.clone(), id.clone());
+                match tokio::task::spawn_blocking(move || q.spool.read_data(&dir, &id2)).await {
+                    Ok(Ok(d)) => Arc::from(d),
+                    Ok(Err(e)) => return self.unreadable(&id, &e.to_string()),
+                    Err(e) => return self.unreadable(&id, &e.to_string()),
+                }
+            }
+        };
+        let directory = deliverer.directory();
+        let now = now_ms();
+        env.attempts += 1;
+        if env.targets.is_none() {
+            env.targets = Some(expand(&directory, &env, now));
+        }
+        let targets = env.targets.as_mut().expect("expanded");
+        let pending: Vec<(usize, &Address)> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_pending())
+            .map(|(i, t)| (i, &t.address))
+            .collect();
+        let (groups, refused) = deliverer.plan(&directory, &pending);
+        for (i, o) in refused {
+            apply(&mut targets[i], o, "directory", now);
+        }
+        let letter = Letter {
+            id: id.clone(),
+            reverse_path: env.reverse_path.clone(),
+            created: env.created,
+            data: data.clone(),
+            recovered,
+        };
+        let mut next_try = i64::MAX;
+        let mut rcpt_temp = false;
+        let mut go = Vec::new();
+        for (dest, idx) in groups {
+            match self.gate(&dest, now, force) {
+                Ok(()) => go.push((dest, idx)),
+                Err(when) => {
+                    next_try = next_try.min(when);
+                    for &i in &idx {
+                        targets[i].last_error = Some(format!("waiting: {dest} is backing off"));
+                    }
+                }
+            }
+        }
+        let mut running = JoinSet::new();
+        for (dest, idx) in go {
+            let rcpts: Vec<Address> = idx.iter().map(|&i| targets[i].address.clone()).collect();
+            let letter = letter.clone();
+            let d = deliverer.clone();
+            running.spawn(async move {
+                let out = d.deliver(&dest, &letter, &rcpts).await;
+                (dest, idx, out)
+            });
+        }
+        while let Some(joined) = running.join_next().await {
+            let Ok((dest, idx, outcomes)) = joined else { continue };
+            let at = now_ms();
+            let all_temp = outcomes.iter().all(|o| matches!(o, Outcome::Temporary(_)));
+            let targets = env.targets.as_mut().expect("expanded");
+            for (&i, o) in idx.iter().zip(outcomes) {
+                if matches!(o, Outcome::Temporary(_)) {
+                    rcpt_temp |= !all_temp;
+                }
+                apply(&mut targets[i], o, &dest.to_string(), at);
+            }
+            if dest != Destination::Local {
+                let retry_at = self.settle(&dest, !all_temp, schedule);
+                if all_temp {
+                    next_try = next_try.min(retry_at);
+                }
+                // Per-recipient states on disk before anything else happens to this message.
+                if let Err(e) = self.spool.save_env(&dir, &env).await {
+                    tracing::error!(%id, error = %e, "cannot record delivery state");
+                }
+            } else if all_temp {
+                rcpt_temp = true;
+            }
+        }
+        let now = now_ms();
+        let expires = env.created + schedule.lifetime.as_millis() as i64;
+        if !env.is_done() && now >= expires {
+            let targets = env.targets.as_mut().expect("expanded");
+            for t in targets.iter_mut().filter(|t| t.is_pending()) {
+                let last = t.last_error.clone().unwrap_or_else(|| "no attempt succeeded".into());
+                t.state = TargetState::Failed {
+                    at: now,
+                    code: 451,
+                    status: "4.4.7".into(),
+                    diagnostic: format!("451 4.4.7 delivery time expired; last error: {last}"),
+                };
+            }
+        }
+        if env.is_done() {
+            self.finish(env, &dir, &data, schedule).await;
+            return;
+        }
+        if rcpt_temp || next_try == i64::MAX {
+            next_try = next_try.min(now + schedule.backoff(env.attempts));
+        }
+        env.next_try = next_try.min(expires).max(now + 1);
+        if let Err(e) = self.spool.save_env(&dir, &env).await {
+            tracing::error!(%id, error = %e, "cannot record delivery state");
+        }
+        let next = env.next_try;
+        self.release(&id, Some(env), next);
+    }
+
+    fn unreadable(&self, id: &QueueId, e: &str) {
+        tracing::error!(%id, error = %e, "cannot read a queued message");
+        self.release(id, None, now_ms() + 60_000);
+    }
+
+    /// Puts a message back after an unfinished attempt.
+    fn release(&self, id: &QueueId, env: Option<Envelope>, next_try: i64) {
+        let mut st = self.lock();
+        if let Some(slot) = st.msgs.get_mut(id) {
+            if let Some(env) = env {
+                slot.env = env;
+            }
+            slot.env.next_try = next_try;
+            slot.busy = false;
+        }
+    }
+
+    /// Every recipient is final: queue the DSN if one is due, then remove the message.
+    async fn finish(
+        self: &Arc<Self>,
+        env: Envelope,
+        dir: &std::path::Path,
+        data: &[u8],
+        schedule: &Schedule,
+    ) {
+        let id = env.id.clone();
+        if let Some(report) = dsn::build(&env, data, &schedule.hostname, now_ms()) {
+            let to = env.reverse_path.clone().expect("a DSN has a recipient");
+            let from_ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+            if let Err(e) = self.store(None, vec![to], OriginRecord::Bounce, from_ip, report).await {
+                tracing::error!(%id, error = %e, "cannot queue the DSN; will try again");
+                let _ = self.spool.save_env(dir, &env).await;
+                self.release(&id, Some(env), now_ms() + 60_000);
+                return;
+            }
+            tracing::info!(%id, failed = env.failed().count(), "DSN queued");
+        }
+        if let Err(e) = self.spool.remove(dir, &id) {
+            tracing::error!(%id, error = %e, "cannot remove a delivered message");
+        }
+        self.lock().msgs.remove(&id);
+        tracing::debug!(%id, "done");
+    }
+}
+
+fn apply(t: &mut Target, o: Outcome, via: &str, at: i64) {
+    match o {
+        Outcome::Delivered => {
+            t.state = TargetState::Delivered { at, via: via.to_owned() };
+            t.last_error = None;
+        }
+        Outcome::Temporary(why) => t.last_error = Some(why),
+        Outcome::Permanent { code, status, diagnostic } => {
+            t.state = TargetState::Failed { at, code, status, diagnostic };
+        }
+    }
+}
+
+fn failed_target(address: Address, why: &Rejection, at: i64) -> Target {
+    let (code, status) = why.smtp();
+    Target {
+        address,
+        state: TargetState::Failed {
+            at,
+            code,
+            status: status.into(),
+            diagnostic: format!("{code} {status} {why}"),
+        },
+        last_error: None,
+    }
+}
+
+/// The final recipients of a message. At the first agent, aliases and lists expand here, once;
+/// a peer's recipients are final mailboxes already and only get their official form.
+fn expand(dir: &Directory, env: &Envelope, now: i64) -> Vec<Target> {
+    let mut out: Vec<Target> = Vec::new();
+    let mut push = |t: Target| {
+        if !out.iter().any(|o| o.address == t.address) {
+            out.push(t);
+        }
+    };
+    let sender = Sender { address: env.reverse_path.clone(), internal: env.origin.internal() };
+    let single = |res: &pochta_directory::resolve::Resolution| {
+        res.external.is_empty() && res.local.values().map(|n| n.len()).sum::<usize>() == 1
+    };
+    if matches!(env.origin, OriginRecord::Peer { .. }) {
+        for r in &env.recipients {
+            if !dir.is_ours(r.domain()) {
+                push(Target::pending(r.clone()));
+                continue;
+            }
+            match resolve(dir, r, &sender) {
+                Ok(res) if single(&res) => {
+                    let name = res.local.values().flatten().next().expect("one mailbox");
+                    push(Target::pending(dir.official(name)));
+                }
+                Ok(res) => {
+                    for name in res.local.values().flatten() {
+                        push(Target::pending(dir.official(name)));
+                    }
+                    res.external.into_iter().for_each(|a| push(Target::pending(a)));
+                }
+                Err(why) => push(failed_target(r.clone(), &why, now)),
+            }
+        }
+        return out;
+    }
+    let (res, refused) = resolve_all(dir, &env.recipients, &sender);
+    for name in res.local.values().flatten() {
+        push(Target::pending(dir.official(name)));
+    }
+    res.external.into_iter().for_each(|a| push(Target::pending(a)));
+    for (addr, why) in refused {
+        match why {
+            Rejection::NotOurs => push(Target::pending(addr)),
+            why => push(failed_target(addr, &why, now)),
+        }
+    }
+    out
+}
+
+impl Sink for Queue {
+    async fn enqueue(&self, msg: Incoming) -> Result<QueueId, QueueError> {
+        let origin = OriginRecord::from(&msg.origin);
+        let id = self.store(msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data).await?;
+        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        Ok(id)
+    }
+}
+
+impl Sink for Arc<Queue> {
+    async fn enqueue(&self, msg: Incoming) -> Result<QueueId, QueueError> {
+        self.as_ref().enqueue(msg).await
+    }
+}

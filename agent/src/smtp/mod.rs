@@ -1,0 +1,53 @@
+//! The agent's SMTP service.
+//!
+//! * `reply`, `limits`, `path`, `data`, `session` — the sans-IO core: bytes in, replies and
+//!   actions out, no tokio. Tested in memory.
+//! * `conn`, `server` — the only I/O: tokio listeners for the port-25 role, submission (587)
+//!   and implicit-TLS submission (465), TLS, timeouts, connection limits, Argon2id off the
+//!   async threads, and the hand-over to the queue ([`crate::queue::Sink`]).
+//!
+//! Architecture Invariant: the RCPT policy reads only the in-memory replica
+//! ([`session::DirectoryView`]); no SMTP command waits on the network or the central server.
+//!
+//! Architecture Invariant: `250` after DATA/BDAT LAST is written only after
+//! [`crate::queue::Sink::enqueue`] returned `Ok` (PRODUCT.md invariant 5).
+
+pub mod conn;
+pub mod data;
+pub mod limits;
+pub mod path;
+pub mod reply;
+pub mod server;
+pub mod session;
+
+use std::sync::Arc;
+
+use pochta_directory::Directory;
+
+pub use limits::Limits;
+pub use reply::{Code, Reply};
+pub use server::{SmtpAddrs, SmtpServer};
+pub use session::{Action, Authed, DirectoryView, Role, Session, SessionConfig, Step};
+
+use crate::replica::Replica;
+
+/// The live replica as the SMTP service sees it.
+pub struct ReplicaView {
+    pub replica: Arc<Replica>,
+    /// No contact with the central server for longer than this makes the replica stale.
+    pub stale_after_secs: u64,
+}
+
+impl DirectoryView for ReplicaView {
+    fn directory(&self) -> Arc<Directory> {
+        self.replica.directory()
+    }
+
+    /// The same rule as `/status`: never in contact, or not for `stale_after_secs`.
+    fn stale(&self) -> bool {
+        match self.replica.contact().last_contact {
+            None => true,
+            Some(t) => u64::try_from(crate::status::unix_now() - t).unwrap_or(0) > self.stale_after_secs,
+        }
+    }
+}

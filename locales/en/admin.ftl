@@ -1,0 +1,281 @@
+users-title = Users
+users-new = New user
+users-search = Search
+users-search-hint = name, display name or address
+users-site = Site
+users-all-sites = All sites
+users-status = Status
+users-any-status = Any
+users-per-page = Per page
+users-filter = Show
+users-count = { $count ->
+    [one] { $count } user
+   *[other] { $count } users
+}
+users-none = No users match.
+users-col-name = Address
+users-col-display-name = Name
+users-col-site = Site
+users-col-status = Status
+user-enabled = Active
+user-disabled = Disabled
+user-enabled-hint = A disabled user cannot log in and receives no mail; nothing is deleted.
+user-new-title = New user
+user-name = Name (the part before @)
+user-name-hint = The official address will be name@{ $domain }.
+user-display-name = Display name
+user-site = Home site
+user-password = Password
+user-create = Create user
+user-facts = Details
+user-official = Official address
+user-local = Local address
+user-former = Former addresses (still delivered)
+user-has-password = set
+user-no-password = not set — the user cannot log in
+user-groups = Lists and aliases
+user-edit = Edit
+user-move = Move to another site
+user-move-to = New home site
+user-move-hint = You will see what happens before anything changes.
+user-move-button = Move…
+user-move-nowhere = There is no other site with mailboxes.
+user-reset-password = Reset password
+user-new-password = New password
+user-set-password = Set password
+user-delete = Delete user…
+ok-user-created = The user has been created.
+ok-user-saved = Saved.
+ok-user-deleted = The user has been deleted.
+ok-user-moved = The user has been moved. The agents receive the change within seconds.
+ok-password-set = The password has been set; the user's sessions have been ended.
+move-title = Move { $name }
+move-what = { $name } will live at { $site }: the mailbox and new mail go there.
+move-new-local = New local address: { $address }
+move-kept = Keeps working: { $address }
+move-groups = { $count ->
+    [0] The user is on no list.
+    [one] The user stays on the { $count } list or alias that names them.
+   *[other] The user stays on the { $count } lists and aliases that name them.
+}
+move-mail = Mail already delivered at { $from } moves to { $to } with the mailbox.
+move-no-agent = The new site has no agent yet: mail for the user will wait in queues until one is enrolled.
+move-button = Move to { $site }
+delete-user-title = Delete { $name }?
+delete-user-what = { $address } will stop receiving mail; mail to it will be refused.
+delete-user-groups = { $count ->
+    [0] The user is on no list.
+    [one] The user will be taken off { $count } list or alias.
+   *[other] The user will be taken off { $count } lists and aliases.
+}
+delete-user-mailbox = This cannot be undone.
+groups-title = Aliases and lists
+groups-new = New alias or list
+groups-none = There are no aliases or lists yet.
+groups-col-address = Address
+groups-col-kind = Kind
+groups-col-policy = Who may post
+groups-col-members = Members
+groups-col-description = Description
+kind-alias = Alias
+kind-list = List
+policy-default = Default (aliases: anyone; lists: our users)
+policy-anyone = Anyone
+policy-internal = Users of this domain only
+policy-members = Members only
+group-new-title = New alias or list
+group-name = Name (the part before @)
+group-kind = Kind
+group-description = Description
+group-policy = Who may post
+group-policy-hint = Lists of the whole organisation should accept mail only from inside.
+group-members = Members
+group-members-hint = One address per line: users, aliases and lists of { $domain }, or outside addresses.
+group-create = Create
+group-members-title = Members
+group-no-members = No members yet.
+group-remove-member = Remove
+group-remove-member-label = Remove { $address }
+group-add-member = Add a member
+group-add = Add
+group-expansion = Where mail goes
+group-expansion-total = { $count ->
+    [one] { $count } mailbox in all
+   *[other] { $count } mailboxes in all
+}
+mailboxes-count = { $count ->
+    [one] { $count } mailbox
+   *[other] { $count } mailboxes
+}
+group-external = Outside addresses
+group-edit = Edit
+group-delete = Delete…
+ok-group-created = Created.
+ok-group-saved = Saved.
+ok-group-deleted = Deleted.
+ok-member-added = The member has been added.
+ok-member-removed = The member has been removed.
+delete-group-title = Delete { $address }?
+delete-group-what = Mail to { $address } will be refused.
+delete-group-containing = { $count ->
+    [0] No other list contains it.
+    [one] It will be taken out of { $count } list that contains it.
+   *[other] It will be taken out of { $count } lists that contain it.
+}
+sites-title = Sites
+sites-intro = Each site has its own subdomain and one or more agents. MX priorities follow the paper: level 0 first, then level-1 sites, the one with the most active users first; level 2 is not an MX.
+sites-new = New site
+sites-col-site = Site
+sites-col-domain = Domain
+sites-col-level = Level
+sites-col-users = Users (active / all)
+sites-col-mx = MX priority
+sites-col-agents = Agents
+site-id = Site id (subdomain)
+site-id-hint = One DNS label; local addresses will be name@id.{ $domain }.
+site-name = Name
+site-level = Server level
+level-0-description = Level 0 — main MX, no mailboxes
+level-1-description = Level 1 — backup MX with local users
+level-2-description = Level 2 — local users only, may sit behind NAT
+level-name = { $level ->
+    [0] Level 0
+    [1] Level 1
+   *[2] Level 2
+}
+site-create = Create site
+site-facts = Details
+site-users = { $active } active of { $count }
+site-active-users = { $count ->
+    [one] { $count } active user
+   *[other] { $count } active users
+}
+site-not-mx = not an MX
+site-edit = Edit
+site-agents = Agents
+site-delete = Delete site…
+enroll-hint = A one-time code lets a new agent join this site. It is shown once.
+enroll-button = Make an enrollment code
+enroll-code-title = Enrollment code
+enroll-code-intro = Run this on the site's machine. The code works once, until { $expires }.
+ok-site-created = The site has been created.
+ok-site-saved = Saved.
+ok-site-deleted = The site has been deleted.
+delete-site-title = Delete site { $site }?
+delete-site-what = Site { $site } and its subdomain will be removed.
+delete-site-agents = { $count ->
+    [0] It has no agents.
+    [one] Its { $count } agent will be forgotten.
+   *[other] Its { $count } agents will be forgotten.
+}
+agents-none = No agent has enrolled yet.
+agents-col-agent = Agent
+agents-col-state = State
+agents-col-applied = Version
+agents-col-lag = Behind
+agents-col-contact = Last contact
+agent-in-sync = in sync
+agent-catching-up = catching up
+agent-stale = stale
+agent-never = never seen
+agent-pulls = pulls
+lag-sets = { $count ->
+    [0] —
+    [one] { $count } change
+   *[other] { $count } changes
+}
+dns-title = DNS records
+dns-intro = Publish these records in the zone of { $domain }. They change when sites, levels or agents change.
+dns-zone-header = Records for { $domain }, made by Pochta
+dns-mx-comment = Mail exchangers: level 0 first, then level 1 by active users; every site subdomain uses the same servers
+dns-no-mx = No level 0 or level 1 site yet: nothing can receive mail from outside
+dns-a-comment = Addresses of the sites' servers
+dns-a-unknown = address of site { $site }'s server (not known yet)
+dns-spf-comment = SPF: the sites that send mail out directly (level 2 sends through them)
+dns-dkim-comment = DKIM: publish the key when signing is enabled
+dns-dkim-key = public key
+dns-dmarc-comment = DMARC: start with p=none and read the reports
+history-title = History
+history-search = Search
+history-search-hint = who, or a name or address that changed
+history-none = Nothing found.
+history-older = Older
+history-details = { $bytes ->
+    [one] Details ({ $bytes } byte on the wire)
+   *[other] Details ({ $bytes } bytes on the wire)
+}
+history-more-ops = { $count ->
+    [one] …and { $count } more change
+   *[other] …and { $count } more changes
+}
+op-put-site = Site { $site } saved (level { $level })
+op-delete-site = Site { $site } deleted
+op-put-user = { $state ->
+    [disabled] User { $name } saved at site { $site } (disabled)
+   *[enabled] User { $name } saved at site { $site }
+}
+op-set-password = Password of { $name } changed
+op-delete-user = User { $name } deleted
+op-put-group = { $kind ->
+    [alias] Alias { $name } saved ({ $count } members)
+   *[list] List { $name } saved ({ $count } members)
+}
+op-delete-group = Alias or list { $name } deleted
+import-title = Import users
+import-intro = Paste CSV or choose a file: name, display name, site, and optionally password and enabled (yes/no). New names create users; existing ones are updated (a different site moves the user). Check the preview first: the import is one change, all or nothing.
+import-file = CSV file
+import-csv = CSV
+import-preview = Preview
+import-apply = Import
+import-preview-title = What will change
+import-summary = { $create } to create, { $update } to update, { $unchanged } unchanged, { $count ->
+    [0] no errors.
+    [one] { $count } error.
+   *[other] { $count } errors.
+}
+import-done = Imported as version { $version }.
+import-col-line = Line
+import-col-action = Action
+import-col-note = Note
+import-create = create
+import-update = update
+import-unchanged = unchanged
+import-invalid = error
+import-field-display-name = display name
+import-field-site = site (move)
+import-field-enabled = enabled
+import-field-password = password
+dashboard-title = Dashboard
+dashboard-version = directory version
+dashboard-users = { $count ->
+    [one] user
+   *[other] users
+}
+dashboard-groups = { $count ->
+    [one] alias or list
+   *[other] aliases and lists
+}
+dashboard-sites = { $count ->
+    [one] site
+   *[other] sites
+}
+dashboard-stale = { $count ->
+    [one] { $count } agent has not been heard from or is falling behind.
+   *[other] { $count } agents have not been heard from or are falling behind.
+}
+dashboard-sites-title = Sites and agents
+dashboard-traffic = Mail traffic
+dashboard-period = Period
+period-hour = last hour
+period-day = last 24 hours
+period-week = last 7 days
+dashboard-no-data = No data yet: agents report their counters once they run the mail service.
+traffic-received = Received
+traffic-accepted = Accepted
+traffic-delivered = Delivered
+traffic-sent = Sent
+traffic-queue = In queue
+chart-title = Accepted and sent messages over the period
+chart-max = peak { $count }
+dashboard-recent = Latest changes
+dashboard-all-history = All history

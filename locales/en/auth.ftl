@@ -1,0 +1,22 @@
+login-title = Log in
+login-intro = Administrators log in with their name, everyone else with their address at { $domain }.
+login-name = Name or e-mail address
+login-name-hint = For example ivanov@{ $domain }
+login-password = Password
+login-button = Log in
+login-failed = Wrong name or password.
+login-too-many = { $minutes ->
+    [one] Too many failed attempts. Try again in { $minutes } minute.
+   *[other] Too many failed attempts. Try again in { $minutes } minutes.
+}
+me-title = My account
+me-addresses = My addresses
+me-lists = Lists and aliases I receive mail from
+me-no-lists = You are not on any list.
+me-password = Change password
+me-password-intro = After the change, you are logged out everywhere else, and your mail programs need the new password.
+me-current-password = Current password
+me-new-password = New password
+me-confirm-password = New password again
+me-change-password = Change password
+ok-password-changed = Your password has been changed. Your other sessions have been ended.

@@ -1,0 +1,58 @@
+err-not-found = Not found.
+err-page-not-found = There is no such page.
+err-conflict = This conflicts with the current state; reload the page and try again.
+err-unauthorized = You are not allowed to do that.
+err-forbidden = This page is not available to you.
+err-csrf = The form has expired or did not come from this site. Reload the page and try again.
+err-bad-form = The form could not be read. Reload the page and try again.
+err-too-large = The form is too large.
+err-internal = An internal error occurred; it has been logged. Please try again later.
+err-invalid = The input is not valid.
+err-user-name = A name may contain Latin letters, digits, dots, hyphens and underscores, up to 64 characters, and must not start or end with a dot.
+err-group-name = A name may contain Latin letters, digits, dots, hyphens and underscores, up to 64 characters, and must not start or end with a dot.
+err-site-id = A site id is one DNS label: lower-case Latin letters, digits and hyphens.
+err-site-name = Give the site a name of one line, at most 200 characters.
+err-level = Choose a server level: 0, 1 or 2.
+err-no-such-site = There is no site “{ $site }”.
+err-site-exists = Site “{ $site }” already exists.
+err-site-not-empty = { $count ->
+    [one] Site “{ $site }” still has { $count } user; move them first.
+   *[other] Site “{ $site }” still has { $count } users; move them first.
+}
+err-no-mailboxes = Site “{ $site }” is level 0 and keeps no mailboxes.
+err-no-such-user = There is no user “{ $name }”.
+err-user-exists = User “{ $name }” already exists.
+err-no-such-group = There is no alias or list “{ $name }”.
+err-group-exists = “{ $name }” already exists.
+err-name-taken = { $kind ->
+    [user] The name “{ $name }” is already taken by a user.
+    [alias] The name “{ $name }” is already taken by an alias.
+   *[list] The name “{ $name }” is already taken by a list.
+}
+err-name-reserved = The name “{ $name }” is reserved.
+err-self-member = { $kind ->
+    [alias] An alias cannot contain itself.
+   *[list] A list cannot contain itself.
+}
+err-member-address = “{ $address }” is not an e-mail address.
+err-member-unknown = { $address } is not a user, alias or list of this domain.
+err-member-site = { $address }: { $domain } is not a site of this domain.
+err-not-a-member = { $address } is not a member of “{ $name }”.
+err-resolve = Mail to { $address } cannot be delivered.
+err-group-kind = Choose alias or list.
+err-group-policy = Choose who may post.
+err-move-same-site = “{ $name }” already lives at site “{ $site }”.
+err-password-short = The password must have at least { $min } characters.
+err-password-long = The password is too long.
+err-password-simple = The password must not be only letters or only digits.
+err-password-mismatch = The two new passwords differ.
+err-password-same = The new password is the same as the current one.
+err-current-password = The current password is wrong.
+err-import-empty = The file has no users.
+err-import-too-long = At most { $max } lines per import.
+err-import-columns = { $count ->
+    [one] Expected 3 to 5 columns, found { $count }.
+   *[other] Expected 3 to 5 columns, found { $count }.
+}
+err-import-duplicate = “{ $name }” appears twice in the file.
+err-import-enabled = The “enabled” column takes yes or no.

@@ -1,0 +1,294 @@
+users-title = Пользователи
+users-new = Новый пользователь
+users-search = Поиск
+users-search-hint = имя, ФИО или адрес
+users-site = Площадка
+users-all-sites = Все площадки
+users-status = Состояние
+users-any-status = Любое
+users-per-page = На странице
+users-filter = Показать
+users-count = { $count ->
+    [one] { $count } пользователь
+    [few] { $count } пользователя
+   *[many] { $count } пользователей
+}
+users-none = Никого не найдено.
+users-col-name = Адрес
+users-col-display-name = Имя
+users-col-site = Площадка
+users-col-status = Состояние
+user-enabled = Активен
+user-disabled = Отключён
+user-enabled-hint = Отключённый пользователь не может войти и не получает почту; ничего не удаляется.
+user-new-title = Новый пользователь
+user-name = Имя (часть адреса до @)
+user-name-hint = Официальный адрес будет имя@{ $domain }.
+user-display-name = ФИО
+user-site = Домашняя площадка
+user-password = Пароль
+user-create = Создать пользователя
+user-facts = Сведения
+user-official = Официальный адрес
+user-local = Локальный адрес
+user-former = Прежние адреса (почта на них доставляется)
+user-has-password = задан
+user-no-password = не задан — пользователь не может войти
+user-groups = Рассылки и псевдонимы
+user-edit = Изменить
+user-move = Перенос на другую площадку
+user-move-to = Новая домашняя площадка
+user-move-hint = Прежде чем что-то изменится, вы увидите, что именно произойдёт.
+user-move-button = Перенести…
+user-move-nowhere = Других площадок с почтовыми ящиками нет.
+user-reset-password = Сброс пароля
+user-new-password = Новый пароль
+user-set-password = Задать пароль
+user-delete = Удалить пользователя…
+ok-user-created = Пользователь создан.
+ok-user-saved = Сохранено.
+ok-user-deleted = Пользователь удалён.
+ok-user-moved = Пользователь перенесён. Агенты получат изменение в течение нескольких секунд.
+ok-password-set = Пароль задан; все сеансы пользователя завершены.
+move-title = Перенос: { $name }
+move-what = { $name } будет жить на площадке { $site }: туда переедет почтовый ящик и пойдёт новая почта.
+move-new-local = Новый локальный адрес: { $address }
+move-kept = Продолжит работать: { $address }
+move-groups = { $count ->
+    [0] Пользователь не состоит ни в одной рассылке.
+    [one] Пользователь останется в { $count } рассылке или псевдониме, где он указан.
+   *[other] Пользователь останется в { $count } рассылках и псевдонимах, где он указан.
+}
+move-mail = Почта, уже доставленная на площадку { $from }, переедет вместе с ящиком на { $to }.
+move-no-agent = На новой площадке пока нет агента: почта для пользователя будет ждать в очередях, пока агент не подключится.
+move-button = Перенести на { $site }
+delete-user-title = Удалить { $name }?
+delete-user-what = На адрес { $address } больше нельзя будет писать: письма будут отклоняться.
+delete-user-groups = { $count ->
+    [0] Пользователь не состоит ни в одной рассылке.
+    [one] Пользователь будет исключён из { $count } рассылки или псевдонима.
+   *[other] Пользователь будет исключён из { $count } рассылок и псевдонимов.
+}
+delete-user-mailbox = Это действие нельзя отменить.
+groups-title = Псевдонимы и рассылки
+groups-new = Новый псевдоним или рассылка
+groups-none = Псевдонимов и рассылок пока нет.
+groups-col-address = Адрес
+groups-col-kind = Вид
+groups-col-policy = Кто может писать
+groups-col-members = Участники
+groups-col-description = Описание
+kind-alias = Псевдоним
+kind-list = Рассылка
+policy-default = По умолчанию (псевдоним — кто угодно, рассылка — наши пользователи)
+policy-anyone = Кто угодно
+policy-internal = Только пользователи домена
+policy-members = Только участники
+group-new-title = Новый псевдоним или рассылка
+group-name = Имя (часть адреса до @)
+group-kind = Вид
+group-description = Описание
+group-policy = Кто может писать
+group-policy-hint = Рассылкам на всю организацию лучше принимать письма только изнутри.
+group-members = Участники
+group-members-hint = По одному адресу в строке: пользователи, псевдонимы и рассылки домена { $domain } или внешние адреса.
+group-create = Создать
+group-members-title = Участники
+group-no-members = Участников пока нет.
+group-remove-member = Исключить
+group-remove-member-label = Исключить { $address }
+group-add-member = Добавить участника
+group-add = Добавить
+group-expansion = Куда уходит почта
+group-expansion-total = { $count ->
+    [one] Всего { $count } почтовый ящик
+    [few] Всего { $count } почтовых ящика
+   *[many] Всего { $count } почтовых ящиков
+}
+mailboxes-count = { $count ->
+    [one] { $count } ящик
+    [few] { $count } ящика
+   *[many] { $count } ящиков
+}
+group-external = Внешние адреса
+group-edit = Изменить
+group-delete = Удалить…
+ok-group-created = Создано.
+ok-group-saved = Сохранено.
+ok-group-deleted = Удалено.
+ok-member-added = Участник добавлен.
+ok-member-removed = Участник исключён.
+delete-group-title = Удалить { $address }?
+delete-group-what = Письма на { $address } будут отклоняться.
+delete-group-containing = { $count ->
+    [0] В других рассылках этот адрес не указан.
+    [one] Адрес будет исключён из { $count } рассылки, где он указан.
+   *[other] Адрес будет исключён из { $count } рассылок, где он указан.
+}
+sites-title = Площадки
+sites-intro = У каждой площадки свой поддомен и один или несколько агентов. Приоритеты MX — как в статье: сначала уровень 0, затем площадки уровня 1, начиная с той, где больше активных пользователей; уровень 2 не является MX.
+sites-new = Новая площадка
+sites-col-site = Площадка
+sites-col-domain = Домен
+sites-col-level = Уровень
+sites-col-users = Пользователи (активные / все)
+sites-col-mx = Приоритет MX
+sites-col-agents = Агенты
+site-id = Код площадки (поддомен)
+site-id-hint = Одна метка DNS; локальные адреса будут вида имя@код.{ $domain }.
+site-name = Название
+site-level = Уровень сервера
+level-0-description = Уровень 0 — основной MX, без почтовых ящиков
+level-1-description = Уровень 1 — резервный MX с локальными пользователями
+level-2-description = Уровень 2 — только локальные пользователи, может быть за NAT
+level-name = { $level ->
+    [0] Уровень 0
+    [1] Уровень 1
+   *[2] Уровень 2
+}
+site-create = Создать площадку
+site-facts = Сведения
+site-users = { $active } активных из { $count }
+site-active-users = { $count ->
+    [one] { $count } активный пользователь
+    [few] { $count } активных пользователя
+   *[many] { $count } активных пользователей
+}
+site-not-mx = не MX
+site-edit = Изменить
+site-agents = Агенты
+site-delete = Удалить площадку…
+enroll-hint = Одноразовый код позволяет новому агенту подключиться к этой площадке. Код показывается один раз.
+enroll-button = Получить код подключения
+enroll-code-title = Код подключения
+enroll-code-intro = Выполните эту команду на сервере площадки. Код действует один раз, до { $expires }.
+ok-site-created = Площадка создана.
+ok-site-saved = Сохранено.
+ok-site-deleted = Площадка удалена.
+delete-site-title = Удалить площадку { $site }?
+delete-site-what = Площадка { $site } и её поддомен будут удалены.
+delete-site-agents = { $count ->
+    [0] Агентов у неё нет.
+    [one] Её { $count } агент будет забыт.
+    [few] Её { $count } агента будут забыты.
+   *[many] Её { $count } агентов будут забыты.
+}
+agents-none = Ни один агент ещё не подключился.
+agents-col-agent = Агент
+agents-col-state = Состояние
+agents-col-applied = Версия
+agents-col-lag = Отставание
+agents-col-contact = Последняя связь
+agent-in-sync = синхронизирован
+agent-catching-up = догоняет
+agent-stale = не отвечает
+agent-never = ни разу не выходил на связь
+agent-pulls = забирает сам
+lag-sets = { $count ->
+    [0] —
+    [one] { $count } изменение
+    [few] { $count } изменения
+   *[many] { $count } изменений
+}
+dns-title = Записи DNS
+dns-intro = Опубликуйте эти записи в зоне { $domain }. Они меняются, когда меняются площадки, уровни или агенты.
+dns-zone-header = Записи для { $domain }, подготовлены системой «Почта»
+dns-mx-comment = Почтовые серверы: сначала уровень 0, затем уровень 1 по числу активных пользователей; поддомены площадок используют те же серверы
+dns-no-mx = Площадок уровня 0 и 1 пока нет: почту извне принимать некому
+dns-a-comment = Адреса серверов площадок
+dns-a-unknown = адрес сервера площадки { $site } (пока неизвестен)
+dns-spf-comment = SPF: площадки, которые отправляют почту наружу сами (уровень 2 отправляет через них)
+dns-dkim-comment = DKIM: опубликуйте ключ, когда включите подпись
+dns-dkim-key = открытый ключ
+dns-dmarc-comment = DMARC: начните с p=none и читайте отчёты
+history-title = Журнал изменений
+history-search = Поиск
+history-search-hint = кто изменил, или имя и адрес, которые изменились
+history-none = Ничего не найдено.
+history-older = Раньше
+history-details = { $bytes ->
+    [one] Подробности ({ $bytes } байт при передаче)
+    [few] Подробности ({ $bytes } байта при передаче)
+   *[many] Подробности ({ $bytes } байт при передаче)
+}
+history-more-ops = { $count ->
+    [one] …и ещё { $count } изменение
+    [few] …и ещё { $count } изменения
+   *[many] …и ещё { $count } изменений
+}
+op-put-site = Площадка { $site } сохранена (уровень { $level })
+op-delete-site = Площадка { $site } удалена
+op-put-user = { $state ->
+    [disabled] Пользователь { $name } сохранён на площадке { $site } (отключён)
+   *[enabled] Пользователь { $name } сохранён на площадке { $site }
+}
+op-set-password = Пароль пользователя { $name } изменён
+op-delete-user = Пользователь { $name } удалён
+op-put-group = { $kind ->
+    [alias] Псевдоним { $name } сохранён (участников: { $count })
+   *[list] Рассылка { $name } сохранена (участников: { $count })
+}
+op-delete-group = Псевдоним или рассылка { $name } удалены
+import-title = Импорт пользователей
+import-intro = Вставьте CSV или выберите файл: имя, ФИО, площадка, а также, по желанию, пароль и признак активности (yes/no). Новые имена создают пользователей, существующие обновляются (другая площадка — это перенос). Сначала посмотрите, что изменится: импорт — одно изменение, всё или ничего.
+import-file = Файл CSV
+import-csv = CSV
+import-preview = Проверить
+import-apply = Импортировать
+import-preview-title = Что изменится
+import-summary = Создать: { $create }, обновить: { $update }, без изменений: { $unchanged }; { $count ->
+    [0] ошибок нет.
+    [one] { $count } ошибка.
+    [few] { $count } ошибки.
+   *[many] { $count } ошибок.
+}
+import-done = Импортировано, версия { $version }.
+import-col-line = Строка
+import-col-action = Действие
+import-col-note = Примечание
+import-create = создать
+import-update = обновить
+import-unchanged = без изменений
+import-invalid = ошибка
+import-field-display-name = ФИО
+import-field-site = площадка (перенос)
+import-field-enabled = активность
+import-field-password = пароль
+dashboard-title = Обзор
+dashboard-version = версия справочника
+dashboard-users = { $count ->
+    [one] пользователь
+    [few] пользователя
+   *[many] пользователей
+}
+dashboard-groups = { $count ->
+    [one] псевдоним или рассылка
+    [few] псевдонима и рассылки
+   *[other] псевдонимов и рассылок
+}
+dashboard-sites = { $count ->
+    [one] площадка
+    [few] площадки
+   *[many] площадок
+}
+dashboard-stale = { $count ->
+    [one] { $count } агент не выходит на связь или отстаёт.
+    [few] { $count } агента не выходят на связь или отстают.
+   *[many] { $count } агентов не выходят на связь или отстают.
+}
+dashboard-sites-title = Площадки и агенты
+dashboard-traffic = Почтовый трафик
+dashboard-period = Период
+period-hour = последний час
+period-day = последние сутки
+period-week = последние 7 дней
+dashboard-no-data = Данных пока нет: агенты начнут присылать счётчики, когда заработает почтовая служба.
+traffic-received = Получено
+traffic-accepted = Принято
+traffic-delivered = Доставлено
+traffic-sent = Отправлено
+traffic-queue = В очереди
+chart-title = Принятые и отправленные письма за период
+chart-max = максимум { $count }
+dashboard-recent = Последние изменения
+dashboard-all-history = Весь журнал

@@ -1,0 +1,263 @@
+//! Bulk import of users from CSV, with a dry run that says what would change.
+//!
+//! Columns: `name, display_name, site[, password[, enabled]]`; a first line starting with `name`
+//! is a header. A new name creates a user; an existing one is updated (display name, site — a
+//! move, as one click would do it — enabled, password). The whole file is one change set: when
+//! any line is wrong, nothing is imported.
+
+use std::collections::HashSet;
+
+use pochta_directory::password::check_strength;
+use pochta_directory::wire::Version;
+use pochta_directory::{Directory, LocalPart, Op, PasswordHash, SiteId, User};
+
+use super::users::{parse_name, parse_site};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// At most this many lines in one import.
+pub const MAX_ROWS: usize = 20_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Create,
+    Update,
+    Unchanged,
+    Invalid,
+}
+
+#[derive(Debug)]
+pub struct Row {
+    /// Line number in the file, from 1.
+    pub line: usize,
+    pub name: String,
+    pub display_name: String,
+    pub site: String,
+    pub action: Action,
+    /// For updates: what changes (`display_name`, `site`, `enabled`, `password`).
+    pub changes: Vec<&'static str>,
+    pub error: Option<ApiError>,
+    password: Option<String>,
+    enabled_text: String,
+    enabled: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Plan {
+    pub rows: Vec<Row>,
+    /// A problem with the file as a whole (empty, too long).
+    pub error: Option<ApiError>,
+}
+
+impl Plan {
+    pub fn count(&self, a: Action) -> usize {
+        self.rows.iter().filter(|r| r.action == a).count()
+    }
+    pub fn is_valid(&self) -> bool {
+        self.error.is_none() && self.count(Action::Invalid) == 0
+    }
+}
+
+/// Splits one CSV line: commas, fields in double quotes with `""` for a quote.
+fn fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if cur.trim().is_empty() => {
+                cur.clear();
+                quoted = true
+            }
+            (',', false) => out.push(std::mem::take(&mut cur).trim().to_owned()),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur.trim().to_owned());
+    out
+}
+
+fn parse_enabled(s: &str) -> Option<bool> {
+    match s.trim().to_ascii_lowercase().as_str() {
+        "" | "1" | "yes" | "true" | "да" => Some(true),
+        "0" | "no" | "false" | "нет" => Some(false),
+        _ => None,
+    }
+}
+
+/// Reads the file and checks every line against the directory. Changes nothing.
+pub fn plan(dir: &Directory, text: &str) -> Plan {
+    let mut plan = Plan::default();
+    let mut seen: HashSet<LocalPart> = HashSet::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let f = fields(line);
+        if i == 0 && f[0].eq_ignore_ascii_case("name") {
+            continue;
+        }
+        if plan.rows.len() >= MAX_ROWS {
+            plan.error = Some(
+                ApiError::bad_request(format!("at most {MAX_ROWS} lines per import"))
+                    .key("err-import-too-long")
+                    .arg("max", MAX_ROWS)
+                    .field("csv"),
+            );
+            break;
+        }
+        let get = |n: usize| f.get(n).cloned().unwrap_or_default();
+        let mut row = Row {
+            line: i + 1,
+            name: get(0),
+            display_name: get(1),
+            site: get(2),
+            action: Action::Invalid,
+            changes: vec![],
+            error: None,
+            password: Some(get(3)).filter(|p| !p.is_empty()),
+            enabled_text: get(4),
+            enabled: true,
+        };
+        match check_row(dir, &mut row, &mut seen, f.len()) {
+            Ok(()) => {}
+            Err(e) => {
+                row.action = Action::Invalid;
+                row.error = Some(e);
+            }
+        }
+        plan.rows.push(row);
+    }
+    if plan.rows.is_empty() && plan.error.is_none() {
+        plan.error =
+            Some(ApiError::bad_request("the file has no users").key("err-import-empty").field("csv"));
+    }
+    plan
+}
+
+fn check_row(
+    dir: &Directory,
+    row: &mut Row,
+    seen: &mut HashSet<LocalPart>,
+    columns: usize,
+) -> Result<(), ApiError> {
+    if !(3..=5).contains(&columns) {
+        return Err(ApiError::bad_request(format!(
+            "line {}: expected 3 to 5 columns, found {columns}",
+            row.line
+        ))
+        .key("err-import-columns")
+        .arg("count", columns));
+    }
+    let name = parse_name(&row.name)?;
+    let site: SiteId = parse_site(&row.site)?;
+    if !seen.insert(name.clone()) {
+        return Err(ApiError::bad_request(format!("'{name}' appears twice"))
+            .key("err-import-duplicate")
+            .arg("name", &name));
+    }
+    if let Some(p) = &row.password {
+        check_strength(p)?;
+    }
+    row.enabled = parse_enabled(&row.enabled_text)
+        .ok_or_else(|| ApiError::bad_request("enabled: use yes or no").key("err-import-enabled"))?;
+    let target = dir
+        .site(&site)
+        .ok_or_else(|| ApiError::from(pochta_directory::DirectoryError::NoSuchSite(site.clone())))?;
+    if !target.level.has_mailboxes() {
+        return Err(pochta_directory::DirectoryError::NoMailboxes(site).into());
+    }
+    match dir.user(&name) {
+        None => {
+            // Names taken by aliases and lists, reserved names.
+            dir.check(&Op::PutUser(User {
+                name,
+                display_name: String::new(),
+                site,
+                former_sites: Default::default(),
+                password: None,
+                enabled: true,
+            }))?;
+            row.action = Action::Create;
+        }
+        Some(u) => {
+            if u.display_name != row.display_name {
+                row.changes.push("display_name");
+            }
+            if u.site != site {
+                row.changes.push("site");
+            }
+            if u.enabled != row.enabled {
+                row.changes.push("enabled");
+            }
+            if row.password.is_some() {
+                row.changes.push("password");
+            }
+            row.action = if row.changes.is_empty() { Action::Unchanged } else { Action::Update };
+        }
+    }
+    Ok(())
+}
+
+/// Imports the file as one change set, or nothing when any line is wrong (the plan says which).
+/// Passwords are hashed before the edit starts, off the async threads.
+pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Option<Version>), ApiError> {
+    let first = plan(&st.publisher.current().0, text);
+    if !first.is_valid() {
+        return Ok((first, None));
+    }
+    let mut hashes: std::collections::HashMap<String, PasswordHash> = std::collections::HashMap::new();
+    for r in &first.rows {
+        if let Some(p) = &r.password {
+            hashes.insert(r.name.to_lowercase(), st.hash_password(p.clone()).await);
+        }
+    }
+    let edit = st.publisher.begin().await?;
+    // The directory may have changed while hashing: check again under the edit lock.
+    let plan = plan(edit.directory(), text);
+    if !plan.is_valid() {
+        edit.commit(author, vec![]).await?;
+        return Ok((plan, None));
+    }
+    let dir = edit.directory();
+    let mut ops = Vec::new();
+    for r in plan.rows.iter().filter(|r| matches!(r.action, Action::Create | Action::Update)) {
+        let name = parse_name(&r.name)?;
+        let site = parse_site(&r.site)?;
+        let hash = r.password.as_ref().and_then(|_| hashes.get(&r.name.to_lowercase()).cloned());
+        match dir.user(&name) {
+            None => ops.push(Op::PutUser(User {
+                name,
+                display_name: r.display_name.clone(),
+                site,
+                former_sites: Default::default(),
+                password: hash,
+                enabled: r.enabled,
+            })),
+            Some(old) => {
+                let mut u = old.clone();
+                u.display_name = r.display_name.clone();
+                u.enabled = r.enabled;
+                if u.site != site {
+                    let from = std::mem::replace(&mut u.site, site.clone());
+                    u.former_sites.insert(from);
+                    u.former_sites.remove(&site);
+                }
+                if &u != old {
+                    ops.push(Op::put_user_keeping_password(&u));
+                }
+                if let Some(h) = hash {
+                    ops.push(Op::SetPassword { name: u.name.clone(), hash: Some(h) });
+                }
+            }
+        }
+    }
+    let v = edit.commit(author, ops).await?;
+    Ok((plan, Some(v)))
+}

@@ -1,0 +1,307 @@
+//! Users: create, edit, disable, delete, set a password, move to another site.
+
+use pochta_directory::password::check_strength;
+use pochta_directory::wire::Version;
+use pochta_directory::{Address, Directory, LocalPart, Op, SiteId, User};
+
+use super::parse_field;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A user's name as typed, parsed.
+pub fn parse_name(name: &str) -> Result<LocalPart, ApiError> {
+    parse_field("name", "name", "err-user-name", LocalPart::parse(name.trim()))
+}
+
+pub fn parse_site(site: &str) -> Result<SiteId, ApiError> {
+    parse_field("site", "site", "err-site-id", SiteId::parse(site))
+}
+
+/// The user a path or form names.
+pub fn find<'a>(dir: &'a Directory, name: &str) -> Result<&'a User, ApiError> {
+    let name = parse_field("name", "user name", "err-user-name", LocalPart::parse(name))?;
+    dir.user(&name).ok_or_else(|| {
+        ApiError::not_found(format!("there is no user '{name}'")).key("err-no-such-user").arg("name", &name)
+    })
+}
+
+pub struct NewUser {
+    pub name: String,
+    pub display_name: String,
+    pub site: String,
+    pub password: Option<String>,
+    pub enabled: bool,
+}
+
+/// Creates a user. The password, when given, must meet the strength rules.
+pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalPart, Version), ApiError> {
+    let name = parse_name(&new.name)?;
+    let site = parse_site(&new.site)?;
+    let password = match new.password {
+        Some(p) => {
+            check_strength(&p)?;
+            Some(st.hash_password(p).await)
+        }
+        None => None,
+    };
+    let user = User {
+        name: name.clone(),
+        display_name: new.display_name.trim().to_owned(),
+        site,
+        former_sites: Default::default(),
+        password,
+        enabled: new.enabled,
+    };
+    let v = st
+        .publisher
+        .edit(author, |dir| {
+            if dir.user(&name).is_some() {
+                return Err(ApiError::conflict(format!("user '{name}' already exists"))
+                    .key("err-user-exists")
+                    .arg("name", &name)
+                    .field("name")
+                    .into());
+            }
+            Ok(vec![Op::PutUser(user)])
+        })
+        .await?;
+    Ok((name, v))
+}
+
+#[derive(Default)]
+pub struct UserPatch {
+    pub display_name: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -> Result<Version, ApiError> {
+    let v = st
+        .publisher
+        .edit(author, |dir| {
+            let old = find(dir, name)?;
+            let mut u = old.clone();
+            if let Some(d) = patch.display_name {
+                u.display_name = d.trim().to_owned();
+            }
+            if let Some(e) = patch.enabled {
+                u.enabled = e;
+            }
+            Ok(if &u == old { vec![] } else { vec![Op::put_user_keeping_password(&u)] })
+        })
+        .await?;
+    Ok(v)
+}
+
+/// Every address a user receives mail at: official, current and former local addresses.
+pub fn addresses(dir: &Directory, u: &User) -> Vec<Address> {
+    let mut out = vec![dir.official(&u.name)];
+    for s in std::iter::once(&u.site).chain(&u.former_sites) {
+        out.push(Address::new(u.name.clone(), dir.site_domain(s)));
+    }
+    out
+}
+
+/// Deletes a user and, in the same change set, takes him out of every alias and list.
+pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, ApiError> {
+    let v = st
+        .publisher
+        .edit(author, |dir| {
+            let u = find(dir, name)?;
+            let mut ops = vec![Op::DeleteUser { name: u.name.clone() }];
+            let addresses = addresses(dir, u);
+            for g in dir.groups.values() {
+                if addresses.iter().any(|a| g.members.contains(a)) {
+                    let mut g = g.clone();
+                    g.members.retain(|m| !addresses.contains(m));
+                    ops.push(Op::PutGroup(g));
+                }
+            }
+            Ok(ops)
+        })
+        .await?;
+    Ok(v)
+}
+
+/// Sets a new password (strength rules apply); hashing runs off the async threads.
+pub async fn set_password(
+    st: &AppState,
+    author: &str,
+    name: &str,
+    password: String,
+) -> Result<Version, ApiError> {
+    find(&st.publisher.current().0, name)?;
+    check_strength(&password)?;
+    let hash = st.hash_password(password).await;
+    let v = st
+        .publisher
+        .edit(author, |dir| {
+            let u = find(dir, name)?;
+            Ok(vec![Op::SetPassword { name: u.name.clone(), hash: Some(hash) }])
+        })
+        .await?;
+    Ok(v)
+}
+
+/// What moving a user to another site will do, for the confirmation page.
+pub struct MovePlan {
+    pub user: LocalPart,
+    pub from: SiteId,
+    pub to: SiteId,
+    pub new_local: Address,
+    /// Local addresses that keep working after the move.
+    pub kept: Vec<Address>,
+    /// Aliases and lists that name the user (they keep working: they name his addresses).
+    pub groups: Vec<LocalPart>,
+    /// How many agents the destination site has (zero: the mail waits until one enrolls).
+    pub to_agents: usize,
+}
+
+/// Checks a move without making it.
+pub fn plan_move(dir: &Directory, name: &str, site: &str) -> Result<MovePlan, ApiError> {
+    let u = find(dir, name)?;
+    let to = parse_site(site)?;
+    let dest = dir
+        .site(&to)
+        .ok_or_else(|| ApiError::from(pochta_directory::DirectoryError::NoSuchSite(to.clone())))?;
+    if !dest.level.has_mailboxes() {
+        return Err(pochta_directory::DirectoryError::NoMailboxes(to).into());
+    }
+    if to == u.site {
+        return Err(ApiError::bad_request(format!("'{}' already lives at site '{to}'", u.name))
+            .key("err-move-same-site")
+            .arg("name", &u.name)
+            .arg("site", &to)
+            .field("site"));
+    }
+    let addrs = addresses(dir, u);
+    let mut kept: Vec<Address> = addrs[1..].to_vec();
+    kept.sort();
+    let groups = dir
+        .groups
+        .values()
+        .filter(|g| addrs.iter().any(|a| g.members.contains(a)))
+        .map(|g| g.name.clone())
+        .collect();
+    Ok(MovePlan {
+        user: u.name.clone(),
+        from: u.site.clone(),
+        new_local: Address::new(u.name.clone(), dir.site_domain(&to)),
+        to_agents: dest.agents.len(),
+        to,
+        kept,
+        groups,
+    })
+}
+
+/// Moves the user's home to another site. His old local address keeps working. Moving to the
+/// site he is at already changes nothing.
+pub async fn move_to(st: &AppState, author: &str, name: &str, site: &str) -> Result<Version, ApiError> {
+    let site = parse_site(site)?;
+    let v = st
+        .publisher
+        .edit(author, |dir| {
+            let mut u = find(dir, name)?.clone();
+            if u.site == site {
+                return Ok(vec![]);
+            }
+            let old = std::mem::replace(&mut u.site, site.clone());
+            u.former_sites.insert(old);
+            u.former_sites.remove(&site);
+            Ok(vec![Op::put_user_keeping_password(&u)])
+        })
+        .await?;
+    Ok(v)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SortKey {
+    #[default]
+    Name,
+    DisplayName,
+    Site,
+}
+
+impl SortKey {
+    pub fn parse(s: &str) -> SortKey {
+        match s {
+            "display_name" => SortKey::DisplayName,
+            "site" => SortKey::Site,
+            _ => SortKey::Name,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortKey::Name => "name",
+            SortKey::DisplayName => "display_name",
+            SortKey::Site => "site",
+        }
+    }
+}
+
+/// A page of the user list: search, filter, sort.
+#[derive(Debug, Clone, Default)]
+pub struct Search {
+    /// Part of a name, display name or address (case-insensitive).
+    pub q: String,
+    pub site: Option<SiteId>,
+    /// Only enabled (`Some(true)`) or only disabled users.
+    pub enabled: Option<bool>,
+    pub sort: SortKey,
+    pub desc: bool,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// Runs a search over the in-memory directory: one pass over the users, and for a sort other
+/// than by name a partial selection of just the page asked for, so 100,000 users take a few
+/// milliseconds. Returns the number of matches and the page.
+pub fn search<'a>(dir: &'a Directory, s: &Search) -> (usize, Vec<&'a User>) {
+    let mut needle = s.q.trim().to_lowercase();
+    // `ivanov@example.org` or `ivanov@msk.example.org`: search by the local part.
+    if let Some((local, domain)) = needle.split_once('@') {
+        let ours = dir.domain.as_str();
+        if domain.is_empty() || domain == ours || domain.ends_with(&format!(".{ours}")) {
+            needle = local.to_owned();
+        }
+    }
+    let matches = |u: &&User| {
+        s.site.as_ref().is_none_or(|site| &u.site == site)
+            && s.enabled.is_none_or(|e| u.enabled == e)
+            && (needle.is_empty()
+                || u.name.folded().contains(&needle)
+                || u.display_name.to_lowercase().contains(&needle))
+    };
+    let end = s.offset.saturating_add(s.limit);
+    if s.sort == SortKey::Name {
+        // The directory is ordered by name already.
+        let mut total = 0;
+        let mut page = Vec::with_capacity(s.limit.min(1000));
+        let iter: Box<dyn Iterator<Item = &User>> =
+            if s.desc { Box::new(dir.users.values().rev()) } else { Box::new(dir.users.values()) };
+        for u in iter.filter(matches) {
+            if total >= s.offset && total < end {
+                page.push(u);
+            }
+            total += 1;
+        }
+        return (total, page);
+    }
+    let mut all: Vec<&User> = dir.users.values().filter(matches).collect();
+    let total = all.len();
+    let cmp = |a: &&User, b: &&User| {
+        let o = match s.sort {
+            SortKey::DisplayName => a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()),
+            SortKey::Site => a.site.cmp(&b.site),
+            SortKey::Name => std::cmp::Ordering::Equal,
+        }
+        .then_with(|| a.name.cmp(&b.name));
+        if s.desc { o.reverse() } else { o }
+    };
+    if end < all.len() && end > 0 {
+        all.select_nth_unstable_by(end - 1, cmp);
+        all.truncate(end);
+    }
+    all.sort_by(cmp);
+    let page = all.into_iter().skip(s.offset).take(s.limit).collect();
+    (total, page)
+}

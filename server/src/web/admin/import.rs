@@ -1,0 +1,146 @@
+//! Bulk import of users from CSV: a dry run shows what would change; importing makes it one
+//! change set, or nothing when any line is wrong.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use serde::Deserialize;
+
+use crate::manage::import::{self, Action, Plan};
+use crate::state::AppState;
+use crate::web::FormErrors;
+use crate::web::session::{AdminOnly, Ctx, Page, Posted};
+
+pub struct PreviewRow {
+    pub line: usize,
+    pub name: String,
+    pub display_name: String,
+    pub site: String,
+    pub action: &'static str,
+    pub class: &'static str,
+    pub note: String,
+}
+
+#[derive(Template)]
+#[template(path = "import.html")]
+pub struct ImportPage {
+    pub c: Ctx,
+    pub csv: String,
+    pub rows: Vec<PreviewRow>,
+    pub summary: Option<String>,
+    /// Set after a real import: the version it made.
+    pub done: Option<String>,
+    pub valid: bool,
+    pub errors: FormErrors,
+}
+
+fn preview(c: &Ctx, plan: &Plan) -> (Vec<PreviewRow>, String) {
+    let rows = plan
+        .rows
+        .iter()
+        .map(|r| {
+            let (action, class) = match r.action {
+                Action::Create => ("import-create", "ok"),
+                Action::Update => ("import-update", "warn"),
+                Action::Unchanged => ("import-unchanged", "muted"),
+                Action::Invalid => ("import-invalid", "bad"),
+            };
+            let note = match &r.error {
+                Some(e) => c.lang.ta(e.key, &e.args),
+                None => r
+                    .changes
+                    .iter()
+                    .map(|ch| {
+                        c.t(match *ch {
+                            "display_name" => "import-field-display-name",
+                            "site" => "import-field-site",
+                            "enabled" => "import-field-enabled",
+                            _ => "import-field-password",
+                        })
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            };
+            PreviewRow {
+                line: r.line,
+                name: r.name.clone(),
+                display_name: r.display_name.clone(),
+                site: r.site.clone(),
+                action,
+                class,
+                note,
+            }
+        })
+        .collect();
+    let summary = c.lang.ta(
+        "import-summary",
+        &[
+            ("create", plan.count(Action::Create).to_string()),
+            ("update", plan.count(Action::Update).to_string()),
+            ("unchanged", plan.count(Action::Unchanged).to_string()),
+            ("count", plan.count(Action::Invalid).to_string()),
+        ],
+    );
+    (rows, summary)
+}
+
+pub async fn page(Page(ctx, ..): Page<AdminOnly>) -> Response {
+    let page = ImportPage {
+        c: ctx.clone(),
+        csv: String::new(),
+        rows: vec![],
+        summary: None,
+        done: None,
+        valid: false,
+        errors: FormErrors::default(),
+    };
+    ctx.render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ImportForm {
+    #[serde(default)]
+    csv: String,
+    /// "preview" (dry run) or "apply".
+    #[serde(default)]
+    action: String,
+}
+
+pub async fn submit(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, ImportForm>,
+) -> Response {
+    let (plan, version) = if form.action == "apply" {
+        match import::apply(&st, ctx.name(), &form.csv).await {
+            Ok(r) => r,
+            Err(e) => {
+                let errors = FormErrors::from_api(&e, ctx.lang, &["csv"]);
+                let page = ImportPage {
+                    c: ctx.clone(),
+                    csv: form.csv,
+                    rows: vec![],
+                    summary: None,
+                    done: None,
+                    valid: false,
+                    errors,
+                };
+                return ctx.render(crate::web::refused(e.status), &page);
+            }
+        }
+    } else {
+        (import::plan(&st.publisher.current().0, &form.csv), None)
+    };
+    let (rows, summary) = preview(&ctx, &plan);
+    let errors = match &plan.error {
+        Some(e) => FormErrors::from_api(e, ctx.lang, &["csv"]),
+        None => FormErrors::default(),
+    };
+    let valid = plan.is_valid();
+    let status = if valid { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let done = version.map(|v| ctx.t1("import-done", "version", v.0));
+    // After a real import the form starts empty again.
+    let csv = if done.is_some() { String::new() } else { form.csv };
+    let page = ImportPage { c: ctx.clone(), csv, rows, summary: Some(summary), done, valid, errors };
+    ctx.render(status, &page)
+}

@@ -1,0 +1,53 @@
+//! The administrators' pages. Every handler takes `Page<AdminOnly>` or `Posted<AdminOnly, _>`:
+//! an end user or a stranger never reaches one.
+
+pub mod dns;
+pub mod groups;
+pub mod history;
+pub mod import;
+pub mod sites;
+pub mod users;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(super::dashboard::page))
+        .route("/admin/users", get(users::list))
+        .route("/admin/users/new", get(users::new_page).post(users::create))
+        .route("/admin/users/{name}", get(users::show).post(users::update))
+        .route("/admin/users/{name}/password", post(users::set_password))
+        .route("/admin/users/{name}/move", get(users::move_page).post(users::move_to))
+        .route("/admin/users/{name}/delete", get(users::delete_page).post(users::delete))
+        .route("/admin/groups", get(groups::list))
+        .route("/admin/groups/new", get(groups::new_page).post(groups::create))
+        .route("/admin/groups/{name}", get(groups::show).post(groups::update))
+        .route("/admin/groups/{name}/members", post(groups::add_member))
+        .route("/admin/groups/{name}/members/remove", post(groups::remove_member))
+        .route("/admin/groups/{name}/delete", get(groups::delete_page).post(groups::delete))
+        .route("/admin/sites", get(sites::list).post(sites::create))
+        .route("/admin/sites/{id}", get(sites::show).post(sites::update))
+        .route("/admin/sites/{id}/enrollment", post(sites::enrollment))
+        .route("/admin/sites/{id}/delete", get(sites::delete_page).post(sites::delete))
+        .route("/admin/dns", get(dns::page))
+        .route("/admin/history", get(history::page))
+        .route("/admin/import", get(import::page).post(import::submit))
+}
+
+/// A confirmation page: what will happen, and one button that does it.
+#[derive(askama::Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub c: super::session::Ctx,
+    pub title: String,
+    pub lines: Vec<String>,
+    pub action: String,
+    pub button: String,
+    pub danger: bool,
+    pub cancel: String,
+    /// Hidden fields to send with the button.
+    pub hidden: Vec<(String, String)>,
+}

@@ -1,0 +1,235 @@
+//! Sites: create and edit (name, subdomain, level), agents and their enrollment codes, MX
+//! priorities computed from the levels as in the paper.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use pochta_directory::Directory;
+use serde::Deserialize;
+
+use super::ConfirmPage;
+use super::users::{Empty, OkQuery};
+use crate::db;
+use crate::error::ApiError;
+use crate::manage;
+use crate::state::AppState;
+use crate::web::dashboard::{AgentView, agent_views};
+use crate::web::error::WebError;
+use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::{FormErrors, flash, refused};
+
+pub struct SiteRow {
+    pub id: String,
+    pub name: String,
+    pub level: u8,
+    pub domain: String,
+    pub users: usize,
+    pub active: usize,
+    pub mx: Option<u16>,
+    pub agents: usize,
+}
+
+pub fn site_rows(dir: &Directory) -> Vec<SiteRow> {
+    let mx = manage::sites::mx_priorities(dir);
+    let mut counts: std::collections::HashMap<&pochta_directory::SiteId, (usize, usize)> = Default::default();
+    for u in dir.users.values() {
+        let e = counts.entry(&u.site).or_default();
+        e.0 += 1;
+        e.1 += usize::from(u.enabled);
+    }
+    dir.sites
+        .values()
+        .map(|s| {
+            let (users, active) = counts.get(&s.id).copied().unwrap_or_default();
+            SiteRow {
+                id: s.id.to_string(),
+                name: s.name.clone(),
+                level: u8::from(s.level),
+                domain: dir.site_domain(&s.id).to_string(),
+                users,
+                active,
+                mx: mx.iter().find(|(id, _)| *id == s.id).map(|(_, p)| *p),
+                agents: s.agents.len(),
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SiteForm {
+    #[serde(default)]
+    pub id: String,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub level: String,
+}
+
+#[derive(Template)]
+#[template(path = "sites.html")]
+pub struct SitesPage {
+    pub c: Ctx,
+    pub rows: Vec<SiteRow>,
+    pub form: SiteForm,
+    pub errors: FormErrors,
+    pub ok: Option<String>,
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Query(q): Query<OkQuery>,
+) -> Response {
+    let (dir, _) = st.publisher.current();
+    let form = SiteForm { level: "1".into(), ..Default::default() };
+    let page = SitesPage {
+        c: ctx.clone(),
+        rows: site_rows(&dir),
+        form,
+        errors: FormErrors::default(),
+        ok: flash(&ctx, &q.ok),
+    };
+    ctx.render(StatusCode::OK, &page)
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, SiteForm>,
+) -> Response {
+    let result = async {
+        let level = manage::sites::parse_level(&form.level)?;
+        let new = manage::sites::NewSite { id: form.id.clone(), name: form.name.clone(), level };
+        manage::sites::create(&st, ctx.name(), new).await
+    }
+    .await;
+    match result {
+        Ok((id, _)) => Redirect::to(&format!("/admin/sites/{id}?ok=site-created")).into_response(),
+        Err(e) => {
+            let (dir, _) = st.publisher.current();
+            let errors = FormErrors::from_api(&e, ctx.lang, &["id", "name", "level"]);
+            let page = SitesPage { c: ctx.clone(), rows: site_rows(&dir), form, errors, ok: None };
+            ctx.render(refused(e.status), &page)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "site.html")]
+pub struct SitePage {
+    pub c: Ctx,
+    pub row: SiteRow,
+    pub form: SiteForm,
+    pub agents: Vec<AgentView>,
+    pub errors: FormErrors,
+    pub ok: Option<String>,
+    /// A fresh enrollment code, right after one was made.
+    pub code: Option<String>,
+    pub code_expires: i64,
+}
+
+async fn site_page(
+    st: &AppState,
+    ctx: &Ctx,
+    id: &str,
+    form: Option<SiteForm>,
+    errors: FormErrors,
+) -> Result<SitePage, WebError> {
+    let (dir, version) = st.publisher.current();
+    let site = manage::sites::find(&dir, id).map_err(|e| WebError::api(e, ctx))?;
+    let row = site_rows(&dir).into_iter().find(|r| r.id == site.id.as_str()).expect("the site exists");
+    let agents = db::auth::agents(&st.db.pool).await.map_err(|e| WebError::internal(e).with(ctx))?;
+    let agents = agent_views(
+        agents.into_iter().filter(|a| a.site == site.id.as_str()).collect(),
+        version.0,
+        db::now(),
+    );
+    let form = form.unwrap_or_else(|| SiteForm {
+        id: row.id.clone(),
+        name: row.name.clone(),
+        level: row.level.to_string(),
+    });
+    Ok(SitePage { c: ctx.clone(), row, form, agents, errors, ok: None, code: None, code_expires: 0 })
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Path(id): Path<String>,
+    Query(q): Query<OkQuery>,
+) -> Result<Response, WebError> {
+    let mut page = site_page(&st, &ctx, &id, None, FormErrors::default()).await?;
+    page.ok = flash(&ctx, &q.ok);
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, SiteForm>,
+) -> Result<Response, WebError> {
+    let result: Result<_, ApiError> = async {
+        let level = manage::sites::parse_level(&form.level)?;
+        let patch = manage::sites::SitePatch { name: Some(form.name.clone()), level: Some(level) };
+        manage::sites::update(&st, ctx.name(), &id, patch).await
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(Redirect::to(&format!("/admin/sites/{}?ok=site-saved", urlencode(&id))).into_response()),
+        Err(e) => {
+            let errors = FormErrors::from_api(&e, ctx.lang, &["name", "level"]);
+            let page = site_page(&st, &ctx, &id, Some(form), errors).await?;
+            Ok(ctx.render(refused(e.status), &page))
+        }
+    }
+}
+
+/// Makes a one-time enrollment code and shows it once.
+pub async fn enrollment(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+) -> Result<Response, WebError> {
+    let (_, code, expires) = manage::sites::enrollment(&st, &id).await.map_err(|e| WebError::api(e, &ctx))?;
+    let mut page = site_page(&st, &ctx, &id, None, FormErrors::default()).await?;
+    page.code = Some(code);
+    page.code_expires = expires;
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+pub async fn delete_page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let site = manage::sites::find(&dir, &id).map_err(|e| WebError::api(e, &ctx))?;
+    let users = dir.users_at(&site.id).count();
+    let mut lines = vec![
+        ctx.t1("delete-site-what", "site", &site.id),
+        ctx.t1("delete-site-agents", "count", site.agents.len()),
+    ];
+    if users > 0 {
+        lines.push(ctx.t2("err-site-not-empty", "site", &site.id, "count", users));
+    }
+    let page = ConfirmPage {
+        c: ctx.clone(),
+        title: ctx.t1("delete-site-title", "site", &site.id),
+        lines,
+        action: format!("/admin/sites/{}/delete", site.id),
+        button: ctx.t("delete-button"),
+        danger: true,
+        cancel: format!("/admin/sites/{}", site.id),
+        hidden: vec![],
+    };
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+) -> Result<Response, WebError> {
+    manage::sites::delete(&st, ctx.name(), &id).await.map_err(|e| WebError::api(e, &ctx))?;
+    Ok(Redirect::to("/admin/sites?ok=site-deleted").into_response())
+}

@@ -1,0 +1,457 @@
+//! Users: the list (fast with 100,000: served from the in-memory directory), create, edit,
+//! disable, delete, reset password, and move to another site with a confirmation.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use pochta_directory::{Directory, SiteId};
+use serde::Deserialize;
+
+use super::ConfirmPage;
+use crate::error::ApiError;
+use crate::manage::{self, users::SortKey};
+use crate::state::AppState;
+use crate::web::error::WebError;
+use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::{FormErrors, flash, refused};
+
+pub const PER_PAGE: [usize; 4] = [25, 50, 100, 200];
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UsersQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub site: String,
+    /// "", "enabled" or "disabled".
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub sort: String,
+    /// "desc" for descending.
+    #[serde(default)]
+    pub dir: String,
+    #[serde(default)]
+    pub page: Option<usize>,
+    #[serde(default)]
+    pub per: Option<usize>,
+    #[serde(default)]
+    pub ok: String,
+}
+
+impl UsersQuery {
+    fn per(&self) -> usize {
+        self.per.filter(|p| PER_PAGE.contains(p)).unwrap_or(50)
+    }
+    fn page(&self) -> usize {
+        self.page.unwrap_or(1).max(1)
+    }
+    fn query(&self, page: usize, sort: &str, dir: &str) -> String {
+        let mut s = format!("/admin/users?page={page}");
+        for (k, v) in [
+            ("q", self.q.as_str()),
+            ("site", &self.site),
+            ("status", &self.status),
+            ("sort", sort),
+            ("dir", dir),
+        ] {
+            if !v.is_empty() {
+                s.push_str(&format!("&{k}={}", urlencode(v)));
+            }
+        }
+        if self.per() != 50 {
+            s.push_str(&format!("&per={}", self.per()));
+        }
+        s
+    }
+    /// A link to another page of the same search.
+    pub fn page_link(&self, page: impl std::borrow::Borrow<usize>) -> String {
+        self.query(*page.borrow(), &self.sort, &self.dir)
+    }
+    /// A link that sorts by `key` (toggling the direction when it is the current key).
+    pub fn sort_link(&self, key: &str) -> String {
+        let current = SortKey::parse(&self.sort).as_str() == key;
+        let dir = if current && self.dir != "desc" { "desc" } else { "" };
+        self.query(1, key, dir)
+    }
+    /// `aria-sort` value of a column.
+    pub fn aria_sort(&self, key: &str) -> &'static str {
+        if SortKey::parse(&self.sort).as_str() != key {
+            "none"
+        } else if self.dir == "desc" {
+            "descending"
+        } else {
+            "ascending"
+        }
+    }
+}
+
+pub struct UserRow {
+    pub name: String,
+    pub address: String,
+    pub display_name: String,
+    pub site: String,
+    pub enabled: bool,
+}
+
+#[derive(Template)]
+#[template(path = "users.html")]
+pub struct UsersPage {
+    pub c: Ctx,
+    pub q: UsersQuery,
+    pub total: usize,
+    pub rows: Vec<UserRow>,
+    pub sites: Vec<(String, String)>,
+    pub page: usize,
+    pub pages: usize,
+    pub per: usize,
+    pub per_options: [usize; 4],
+    pub ok: Option<String>,
+}
+
+/// Builds the users page (public for the benchmark).
+pub fn users_page(dir: &Directory, c: Ctx, q: UsersQuery) -> UsersPage {
+    let per = q.per();
+    let site = if q.site.is_empty() { None } else { SiteId::parse(&q.site).ok() };
+    let search = manage::users::Search {
+        q: q.q.clone(),
+        site,
+        enabled: match q.status.as_str() {
+            "enabled" => Some(true),
+            "disabled" => Some(false),
+            _ => None,
+        },
+        sort: SortKey::parse(&q.sort),
+        desc: q.dir == "desc",
+        offset: (q.page() - 1).saturating_mul(per),
+        limit: per,
+    };
+    let (mut total, mut found) = manage::users::search(dir, &search);
+    let pages = total.div_ceil(per).max(1);
+    // Past the end (the list shrank, or a hand-made link): show the last page.
+    let page = q.page().min(pages);
+    if page < q.page() {
+        let search = manage::users::Search { offset: (page - 1) * per, ..search };
+        (total, found) = manage::users::search(dir, &search);
+    }
+    let rows = found
+        .into_iter()
+        .map(|u| UserRow {
+            name: u.name.to_string(),
+            address: dir.official(&u.name).to_string(),
+            display_name: u.display_name.clone(),
+            site: u.site.to_string(),
+            enabled: u.enabled,
+        })
+        .collect();
+    let sites = dir.sites.values().map(|s| (s.id.to_string(), s.name.clone())).collect();
+    let ok = flash(&c, &q.ok);
+    UsersPage { page, c, total, rows, sites, pages, per, per_options: PER_PAGE, ok, q }
+}
+
+pub async fn list(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Query(q): Query<UsersQuery>,
+) -> Response {
+    let (dir, _) = st.publisher.current();
+    let page = users_page(&dir, ctx.clone(), q);
+    ctx.render(StatusCode::OK, &page)
+}
+
+#[derive(Template)]
+#[template(path = "user_new.html")]
+pub struct NewUserPage {
+    pub c: Ctx,
+    pub sites: Vec<(String, String)>,
+    pub form: NewUserForm,
+    pub errors: FormErrors,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NewUserForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub site: String,
+    #[serde(default)]
+    pub password: String,
+    #[serde(default)]
+    pub enabled: Option<String>,
+}
+
+/// Sites that can hold mailboxes (level 1 and 2).
+fn mailbox_sites(dir: &Directory) -> Vec<(String, String)> {
+    dir.sites
+        .values()
+        .filter(|s| s.level.has_mailboxes())
+        .map(|s| (s.id.to_string(), s.name.clone()))
+        .collect()
+}
+
+pub async fn new_page(State(st): State<AppState>, Page(ctx, ..): Page<AdminOnly>) -> Response {
+    let (dir, _) = st.publisher.current();
+    let form = NewUserForm { enabled: Some("on".into()), ..Default::default() };
+    let page =
+        NewUserPage { c: ctx.clone(), sites: mailbox_sites(&dir), form, errors: FormErrors::default() };
+    ctx.render(StatusCode::OK, &page)
+}
+
+pub async fn create(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, NewUserForm>,
+) -> Response {
+    let new = manage::users::NewUser {
+        name: form.name.clone(),
+        display_name: form.display_name.clone(),
+        site: form.site.clone(),
+        password: Some(form.password.clone()).filter(|p| !p.is_empty()),
+        enabled: form.enabled.is_some(),
+    };
+    match manage::users::create(&st, ctx.name(), new).await {
+        Ok((name, _)) => Redirect::to(&format!("/admin/users/{}?ok=user-created", urlencode(name.as_str())))
+            .into_response(),
+        Err(e) => {
+            let (dir, _) = st.publisher.current();
+            let errors = FormErrors::from_api(&e, ctx.lang, &["name", "display_name", "site", "password"]);
+            let mut form = form;
+            form.password.clear();
+            let page = NewUserPage { c: ctx.clone(), sites: mailbox_sites(&dir), form, errors };
+            ctx.render(refused(e.status), &page)
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "user.html")]
+pub struct UserPage {
+    pub c: Ctx,
+    pub name: String,
+    pub official: String,
+    pub local: String,
+    pub former: Vec<String>,
+    pub display_name: String,
+    pub enabled: bool,
+    pub has_password: bool,
+    pub site: String,
+    pub site_name: String,
+    pub groups: Vec<String>,
+    /// Sites the user can move to.
+    pub move_to: Vec<(String, String)>,
+    pub ok: Option<String>,
+    pub errors: FormErrors,
+}
+
+fn user_page(
+    dir: &Directory,
+    ctx: &Ctx,
+    name: &str,
+    ok: Option<String>,
+    errors: FormErrors,
+) -> Result<UserPage, ApiError> {
+    let u = manage::users::find(dir, name)?;
+    let addrs = manage::users::addresses(dir, u);
+    Ok(UserPage {
+        c: ctx.clone(),
+        name: u.name.to_string(),
+        official: addrs[0].to_string(),
+        local: addrs[1].to_string(),
+        former: addrs[2..].iter().map(ToString::to_string).collect(),
+        display_name: u.display_name.clone(),
+        enabled: u.enabled,
+        has_password: u.password.is_some(),
+        site: u.site.to_string(),
+        site_name: dir.site(&u.site).map(|s| s.name.clone()).unwrap_or_default(),
+        groups: manage::groups::groups_of(dir, &addrs).iter().map(|g| g.to_string()).collect(),
+        move_to: mailbox_sites(dir).into_iter().filter(|(id, _)| *id != u.site.as_str()).collect(),
+        ok,
+        errors,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct OkQuery {
+    #[serde(default)]
+    pub ok: String,
+}
+
+pub async fn show(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Path(name): Path<String>,
+    Query(q): Query<OkQuery>,
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let page = user_page(&dir, &ctx, &name, flash(&ctx, &q.ok), FormErrors::default())
+        .map_err(|e| WebError::api(e, &ctx))?;
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+/// The page again with a refusal next to its field.
+fn again(
+    st: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    e: ApiError,
+    fields: &[&'static str],
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let errors = FormErrors::from_api(&e, ctx.lang, fields);
+    let page = user_page(&dir, ctx, name, None, errors).map_err(|e| WebError::api(e, ctx))?;
+    Ok(ctx.render(refused(e.status), &page))
+}
+
+#[derive(Deserialize)]
+pub struct EditForm {
+    #[serde(default)]
+    display_name: String,
+    #[serde(default)]
+    enabled: Option<String>,
+}
+
+pub async fn update(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, EditForm>,
+) -> Result<Response, WebError> {
+    let enabled = form.enabled.is_some();
+    let patch = manage::users::UserPatch { display_name: Some(form.display_name), enabled: Some(enabled) };
+    match manage::users::update(&st, ctx.name(), &name, patch).await {
+        Ok(_) => {
+            if !enabled {
+                st.web.end_sessions_of_user(&st, &name).await;
+            }
+            Ok(Redirect::to(&format!("/admin/users/{}?ok=user-saved", urlencode(&name))).into_response())
+        }
+        Err(e) => again(&st, &ctx, &name, e, &["display_name"]),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+}
+
+pub async fn set_password(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, PasswordForm>,
+) -> Result<Response, WebError> {
+    match manage::users::set_password(&st, ctx.name(), &name, form.password).await {
+        Ok(_) => {
+            st.web.end_sessions_of_user(&st, &name).await;
+            Ok(Redirect::to(&format!("/admin/users/{}?ok=password-set", urlencode(&name))).into_response())
+        }
+        Err(e) => again(&st, &ctx, &name, e, &["password"]),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MoveQuery {
+    #[serde(default)]
+    site: String,
+}
+
+/// The confirmation: says what the move will do before anything changes.
+pub async fn move_page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Path(name): Path<String>,
+    Query(q): Query<MoveQuery>,
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let plan = match manage::users::plan_move(&dir, &name, &q.site) {
+        Ok(p) => p,
+        Err(e) if e.status == StatusCode::NOT_FOUND && e.field.is_none() => {
+            return Err(WebError::api(e, &ctx));
+        }
+        Err(e) => return again(&st, &ctx, &name, e, &["site"]),
+    };
+    let site_name =
+        |id: &SiteId| dir.site(id).map(|s| format!("{} ({id})", s.name)).unwrap_or_else(|| id.to_string());
+    let mut lines = vec![
+        ctx.t2("move-what", "name", &plan.user, "site", site_name(&plan.to)),
+        ctx.t1("move-new-local", "address", &plan.new_local),
+    ];
+    for a in &plan.kept {
+        lines.push(ctx.t1("move-kept", "address", a));
+    }
+    lines.push(ctx.t1("move-groups", "count", plan.groups.len()));
+    lines.push(ctx.t2("move-mail", "from", site_name(&plan.from), "to", site_name(&plan.to)));
+    if plan.to_agents == 0 {
+        lines.push(ctx.t("move-no-agent"));
+    }
+    let page = ConfirmPage {
+        c: ctx.clone(),
+        title: ctx.t1("move-title", "name", &plan.user),
+        lines,
+        action: format!("/admin/users/{}/move", urlencode(plan.user.as_str())),
+        button: ctx.t1("move-button", "site", plan.to.as_str()),
+        danger: false,
+        cancel: format!("/admin/users/{}", urlencode(plan.user.as_str())),
+        hidden: vec![("site".into(), plan.to.to_string())],
+    };
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+pub async fn move_to(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, MoveQuery>,
+) -> Result<Response, WebError> {
+    // The same checks as the confirmation page, then the move.
+    let checked = manage::users::plan_move(&st.publisher.current().0, &name, &form.site);
+    let r = match checked {
+        Ok(_) => manage::users::move_to(&st, ctx.name(), &name, &form.site).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/admin/users/{}?ok=user-moved", urlencode(&name))).into_response())
+        }
+        Err(e) => again(&st, &ctx, &name, e, &["site"]),
+    }
+}
+
+pub async fn delete_page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Path(name): Path<String>,
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let u = manage::users::find(&dir, &name).map_err(|e| WebError::api(e, &ctx))?;
+    let addrs = manage::users::addresses(&dir, u);
+    let groups = dir.groups.values().filter(|g| addrs.iter().any(|a| g.members.contains(a))).count();
+    let page = ConfirmPage {
+        c: ctx.clone(),
+        title: ctx.t1("delete-user-title", "name", &u.name),
+        lines: vec![
+            ctx.t1("delete-user-what", "address", &addrs[0]),
+            ctx.t1("delete-user-groups", "count", groups),
+            ctx.t("delete-user-mailbox"),
+        ],
+        action: format!("/admin/users/{}/delete", urlencode(u.name.as_str())),
+        button: ctx.t("delete-button"),
+        danger: true,
+        cancel: format!("/admin/users/{}", urlencode(u.name.as_str())),
+        hidden: vec![],
+    };
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+pub struct Empty {}
+
+pub async fn delete(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+) -> Result<Response, WebError> {
+    manage::users::delete(&st, ctx.name(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
+    st.web.end_sessions_of_user(&st, &name).await;
+    Ok(Redirect::to("/admin/users?ok=user-deleted").into_response())
+}

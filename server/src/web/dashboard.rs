@@ -1,0 +1,307 @@
+//! The dashboard: every site with its level and agents (applied version, lag, last contact,
+//! stale warning), the paper's per-server table (received / accepted / delivered / sent) for a
+//! chosen period with a small chart over time, and the latest changes.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use pochta_directory::Directory;
+use serde::Deserialize;
+
+use super::admin::history::{HistoryRow, history_rows};
+use super::admin::sites::{SiteRow, site_rows};
+use super::error::WebError;
+use super::session::{AdminOnly, Ctx, Page};
+use crate::db::{self, auth::AgentRow, web::StatRow};
+use crate::state::AppState;
+
+/// An agent not heard from for this long is shown as stale. Pushed agents check in hourly,
+/// pulling agents hold a long poll of up to 30 minutes.
+pub const STALE_SECS: i64 = 2 * 3600;
+/// An agent behind the server and silent for this long is stale too.
+pub const LAGGING_STALE_SECS: i64 = 120;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AgentState {
+    InSync,
+    CatchingUp,
+    Stale,
+    Never,
+}
+
+pub struct AgentView {
+    pub id: String,
+    pub site: String,
+    pub url: String,
+    pub applied: u64,
+    pub lag: u64,
+    pub last_seen: Option<i64>,
+    pub silent_secs: i64,
+    pub state: AgentState,
+}
+
+impl AgentView {
+    pub fn state_key(&self) -> &'static str {
+        match self.state {
+            AgentState::InSync => "agent-in-sync",
+            AgentState::CatchingUp => "agent-catching-up",
+            AgentState::Stale => "agent-stale",
+            AgentState::Never => "agent-never",
+        }
+    }
+    pub fn state_class(&self) -> &'static str {
+        match self.state {
+            AgentState::InSync => "ok",
+            AgentState::CatchingUp => "warn",
+            AgentState::Stale | AgentState::Never => "bad",
+        }
+    }
+    pub fn pulls(&self) -> bool {
+        self.url.is_empty()
+    }
+}
+
+pub fn agent_views(agents: Vec<AgentRow>, head: u64, now: i64) -> Vec<AgentView> {
+    agents
+        .into_iter()
+        .map(|a| {
+            let lag = head.saturating_sub(a.applied);
+            let silent = a.last_seen.map_or(i64::MAX, |t| (now - t).max(0));
+            let state = match a.last_seen {
+                None => AgentState::Never,
+                Some(_) if silent > STALE_SECS || (lag > 0 && silent > LAGGING_STALE_SECS) => {
+                    AgentState::Stale
+                }
+                Some(_) if lag > 0 => AgentState::CatchingUp,
+                Some(_) => AgentState::InSync,
+            };
+            AgentView {
+                id: a.id,
+                site: a.site,
+                url: a.url,
+                applied: a.applied,
+                lag,
+                last_seen: a.last_seen,
+                silent_secs: silent,
+                state,
+            }
+        })
+        .collect()
+}
+
+/// The paper's table: one line per site, for the period.
+#[derive(Debug, Clone, Default)]
+pub struct Traffic {
+    pub site: String,
+    pub received: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub sent: u64,
+    pub queue: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    Hour,
+    Day,
+    Week,
+}
+
+impl Period {
+    pub fn parse(s: &str) -> Period {
+        match s {
+            "1h" => Period::Hour,
+            "7d" => Period::Week,
+            _ => Period::Day,
+        }
+    }
+    pub fn code(self) -> &'static str {
+        match self {
+            Period::Hour => "1h",
+            Period::Day => "24h",
+            Period::Week => "7d",
+        }
+    }
+    pub fn secs(self) -> i64 {
+        match self {
+            Period::Hour => 3600,
+            Period::Day => 86_400,
+            Period::Week => 7 * 86_400,
+        }
+    }
+    pub const ALL: [Period; 3] = [Period::Hour, Period::Day, Period::Week];
+    pub fn label_key(&self) -> &'static str {
+        match self {
+            Period::Hour => "period-hour",
+            Period::Day => "period-day",
+            Period::Week => "period-week",
+        }
+    }
+}
+
+/// Buckets in the chart.
+const BUCKETS: usize = 24;
+
+pub struct Chart {
+    /// SVG polyline points for accepted and for sent messages.
+    pub accepted: String,
+    pub sent: String,
+    pub max: u64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// Sums each agent's counter increases inside the period, per site and per time bucket. Counters
+/// restart at zero when an agent restarts: a decrease counts as a fresh start.
+pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<(u64, u64)>) {
+    use std::collections::BTreeMap;
+    let mut prev: BTreeMap<&str, db::web::Counters> = BTreeMap::new();
+    let mut sites: BTreeMap<&str, Traffic> = BTreeMap::new();
+    let mut latest_queue: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
+    let mut buckets = vec![(0u64, 0u64); BUCKETS];
+    for r in rows {
+        let c = r.counters;
+        let d = |now: u64, before: Option<u64>| match before {
+            Some(b) if now >= b => now - b,
+            Some(_) => now,
+            None => 0,
+        };
+        let p = prev.get(r.agent.as_str()).copied();
+        let delta = db::web::Counters {
+            received: d(c.received, p.map(|p| p.received)),
+            accepted: d(c.accepted, p.map(|p| p.accepted)),
+            delivered: d(c.delivered, p.map(|p| p.delivered)),
+            sent: d(c.sent, p.map(|p| p.sent)),
+            queue: c.queue,
+        };
+        prev.insert(&r.agent, c);
+        if r.at < since {
+            continue;
+        }
+        let t =
+            sites.entry(&r.site).or_insert_with(|| Traffic { site: r.site.clone(), ..Default::default() });
+        t.received += delta.received;
+        t.accepted += delta.accepted;
+        t.delivered += delta.delivered;
+        t.sent += delta.sent;
+        latest_queue.insert(&r.agent, (&r.site, c.queue));
+        let b = (((r.at - since) as i128 * BUCKETS as i128) / period.max(1) as i128)
+            .clamp(0, BUCKETS as i128 - 1) as usize;
+        buckets[b].0 += delta.accepted;
+        buckets[b].1 += delta.sent;
+    }
+    for (site, q) in latest_queue.values() {
+        if let Some(t) = sites.get_mut(site) {
+            t.queue += q;
+        }
+    }
+    (sites.into_values().collect(), buckets)
+}
+
+pub fn chart(buckets: &[(u64, u64)]) -> Option<Chart> {
+    let max = buckets.iter().map(|b| b.0.max(b.1)).max().unwrap_or(0);
+    if max == 0 {
+        return None;
+    }
+    let (w, h) = (480u32, 120u32);
+    let points = |f: &dyn Fn(&(u64, u64)) -> u64| {
+        buckets
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                let x = i as f64 * f64::from(w) / (buckets.len().max(2) - 1) as f64;
+                let y = f64::from(h) - (f(b) as f64 / max as f64) * f64::from(h - 10);
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(Chart { accepted: points(&|b| b.0), sent: points(&|b| b.1), max, width: w, height: h })
+}
+
+pub struct SiteStatus {
+    pub site: SiteRow,
+    pub agents: Vec<AgentView>,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+pub struct DashboardPage {
+    pub c: Ctx,
+    pub version: u64,
+    pub users: usize,
+    pub groups: usize,
+    pub sites: Vec<SiteStatus>,
+    pub period: Period,
+    pub periods: [Period; 3],
+    pub traffic: Vec<Traffic>,
+    pub chart: Option<Chart>,
+    pub recent: Vec<HistoryRow>,
+    pub stale: usize,
+}
+
+/// What the dashboard shows besides the directory: read from the database.
+pub struct DashboardData {
+    pub version: u64,
+    pub agents: Vec<AgentRow>,
+    pub stats: Vec<StatRow>,
+    pub recent: Vec<db::changelog::HistoryItem>,
+    pub period: Period,
+    pub now: i64,
+}
+
+/// Builds the dashboard from its inputs (public for the benchmark).
+pub fn dashboard_page(c: Ctx, dir: &Directory, data: DashboardData) -> DashboardPage {
+    let DashboardData { version, agents, stats, recent, period, now } = data;
+    let (stats, recent) = (&stats[..], &recent[..]);
+    let mut views = agent_views(agents, version, now);
+    let stale = views.iter().filter(|a| matches!(a.state, AgentState::Stale | AgentState::Never)).count();
+    let sites = site_rows(dir)
+        .into_iter()
+        .map(|site| {
+            let (mine, rest): (Vec<_>, Vec<_>) = views.drain(..).partition(|a| a.site == site.id);
+            views = rest;
+            SiteStatus { site, agents: mine }
+        })
+        .collect();
+    let since = now - period.secs();
+    let (traffic, buckets) = traffic(stats, since, period.secs());
+    let recent = history_rows(&c, recent);
+    DashboardPage {
+        version,
+        users: dir.users.len(),
+        groups: dir.groups.len(),
+        sites,
+        period,
+        periods: Period::ALL,
+        traffic,
+        chart: chart(&buckets),
+        recent,
+        stale,
+        c,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct DashboardQuery {
+    #[serde(default)]
+    period: String,
+}
+
+pub async fn page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Query(q): Query<DashboardQuery>,
+) -> Result<Response, WebError> {
+    let (dir, version) = st.publisher.current();
+    let internal = |e: db::DbError| WebError::internal(e).with(&ctx);
+    let period = Period::parse(&q.period);
+    let now = db::now();
+    let agents = db::auth::agents(&st.db.pool).await.map_err(internal)?;
+    let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
+    let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
+    let data = DashboardData { version: version.0, agents, stats, recent, period, now };
+    let page = dashboard_page(ctx.clone(), &dir, data);
+    Ok(ctx.render(StatusCode::OK, &page))
+}

@@ -1,0 +1,132 @@
+//! The end user's own page: his addresses, home site and lists, and changing his password.
+
+use askama::Template;
+use axum::Router;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use pochta_directory::password::check_strength;
+use serde::Deserialize;
+
+use super::error::WebError;
+use super::session::{Ctx, Page, Posted, UserOnly};
+use super::{FormErrors, flash};
+use crate::db::{self, web::Role};
+use crate::manage;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/me", get(me_page)).route("/me/password", post(change_password))
+}
+
+#[derive(Template)]
+#[template(path = "me.html")]
+pub struct MePage {
+    pub c: Ctx,
+    pub display_name: String,
+    pub official: String,
+    pub local: String,
+    pub former: Vec<String>,
+    pub site_id: String,
+    pub site_name: String,
+    pub lists: Vec<(String, String)>,
+    pub ok: Option<String>,
+    pub errors: FormErrors,
+}
+
+fn me(st: &AppState, ctx: &Ctx, errors: FormErrors, ok: Option<String>) -> Result<MePage, WebError> {
+    let (dir, _) = st.publisher.current();
+    let u = manage::users::find(&dir, ctx.name()).map_err(|e| WebError::api(e, ctx))?;
+    let addrs = manage::users::addresses(&dir, u);
+    let lists = manage::groups::groups_of(&dir, &addrs)
+        .into_iter()
+        .filter_map(|n| dir.group(&n))
+        .map(|g| (dir.official(&g.name).to_string(), g.description.clone()))
+        .collect();
+    Ok(MePage {
+        c: ctx.clone(),
+        display_name: u.display_name.clone(),
+        official: addrs[0].to_string(),
+        local: addrs[1].to_string(),
+        former: addrs[2..].iter().map(ToString::to_string).collect(),
+        site_id: u.site.to_string(),
+        site_name: dir.site(&u.site).map(|s| s.name.clone()).unwrap_or_default(),
+        lists,
+        ok,
+        errors,
+    })
+}
+
+#[derive(Deserialize)]
+struct OkQuery {
+    #[serde(default)]
+    ok: String,
+}
+
+async fn me_page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<UserOnly>,
+    Query(q): Query<OkQuery>,
+) -> Result<Response, WebError> {
+    let page = me(&st, &ctx, FormErrors::default(), flash(&ctx, &q.ok))?;
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Changes the user's own password: the current one is required, the new one must meet the
+/// strength rules, and every other session of his ends. It is a change set like any edit, so it
+/// reaches his site's agent (SMTP AUTH, IMAP) within moments.
+async fn change_password(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<UserOnly, PasswordForm>,
+) -> Result<Response, WebError> {
+    let again = |errors: FormErrors| -> Result<Response, WebError> {
+        Ok(ctx.render(StatusCode::UNPROCESSABLE_ENTITY, &me(&st, &ctx, errors, None)?))
+    };
+    let now = db::now();
+    let account = format!("{}@{}", ctx.name(), ctx.domain);
+    if let Some(wait) = st.web.limiter.blocked(&account, ctx.client, now) {
+        return again(FormErrors::field("current", ctx.t1("login-too-many", "minutes", (wait + 59) / 60)));
+    }
+    let hash = {
+        let (dir, _) = st.publisher.current();
+        let u = manage::users::find(&dir, ctx.name()).map_err(|e| WebError::api(e, &ctx))?;
+        u.password.clone()
+    };
+    let current_ok = match hash {
+        Some(h) => st.verify_password(h.0, form.current.clone()).await,
+        None => false,
+    };
+    if !current_ok {
+        st.web.limiter.failed(&account, ctx.client, now);
+        return again(FormErrors::field("current", ctx.t("err-current-password")));
+    }
+    if let Err(e) = check_strength(&form.password) {
+        return again(FormErrors::from_api(&e.into(), ctx.lang, &["password"]));
+    }
+    if form.password != form.confirm {
+        return again(FormErrors::field("confirm", ctx.t("err-password-mismatch")));
+    }
+    if form.password == form.current {
+        return again(FormErrors::field("password", ctx.t("err-password-same")));
+    }
+    let author = format!("{} (self-service)", ctx.name());
+    if let Err(e) = manage::users::set_password(&st, &author, ctx.name(), form.password).await {
+        return again(FormErrors::from_api(&e, ctx.lang, &["password"]));
+    }
+    let ended = db::web::delete_sessions_of(&st.db.pool, Role::User, ctx.name(), ctx.cookie.as_deref())
+        .await
+        .map_err(|e| WebError::internal(e).with(&ctx))?;
+    tracing::info!(user = ctx.name(), other_sessions_ended = ended, "password changed by its user");
+    Ok(Redirect::to("/me?ok=password-changed").into_response())
+}

@@ -1,0 +1,181 @@
+//! The web application: server-rendered pages for administrators and for end users, in English
+//! and Russian. Pages are askama templates (`templates/`), every string comes from
+//! `locales/{en,ru}/*.ftl`, and every edit goes through `manage::` — the same functions the JSON
+//! API calls — so a page can refuse nothing the API accepts and the other way round.
+
+pub mod dashboard;
+pub mod error;
+pub mod i18n;
+pub mod ratelimit;
+pub mod session;
+
+pub mod admin;
+mod auth;
+mod me;
+
+use axum::Router;
+use axum::extract::{Path, Query};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+
+use self::error::WebError;
+use self::i18n::Lang;
+use self::session::{Anyone, Ctx, Page};
+use crate::db;
+use crate::state::AppState;
+
+/// State of the web application that is not in the database.
+#[derive(Default)]
+pub struct WebState {
+    pub limiter: ratelimit::RateLimiter,
+}
+
+impl WebState {
+    /// Ends every browser session of a user (after a password reset, a delete, a disable).
+    pub async fn end_sessions_of_user(&self, st: &AppState, name: &str) {
+        let Ok(name) = pochta_directory::LocalPart::parse(name) else { return };
+        if let Err(e) =
+            db::web::delete_sessions_of(&st.db.pool, db::web::Role::User, name.folded(), None).await
+        {
+            tracing::error!(error = %e, "could not end the user's sessions");
+        }
+    }
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/static/style.css", get(style))
+        .route("/static/app.js", get(script))
+        .route("/lang/{code}", get(set_lang))
+        .merge(auth::router())
+        .merge(me::router())
+        .merge(admin::router())
+        .layer(middleware::from_fn(security_headers))
+}
+
+/// Headers every page gets: no framing, no sniffing, no caching of personal pages, and a
+/// content security policy that allows only our own stylesheet and script.
+async fn security_headers(req: axum::extract::Request, next: Next) -> Response {
+    let mut r = next.run(req).await;
+    let h = r.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "same-origin");
+    set(h, "strict-transport-security", "max-age=31536000");
+    set(h, "cache-control", "no-store");
+    r
+}
+
+const STYLE: &str = include_str!("../../../static/style.css");
+const SCRIPT: &str = include_str!("../../../static/app.js");
+
+async fn style() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8"), (header::CACHE_CONTROL, "public, max-age=3600")],
+        STYLE,
+    )
+        .into_response()
+}
+
+async fn script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        SCRIPT,
+    )
+        .into_response()
+}
+
+/// Where a person starts: administrators at the dashboard, users at their own page.
+async fn home(Page(ctx, ..): Page<Anyone>) -> Redirect {
+    Redirect::to(if ctx.is_admin() {
+        "/admin"
+    } else if ctx.is_user() {
+        "/me"
+    } else {
+        "/login"
+    })
+}
+
+#[derive(serde::Deserialize)]
+struct NextQuery {
+    #[serde(default)]
+    next: String,
+}
+
+/// Switches the language and remembers the choice for a year.
+async fn set_lang(Path(code): Path<String>, Query(q): Query<NextQuery>) -> Result<Response, WebError> {
+    let lang = Lang::from_code(&code).ok_or_else(WebError::not_found)?;
+    let to = session::safe_next(&q.next).unwrap_or_else(|| "/".to_owned());
+    let mut r = Redirect::to(&to).into_response();
+    r.headers_mut()
+        .append(header::SET_COOKIE, session::set_cookie(session::LANG_COOKIE, lang.code(), 365 * 86400));
+    Ok(r)
+}
+
+/// Errors shown next to the form fields they are about, and the rest above the form.
+#[derive(Debug, Clone, Default)]
+pub struct FormErrors {
+    pub fields: Vec<(&'static str, String)>,
+    pub general: Option<String>,
+}
+
+impl FormErrors {
+    /// Places a refusal of the edit layer: next to its field when the form has it.
+    pub fn from_api(e: &crate::error::ApiError, lang: Lang, fields: &[&'static str]) -> FormErrors {
+        let msg = lang.ta(e.key, &e.args);
+        match e.field.and_then(|f| fields.iter().find(|x| **x == f)) {
+            Some(f) => FormErrors { fields: vec![(f, msg)], general: None },
+            None => FormErrors { fields: vec![], general: Some(msg) },
+        }
+    }
+    pub fn field(field: &'static str, msg: String) -> FormErrors {
+        FormErrors { fields: vec![(field, msg)], general: None }
+    }
+    pub fn get(&self, field: &str) -> Option<&String> {
+        self.fields.iter().find(|(f, _)| *f == field).map(|(_, m)| m)
+    }
+    pub fn any(&self) -> bool {
+        !self.fields.is_empty() || self.general.is_some()
+    }
+}
+
+/// What a successful form says on the page it leads to (`?ok=...`): only these keys.
+pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
+    let key = match ok {
+        "user-created" => "ok-user-created",
+        "user-saved" => "ok-user-saved",
+        "user-deleted" => "ok-user-deleted",
+        "user-moved" => "ok-user-moved",
+        "password-set" => "ok-password-set",
+        "group-created" => "ok-group-created",
+        "group-saved" => "ok-group-saved",
+        "group-deleted" => "ok-group-deleted",
+        "member-added" => "ok-member-added",
+        "member-removed" => "ok-member-removed",
+        "site-created" => "ok-site-created",
+        "site-saved" => "ok-site-saved",
+        "site-deleted" => "ok-site-deleted",
+        "password-changed" => "ok-password-changed",
+        _ => return None,
+    };
+    Some(ctx.t(key))
+}
+
+/// The answer to a form whose edit was refused: the page again, with the error, and 422.
+pub fn refused(status: StatusCode) -> StatusCode {
+    if status.is_server_error() { status } else { StatusCode::UNPROCESSABLE_ENTITY }
+}

@@ -1,0 +1,796 @@
+//! The web application, page by page and form by form, in English and Russian: logins and
+//! sessions, CSRF, rate limits, role checks, every admin page and form with its rejections
+//! (a translated error next to the field, and the version does not move), self-service.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::browser::{Browser, SESSION};
+use crate::helpers::{Backend, TestApp, spawn_app};
+
+const PASSWORD: &str = "correct-horse-7";
+
+/// Two sites with mailboxes and a level-0 gateway, a user with a password, a list.
+async fn seeded(backend: Backend) -> TestApp {
+    let app = spawn_app(backend).await;
+    app.site("gw", 0).await;
+    app.site("msk", 1).await;
+    app.site("spb", 2).await;
+    let (s, v) = app
+        .post(
+            "/users",
+            json!({"name": "ivanov", "display_name": "Иван Иванов", "site": "msk", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    app.user("petrov", "spb").await;
+    app.group("staff", "list", &["ivanov@example.org", "petrov@example.org"]).await;
+    app
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sessions_and_logout() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::new(&app, "en-US,en;q=0.9");
+    // Not logged in: the admin pages send to the login page, with where to come back.
+    let r = b.get("/admin/users?q=iv").await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(r.location(), "/login?next=/admin/users%3Fq%3Div");
+    let r = b.get("/login").await;
+    r.has("<html lang=\"en\">").has("Log in").has("name=\"csrf\"");
+    let pre = r.set_cookie("__Host-pochta_pre").expect("a pre-login token cookie");
+    assert!(pre.contains("HttpOnly") && pre.contains("Secure") && pre.contains("SameSite=Lax"), "{pre}");
+
+    // Unknown user and wrong password get the same answer.
+    let wrong = b.post("/login", &[("login", "admin"), ("password", "not-the-password")]).await;
+    let unknown = b.post("/login", &[("login", "nobody"), ("password", "not-the-password")]).await;
+    let unknown_user = b.post("/login", &[("login", "nobody@example.org"), ("password", "x")]).await;
+    let no_password = b.post("/login", &[("login", "petrov@example.org"), ("password", "x")]).await;
+    for r in [&wrong, &unknown, &unknown_user, &no_password] {
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        r.has("Wrong name or password.");
+    }
+    let strip = |s: &str| s.replace(|c: char| c.is_ascii_digit(), "");
+    let form_of = |r: &crate::browser::Resp| {
+        strip(&r.body[r.body.find("<main").unwrap()..])
+            .replace("nobody@example.org", "X")
+            .replace("nobody", "X")
+            .replace("admin", "X")
+            .replace("petrov@example.org", "X")
+    };
+    assert_eq!(form_of(&wrong).len(), form_of(&unknown).len());
+
+    // A successful login makes a new session id and goes back where it was asked for.
+    let r = b
+        .post(
+            "/login",
+            &[("login", "admin"), ("password", &app.init.password), ("next", "/admin/users?q=iv")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/admin/users?q=iv");
+    let cookie = r.set_cookie(SESSION).expect("a session cookie");
+    for attr in ["HttpOnly", "Secure", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attr), "{cookie} lacks {attr}");
+    }
+    let first = b.cookies[SESSION].clone();
+    b.get("/admin/users?q=iv").await.has("ivanov@example.org").lacks("petrov@example.org");
+    // Logging in again cycles the id; the old one no longer works.
+    b.get("/login").await;
+    let r = b.post("/login", &[("login", "admin"), ("password", &app.init.password)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let second = b.cookies[SESSION].clone();
+    assert_ne!(first, second);
+    let mut old = Browser::new(&app, "en");
+    old.cookies.insert(SESSION.into(), first);
+    assert_eq!(old.get("/admin").await.status, StatusCode::SEE_OTHER);
+
+    // `next=` never leads to another host.
+    for evil in ["//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"] {
+        let mut e = Browser::new(&app, "en");
+        e.get("/login").await;
+        let r =
+            e.post("/login", &[("login", "admin"), ("password", &app.init.password), ("next", evil)]).await;
+        assert_eq!(r.location(), "/admin", "next={evil}");
+        let r = e.get(&format!("/lang/ru?next={}", evil.replace('/', "%2F"))).await;
+        assert_eq!(r.location(), "/", "lang next={evil}");
+    }
+
+    // Logout ends the session on the server.
+    b.get("/admin").await;
+    let kept = b.cookies[SESSION].clone();
+    let r = b.post("/logout", &[]).await;
+    assert_eq!(r.location(), "/login");
+    let mut replay = Browser::new(&app, "en");
+    replay.cookies.insert(SESSION.into(), kept);
+    assert_eq!(replay.get("/admin").await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csrf_is_required_on_every_form() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "en").await;
+    b.get("/admin/users/new").await;
+    let v = app.version().await;
+    let form = [("name", "sidorov"), ("site", "msk"), ("display_name", "S")];
+    // No token, a wrong token, a token from another session: refused, nothing changes.
+    let r = b.post_raw("/admin/users/new", &form, &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    r.has("The form has expired or did not come from this site.");
+    let mut bad = vec![("csrf", "0123456789abcdef0123456789abcdef0123456789a")];
+    bad.extend_from_slice(&form);
+    assert_eq!(b.post_raw("/admin/users/new", &bad, &[]).await.status, StatusCode::FORBIDDEN);
+    let other = Browser::admin(&app, "en").await;
+    let mut foreign = vec![("csrf", other.csrf.as_deref().unwrap())];
+    foreign.extend_from_slice(&form);
+    assert_eq!(b.post_raw("/admin/users/new", &foreign, &[]).await.status, StatusCode::FORBIDDEN);
+    // The right token from another site's page (Origin, Sec-Fetch-Site): refused too.
+    let token = b.csrf.clone().unwrap();
+    let mut good = vec![("csrf", token.as_str())];
+    good.extend_from_slice(&form);
+    let r = b.post_raw("/admin/users/new", &good, &[("origin", "https://evil.example")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = b.post_raw("/admin/users/new", &good, &[("sec-fetch-site", "cross-site")]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.version().await, v, "a refused form changed the directory");
+    // Every state-changing route refuses a form without the token.
+    for path in [
+        "/admin/users/ivanov",
+        "/admin/users/ivanov/password",
+        "/admin/users/ivanov/move",
+        "/admin/users/ivanov/delete",
+        "/admin/groups/new",
+        "/admin/groups/staff",
+        "/admin/groups/staff/members",
+        "/admin/groups/staff/members/remove",
+        "/admin/groups/staff/delete",
+        "/admin/sites",
+        "/admin/sites/msk",
+        "/admin/sites/msk/enrollment",
+        "/admin/sites/spb/delete",
+        "/admin/import",
+        "/logout",
+    ] {
+        let r = b
+            .post_raw(path, &[("site", "spb"), ("member", "petrov@example.org"), ("action", "apply")], &[])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path} without a token");
+    }
+    // Login CSRF: a login form without the pre-login token is refused.
+    let mut fresh = Browser::new(&app, "en");
+    let r = fresh.post_raw("/login", &[("login", "admin"), ("password", &app.init.password)], &[]).await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.version().await, v);
+    // With the token the same form works.
+    assert_eq!(b.post("/admin/users/new", &form).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.version().await, v + 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_is_rate_limited_per_account_and_client() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::new(&app, "ru");
+    b.get("/login").await;
+    for _ in 0..5 {
+        let r = b.post("/login", &[("login", "ivanov@example.org"), ("password", "wrong-password-1")]).await;
+        assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+        r.has("Неверное имя или пароль.");
+    }
+    // Now even the right password is refused for a while, with a Russian plural.
+    let r = b.post("/login", &[("login", "ivanov@example.org"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    r.has("Слишком много неудачных попыток. Повторите через 15 минут.");
+    assert!(r.headers.get("retry-after").is_some());
+    // An unknown account is limited the same way (no hint whether it exists).
+    for _ in 0..5 {
+        b.post("/login", &[("login", "ghost@example.org"), ("password", "wrong-password-1")]).await;
+    }
+    let r = b.post("/login", &[("login", "ghost@example.org"), ("password", "x")]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // Per client: after 20 failures from one address, every account is refused from it.
+    for i in 0..10 {
+        b.post("/login", &[("login", &format!("u{i}")), ("password", "x")]).await;
+    }
+    let r = b.post("/login", &[("login", "admin"), ("password", &app.init.password)]).await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn end_user_cannot_reach_admin_pages() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut u = Browser::new(&app, "en");
+    let r = u.login("Ivanov@Example.org", PASSWORD).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location(), "/me");
+    let v = app.version().await;
+    for path in [
+        "/admin",
+        "/admin/users",
+        "/admin/users/petrov",
+        "/admin/groups",
+        "/admin/sites",
+        "/admin/dns",
+        "/admin/history",
+        "/admin/import",
+        "/admin/users/petrov/move?site=msk",
+    ] {
+        let r = u.get(path).await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+        r.has("This page is not available to you.").lacks("petrov@");
+    }
+    u.get("/me").await;
+    for path in
+        ["/admin/users/new", "/admin/users/petrov/delete", "/admin/users/petrov/password", "/admin/import"]
+    {
+        let r = u
+            .post(path, &[("name", "x"), ("site", "msk"), ("password", "another-pass-1"), ("csrf", "")])
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(app.version().await, v);
+    // A `next=` into the admin pages does not take a user there either.
+    let mut u2 = Browser::new(&app, "en");
+    u2.get("/login").await;
+    let r = u2
+        .post("/login", &[("login", "ivanov@example.org"), ("password", PASSWORD), ("next", "/admin/users")])
+        .await;
+    assert_eq!(r.location(), "/me");
+    // And an administrator has no self-service page.
+    let mut a = Browser::admin(&app, "en").await;
+    assert_eq!(a.get("/me").await.status, StatusCode::FORBIDDEN);
+}
+
+/// Every admin page answers in both languages with its own title.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pages_in_both_languages() {
+    let app = seeded(Backend::Sqlite).await;
+    for (lang, titles) in [
+        (
+            "en",
+            [
+                "Dashboard",
+                "Users",
+                "New user",
+                "Official address",
+                "Aliases and lists",
+                "Where mail goes",
+                "Sites",
+                "Agents",
+                "DNS records",
+                "History",
+                "Import users",
+                "New alias or list",
+            ],
+        ),
+        (
+            "ru-RU,ru;q=0.9",
+            [
+                "Обзор",
+                "Пользователи",
+                "Новый пользователь",
+                "Официальный адрес",
+                "Псевдонимы и рассылки",
+                "Куда уходит почта",
+                "Площадки",
+                "Агенты",
+                "Записи DNS",
+                "Журнал изменений",
+                "Импорт пользователей",
+                "Новый псевдоним или рассылка",
+            ],
+        ),
+    ] {
+        let mut b = Browser::admin(&app, lang).await;
+        let code = if lang == "en" { "en" } else { "ru" };
+        for (path, title) in [
+            "/admin",
+            "/admin/users",
+            "/admin/users/new",
+            "/admin/users/ivanov",
+            "/admin/groups",
+            "/admin/groups/staff",
+            "/admin/sites",
+            "/admin/sites/msk",
+            "/admin/dns",
+            "/admin/history",
+            "/admin/import",
+            "/admin/groups/new",
+        ]
+        .iter()
+        .zip(titles)
+        {
+            let r = b.get(path).await;
+            assert_eq!(r.status, StatusCode::OK, "{lang} {path}: {}", r.body);
+            r.has(&format!("<html lang=\"{code}\">")).has(title).has("hreflang");
+            assert!(r.headers["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
+            assert_eq!(r.headers["x-frame-options"], "DENY");
+        }
+    }
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/users").await.has("2 пользователя");
+    b.get("/admin/sites").await.has("Уровень 0");
+    // Pages that do not exist.
+    assert_eq!(b.get("/admin/users/nobody").await.status, StatusCode::NOT_FOUND);
+    b.get("/admin/users/nobody").await.has("Пользователя «nobody» нет.");
+    assert_eq!(b.get("/admin/groups/nothing").await.status, StatusCode::NOT_FOUND);
+    assert_eq!(b.get("/admin/sites/nowhere").await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn language_is_negotiated_switched_and_remembered() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::new(&app, "de-DE,ru;q=0.8,en;q=0.5");
+    b.get("/login").await.has("<html lang=\"ru\">").has("Вход");
+    let r = b.get("/lang/en?next=/login").await;
+    assert_eq!(r.location(), "/login");
+    let c = r.set_cookie("__Host-pochta_lang").unwrap();
+    assert!(c.contains("Max-Age=31536000"), "{c}");
+    b.get("/login").await.has("<html lang=\"en\">").has("Log in");
+    let mut b = Browser::new(&app, "en");
+    b.get("/login").await.has("Log in").has("href=\"/lang/ru?next=/login\"");
+    assert_eq!(b.get("/lang/xx?next=/").await.status, StatusCode::NOT_FOUND);
+}
+
+both_backends!(user_forms_change_only_on_good_input);
+async fn user_forms_change_only_on_good_input(backend: Backend) {
+    let app = seeded(backend).await;
+    for lang in ["en", "ru"] {
+        let mut b = Browser::admin(&app, lang).await;
+        let t = |en: &'static str, ru: &'static str| if lang == "en" { en } else { ru };
+        b.get("/admin/users/new").await;
+        let v = app.version().await;
+        // Each bad input: 422, the translated error next to its field, nothing changes.
+        for (form, field, says) in [
+            (
+                vec![("name", "bad name@"), ("site", "msk")],
+                "name-error",
+                t("A name may contain Latin letters", "Имя может содержать латинские буквы"),
+            ),
+            (
+                vec![("name", "ivanov"), ("site", "msk")],
+                "name-error",
+                t("User “ivanov” already exists.", "Пользователь «ivanov» уже существует."),
+            ),
+            (
+                vec![("name", "staff"), ("site", "msk")],
+                "name-error",
+                t("already taken by a list", "уже занято рассылкой"),
+            ),
+            (vec![("name", "all"), ("site", "msk")], "name-error", t("is reserved", "зарезервировано")),
+            (
+                vec![("name", "sidorov"), ("site", "gw")],
+                "site-error",
+                t("keeps no mailboxes", "не хранит почтовых ящиков"),
+            ),
+            (
+                vec![("name", "sidorov"), ("site", "nowhere")],
+                "site-error",
+                t("There is no site “nowhere”.", "Площадки «nowhere» нет."),
+            ),
+            (
+                vec![("name", "sidorov"), ("site", "msk"), ("password", "short1")],
+                "password-error",
+                t("at least 10 characters", "не короче 10 символов"),
+            ),
+            (
+                vec![("name", "sidorov"), ("site", "msk"), ("password", "onlyletterss")],
+                "password-error",
+                t("only letters or only digits", "только из букв или только из цифр"),
+            ),
+        ] {
+            let r = b.post("/admin/users/new", &form).await;
+            assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}: {}", r.body);
+            r.has(&format!("id=\"{field}\"")).has(says).has("aria-invalid=\"true\"");
+            assert_eq!(app.version().await, v, "{form:?} changed the directory");
+        }
+        // Good input: created, and the form leads to the user's page.
+        let name = format!("sidorov{lang}");
+        let r = b
+            .post(
+                "/admin/users/new",
+                &[
+                    ("name", &name),
+                    ("display_name", "Пётр <b>Сидоров</b>"),
+                    ("site", "msk"),
+                    ("enabled", "on"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        assert_eq!(r.location(), format!("/admin/users/{name}?ok=user-created"));
+        assert_eq!(app.version().await, v + 1);
+        let r = b.get(r.location()).await;
+        r.has(t("The user has been created.", "Пользователь создан."))
+            .has("Пётр &#60;b&#62;Сидоров&#60;/b&#62;")
+            .lacks("<b>Сидоров");
+
+        // Edit, disable.
+        let r = b.post(&format!("/admin/users/{name}"), &[("display_name", "Пётр Сидоров")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let u = app.ok(&format!("/users/{name}")).await;
+        assert_eq!(u["display_name"], "Пётр Сидоров");
+        assert_eq!(u["enabled"], false, "an unchecked box disables");
+        b.post(&format!("/admin/users/{name}"), &[("display_name", "Пётр Сидоров"), ("enabled", "on")]).await;
+        assert_eq!(app.ok(&format!("/users/{name}")).await["enabled"], true);
+
+        // Reset password: weak refused, strong set.
+        let v = app.version().await;
+        b.get(&format!("/admin/users/{name}")).await;
+        let r = b.post(&format!("/admin/users/{name}/password"), &[("password", "1234567890")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        r.has("id=\"password-error\"")
+            .has(t("only letters or only digits", "только из букв или только из цифр"));
+        assert_eq!(app.version().await, v);
+        let r = b.post(&format!("/admin/users/{name}/password"), &[("password", "a-good-passw0rd")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.version().await, v + 1);
+
+        // Move: the confirmation says what will happen and changes nothing; the button moves.
+        let r = b.get(&format!("/admin/users/{name}/move?site=spb")).await;
+        assert_eq!(r.status, StatusCode::OK);
+        r.has(&format!("{name}@spb.example.org"))
+            .has(&format!("{name}@msk.example.org"))
+            .has("id=\"confirm\"");
+        assert_eq!(app.version().await, v + 1);
+        let r = b.get(&format!("/admin/users/{name}/move?site=gw")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        r.has("id=\"site-error\"");
+        let r = b.get(&format!("/admin/users/{name}/move?site=msk")).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        r.has(t("already lives at site", "уже находится на площадке"));
+        b.get(&format!("/admin/users/{name}/move?site=spb")).await;
+        let r = b.post(&format!("/admin/users/{name}/move"), &[("site", "gw")]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(app.version().await, v + 1);
+        let r = b.post(&format!("/admin/users/{name}/move"), &[("site", "spb")]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        let u = app.ok(&format!("/users/{name}")).await;
+        assert_eq!(u["site"], "spb");
+        assert_eq!(u["former_sites"], json!(["msk"]));
+        b.get(r.location()).await.has(t("The user has been moved.", "Пользователь перенесён."));
+
+        // Delete, with a confirmation first.
+        b.get(&format!("/admin/users/{name}/delete"))
+            .await
+            .has(t("This cannot be undone.", "Это действие нельзя отменить."));
+        let r = b.post(&format!("/admin/users/{name}/delete"), &[]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+        assert_eq!(app.get(&format!("/users/{name}")).await.0, StatusCode::NOT_FOUND);
+        let r = b.post(&format!("/admin/users/{name}/delete"), &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_list_searches_filters_sorts_and_pages() {
+    let app = seeded(Backend::Sqlite).await;
+    for i in 0..60 {
+        app.user(&format!("u{i:02}"), if i % 2 == 0 { "msk" } else { "spb" }).await;
+    }
+    let mut b = Browser::admin(&app, "en").await;
+    let r = b.get("/admin/users").await;
+    r.has("62 users").has("Page 1 of 2").has("u00@example.org");
+    b.get("/admin/users?page=2").await.has("Page 2 of 2").has("u59@example.org").lacks("u00@example.org");
+    b.get("/admin/users?site=spb&per=100")
+        .await
+        .has("31 users")
+        .lacks("u00@example.org")
+        .has("u01@example.org");
+    b.get("/admin/users?q=ivanov%40msk.example.org").await.has("1 user").has("ivanov@example.org");
+    b.get("/admin/users?q=%D0%B8%D0%B2%D0%B0%D0%BD").await.has("1 user"); // "иван" in the display name
+    let r = b.get("/admin/users?sort=name&dir=desc").await;
+    let (a, z) = (r.body.find("u59@").unwrap(), r.body.find("u58@").unwrap());
+    assert!(a < z, "descending order");
+    b.get("/admin/users?sort=site&per=25").await.has("Page 1 of 3").has("aria-sort=\"ascending\"");
+    b.get("/admin/users?status=disabled").await.has("0 users").has("No users match.");
+    b.get("/admin/users?page=999").await.has("Page 2 of 2").has("u59@"); // past the end: the last page
+}
+
+both_backends!(group_forms);
+async fn group_forms(backend: Backend) {
+    let app = seeded(backend).await;
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/groups/new").await;
+    let v = app.version().await;
+    for (form, field, says) in [
+        (vec![("name", "ivanov"), ("kind", "list")], "name-error", "уже занято пользователем"),
+        (vec![("name", "x y"), ("kind", "list")], "name-error", "Имя может содержать"),
+        (
+            vec![("name", "sales"), ("kind", "list"), ("members", "ghost@example.org")],
+            "members-error",
+            "ghost@example.org — не пользователь",
+        ),
+        (
+            vec![("name", "sales"), ("kind", "list"), ("members", "not an address")],
+            "members-error",
+            "«not an address» — не адрес",
+        ),
+        (
+            vec![("name", "sales"), ("kind", "list"), ("members", "x@mks.example.org")],
+            "members-error",
+            "не площадка этого домена",
+        ),
+    ] {
+        let r = b.post("/admin/groups/new", &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        r.has(&format!("id=\"{field}\"")).has(says);
+        assert_eq!(app.version().await, v);
+    }
+    let r = b
+        .post(
+            "/admin/groups/new",
+            &[
+                ("name", "sales"),
+                ("kind", "list"),
+                ("policy", "members"),
+                ("members", "ivanov@example.org\nstaff@example.org\npartner@other.example"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.version().await, v + 1);
+    let g = app.ok("/groups/sales").await;
+    assert_eq!(g["policy"], "members");
+    // The page shows where mail goes, grouped by site, with Russian plurals.
+    let r = b.get("/admin/groups/sales").await;
+    r.has("Всего 2 почтовых ящика").has("Site msk").has("partner@other.example");
+    // Add and remove members; a bad one is refused next to the field.
+    let r = b.post("/admin/groups/sales/members", &[("member", "nobody@example.org")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("id=\"member-error\"").has("nobody@example.org — не пользователь");
+    assert_eq!(app.version().await, v + 1);
+    assert_eq!(
+        b.post("/admin/groups/sales/members", &[("member", "petrov@spb.example.org")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        b.post("/admin/groups/sales/members/remove", &[("member", "partner@other.example")]).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let r = b.post("/admin/groups/sales/members/remove", &[("member", "partner@other.example")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("не входит в «sales»");
+    let members = app.ok("/groups/sales").await["members"].clone();
+    assert_eq!(members, json!(["ivanov@example.org", "petrov@spb.example.org", "staff@example.org"]));
+    // Edit the whole group; delete it (it leaves the lists that contain it).
+    b.get("/admin/groups/staff").await;
+    let r = b
+        .post(
+            "/admin/groups/staff",
+            &[
+                ("kind", "alias"),
+                ("policy", "anyone"),
+                ("description", "Все"),
+                ("members", "ivanov@example.org"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.ok("/groups/staff").await["kind"], "alias");
+    let r = b.post("/admin/groups/staff", &[("kind", "list"), ("members", "staff@example.org")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("id=\"members-error\"").has("Рассылка не может содержать саму себя.");
+    let r = b.post("/admin/groups/staff", &[("kind", "bogus"), ("members", "")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    b.get("/admin/groups/staff/delete").await.has("Адрес будет исключён из 1 рассылки");
+    assert_eq!(b.post("/admin/groups/staff/delete", &[]).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.ok("/groups/sales").await["members"],
+        json!(["ivanov@example.org", "petrov@spb.example.org"])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_forms_enrollment_and_dns() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "en").await;
+    b.get("/admin/sites").await;
+    let v = app.version().await;
+    for (form, field, says) in [
+        (vec![("id", "Bad Id!"), ("name", "X"), ("level", "1")], "id-error", "A site id is one DNS label"),
+        (vec![("id", "msk"), ("name", "X"), ("level", "1")], "id-error", "Site “msk” already exists."),
+        (vec![("id", "ekb"), ("name", ""), ("level", "1")], "name-error", "Give the site a name"),
+        (
+            vec![("id", "ekb"), ("name", "Ekaterinburg"), ("level", "7")],
+            "level-error",
+            "Choose a server level",
+        ),
+    ] {
+        let r = b.post("/admin/sites", &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        r.has(&format!("id=\"{field}\"")).has(says);
+    }
+    assert_eq!(app.version().await, v);
+    let r = b.post("/admin/sites", &[("id", "ekb"), ("name", "Ekaterinburg"), ("level", "1")]).await;
+    assert_eq!(r.location(), "/admin/sites/ekb?ok=site-created");
+    // A site with users cannot become level 0: the Russian message has the right plural.
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin/sites/msk").await;
+    let r = ru.post("/admin/sites/msk", &[("name", "Москва"), ("level", "0")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("На площадке «msk» ещё 1 пользователь; сначала перенесите его.");
+    assert_eq!(app.version().await, v + 1);
+    // Enrollment code, once.
+    let r = b.post("/admin/sites/ekb/enrollment", &[]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.has("pochta-agent enroll").has("--code ");
+    // DNS: MX by the paper's priorities, SPF, DMARC.
+    let r = b.get("/admin/dns").await;
+    r.has("@                        IN MX  10 gw.example.org.")
+        .has("IN MX  20 msk.example.org.")
+        .has("v=spf1")
+        .has("_dmarc")
+        .lacks("spb.example.org.\n");
+    // Delete a site: refused with users, done when empty.
+    let r = b.post("/admin/sites/msk/delete", &[]).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(b.post("/admin/sites/ekb/delete", &[]).await.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_import_previews_then_applies_all_or_nothing() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/import").await;
+    let v = app.version().await;
+    let bad =
+        "name,display_name,site\nnew1,Новый Один,msk\nivanov,Иван Иванов,spb\nbad name,X,msk\nnew2,Y,gw\n";
+    let r = b.post("/admin/import", &[("csv", bad), ("action", "preview")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("Создать: 1, обновить: 1, без изменений: 0; 2 ошибки.")
+        .has("площадка (перенос)")
+        .has("Имя может содержать")
+        .lacks("id=\"apply\"");
+    // Applying a file with errors imports nothing.
+    let r = b.post("/admin/import", &[("csv", bad), ("action", "apply")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.version().await, v);
+    let good = "name,display_name,site,password,enabled\nnew1,Новый Один,msk,,yes\nivanov,Иван Иванов,spb\n\"new2\",\"Smith, John\",msk,a-long-passw0rd,no\n";
+    let r = b.post("/admin/import", &[("csv", good), ("action", "preview")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.has("Создать: 2, обновить: 1, без изменений: 0; ошибок нет.").has("id=\"apply\"");
+    assert_eq!(app.version().await, v, "a dry run changes nothing");
+    let r = b.post("/admin/import", &[("csv", good), ("action", "apply")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.has(&format!("Импортировано, версия {}.", v + 1));
+    assert_eq!(app.version().await, v + 1, "one change set for the whole file");
+    let n2 = app.ok("/users/new2").await;
+    assert_eq!(
+        (n2["display_name"].as_str(), n2["enabled"].as_bool(), n2["has_password"].as_bool()),
+        (Some("Smith, John"), Some(false), Some(true))
+    );
+    assert_eq!(app.ok("/users/ivanov").await["site"], "spb");
+    let r = b.post("/admin/import", &[("csv", ""), ("action", "preview")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("id=\"csv-error\"").has("В файле нет пользователей.");
+}
+
+both_backends!(self_service_password_change);
+async fn self_service_password_change(backend: Backend) {
+    let app = seeded(backend).await;
+    let mut u = Browser::new(&app, "ru");
+    assert_eq!(u.login("ivanov@example.org", PASSWORD).await.location(), "/me");
+    let mut other = Browser::new(&app, "en");
+    assert_eq!(other.login("ivanov@msk.example.org", PASSWORD).await.location(), "/me");
+    let r = u.get("/me").await;
+    r.has("ivanov@example.org")
+        .has("ivanov@msk.example.org")
+        .has("staff@example.org")
+        .has("Site msk (msk)")
+        .has("Моя учётная запись");
+    let v = app.version().await;
+    for (form, field, says) in [
+        (
+            vec![
+                ("current", "wrong-pass-123"),
+                ("password", "brand-new-pass-1"),
+                ("confirm", "brand-new-pass-1"),
+            ],
+            "current-error",
+            "Текущий пароль неверен.",
+        ),
+        (
+            vec![("current", PASSWORD), ("password", "short-1"), ("confirm", "short-1")],
+            "password-error",
+            "не короче 10 символов",
+        ),
+        (
+            vec![("current", PASSWORD), ("password", "brand-new-pass-1"), ("confirm", "brand-new-pass-2")],
+            "confirm-error",
+            "Новые пароли не совпадают.",
+        ),
+        (
+            vec![("current", PASSWORD), ("password", PASSWORD), ("confirm", PASSWORD)],
+            "password-error",
+            "Новый пароль совпадает с текущим.",
+        ),
+    ] {
+        let r = u.post("/me/password", &form).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{form:?}");
+        r.has(&format!("id=\"{field}\"")).has(says);
+        assert_eq!(app.version().await, v);
+    }
+    let r = u
+        .post(
+            "/me/password",
+            &[("current", PASSWORD), ("password", "brand-new-pass-1"), ("confirm", "brand-new-pass-1")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.version().await, v + 1, "the change is one change set");
+    u.get(r.location()).await.has("Пароль изменён. Все остальные ваши сеансы завершены.");
+    // The other session ended; the hash in the directory is the new one.
+    assert_eq!(other.get("/me").await.location(), "/login?next=/me");
+    let (dir, _) = app.state().publisher.current();
+    let hash =
+        dir.user(&pochta_directory::LocalPart::parse("ivanov").unwrap()).unwrap().password.clone().unwrap();
+    assert!(hash.verify("brand-new-pass-1") && !hash.verify(PASSWORD));
+    let last = &app.changes().await[0];
+    assert_eq!(last["author"], "ivanov (self-service)");
+    assert_eq!(last["ops"][0]["op"], "set_password");
+    assert_eq!(last["ops"][0]["hash"], "(hidden)");
+    // Old password no longer logs in; the new one does.
+    let mut again = Browser::new(&app, "en");
+    assert_eq!(again.login("ivanov@example.org", PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(again.login("ivanov@example.org", "brand-new-pass-1").await.location(), "/me");
+    // An administrator disabling the user ends his sessions too.
+    let mut a = Browser::admin(&app, "en").await;
+    a.get("/admin/users/ivanov").await;
+    a.post("/admin/users/ivanov", &[("display_name", "Иван Иванов")]).await;
+    assert_eq!(u.get("/me").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        Browser::new(&app, "en").login("ivanov@example.org", "brand-new-pass-1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_agents_and_traffic() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "en").await;
+    let r = b.get("/admin").await;
+    r.has("No data yet")
+        .has("No agent has enrolled yet.")
+        .has(&format!("id=\"version\">{}<", app.version().await));
+    let enrolled = app.enroll("msk").await;
+    let secret = enrolled["secret"].as_str().unwrap();
+    // The agent has not pulled yet: behind and never... it was heard from at enrollment? No.
+    b.get("/admin").await.has("never seen");
+    let v = app.version().await;
+    app.sync(secret, &format!("changes?after={v}")).await;
+    b.get("/admin").await.has("in sync");
+    // Stats: refused without the agent secret; stored with it; shown as the paper's table.
+    assert_eq!(
+        post(&app, json!({"received": 1, "accepted": 1, "delivered": 1, "sent": 1}), None).await,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(post(&app, json!({"received": "x"}), Some(secret)).await, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        post(
+            &app,
+            json!({"received": 10, "accepted": 8, "delivered": 5, "sent": 3, "queue": 2}),
+            Some(secret)
+        )
+        .await,
+        StatusCode::NO_CONTENT
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert_eq!(post(&app, json!({"received": 25, "accepted": 20, "delivered": 12, "sent": 7, "queue": 4, "rejected": {"relay_denied": 1}}), Some(secret)).await, StatusCode::NO_CONTENT);
+    let r = b.get("/admin?period=1h").await;
+    r.lacks("No data yet").has("id=\"traffic-table\"").has("<td class=\"num\">15</td><td class=\"num\">12</td><td class=\"num\">7</td><td class=\"num\">4</td><td class=\"num\">4</td>").has("<polyline");
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin")
+        .await
+        .has("Получено")
+        .has("Принято")
+        .has("Доставлено")
+        .has("Отправлено")
+        .has("синхронизирован");
+    ru.get("/admin/history?q=ivanov").await.has("Пользователь ivanov сохранён на площадке msk");
+}
+
+async fn post(app: &TestApp, body: serde_json::Value, token: Option<&str>) -> StatusCode {
+    app.raw(reqwest::Method::POST, "/sync/stats", token, Some(("application/json", body.to_string().into())))
+        .await
+        .status
+}

@@ -1,0 +1,30 @@
+// The little JavaScript the pages use; every page works without it.
+"use strict";
+document.addEventListener("DOMContentLoaded", () => {
+  // "Copy" buttons next to code blocks (DNS snippet, enrollment command).
+  for (const b of document.querySelectorAll("button[data-copy]")) {
+    b.addEventListener("click", async () => {
+      const el = document.getElementById(b.dataset.copy);
+      if (!el) return;
+      try {
+        await navigator.clipboard.writeText(el.textContent);
+        b.classList.add("done");
+        setTimeout(() => b.classList.remove("done"), 1500);
+      } catch (_) {
+        const r = document.createRange();
+        r.selectNodeContents(el);
+        const s = window.getSelection();
+        s.removeAllRanges();
+        s.addRange(r);
+      }
+    });
+  }
+  // A chosen CSV file is read into the text area, so the form stays a plain form.
+  for (const f of document.querySelectorAll("input[type=file][data-into]")) {
+    f.addEventListener("change", () => {
+      const target = document.getElementById(f.dataset.into);
+      if (!f.files.length || !target) return;
+      f.files[0].text().then((t) => { target.value = t; });
+    });
+  }
+});
