@@ -24,6 +24,7 @@ cp /etc/postfix/dynamicmaps.cf "$dir/etc/" 2>/dev/null || true
 # Mailboxes belong to nobody; virtual(8) refuses root.
 uid=$(id -u nobody) gid=$(id -g nobody)
 chown "$uid:$gid" "$dir/mail"
+chown postfix "$dir/data"
 {
     for i in $(seq 1 100); do echo "user$i@example.org example.org/user$i/"; done
     for i in $(seq 1 50); do echo "${i}user@example.org example.org/${i}user/"; done
@@ -46,7 +47,7 @@ pc "compatibility_level = 3.6" \
    "smtpd_peername_lookup = no" \
    "default_process_limit = 200" "smtpd_client_connection_count_limit = 0" \
    "smtpd_client_connection_rate_limit = 0" "anvil_rate_time_unit = 60s" \
-   "maillog_file = $dir/maillog" "smtpd_tls_security_level = none" "smtp_tls_security_level = none"
+   "maillog_file_prefixes = $dir" "maillog_file = $dir/maillog" "smtpd_tls_security_level = none" "smtp_tls_security_level = none"
 if [ -n "$relay" ]; then pc "relayhost = $relay" "default_transport = smtp"; fi
 # smtpd on the benchmark port, nothing chrooted (the instance lives outside /var/spool/postfix).
 sed -i -E 's/^smtp( +)inet/'"127.0.0.1:$port"'\1inet/' "$dir/etc/master.cf"
