@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Creates and starts a private Postfix instance for the SMTP benchmark, as the issue describes:
-# a virtual Maildir domain example.org with users user1..user100 (and 1user..50user, the names
-# smtp-source -r generates), smtpd on a loopback port, no DNS, no TLS, no restrictions beyond
+# a virtual Maildir domain example.org with users user1..user100 (and user, 2user..50user, the
+# names smtp-source -r 50 -t user@example.org generates), smtpd on a loopback port, no DNS, no TLS, no restrictions beyond
 # reject_unauth_destination, fsync on (Postfix's default). Prints the instance folder.
 #
 #   bench/postfix-instance.sh start DIR PORT [RELAYHOST]   # RELAYHOST e.g. [127.0.0.1]:2526
@@ -28,7 +28,11 @@ chown postfix "$dir/data"
 {
     for i in $(seq 1 100); do echo "user$i@example.org example.org/user$i/"; done
     for i in $(seq 1 50); do echo "${i}user@example.org example.org/${i}user/"; done
+    echo "user@example.org example.org/user/"
 } > "$dir/etc/vmailbox"
+# The relay row of the benchmark: an alias of the domain whose member is outside (the agent relays
+# for unauthenticated clients only that way), so both MTAs get the same outside-bound message.
+echo "fwd@example.org sink@outside.test" > "$dir/etc/valias"
 pc() { postconf -c "$dir/etc" -e "$@"; }
 pc "compatibility_level = 3.6" \
    "queue_directory = $dir/spool" "data_directory = $dir/data" \
@@ -38,6 +42,7 @@ pc "compatibility_level = 3.6" \
    "alias_maps =" "alias_database =" "local_recipient_maps =" \
    "virtual_mailbox_domains = example.org" "virtual_mailbox_base = $dir/mail" \
    "virtual_mailbox_maps = texthash:$dir/etc/vmailbox" \
+   "virtual_alias_maps = texthash:$dir/etc/valias" \
    "virtual_uid_maps = static:$uid" "virtual_gid_maps = static:$gid" \
    "virtual_destination_concurrency_limit = 50" \
    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \

@@ -62,6 +62,11 @@ pub struct Config {
     /// `/status` reports the replica stale after this long without contact with the server.
     #[serde(default = "default_stale_after")]
     pub stale_after_secs: u64,
+    /// Report the mail counters and the queue size to the server (`POST /api/v1/sync/stats`)
+    /// this often when they changed, and at least once per heartbeat; 0 turns reporting off.
+    /// One small request per report: every 10 minutes is about 30 KB a day.
+    #[serde(default = "default_stats")]
+    pub stats_secs: u64,
     pub deployment: DeploymentId,
     pub domain: Domain,
     /// Hex Ed25519 public key that signs every change set and snapshot of the deployment.
@@ -221,6 +226,9 @@ impl Default for DeliveryConfig {
 fn default_heartbeat() -> u64 {
     DEFAULT_HEARTBEAT_SECS
 }
+fn default_stats() -> u64 {
+    DEFAULT_STATS_SECS
+}
 fn default_poll_wait() -> u64 {
     DEFAULT_POLL_WAIT_SECS
 }
@@ -229,6 +237,7 @@ fn default_stale_after() -> u64 {
 }
 
 pub const DEFAULT_HEARTBEAT_SECS: u64 = 3600;
+pub const DEFAULT_STATS_SECS: u64 = 600;
 /// Long enough to keep a NAT'd agent's idle traffic low, short enough for NAT timeouts (RFC 5382
 /// asks NATs to keep established TCP idle for at least two hours).
 pub const DEFAULT_POLL_WAIT_SECS: u64 = 1800;

@@ -250,6 +250,7 @@ fn config_from_response(
         pull: advertise_url.is_empty(),
         advertise_url,
         heartbeat_secs: config::DEFAULT_HEARTBEAT_SECS,
+        stats_secs: config::DEFAULT_STATS_SECS,
         poll_wait_secs: config::DEFAULT_POLL_WAIT_SECS,
         stale_after_secs: config::DEFAULT_STALE_AFTER_SECS,
         deployment: DeploymentId::parse(&text("deployment")?).map_err(|_| bad("deployment"))?,

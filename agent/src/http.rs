@@ -14,6 +14,8 @@ use pochta_directory::wire::{self, Version, WireError};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
+use crate::metrics::Counters;
+use crate::queue::Queue;
 use crate::replica::{OfferError, Replica, Retained};
 use crate::routing::Routing;
 use crate::status::StatusReport;
@@ -30,6 +32,9 @@ const MAX_SERVE_BYTES: usize = 16 << 20;
 pub struct AppState {
     pub cfg: Arc<Config>,
     pub replica: Arc<Replica>,
+    /// The mail counters and the queue, for `/metrics`.
+    pub counters: Arc<Counters>,
+    pub queue: Arc<Queue>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -37,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/sync/push", post(push).layer(DefaultBodyLimit::max(MAX_PUSH_BODY)))
         .route("/sync/changes", get(changes))
         .route("/status", get(status))
+        .route("/metrics", get(metrics))
         .route("/resolve", get(resolve))
         .with_state(state)
 }
@@ -185,6 +191,20 @@ async fn changes(
         }
         Err(e) => Err(ApiError::internal(e)),
     }
+}
+
+/// Prometheus text exposition: the mail counters and the queue size.
+async fn metrics(State(st): State<AppState>) -> Response {
+    let site = st.cfg.site.to_string();
+    let mut body = st.counters.snapshot().prometheus(&site);
+    body.push_str(&format!(
+        "# HELP pochta_queue_messages Messages in the queue\n# TYPE pochta_queue_messages gauge\npochta_queue_messages{{site=\"{site}\"}} {}\n",
+        st.queue.len()
+    ));
+    let mut resp = body.into_response();
+    resp.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
+    resp
 }
 
 async fn status(State(st): State<AppState>) -> Json<StatusReport> {

@@ -162,7 +162,12 @@ impl App {
         let App { cfg, replica, listener, tls, queue, counters, smtp: smtp_bound, .. } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
-        let router = http::router(http::AppState { cfg: cfg.clone(), replica: replica.clone() });
+        let router = http::router(http::AppState {
+            cfg: cfg.clone(),
+            replica: replica.clone(),
+            counters: counters.clone(),
+            queue: queue.clone(),
+        });
         let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.clone()))
             .map_err(StartError::Serve)?;
         // This endpoint talks only to the central server and to peer agents, never to browsers.
@@ -174,6 +179,14 @@ impl App {
         let mut server = tokio::spawn(server);
         let syncer = sync::Syncer::new(cfg.clone(), replica.clone())?;
         let sync_task = tokio::spawn(syncer.run(stop_rx.clone()));
+        let stats_task = if cfg.stats_secs > 0 {
+            let q = queue.clone();
+            let reporter =
+                sync::StatsReporter::new(cfg.clone(), counters.clone(), Arc::new(move || q.len()))?;
+            Some(tokio::spawn(reporter.run(stop_rx.clone())))
+        } else {
+            None
+        };
         let smtp_task = if smtp_bound.is_empty() {
             None
         } else {
@@ -195,6 +208,9 @@ impl App {
             None => server.await,
         };
         let _ = sync_task.await;
+        if let Some(t) = stats_task {
+            let _ = t.await;
+        }
         if let Some(t) = smtp_task {
             let _ = t.await;
         }

@@ -375,3 +375,94 @@ async fn error_text(resp: reqwest::Response) -> String {
         _ => text.chars().take(200).collect(),
     }
 }
+
+/// What the agent reports to `POST /api/v1/sync/stats`: its mail counters since start and the
+/// queue size. The server time-stamps it; the dashboard charts the differences.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct StatsReport {
+    pub received: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub sent: u64,
+    pub queue: u64,
+}
+
+/// Reports the counters to the central server every `stats_secs` when they changed, and at
+/// least once per heartbeat (so the dashboard knows the agent is idle, not gone). One small
+/// request each time; a failed report is simply superseded by the next.
+pub struct StatsReporter {
+    cfg: Arc<Config>,
+    client: reqwest::Client,
+    counters: Arc<crate::metrics::Counters>,
+    queue_len: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+impl StatsReporter {
+    pub fn new(
+        cfg: Arc<Config>,
+        counters: Arc<crate::metrics::Counters>,
+        queue_len: Arc<dyn Fn() -> usize + Send + Sync>,
+    ) -> Result<Self, pochta_transport::TransportError> {
+        let client = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
+        Ok(Self { cfg, client, counters, queue_len })
+    }
+
+    pub fn report(&self) -> StatsReport {
+        let c = self.counters.snapshot();
+        StatsReport {
+            received: c.received,
+            accepted: c.accepted,
+            delivered: c.delivered,
+            sent: c.sent,
+            queue: (self.queue_len)() as u64,
+        }
+    }
+
+    /// Sends one report.
+    pub async fn send(&self, report: &StatsReport) -> Result<(), SyncError> {
+        let server = &self.cfg.server.url;
+        let url = format!("{}/api/v1/sync/stats", server.trim_end_matches('/'));
+        let resp = self
+            .client
+            .post(url)
+            .bearer_auth(&self.cfg.server.secret)
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(serde_json::to_vec(report).expect("a report serialises"))
+            .timeout(REQUEST_SLACK)
+            .send()
+            .await
+            .map_err(|e| SyncError::Unreachable(server.clone(), e))?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => Err(SyncError::Unauthorized(server.clone())),
+            s => Err(SyncError::Status(server.clone(), s, error_text(resp).await)),
+        }
+    }
+
+    /// Runs until `shutdown` turns true.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let every = Duration::from_secs(self.cfg.stats_secs.max(1));
+        let heartbeat = Duration::from_secs(self.cfg.heartbeat_secs.max(1)).max(every);
+        let mut last: Option<(StatsReport, Instant)> = None;
+        loop {
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                _ = sleep(every) => {}
+            }
+            let report = self.report();
+            let due = match &last {
+                None => true,
+                Some((prev, at)) => *prev != report || at.elapsed() >= heartbeat,
+            };
+            if !due {
+                continue;
+            }
+            match self.send(&report).await {
+                Ok(()) => last = Some((report, Instant::now())),
+                Err(e) => {
+                    tracing::info!(error = %e, "stats report not delivered; the next one supersedes it")
+                }
+            }
+        }
+    }
+}

@@ -88,6 +88,7 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
             server_url: Some(to_server.url()),
             port: Some(port),
             intervals: Some((MEASURE_INTERVAL, MEASURE_INTERVAL)),
+            ..Default::default()
         };
         let (child, agent) = demo::start_agent(&running, bin, &base, site, link).await?;
         let client = pochta_transport::pinned_client(&pin_of(&agent.data_dir)?)?;

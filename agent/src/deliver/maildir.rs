@@ -64,7 +64,9 @@ impl Maildirs {
     }
 
     /// Delivers `data` into each mailbox; one result per user, in order. With `check`, skips
-    /// mailboxes that already hold the message (recovery after a crash).
+    /// mailboxes that already hold the message (recovery after a crash). `name` (a copy
+    /// relayed by a peer, see [`super::relayed_name`]) replaces the name made from the queue
+    /// id, and is always checked: the peer may have sent that copy before.
     pub async fn deliver(
         &self,
         users: &[LocalPart],
@@ -72,8 +74,10 @@ impl Maildirs {
         created: i64,
         data: Arc<[u8]>,
         check: bool,
+        name: Option<String>,
     ) -> Vec<std::io::Result<()>> {
-        let name = self.file_name(id, created);
+        let check = check || name.is_some();
+        let name = name.unwrap_or_else(|| self.file_name(id, created));
         let mut results: Vec<Option<std::io::Result<()>>> = Vec::with_capacity(users.len());
         let mut writes = Vec::new();
         let mut which = Vec::new();
@@ -89,11 +93,7 @@ impl Maildirs {
             }
             results.push(None);
             which.push(i);
-            writes.push(Write {
-                tmp: md.join("tmp").join(&name),
-                dest: md.join("new").join(&name),
-                data: data.clone(),
-            });
+            writes.push(Write::via(md.join("tmp").join(&name), md.join("new").join(&name), data.clone()));
         }
         if !writes.is_empty() {
             // One commit for all mailboxes: on failure, find out which ones made it.

@@ -120,6 +120,31 @@ pub struct Letter {
     pub data: Arc<[u8]>,
     /// Loaded from the spool after a restart: local delivery checks for earlier copies.
     pub recovered: bool,
+    /// Relayed to us by an authenticated peer agent: its [`RELAY_HEADER`] names the copy.
+    pub from_peer: bool,
+}
+
+/// Trace field a relaying agent puts on top of every copy it sends to another site:
+/// `<agent id> <queue id> <created ms>`. A sending agent that dies after the receiver's `250`
+/// but before it recorded the delivery sends the same copy again when it restarts; the
+/// receiving agent names Maildir files after this field and skips mailboxes that already hold
+/// the copy, so the letter is still delivered exactly once.
+pub const RELAY_HEADER: &str = "X-Pochta-Relay";
+
+/// The Maildir file name of a copy relayed by a peer, from its topmost [`RELAY_HEADER`]:
+/// `<created s>.R<hash>.<host>`, the same for every retransmission of that copy.
+pub fn relayed_name(data: &[u8], host: &str) -> Option<String> {
+    use sha2::Digest as _;
+    let end = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(data.len());
+    let value = data[..end].split(|b| *b == b'\n').find_map(|line| {
+        let (name, value) = line.split_at(line.iter().position(|b| *b == b':')?);
+        name.eq_ignore_ascii_case(RELAY_HEADER.as_bytes()).then_some(&value[1..])
+    })?;
+    let value = std::str::from_utf8(value).ok()?.trim();
+    let created: i64 = value.split_whitespace().nth(2)?.parse().ok()?;
+    let hash = sha2::Sha256::digest(value.as_bytes());
+    let hex: String = hash[..10].iter().map(|b| format!("{b:02x}")).collect();
+    Some(format!("{}.R{hex}.{}", created / 1000, host.replace(['/', ':'], "_")))
 }
 
 pub struct Deliverer {
@@ -219,9 +244,10 @@ impl Deliverer {
 
     async fn local(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
         let users: Vec<_> = rcpts.iter().map(|a| a.local().clone()).collect();
+        let name = if letter.from_peer { relayed_name(&letter.data, &self.ctx.hostname) } else { None };
         let results = self
             .maildirs
-            .deliver(&users, &letter.id, letter.created, letter.data.clone(), letter.recovered)
+            .deliver(&users, &letter.id, letter.created, letter.data.clone(), letter.recovered, name)
             .await;
         results
             .into_iter()
@@ -250,6 +276,9 @@ impl Deliverer {
             return vec![Outcome::Temporary(why); rcpts.len()];
         }
         let user = format!("agent:{}", self.ctx.agent_id);
+        // The same bytes on every attempt: the receiver recognises a copy sent twice.
+        let trace = format!("{RELAY_HEADER}: {} {} {}\r\n", self.ctx.agent_id, letter.id, letter.created);
+        let letter = &Letter { data: [trace.as_bytes(), &letter.data[..]].concat().into(), ..letter.clone() };
         let mut last = Vec::new();
         for agent in agents {
             let security = match tls::pinned(&agent.tls_sha256) {
@@ -337,4 +366,24 @@ pub fn relay_site(dir: &Directory, me: &SiteId) -> Option<SiteId> {
             .find(|s| s.level == level && s.id != *me && s.agents.iter().any(|a| !a.smtp.is_empty()))
             .map(|s| s.id.clone())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relayed_name;
+
+    #[test]
+    fn a_relayed_copy_is_named_by_its_topmost_relay_field() {
+        let a = b"Received: x\r\nX-Pochta-Relay: hq-1 Q1 1700000000123\r\nx-pochta-relay: gw-1 Q9 5\r\nSubject: s\r\n\r\nX-Pochta-Relay: body 1 2\r\n";
+        let name = relayed_name(a, "br.example.org").unwrap();
+        assert!(name.starts_with("1700000000.R") && name.ends_with(".br.example.org"), "{name}");
+        // Another hop's Received on top does not change it; another sending agent's id does.
+        let b = [b"Received: y\r\n".as_slice(), a].concat();
+        assert_eq!(relayed_name(&b, "br.example.org").unwrap(), name);
+        let c = b"X-Pochta-Relay: hq-2 Q1 1700000000123\r\n\r\n";
+        assert_ne!(relayed_name(c, "br.example.org").unwrap(), name);
+        // Absent, malformed, or only in the body: no name.
+        assert_eq!(relayed_name(b"Subject: s\r\n\r\nX-Pochta-Relay: a b 1\r\n", "h"), None);
+        assert_eq!(relayed_name(b"X-Pochta-Relay: a b\r\n\r\n", "h"), None);
+    }
 }

@@ -1,12 +1,18 @@
-//! THE durable-write helper (STYLE.md habit 7): write to a temporary file, fsync it, rename it
-//! into place, fsync the directory — and only then report success. The spool and Maildir
-//! delivery both write through it; nothing else in the agent writes mail to disk.
+//! THE durable-write helper (STYLE.md habit 7): every file is written, fsynced, named in its
+//! directory and the directory fsynced before success is reported. Two shapes:
+//!
+//! * *beside* (Maildir, envelope rewrites): write a temporary file, fsync it, rename it into
+//!   place, fsync the directory — readers never see a partial file under the final name;
+//! * *direct* (new spool files, which nobody reads before they are acknowledged): write under
+//!   the final name, then fsync the file and its directory *concurrently*; the file carries its
+//!   own checksum, so recovery recognises (and removes) one a crash left incomplete. Both fsyncs
+//!   still happen before success; they merely share the filesystem's journal commit.
 //!
 //! Group commit: callers hand over [`Write`]s and await the result; a small pool of committer
-//! threads takes every pending job at once, writes and fsyncs all their files, renames them,
-//! fsyncs each touched directory *once* for the whole batch, and then completes every job of
-//! the batch. Under load, one directory fsync covers many messages; several committers keep
-//! several fsyncs in flight so the device's queue stays busy. No path ever skips an fsync.
+//! threads takes every pending job at once, writes all their files, fsyncs them in parallel
+//! (the journal merges concurrent fsyncs into one commit), renames, fsyncs each touched
+//! directory *once* for the whole batch, and then completes every job of the batch. No path
+//! ever skips an fsync.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -14,10 +20,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 
 /// One file to make durable: `data` goes to `tmp`, which is renamed to `dest` (same
-/// filesystem; for Maildir `tmp/` and `new/` of one mailbox).
+/// filesystem; for Maildir `tmp/` and `new/` of one mailbox); without `tmp`, straight to `dest`.
 #[derive(Debug, Clone)]
 pub struct Write {
-    pub tmp: PathBuf,
+    pub tmp: Option<PathBuf>,
     pub dest: PathBuf,
     pub data: Arc<[u8]>,
 }
@@ -27,7 +33,17 @@ impl Write {
     pub fn beside(dest: PathBuf, data: Arc<[u8]>) -> Self {
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dest.with_file_name(format!(".{name}.tmp"));
-        Self { tmp, dest, data }
+        Self { tmp: Some(tmp), dest, data }
+    }
+
+    /// A write straight to `dest`: only for files whose content proves itself complete.
+    pub fn direct(dest: PathBuf, data: Arc<[u8]>) -> Self {
+        Self { tmp: None, dest, data }
+    }
+
+    /// Through a temporary file in `tmp`, renamed to `dest`.
+    pub fn via(tmp: PathBuf, dest: PathBuf, data: Arc<[u8]>) -> Self {
+        Self { tmp: Some(tmp), dest, data }
     }
 }
 
@@ -101,26 +117,99 @@ fn committer(rx: Arc<Mutex<mpsc::Receiver<Job>>>) {
     }
 }
 
-fn run_batch(batch: Vec<Job>) {
-    // 1. Every file of every job: write and fsync its temporary file, then rename it.
-    let mut results: Vec<std::io::Result<()>> = Vec::with_capacity(batch.len());
-    for job in &batch {
-        results.push(job.writes.iter().try_for_each(write_one));
+/// Most threads one batch uses for its fsyncs.
+const MAX_PARALLEL: usize = 32;
+
+/// Runs `f` on every item, spread over up to [`MAX_PARALLEL`] threads; results in order.
+fn parallel<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    if items.len() <= 1 {
+        return items.iter().map(&f).collect();
     }
-    // 2. Each directory that received a file, once for the whole batch.
+    let threads = items.len().min(MAX_PARALLEL);
+    let chunk = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> =
+            items.chunks(chunk).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        handles.into_iter().flat_map(|h| h.join().expect("an fsync thread does not panic")).collect()
+    })
+}
+
+enum Step<'a> {
+    /// Write, fsync, rename (a *beside* write).
+    Renamed(&'a Write),
+    /// fsync an already written file (a *direct* write).
+    SyncFile(&'a std::fs::File),
+    /// fsync a directory.
+    SyncDir(&'a Path),
+}
+
+fn run_batch(batch: Vec<Job>) {
+    // 1. Direct files are written now (page cache only); their fsyncs join step 2.
+    let mut results: Vec<std::io::Result<()>> = Vec::with_capacity(batch.len());
+    let mut opened: Vec<Vec<Option<std::fs::File>>> = Vec::with_capacity(batch.len());
+    for job in &batch {
+        let mut files = Vec::with_capacity(job.writes.len());
+        let r = job.writes.iter().try_for_each(|w| {
+            files.push(match w.tmp {
+                Some(_) => None,
+                None => Some(write_file(&w.dest, &w.data)?),
+            });
+            Ok(())
+        });
+        results.push(r);
+        opened.push(files);
+    }
+    // 2. In parallel: temporary files written, fsynced and renamed; direct files fsynced; and
+    //    the directories of direct files fsynced (their names exist already).
+    let mut steps: Vec<(usize, Step)> = Vec::new();
+    let mut direct_dirs: BTreeSet<&Path> = BTreeSet::new();
+    for (j, (job, files)) in batch.iter().zip(&opened).enumerate() {
+        if results[j].is_err() {
+            continue;
+        }
+        for (w, f) in job.writes.iter().zip(files) {
+            match f {
+                None => steps.push((j, Step::Renamed(w))),
+                Some(f) => {
+                    steps.push((j, Step::SyncFile(f)));
+                    direct_dirs.extend(w.dest.parent());
+                }
+            }
+        }
+    }
+    steps.extend(direct_dirs.iter().map(|d| (usize::MAX, Step::SyncDir(d))));
+    let done = parallel(&steps, |(_, step)| match step {
+        Step::Renamed(w) => write_renamed(w),
+        Step::SyncFile(f) => f.sync_all(),
+        Step::SyncDir(d) => sync_dir(d),
+    });
+    let mut failed_dirs: Vec<(PathBuf, String)> = Vec::new();
+    for ((j, step), r) in steps.iter().zip(done) {
+        let Err(e) = r else { continue };
+        match step {
+            Step::SyncDir(d) => failed_dirs.push((d.to_path_buf(), e.to_string())),
+            Step::Renamed(_) | Step::SyncFile(_) => {
+                if results[*j].is_ok() {
+                    results[*j] = Err(e);
+                }
+            }
+        }
+    }
+    drop(opened);
+    // 3. The directories that received a renamed file, once each for the whole batch.
     let mut dirs: BTreeSet<&Path> = BTreeSet::new();
     for (job, r) in batch.iter().zip(&results) {
         if r.is_ok() {
-            dirs.extend(job.writes.iter().filter_map(|w| w.dest.parent()));
+            dirs.extend(job.writes.iter().filter(|w| w.tmp.is_some()).filter_map(|w| w.dest.parent()));
         }
     }
-    let mut failed_dirs: Vec<(PathBuf, String)> = Vec::new();
-    for d in dirs {
-        if let Err(e) = sync_dir(d) {
-            failed_dirs.push((d.to_owned(), e.to_string()));
+    let dirs: Vec<&Path> = dirs.into_iter().collect();
+    for (d, r) in dirs.iter().zip(parallel(&dirs, |d| sync_dir(d))) {
+        if let Err(e) = r {
+            failed_dirs.push((d.to_path_buf(), e.to_string()));
         }
     }
-    // 3. Complete every job.
+    // 4. Complete every job.
     for (job, mut r) in batch.into_iter().zip(results) {
         if r.is_ok()
             && let Some((d, e)) = failed_dirs
@@ -133,12 +222,18 @@ fn run_batch(batch: Vec<Job>) {
     }
 }
 
-fn write_one(w: &Write) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(&w.tmp)?;
-    f.write_all(&w.data)?;
+fn write_file(path: &Path, data: &[u8]) -> std::io::Result<std::fs::File> {
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).open(path)?;
+    f.write_all(data)?;
+    Ok(f)
+}
+
+fn write_renamed(w: &Write) -> std::io::Result<()> {
+    let tmp = w.tmp.as_deref().expect("a renamed write has a temporary file");
+    let f = write_file(tmp, &w.data)?;
     f.sync_all()?;
     drop(f);
-    std::fs::rename(&w.tmp, &w.dest)
+    std::fs::rename(tmp, &w.dest)
 }
 
 /// fsync of a directory: makes the names created or renamed in it durable.

@@ -64,6 +64,9 @@ pub enum QueueError {
 
 /// Where SMTP hands accepted messages. `Ok` means durable.
 pub trait Sink: Send + Sync + 'static {
+    /// Whether `enqueue` counts `accepted` itself (the queue does; SMTP then does not).
+    const COUNTS_ACCEPTED: bool = false;
+
     fn enqueue(&self, msg: Incoming)
     -> impl std::future::Future<Output = Result<QueueId, QueueError>> + Send;
 }

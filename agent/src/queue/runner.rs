@@ -407,6 +407,7 @@ impl Queue {
             created: env.created,
             data: data.clone(),
             recovered,
+            from_peer: matches!(env.origin, OriginRecord::Peer { .. }),
         };
         let mut next_try = i64::MAX;
         let mut rcpt_temp = false;
@@ -607,6 +608,7 @@ fn expand(dir: &Directory, env: &Envelope, now: i64) -> Vec<Target> {
 }
 
 impl Sink for Queue {
+    const COUNTS_ACCEPTED: bool = true;
     async fn enqueue(&self, msg: Incoming) -> Result<QueueId, QueueError> {
         let origin = OriginRecord::from(&msg.origin);
         let id = self.store(msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data).await?;
@@ -616,6 +618,7 @@ impl Sink for Queue {
 }
 
 impl Sink for Arc<Queue> {
+    const COUNTS_ACCEPTED: bool = true;
     async fn enqueue(&self, msg: Incoming) -> Result<QueueId, QueueError> {
         self.as_ref().enqueue(msg).await
     }

@@ -1,9 +1,12 @@
 //! The spool on disk: `<data>/queue/<NN>/` subdirectories (spread to avoid one hot
 //! directory), per message:
 //!
-//! * `<id>.msg` — written once at acceptance: `POCHTA-Q1 <n>\n`, the envelope as `n` octets
-//!   of JSON, `\n`, then the message. One file, so acceptance costs one file fsync plus a
-//!   (shared) directory fsync.
+//! * `<id>.msg` — written once at acceptance: `POCHTA-Q2 <n>\n`, the envelope as `n` octets
+//!   of JSON, `\n`, the message (`size` octets), then the hex SHA-256 of everything before it.
+//!   One file written under its final name, so acceptance costs one file fsync and one
+//!   (shared) directory fsync, issued together; a file a crash left incomplete fails its
+//!   checksum and is removed at start (it was never acknowledged). `POCHTA-Q1` files (no
+//!   checksum, written through a temporary file) are still read.
 //! * `<id>.env` — the envelope with per-recipient states, rewritten (durably) after each
 //!   delivery to another server; when present it supersedes the copy inside `.msg`.
 //!
@@ -14,11 +17,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use sha2::{Digest, Sha256};
+
 use super::QueueId;
 use super::durable::{self, Durable, Write};
 use super::envelope::Envelope;
 
-const MAGIC: &[u8] = b"POCHTA-Q1 ";
+const MAGIC: &[u8] = b"POCHTA-Q2 ";
+const MAGIC_V1: &[u8] = b"POCHTA-Q1 ";
+/// Hex SHA-256 at the end of a `POCHTA-Q2` file.
+const SUM_LEN: usize = 64;
 
 pub struct Spool {
     root: PathBuf,
@@ -66,8 +74,10 @@ impl Spool {
         buf.extend_from_slice(&json);
         buf.push(b'\n');
         buf.extend_from_slice(data);
+        let sum = hex::encode(Sha256::digest(&buf));
+        buf.extend_from_slice(sum.as_bytes());
         let dest = msg_path(dir, &env.id);
-        self.durable.commit(vec![Write::beside(dest, buf.into())]).await
+        self.durable.commit(vec![Write::direct(dest, buf.into())]).await
     }
 
     /// Rewrites the envelope durably.
@@ -130,9 +140,28 @@ fn bad(what: &str) -> std::io::Error {
     std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_owned())
 }
 
-/// The envelope embedded in a `.msg` file and the offset of the message.
-fn parse_header(raw: &[u8]) -> std::io::Result<(Envelope, usize)> {
-    let rest = raw.strip_prefix(MAGIC).ok_or_else(|| bad("not a queue file"))?;
+/// The envelope embedded in a `.msg` file and the range of the message in it. A `POCHTA-Q2`
+/// file that is short or fails its checksum is [`std::io::ErrorKind::UnexpectedEof`]: a crash
+/// cut it before it was acknowledged.
+fn parse(raw: &[u8]) -> std::io::Result<(Envelope, std::ops::Range<usize>)> {
+    let incomplete = || std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "incomplete queue file");
+    let (rest, v2) = if let Some(r) = raw.strip_prefix(MAGIC) {
+        (r, true)
+    } else if let Some(r) = raw.strip_prefix(MAGIC_V1) {
+        (r, false)
+    } else if MAGIC.starts_with(&raw[..raw.len().min(MAGIC.len())]) || raw.iter().all(|&b| b == 0) {
+        // Cut inside the magic, or a size that reached the disk before the data did.
+        return Err(incomplete());
+    } else {
+        return Err(bad("not a queue file"));
+    };
+    if v2 {
+        let Some(body_len) = raw.len().checked_sub(SUM_LEN) else { return Err(incomplete()) };
+        let sum = hex::encode(Sha256::digest(&raw[..body_len]));
+        if sum.as_bytes() != &raw[body_len..] {
+            return Err(incomplete());
+        }
+    }
     let nl = rest.iter().position(|&b| b == b'\n').ok_or_else(|| bad("truncated queue file"))?;
     let len: usize = std::str::from_utf8(&rest[..nl])
         .ok()
@@ -141,7 +170,12 @@ fn parse_header(raw: &[u8]) -> std::io::Result<(Envelope, usize)> {
     let start = MAGIC.len() + nl + 1;
     let json = raw.get(start..start + len).ok_or_else(|| bad("truncated envelope"))?;
     let env: Envelope = serde_json::from_slice(json).map_err(std::io::Error::other)?;
-    Ok((env, start + len + 1))
+    let data_start = start + len + 1;
+    let data_end = if v2 { raw.len() - SUM_LEN } else { raw.len() };
+    if data_start > data_end || (v2 && (data_end - data_start) as u64 != env.size) {
+        return Err(bad("the message length does not match its envelope"));
+    }
+    Ok((env, data_start..data_end))
 }
 
 /// The current envelope of message `stem` in `dir`: `.env` when present, else the one in `.msg`.
@@ -153,7 +187,7 @@ fn load_one(dir: &Path, stem: &str) -> std::io::Result<Envelope> {
         Err(e) => return Err(e),
     }
     let raw = std::fs::read(msg_path(dir, &id))?;
-    Ok(parse_header(&raw)?.0)
+    Ok(parse(&raw)?.0)
 }
 
 /// Every message in the spool at `root` (see [`Spool::load_all`]); reads only, unless `clean`.
@@ -188,6 +222,13 @@ pub fn load_all(root: &Path, clean: bool) -> Vec<Found> {
             let Some(stem) = name.strip_suffix(".msg") else { continue };
             match load_one(&dir, stem) {
                 Ok(env) => found.push(Found { env, dir: dir.clone() }),
+                Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    // Cut by a crash before its 250: never acknowledged, so never ours.
+                    tracing::info!(file = %path.display(), "incomplete queue file (never acknowledged) removed");
+                    if clean {
+                        let _ = std::fs::remove_file(&path);
+                    }
+                }
                 Err(e) => {
                     tracing::error!(file = %path.display(), error = %e, "unreadable queue file; left in place")
                 }
@@ -199,7 +240,55 @@ pub fn load_all(root: &Path, clean: bool) -> Vec<Found> {
 
 /// The content of message `id` stored in `dir`.
 pub fn read_data(dir: &Path, id: &QueueId) -> std::io::Result<Vec<u8>> {
-    let raw = std::fs::read(msg_path(dir, id))?;
-    let (_, offset) = parse_header(&raw)?;
-    Ok(raw[offset..].to_vec())
+    let mut raw = std::fs::read(msg_path(dir, id))?;
+    let (_, range) = parse(&raw)?;
+    raw.truncate(range.end);
+    raw.drain(..range.start);
+    Ok(raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::queue::envelope::OriginRecord;
+
+    #[tokio::test]
+    async fn a_cut_queue_file_is_recognised_and_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let spool = Spool::open(tmp.path(), 2, Durable::new(1)).unwrap();
+        let env = |id: &str, size: usize| Envelope {
+            id: QueueId(id.into()),
+            reverse_path: None,
+            recipients: vec![],
+            origin: OriginRecord::Bounce,
+            client_ip: std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            created: 1,
+            attempts: 0,
+            next_try: 1,
+            size: size as u64,
+            targets: None,
+        };
+        let dir = spool.dir_for(0);
+        let data = vec![b'x'; 5000];
+        spool.store_new(&dir, &env("whole", data.len()), &data).await.unwrap();
+        spool.store_new(&dir, &env("cut", data.len()), &data).await.unwrap();
+        assert_eq!(spool.read_data(&dir, &QueueId("whole".into())).unwrap(), data);
+        let cut = dir.join("cut.msg");
+        let whole = std::fs::read(&cut).unwrap();
+        let len = whole.len();
+        for keep in [0, 5, 40, len - 100, len - 1] {
+            std::fs::write(&cut, &whole[..keep]).unwrap();
+            assert_eq!(spool.load_all(false).len(), 1, "cut at {keep}");
+            // A size that reached the disk before the data did.
+            let mut zeroed = whole[..keep].to_vec();
+            zeroed.resize(len, 0);
+            std::fs::write(&cut, &zeroed).unwrap();
+            let found = spool.load_all(false);
+            assert_eq!(found.len(), 1, "cut at {keep}");
+            assert_eq!(found[0].env.id.0, "whole");
+        }
+        spool.load_all(true);
+        assert!(!cut.exists());
+        assert!(dir.join("whole.msg").exists());
+    }
 }

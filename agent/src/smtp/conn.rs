@@ -161,7 +161,7 @@ pub(crate) async fn serve<S: Sink>(
                 // Not cancelled by shutdown or a client hanging up: once started, the queue
                 // finishes, and the answer reflects what it did.
                 let r = shared.sink.enqueue(*msg).await;
-                session.enqueued(r);
+                session.enqueued_counted(r, S::COUNTS_ACCEPTED);
             }
             Step::Close => {
                 let _ = write_out(&mut stream, &mut session).await;

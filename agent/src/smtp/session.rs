@@ -270,11 +270,19 @@ impl Session {
     }
 
     pub fn enqueued(&mut self, result: Result<QueueId, QueueError>) {
+        self.enqueued_counted(result, false);
+    }
+
+    /// [`Session::enqueued`], where `counted` says the sink counted `accepted` itself
+    /// ([`crate::queue::Sink::COUNTS_ACCEPTED`]), so it is not counted twice.
+    pub fn enqueued_counted(&mut self, result: Result<QueueId, QueueError>, counted: bool) {
         self.state = State::Command;
         self.tx = None;
         match result {
             Ok(id) => {
-                self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                if !counted {
+                    self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+                }
                 self.reply(Reply::queued(&id));
             }
             Err(e) => {

@@ -179,6 +179,7 @@ pub fn config(
         advertise_url: String::new(),
         pull: false,
         heartbeat_secs: 3600,
+        stats_secs: 600,
         poll_wait_secs: 600,
         stale_after_secs: 7200,
         deployment: dep.id,
@@ -307,6 +308,8 @@ pub struct StandInState {
     pub enroll_token: Option<String>,
     pub enroll_answer: Option<Value>,
     pub enroll_requests: Vec<Value>,
+    /// Bodies of `POST /api/v1/sync/stats`.
+    pub stats: Vec<Value>,
 }
 
 pub struct StandIn {
@@ -327,6 +330,7 @@ impl StandIn {
             .route("/api/v1/sync/changes", get(changes))
             .route("/api/v1/sync/snapshot", get(snapshot))
             .route("/api/v1/agents/enroll", post(enroll))
+            .route("/api/v1/sync/stats", post(stats))
             .with_state(state.clone());
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
@@ -352,6 +356,18 @@ impl StandIn {
     pub fn stop(&self) {
         self.handle.shutdown();
     }
+}
+
+async fn stats(
+    State(st): State<Arc<Mutex<StandInState>>>,
+    headers: HeaderMap,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    if !authorized(&headers) {
+        return json_error(StatusCode::UNAUTHORIZED, "bad secret");
+    }
+    st.lock().unwrap().stats.push(body);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 fn authorized(headers: &HeaderMap) -> bool {

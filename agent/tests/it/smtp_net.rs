@@ -431,3 +431,67 @@ async fn the_agent_serves_smtp_from_its_replica_into_its_queue() {
     let mut agent = agent;
     agent.stop().await;
 }
+
+/// `/metrics` counts what the SMTP service did, and the agent reports its counters to the server.
+#[tokio::test]
+async fn metrics_count_the_mail_and_the_server_gets_the_report() {
+    use crate::helpers::*;
+    use pochta_directory::{Level, Op};
+    let root = tempfile::tempdir().unwrap();
+    let server = StandIn::start(root.path()).await;
+    let mut dep = Deployment::new();
+    let v1 = dep.commit(vec![Op::PutSite(site("msk", Level::One)), Op::PutUser(user("ivanov", "msk"))]);
+    server.publish(&v1);
+    let mut cfg = config(&dep, "a1", "msk", server.link(), "127.0.0.1:0".parse().unwrap());
+    cfg.smtp.listen = Some("127.0.0.1:0".parse().unwrap());
+    cfg.delivery.maildir_root = root.path().join("mail");
+    cfg.stats_secs = 1;
+    let dir = write_config(root.path(), "agent", &cfg);
+    let mut agent = TestAgent::start(&dir).await;
+    agent.wait_version(1, 10).await;
+    let port = agent.running().smtp_addrs().mx.unwrap().port().to_string();
+    for to in ["ivanov@example.org", "ivanov@example.org", "nobody@example.org"] {
+        swaks(&["--server", "127.0.0.1", "--port", &port, "--from", "a@outside.net", "--to", to]).await;
+    }
+    let new = root.path().join("mail/ivanov/Maildir/new");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&new).map_or(0, |d| d.count()) < 2 {
+        assert!(std::time::Instant::now() < deadline, "two letters delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let resp = agent.client.get(agent.url("/metrics")).send().await.unwrap();
+    assert!(resp.status().is_success());
+    assert!(resp.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    for line in [
+        "pochta_connections_received_total{site=\"msk\"} 3",
+        "pochta_messages_accepted_total{site=\"msk\"} 2",
+        "pochta_messages_delivered_total{site=\"msk\"} 2",
+        "pochta_messages_sent_total{site=\"msk\"} 0",
+        "pochta_rejections_total{site=\"msk\",reason=\"unknown_recipient\"} 1",
+        "pochta_queue_messages{site=\"msk\"} 0",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
+    }
+    // Reported (every second here) with the queue size; an unchanged state is not resent.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let last = server.state.lock().unwrap().stats.last().cloned();
+        if let Some(r) = last
+            && r["accepted"] == 2
+            && r["delivered"] == 2
+        {
+            assert_eq!(r["received"], 3);
+            assert_eq!(r["sent"], 0);
+            assert_eq!(r["queue"], 0);
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the report arrives");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let n = server.state.lock().unwrap().stats.len();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(server.state.lock().unwrap().stats.len(), n, "nothing changed, nothing sent");
+    agent.stop().await;
+    server.stop();
+}

@@ -32,6 +32,23 @@ pub struct DemoAgent {
     pub status_url: String,
     pub data_dir: PathBuf,
     pub pid: Option<u32>,
+    /// The port-25 role listener (inbound mail and peer agents): `127.0.0.1:PORT`.
+    pub smtp: String,
+    /// What other sites are told to connect to for `smtp` (a proxy in tests; else the same).
+    pub smtp_advertised: String,
+    /// Submission, 587 role: STARTTLS, then AUTH.
+    pub submission: String,
+    /// Submission, 465 role: implicit TLS, then AUTH.
+    pub submissions: String,
+    /// Root of the site's mailboxes: `<maildir>/<user>/Maildir/{new,cur,tmp}`.
+    pub maildir: PathBuf,
+}
+
+impl DemoAgent {
+    /// `new/` of a user's Maildir at this site.
+    pub fn inbox(&self, user: &str) -> PathBuf {
+        self.maildir.join(user).join("Maildir").join("new")
+    }
 }
 
 #[derive(Serialize)]
@@ -65,7 +82,8 @@ pub fn agent_binary() -> anyhow::Result<PathBuf> {
     )
 }
 
-fn free_port() -> anyhow::Result<u16> {
+/// A free loopback port (bound and released: good enough on a quiet machine).
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
@@ -117,6 +135,15 @@ pub struct AgentLinks {
     pub port: Option<u16>,
     /// Override the agent's idle intervals: (heartbeat_secs, poll_wait_secs).
     pub intervals: Option<(u64, u64)>,
+    /// Port of the SMTP listener (port-25 role; default: a free one).
+    pub smtp_port: Option<u16>,
+    /// `host:port` advertised to other sites for SMTP (default: the listener itself); tests put
+    /// a byte-counting proxy there.
+    pub smtp_advertise: Option<String>,
+    /// `[delivery] smarthost`: where mail for outside domains goes.
+    pub smarthost: Option<String>,
+    /// `[delivery] retry_initial_secs` and `retry_max_secs` (default 60 s and 1 h).
+    pub retry: Option<(f64, f64)>,
 }
 
 /// Enrolls and starts one agent process for `site`.
@@ -142,15 +169,46 @@ pub async fn start_agent(
     } else {
         cmd.arg("--advertise-url").arg(links.advertise_url.as_deref().unwrap_or(&url));
     }
+    let smtp = format!("127.0.0.1:{}", links.smtp_port.map_or_else(free_port, Ok)?);
+    let smtp_advertised = links.smtp_advertise.clone().unwrap_or_else(|| smtp.clone());
+    cmd.arg("--smtp").arg(&smtp_advertised);
     let out = cmd.output().await.context("running pochta-agent enroll")?;
     if !out.status.success() {
         bail!("enrolling the {site} agent failed: {}", String::from_utf8_lossy(&out.stderr));
     }
-    if let Some((heartbeat, poll_wait)) = links.intervals {
+    let submission = format!("127.0.0.1:{}", free_port()?);
+    let submissions = format!("127.0.0.1:{}", free_port()?);
+    let maildir = data_dir.join("mail");
+    {
+        // `enroll` has flags only for the port-25 role; the rest goes into agent.toml.
         let path = data_dir.join("agent.toml");
         let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path)?)?;
-        cfg.insert("heartbeat_secs".into(), toml::Value::Integer(heartbeat as i64));
-        cfg.insert("poll_wait_secs".into(), toml::Value::Integer(poll_wait as i64));
+        if let Some((heartbeat, poll_wait)) = links.intervals {
+            cfg.insert("heartbeat_secs".into(), toml::Value::Integer(heartbeat as i64));
+            cfg.insert("poll_wait_secs".into(), toml::Value::Integer(poll_wait as i64));
+        }
+        let section = |cfg: &mut toml::Table, name: &str| -> anyhow::Result<toml::Table> {
+            match cfg.remove(name) {
+                None => Ok(toml::Table::new()),
+                Some(toml::Value::Table(t)) => Ok(t),
+                Some(_) => bail!("[{name}] in agent.toml is not a table"),
+            }
+        };
+        let mut smtp_cfg = section(&mut cfg, "smtp")?;
+        smtp_cfg.insert("listen".into(), smtp.clone().into());
+        smtp_cfg.insert("submission".into(), submission.clone().into());
+        smtp_cfg.insert("submissions".into(), submissions.clone().into());
+        cfg.insert("smtp".into(), smtp_cfg.into());
+        let mut delivery = section(&mut cfg, "delivery")?;
+        delivery.insert("maildir_root".into(), maildir.display().to_string().into());
+        if let Some(host) = &links.smarthost {
+            delivery.insert("smarthost".into(), host.clone().into());
+        }
+        if let Some((initial, max)) = links.retry {
+            delivery.insert("retry_initial_secs".into(), initial.into());
+            delivery.insert("retry_max_secs".into(), max.into());
+        }
+        cfg.insert("delivery".into(), delivery.into());
         std::fs::write(&path, toml::to_string(&cfg)?)?;
     }
     let child = run_agent(agent_bin, &data_dir, &base.join(format!("agent-{site}.log")))?;
@@ -166,6 +224,11 @@ pub async fn start_agent(
         url,
         data_dir,
         pid: child.id(),
+        smtp,
+        smtp_advertised,
+        submission,
+        submissions,
+        maildir,
     };
     Ok((child, agent))
 }
@@ -246,7 +309,9 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
     let mut children = Vec::new();
     let mut agents = Vec::new();
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
-        let links = AgentLinks { pull, ..Default::default() };
+        // Retries every few seconds (not the production minute) so mail for a stopped site
+        // flows soon after it is back.
+        let links = AgentLinks { pull, retry: Some((5.0, 60.0)), ..Default::default() };
         let (child, agent) = start_agent(&running, &agent_bin, &base, site, links).await?;
         children.push(child);
         agents.push(agent);
@@ -291,9 +356,22 @@ fn print_info(i: &DemoInfo) {
     println!("  TLS pin (SHA-256) {}", i.server_tls_sha256);
     println!("  Administrator    {} / {}", i.admin, i.admin_password);
     println!("  API token        {}", i.api_token);
-    println!("\n  {:<8} {:<6} {:<5} agent", "site", "level", "mode");
+    println!(
+        "\n  {:<8} {:<6} {:<5} {:<24} {:<16} {:<16} {:<16} maildirs",
+        "site", "level", "mode", "agent", "smtp (25)", "submission(587)", "submissions(465)"
+    );
     for a in &i.agents {
-        println!("  {:<8} {:<6} {:<5} {}", a.site, a.level, a.mode, a.url);
+        println!(
+            "  {:<8} {:<6} {:<5} {:<24} {:<16} {:<16} {:<16} {}",
+            a.site,
+            a.level,
+            a.mode,
+            a.url,
+            a.smtp,
+            a.submission,
+            a.submissions,
+            a.maildir.display()
+        );
     }
     println!(
         "\n  Users: {} seeded, password '{}', e.g. {}",
@@ -309,9 +387,37 @@ fn print_info(i: &DemoInfo) {
         "  curl -sk -H 'Authorization: Bearer {token}' '{}/api/v1/resolve?rcpt=engineering@{}&internal=true'",
         i.server_url, i.domain
     );
+    mail_hints(i);
     if let Some(a) = i.agents.iter().find(|a| a.mode == "push") {
         println!("  curl -sk {}/status", a.url);
         let bin = agent_binary().map(|b| b.display().to_string()).unwrap_or_else(|_| "pochta-agent".into());
         println!("  {bin} resolve --data {} everyone@{} --internal", a.data_dir.display(), i.domain);
     }
+}
+
+/// How to send a letter with swaks and where it lands.
+fn mail_hints(i: &DemoInfo) {
+    let users = seed::users(USERS);
+    let at = |site: &str| users.iter().find(|(_, _, s)| *s == site).map(|(l, _, _)| l.clone());
+    let (Some(hq), Some(branch)) = (at(seed::HEAD_OFFICE), at(seed::BRANCH)) else { return };
+    let agent = |site: &str| i.agents.iter().find(|a| a.site == site);
+    let (Some(gw), Some(hq_agent), Some(br_agent)) =
+        (agent(seed::GATEWAY), agent(seed::HEAD_OFFICE), agent(seed::BRANCH))
+    else {
+        return;
+    };
+    let d = &i.domain;
+    println!("  # mail from outside, in at the gateway (level 0), relayed to the branch:");
+    println!("  swaks --server {} --from someone@example.net --to {branch}@{d}", gw.smtp);
+    println!("  ls {}", br_agent.inbox(&branch).display());
+    println!("  # a user at the head office writes to a list (submission: STARTTLS + AUTH):");
+    println!(
+        "  swaks --server {} -tls --auth PLAIN --auth-user {hq}@{d} --auth-password '{}' --from {hq}@{d} --to engineering@{d}",
+        hq_agent.submission, i.user_password
+    );
+    println!(
+        "  ls {}/*/Maildir/new {}/*/Maildir/new",
+        hq_agent.maildir.display(),
+        br_agent.maildir.display()
+    );
 }

@@ -286,15 +286,27 @@ pub fn search<'a>(dir: &'a Directory, s: &Search) -> (usize, Vec<&'a User>) {
         }
         return (total, page);
     }
-    let mut all: Vec<&User> = dir.users.values().filter(matches).collect();
+    // Sort keys are computed once per match, not once per comparison.
+    let mut all: Vec<(String, &User)> = dir
+        .users
+        .values()
+        .filter(matches)
+        .map(|u| {
+            let key = match s.sort {
+                SortKey::DisplayName => u.display_name.to_lowercase(),
+                _ => String::new(),
+            };
+            (key, u)
+        })
+        .collect();
     let total = all.len();
-    let cmp = |a: &&User, b: &&User| {
+    let cmp = |a: &(String, &User), b: &(String, &User)| {
         let o = match s.sort {
-            SortKey::DisplayName => a.display_name.to_lowercase().cmp(&b.display_name.to_lowercase()),
-            SortKey::Site => a.site.cmp(&b.site),
+            SortKey::DisplayName => a.0.cmp(&b.0),
+            SortKey::Site => a.1.site.cmp(&b.1.site),
             SortKey::Name => std::cmp::Ordering::Equal,
         }
-        .then_with(|| a.name.cmp(&b.name));
+        .then_with(|| a.1.name.cmp(&b.1.name));
         if s.desc { o.reverse() } else { o }
     };
     if end < all.len() && end > 0 {
@@ -302,6 +314,6 @@ pub fn search<'a>(dir: &'a Directory, s: &Search) -> (usize, Vec<&'a User>) {
         all.truncate(end);
     }
     all.sort_by(cmp);
-    let page = all.into_iter().skip(s.offset).take(s.limit).collect();
+    let page = all.into_iter().skip(s.offset).take(s.limit).map(|(_, u)| u).collect();
     (total, page)
 }

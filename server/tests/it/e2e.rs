@@ -1,112 +1,13 @@
 //! End to end: the central server in this process, real `pochta-agent` processes, real TLS.
 //! The invariants of PRODUCT.md "Replication invariants" and "No single point of failure".
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use pochta_directory::{Address, Directory, Group, GroupKind, LocalPart, Op, PostingPolicy, SiteId, User};
-use pochta_server::demo::{self, AgentLinks, DemoAgent, seed};
-use pochta_server::{App, Running};
+use pochta_server::demo::{self, AgentLinks, seed};
 use proptest::prelude::*;
-use tokio::process::Child;
 
-const SYNC: Duration = Duration::from_secs(90);
-
-struct Bed {
-    _tmp: tempfile::TempDir,
-    base: PathBuf,
-    server_dir: PathBuf,
-    running: Option<Running>,
-    bin: PathBuf,
-}
-
-impl Bed {
-    /// A seeded server whose port stays the same across restarts.
-    async fn new(users: usize) -> Bed {
-        let tmp = tempfile::tempdir().unwrap();
-        let base = tmp.path().to_path_buf();
-        let server_dir = base.join("server");
-        let (running, _) = demo::seeded_server(&server_dir, users, false).await.unwrap();
-        let mut cfg = pochta_server::config::Config::load(&server_dir).unwrap();
-        cfg.listen = running.addr;
-        cfg.save().unwrap();
-        Bed { _tmp: tmp, base, server_dir, running: Some(running), bin: demo::agent_binary().unwrap() }
-    }
-
-    fn server(&self) -> &Running {
-        self.running.as_ref().expect("server running")
-    }
-
-    async fn agent(&self, site: &str, links: AgentLinks) -> (Child, DemoAgent) {
-        demo::start_agent(self.server(), &self.bin, &self.base, site, links).await.unwrap()
-    }
-
-    fn restart_agent(&self, a: &DemoAgent) -> Child {
-        demo::run_agent(&self.bin, &a.data_dir, &self.base.join(format!("agent-{}.log", a.site))).unwrap()
-    }
-
-    async fn stop_server(&mut self) {
-        self.running.take().expect("running").stop().await;
-    }
-
-    async fn start_server(&mut self) {
-        self.running = Some(App::build(&self.server_dir).await.unwrap().spawn().await.unwrap());
-    }
-
-    async fn edit(&self, ops: impl FnOnce(&Directory) -> Vec<Op>) -> u64 {
-        self.server().state.publisher.edit("test", |d| Ok(ops(d))).await.unwrap().0
-    }
-
-    fn directory(&self) -> Directory {
-        (*self.server().state.publisher.current().0).clone()
-    }
-}
-
-async fn kill(mut c: Child) {
-    c.start_kill().unwrap();
-    c.wait().await.unwrap();
-}
-
-fn pin(dir: &Path) -> String {
-    pochta_transport::fingerprint_of_pem(&std::fs::read_to_string(dir.join("tls.crt")).unwrap()).unwrap()
-}
-
-async fn get_json(a: &DemoAgent, path: &str) -> Option<serde_json::Value> {
-    let client = pochta_transport::pinned_client(&pin(&a.data_dir)).ok()?;
-    let body = client.get(format!("{}{path}", a.url)).send().await.ok()?.bytes().await.ok()?;
-    serde_json::from_slice(&body).ok()
-}
-
-/// Waits until the agent's own status says `version`, without asking the server.
-async fn agent_reaches(a: &DemoAgent, version: u64) {
-    let until = tokio::time::Instant::now() + SYNC;
-    loop {
-        let v = get_json(a, "/status").await.and_then(|s| s["version"].as_u64());
-        if v == Some(version) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < until, "agent {} stuck at {v:?}, want {version}", a.site);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-async fn replica_of(a: &DemoAgent) -> Directory {
-    let offline = pochta_agent::Offline::open(&a.data_dir).await.unwrap();
-    let dir = (*offline.replica.directory()).clone();
-    offline.close().await;
-    dir
-}
-
-fn user(name: &str, site: &str) -> User {
-    User {
-        name: LocalPart::parse(name).unwrap(),
-        display_name: name.to_owned(),
-        site: SiteId::parse(site).unwrap(),
-        former_sites: Default::default(),
-        password: None,
-        enabled: true,
-    }
-}
+use crate::bed::{Bed, SYNC, agent_reaches, get_json, kill, replica_of, user};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn central_down_agents_answer_and_a_stopped_agent_catches_up_in_order() {

@@ -7,11 +7,13 @@
 mod helpers;
 
 mod bad_input;
+mod bed;
 mod browser;
 mod concurrency;
 mod directory;
 mod e2e;
 mod history;
+mod mail;
 mod restart;
 mod sync;
 mod tokens;

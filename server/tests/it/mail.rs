@@ -1,0 +1,483 @@
+//! End to end: mail between real `pochta-agent` processes. PRODUCT.md "Mail flow invariants",
+//! each asserted on what users and operators notice: files in Maildirs, the queue, and the bytes
+//! and connections on the inter-site links (a byte-counting proxy sits in front of every agent's
+//! SMTP endpoint, and that proxy is the address other sites are told to use).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::Command as StdCommand;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use pochta_directory::{Address, Group, GroupKind, Level, LocalPart, Op, PostingPolicy, Site, SiteId};
+use pochta_server::demo::proxy::Proxy;
+use pochta_server::demo::{self, AgentLinks, DemoAgent, seed};
+use tokio::process::Child;
+
+use crate::bed::{Bed, SYNC, kill, user};
+
+/// Generous: delivery is fast, but the machine is shared.
+const MAIL: Duration = Duration::from_secs(120);
+/// The third site of the list test: level 1, with mailboxes.
+const LAB: &str = "lab";
+
+/// One site's agent with the proxy (the inter-site link) in front of its SMTP endpoint.
+struct MailSite {
+    child: Option<Child>,
+    agent: DemoAgent,
+    link: Proxy,
+}
+
+impl MailSite {
+    async fn start(bed: &Bed, site: &str, pull: bool) -> MailSite {
+        let port = demo::free_port().unwrap();
+        let link = Proxy::start(([127, 0, 0, 1], port).into()).await.unwrap();
+        let links = AgentLinks {
+            pull,
+            smtp_port: Some(port),
+            smtp_advertise: Some(format!("127.0.0.1:{}", link.port)),
+            retry: Some((0.2, 1.0)),
+            ..Default::default()
+        };
+        let (child, agent) = bed.agent(site, links).await;
+        MailSite { child: Some(child), agent, link }
+    }
+
+    async fn stop(&mut self) {
+        kill(self.child.take().expect("running")).await;
+    }
+
+    fn restart(&mut self, bed: &Bed) {
+        assert!(self.child.is_none());
+        self.child = Some(bed.restart_agent(&self.agent));
+    }
+
+    fn inbox(&self, user: &str) -> std::path::PathBuf {
+        self.agent.inbox(user)
+    }
+
+    /// Messages waiting in this agent's queue.
+    fn queued(&self, bin: &Path) -> usize {
+        let out = StdCommand::new(bin)
+            .args(["queue", "list", "--json", "--data"])
+            .arg(&self.agent.data_dir)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout).unwrap().len()
+    }
+}
+
+/// A bed with one agent per named site (all push except the level-2 branch, which pulls).
+async fn bed_with(
+    sites: &[&str],
+    extra: impl FnOnce(&pochta_directory::Directory) -> Vec<Op>,
+) -> (Bed, Vec<MailSite>) {
+    let bed = Bed::new(20).await;
+    bed.edit(extra).await;
+    let mut out = Vec::new();
+    for s in sites {
+        out.push(MailSite::start(&bed, s, *s == seed::BRANCH).await);
+    }
+    let agents: Vec<DemoAgent> = out.iter().map(|m| m.agent.clone()).collect();
+    demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
+    // Every agent knows every other's SMTP endpoint (enrollment is a directory edit).
+    (bed, out)
+}
+
+fn users_at(bed: &Bed, site: &str) -> Vec<String> {
+    bed.directory().users.values().filter(|u| u.site.as_str() == site).map(|u| u.name.to_string()).collect()
+}
+
+fn addr(local: &str) -> String {
+    format!("{local}@{}", demo::DOMAIN)
+}
+
+/// swaks as the client; returns its transcript, asserting on its exit status.
+fn swaks(server: &str, from: &str, to: &[String], subject: &str, ok: bool) -> String {
+    let out = StdCommand::new("swaks")
+        .args(["--server", server, "--from", from, "--to", &to.join(","), "--header"])
+        .arg(format!("Subject: {subject}"))
+        .args(["--body", "Hello from the test.", "--timeout", "60"])
+        .output()
+        .expect("swaks is installed (scripts/test installs it)");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.success(), ok, "swaks to {to:?} at {server}:\n{text}");
+    text
+}
+
+fn files(dir: &Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(dir) {
+        Ok(rd) => rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// Waits until `dir` holds at least `n` files.
+async fn wait_files(dir: &Path, n: usize) {
+    let until = tokio::time::Instant::now() + MAIL;
+    loop {
+        let have = files(dir).len();
+        if have >= n {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < until, "{} holds {have} letters, want {n}", dir.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Waits until no agent has anything queued.
+async fn wait_drained(bed: &Bed, sites: &[&MailSite]) {
+    let until = tokio::time::Instant::now() + MAIL;
+    loop {
+        let left: Vec<(String, usize)> = sites
+            .iter()
+            .map(|s| (s.agent.site.clone(), s.queued(&bed.bin)))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        if left.is_empty() {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < until, "still queued: {left:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn subjects(dir: &Path) -> Vec<String> {
+    files(dir)
+        .iter()
+        .map(|p| {
+            let text = String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned();
+            let head = text.split("\r\n\r\n").next().unwrap_or_default().to_owned();
+            head.lines()
+                .find_map(|l| l.strip_prefix("Subject: "))
+                .unwrap_or_else(|| panic!("no Subject in {}", p.display()))
+                .trim()
+                .to_owned()
+        })
+        .collect()
+}
+
+fn link_bytes(sites: &[MailSite]) -> Vec<(String, u64, u64)> {
+    sites
+        .iter()
+        .map(|s| {
+            (
+                s.agent.site.clone(),
+                s.link.counters.total(),
+                s.link.counters.connections.load(Ordering::Relaxed),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unknown_recipient_is_refused_at_the_first_hop() {
+    let (bed, sites) = bed_with(&[seed::GATEWAY, seed::HEAD_OFFICE, seed::BRANCH], |_| vec![]).await;
+    let known = addr(&users_at(&bed, seed::BRANCH)[0]);
+    for s in &sites {
+        // From outside, in at every site: the only recipient does not exist.
+        let t = swaks(&s.agent.smtp, "someone@example.net", &[addr("nobody.here")], "refused", false);
+        assert!(t.contains("550 5.1.1"), "{}: {t}", s.agent.site);
+        // Site addresses too, and a known recipient beside it does not change the answer.
+        let raw = raw_session(
+            &s.agent.smtp,
+            &[
+                "EHLO outside.example.net",
+                "MAIL FROM:<someone@example.net>",
+                &format!("RCPT TO:<ghost@{}.{}>", seed::BRANCH, demo::DOMAIN),
+                &format!("RCPT TO:<{known}>"),
+                "RSET",
+                "QUIT",
+            ],
+        )
+        .await;
+        assert!(raw[3].starts_with("550 5.1.1"), "{}: {raw:?}", s.agent.site);
+        assert!(raw[4].starts_with("250"), "{}: {raw:?}", s.agent.site);
+    }
+    for s in &sites {
+        assert_eq!(s.queued(&bed.bin), 0, "nothing queued at {}", s.agent.site);
+    }
+    let links = link_bytes(&sites);
+    assert!(
+        links.iter().all(|(_, bytes, conns)| *bytes == 0 && *conns == 0),
+        "inter-site links used: {links:?}"
+    );
+    assert!(sites.iter().all(|s| files(&s.agent.maildir).is_empty()), "no mailbox was even created");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn intra_site_mail_never_leaves_the_site() {
+    let (bed, sites) = bed_with(&[seed::GATEWAY, seed::HEAD_OFFICE, seed::BRANCH], |_| vec![]).await;
+    for (i, site) in [seed::HEAD_OFFICE, seed::BRANCH].into_iter().enumerate() {
+        let s = &sites[i + 1];
+        let users = users_at(&bed, site);
+        let (from, to) = (&users[0], &users[1]);
+        // The official address and the site address both stay home.
+        let rcpts = [addr(to), format!("{}@{site}.{}", users[2], demo::DOMAIN)];
+        swaks(&s.agent.smtp, &addr(from), &rcpts, &format!("local at {site}"), true);
+        wait_files(&s.inbox(to), 1).await;
+        wait_files(&s.inbox(&users[2]), 1).await;
+    }
+    wait_drained(&bed, &sites.iter().collect::<Vec<_>>()).await;
+    let links = link_bytes(&sites);
+    assert!(
+        links.iter().all(|(_, bytes, conns)| *bytes == 0 && *conns == 0),
+        "inter-site links used: {links:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_list_over_three_sites_crosses_each_link_once() {
+    let lab = SiteId::parse(LAB).unwrap();
+    let (bed, sites) = bed_with(&[seed::HEAD_OFFICE, seed::BRANCH, LAB], |_| {
+        vec![
+            Op::PutSite(Site {
+                id: lab.clone(),
+                name: "Laboratory".into(),
+                level: Level::One,
+                agents: vec![],
+            }),
+            Op::PutUser(user("l.one", LAB)),
+            Op::PutUser(user("l.two", LAB)),
+        ]
+    })
+    .await;
+    let (hq, br) = (users_at(&bed, seed::HEAD_OFFICE), users_at(&bed, seed::BRANCH));
+    let members: BTreeSet<Address> = [&hq[1], &hq[2], &br[0], &br[1], &br[2]]
+        .into_iter()
+        .map(|u| Address::parse(&addr(u)).unwrap())
+        .chain([Address::parse(&addr("l.one")).unwrap(), Address::parse(&addr("l.two")).unwrap()])
+        .collect();
+    // A nested list too: a member reached twice still gets one copy.
+    let inner = Group {
+        name: LocalPart::parse("tri.inner").unwrap(),
+        kind: GroupKind::List,
+        description: String::new(),
+        members: [Address::parse(&addr(&br[0])).unwrap(), Address::parse(&addr("l.one")).unwrap()].into(),
+        policy: PostingPolicy::Anyone,
+    };
+    let mut all = members.clone();
+    all.insert(Address::parse(&addr("tri.inner")).unwrap());
+    let outer = Group {
+        name: LocalPart::parse("tri").unwrap(),
+        kind: GroupKind::List,
+        description: String::new(),
+        members: all,
+        policy: PostingPolicy::Anyone,
+    };
+    bed.edit(|_| vec![Op::PutGroup(inner), Op::PutGroup(outer)]).await;
+    let agents: Vec<DemoAgent> = sites.iter().map(|m| m.agent.clone()).collect();
+    demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
+
+    swaks(&sites[0].agent.smtp, &addr(&hq[0]), &[addr("tri")], "to three sites", true);
+    for (s, users) in [
+        (&sites[0], vec![hq[1].clone(), hq[2].clone()]),
+        (&sites[1], vec![br[0].clone(), br[1].clone(), br[2].clone()]),
+        (&sites[2], vec!["l.one".to_owned(), "l.two".to_owned()]),
+    ] {
+        for u in users {
+            wait_files(&s.inbox(&u), 1).await;
+        }
+    }
+    wait_drained(&bed, &sites.iter().collect::<Vec<_>>()).await;
+    // Exactly one copy per member, and nobody else got anything.
+    let mut copies = BTreeMap::new();
+    for s in &sites {
+        for mbox in files_of_all(&s.agent.maildir) {
+            *copies.entry(mbox).or_insert(0) += 1;
+        }
+    }
+    let expected: BTreeMap<String, i32> = members.iter().map(|a| (a.local().to_string(), 1)).collect();
+    assert_eq!(copies, expected);
+    // One transaction (one connection) per remote site; none back to the first site.
+    let conns: Vec<(String, u64)> = sites
+        .iter()
+        .map(|s| (s.agent.site.clone(), s.link.counters.connections.load(Ordering::Relaxed)))
+        .collect();
+    assert_eq!(
+        conns,
+        vec![(seed::HEAD_OFFICE.to_owned(), 0), (seed::BRANCH.to_owned(), 1), (LAB.to_owned(), 1)]
+    );
+    // And the bytes on each link are one letter's worth, not three.
+    for s in &sites[1..] {
+        let up = s.link.counters.up.load(Ordering::Relaxed);
+        assert!(up > 0 && up < 20_000, "{}: {up} bytes up", s.agent.site);
+    }
+}
+
+/// Every `new/` letter of every mailbox under `root`, as the mailbox (user) name per letter.
+fn files_of_all(root: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        for _ in files(&e.path().join("Maildir").join("new")) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_flows_between_sites_while_the_central_server_is_down() {
+    let (mut bed, sites) = bed_with(&[seed::GATEWAY, seed::HEAD_OFFICE, seed::BRANCH], |_| vec![]).await;
+    let (hq, br) = (users_at(&bed, seed::HEAD_OFFICE), users_at(&bed, seed::BRANCH));
+    bed.stop_server().await;
+    swaks(&sites[1].agent.smtp, &addr(&hq[0]), &[addr(&br[0])], "hq to branch", true);
+    swaks(&sites[2].agent.smtp, &addr(&br[1]), &[addr(&hq[1])], "branch to hq", true);
+    // From outside through the level-0 gateway, which has no mailboxes.
+    swaks(&sites[0].agent.smtp, "someone@example.net", &[addr(&hq[2]), addr(&br[2])], "via gw", true);
+    for (s, u) in [(&sites[2], &br[0]), (&sites[1], &hq[1]), (&sites[1], &hq[2]), (&sites[2], &br[2])] {
+        wait_files(&s.inbox(u), 1).await;
+    }
+    wait_drained(&bed, &sites.iter().collect::<Vec<_>>()).await;
+    assert_eq!(subjects(&sites[2].inbox(&br[0])), ["hq to branch"]);
+    assert_eq!(subjects(&sites[1].inbox(&hq[1])), ["branch to hq"]);
+    assert_eq!(subjects(&sites[1].inbox(&hq[2])), ["via gw"]);
+    assert!(files(&sites[0].agent.maildir).is_empty(), "level 0 keeps no mail");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mail_for_a_stopped_site_waits_and_arrives_once() {
+    let (bed, mut sites) = bed_with(&[seed::HEAD_OFFICE, seed::BRANCH], |_| vec![]).await;
+    let (hq, br) = (users_at(&bed, seed::HEAD_OFFICE), users_at(&bed, seed::BRANCH));
+    sites[1].stop().await;
+    for i in 0..3 {
+        swaks(
+            &sites[0].agent.smtp,
+            &addr(&hq[0]),
+            &[addr(&br[0]), addr(&br[1])],
+            &format!("waiting {i}"),
+            true,
+        );
+    }
+    // The letters wait at the sender's agent while it keeps trying.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sites[0].queued(&bed.bin), 3);
+    assert!(sites[1].link.counters.connections.load(Ordering::Relaxed) > 0, "the sender kept trying");
+    assert!(files(&sites[1].inbox(&br[0])).is_empty());
+    sites[1].restart(&bed);
+    wait_files(&sites[1].inbox(&br[0]), 3).await;
+    wait_files(&sites[1].inbox(&br[1]), 3).await;
+    wait_drained(&bed, &[&sites[0], &sites[1]]).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    for u in [&br[0], &br[1]] {
+        let mut got = subjects(&sites[1].inbox(u));
+        got.sort();
+        assert_eq!(got, ["waiting 0", "waiting 1", "waiting 2"], "exactly once each for {u}");
+    }
+}
+
+/// Sends `total` letters from `clients` concurrent smtplib clients, one connection each, and
+/// prints `OK <n>` for every letter whose 250 the client saw.
+const LOAD: &str = r#"
+import smtplib, sys, threading, time
+host, port, total, clients, sender = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+rcpts = sys.argv[6:]
+lock = threading.Lock()
+def client(k):
+    for n in range(k, total, clients):
+        msg = "From: %s\r\nTo: %s\r\nSubject: load %d\r\nMessage-ID: <load-%d@test>\r\n\r\n%s\r\n" % (
+            sender, ", ".join(rcpts), n, n, "x" * 2000)
+        try:
+            s = smtplib.SMTP(host, port, timeout=30)
+            s.sendmail(sender, rcpts, msg)
+            with lock:
+                print("OK %d" % n, flush=True)
+            try:
+                s.quit()
+            except Exception:
+                pass
+        except Exception as e:
+            with lock:
+                print("FAIL %d %s" % (n, e), flush=True)
+            time.sleep(0.05)
+ts = [threading.Thread(target=client, args=(k,)) for k in range(clients)]
+for t in ts: t.start()
+for t in ts: t.join()
+print("DONE", flush=True)
+"#;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kill_9_under_load_loses_and_duplicates_nothing_acknowledged() {
+    const TOTAL: usize = 200;
+    let (bed, mut sites) = bed_with(&[seed::HEAD_OFFICE, seed::BRANCH], |_| vec![]).await;
+    let (hq, br) = (users_at(&bed, seed::HEAD_OFFICE), users_at(&bed, seed::BRANCH));
+    let out_path = bed.base.join("load.out");
+    let port = sites[0].agent.smtp.rsplit_once(':').unwrap().1.to_owned();
+    let mut load = tokio::process::Command::new("python3")
+        .args(["-c", LOAD, "127.0.0.1", &port, &TOTAL.to_string(), "4", &addr(&hq[0])])
+        .args([addr(&hq[1]), addr(&br[0])])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let acked = |p: &Path| -> BTreeSet<usize> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.strip_prefix("OK ")?.parse().ok())
+            .collect()
+    };
+    // Kill the receiving agent when about a third has been acknowledged.
+    let until = tokio::time::Instant::now() + MAIL;
+    while acked(&out_path).len() < TOTAL / 3 {
+        assert!(tokio::time::Instant::now() < until, "the load does not get going");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    sites[0].stop().await; // SIGKILL
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sites[0].restart(&bed);
+    let status = tokio::time::timeout(MAIL, load.wait()).await.expect("the load finishes").unwrap();
+    assert!(status.success());
+    let acked = acked(&out_path);
+    let failed =
+        std::fs::read_to_string(&out_path).unwrap().lines().filter(|l| l.starts_with("FAIL")).count();
+    assert!(failed > 0, "the kill happened during the load");
+    assert!(acked.len() > TOTAL / 3, "mail was accepted after the restart: {}", acked.len());
+
+    let (hq_box, br_box) = (sites[0].inbox(&hq[1]), sites[1].inbox(&br[0]));
+    wait_files(&hq_box, acked.len()).await;
+    wait_files(&br_box, acked.len()).await;
+    wait_drained(&bed, &[&sites[0], &sites[1]]).await;
+    for mbox in [&hq_box, &br_box] {
+        let mut seen: BTreeMap<usize, usize> = BTreeMap::new();
+        for s in subjects(mbox) {
+            let n: usize = s.strip_prefix("load ").unwrap().parse().unwrap();
+            *seen.entry(n).or_default() += 1;
+        }
+        let dup: Vec<_> = seen.iter().filter(|(_, c)| **c > 1).collect();
+        assert!(dup.is_empty(), "{} has duplicates: {dup:?}", mbox.display());
+        let lost: Vec<_> = acked.iter().filter(|n| !seen.contains_key(n)).collect();
+        assert!(lost.is_empty(), "{} lost acknowledged letters: {lost:?}", mbox.display());
+    }
+    for s in &mut sites {
+        s.stop().await;
+    }
+}
+
+/// A raw SMTP session: one reply (its last line) per line sent, the greeting first.
+async fn raw_session(server: &str, lines: &[&str]) -> Vec<String> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let stream = tokio::net::TcpStream::connect(server).await.unwrap();
+    let (r, mut w) = stream.into_split();
+    let mut r = BufReader::new(r);
+    async fn read_reply(r: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).await.unwrap() == 0 {
+                return "EOF".to_owned();
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line.trim_end().to_owned();
+            }
+        }
+    }
+    let mut out = vec![read_reply(&mut r).await];
+    for l in lines {
+        w.write_all(format!("{l}\r\n").as_bytes()).await.unwrap();
+        out.push(read_reply(&mut r).await);
+    }
+    out
+}
