@@ -35,6 +35,8 @@ pub struct AppState {
     /// The mail counters and the queue, for `/metrics`.
     pub counters: Arc<Counters>,
     pub queue: Arc<Queue>,
+    /// Mailbox moves in progress, for `/status`.
+    pub moves: crate::mailbox_move::Progress,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -208,7 +210,9 @@ async fn metrics(State(st): State<AppState>) -> Response {
 }
 
 async fn status(State(st): State<AppState>) -> Json<StatusReport> {
-    Json(StatusReport::live(&st.cfg, &st.replica))
+    let mut report = StatusReport::live(&st.cfg, &st.replica);
+    report.mailbox_moves = st.moves.list();
+    Json(report)
 }
 
 #[derive(Deserialize)]

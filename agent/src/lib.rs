@@ -15,6 +15,7 @@ pub mod config;
 pub mod deliver;
 pub mod enroll;
 pub mod http;
+pub mod mailbox_move;
 pub mod metrics;
 pub mod queue;
 pub mod replica;
@@ -162,11 +163,13 @@ impl App {
         let App { cfg, replica, listener, tls, queue, counters, smtp: smtp_bound, .. } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
+        let moves = mailbox_move::Progress::default();
         let router = http::router(http::AppState {
             cfg: cfg.clone(),
             replica: replica.clone(),
             counters: counters.clone(),
             queue: queue.clone(),
+            moves: moves.clone(),
         });
         let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.clone()))
             .map_err(StartError::Serve)?;
@@ -193,6 +196,19 @@ impl App {
             let service = smtp_service(&cfg, &replica, &counters, queue.clone(), tls.clone());
             Some(tokio::spawn(service.serve(smtp_bound, stop_rx.clone(), Duration::from_secs(10))))
         };
+        let mover = mailbox_move::Mover::new(
+            mailbox_move::MoverConfig {
+                site: cfg.site.clone(),
+                agent_id: cfg.agent_id.clone(),
+                peer_secret: cfg.peer_secret.clone(),
+                maildir_root: deliverer.context().maildir_root.clone(),
+                directory: deliverer.context().directory.clone(),
+                max_size: cfg.smtp.limits().max_message.saturating_sub(4096),
+            },
+            queue.clone(),
+            moves,
+        );
+        let move_task = tokio::spawn(mover.run(replica.subscribe(), stop_rx.clone()));
         let schedule = queue::Schedule::from_config(&cfg.delivery, deliverer.context().hostname.clone());
         let queue_task = tokio::spawn(queue.clone().run(deliverer, schedule, stop_rx));
 
@@ -214,6 +230,7 @@ impl App {
         if let Some(t) = smtp_task {
             let _ = t.await;
         }
+        let _ = move_task.await;
         let _ = queue_task.await;
         replica.close().await;
         match served {

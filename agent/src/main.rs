@@ -149,6 +149,53 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// The `queue list` table: every column as wide as its widest cell, so it stays aligned whatever
+/// the length of ids and addresses.
+fn queue_table(envs: &[&pochta_agent::queue::envelope::Envelope], now: i64) -> String {
+    use std::fmt::Write;
+    let rows: Vec<[String; 7]> = envs
+        .iter()
+        .map(|e| {
+            let from = e.reverse_path.as_ref().map_or("<>".to_owned(), ToString::to_string);
+            let last = e.targets.iter().flatten().find_map(|t| t.last_error.clone()).unwrap_or_default();
+            [
+                e.id.to_string(),
+                format!("{}s", (now - e.created) / 1000),
+                e.size.to_string(),
+                from,
+                e.pending().to_string(),
+                format!("{}s", (e.next_try - now).max(0) / 1000),
+                last,
+            ]
+        })
+        .collect();
+    let head = ["id", "age", "size", "from", "left", "next in", "last error"];
+    let width =
+        |i: usize| rows.iter().map(|r| r[i].chars().count()).chain([head[i].len()]).max().unwrap_or(0);
+    let w: Vec<usize> = (0..6).map(width).collect();
+    let mut out = String::new();
+    for r in std::iter::once(head.map(str::to_owned)).chain(rows) {
+        let line = format!(
+            "{:<w0$} {:>w1$} {:>w2$}  {:<w3$} {:>w4$} {:>w5$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+            w5 = w[5],
+        );
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+    out
+}
+
 fn queue_command(data: &std::path::Path, action: QueueCommand) -> anyhow::Result<ExitCode> {
     use pochta_agent::config::Config;
     use pochta_agent::queue::QueueId;
@@ -166,25 +213,7 @@ fn queue_command(data: &std::path::Path, action: QueueCommand) -> anyhow::Result
                 println!("{}", serde_json::to_string_pretty(&envs)?);
                 return Ok(ExitCode::SUCCESS);
             }
-            let now = now_ms();
-            println!(
-                "{:<32} {:>7} {:>9}  {:<30} {:>5} {:>8}  last error",
-                "id", "age", "size", "from", "left", "next in"
-            );
-            for e in envs {
-                let from = e.reverse_path.as_ref().map_or("<>".to_owned(), ToString::to_string);
-                let last = e.targets.iter().flatten().find_map(|t| t.last_error.clone()).unwrap_or_default();
-                println!(
-                    "{:<32} {:>6}s {:>9}  {:<30} {:>5} {:>7}s  {}",
-                    e.id,
-                    (now - e.created) / 1000,
-                    e.size,
-                    from,
-                    e.pending(),
-                    ((e.next_try - now).max(0)) / 1000,
-                    last
-                );
-            }
+            print!("{}", queue_table(&envs, now_ms()));
             println!("{} message(s)", found.len());
         }
         QueueCommand::Show { id } => {
@@ -206,4 +235,54 @@ fn queue_command(data: &std::path::Path, action: QueueCommand) -> anyhow::Result
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use pochta_agent::queue::QueueId;
+    use pochta_agent::queue::envelope::Envelope;
+
+    fn envelope(id: &str, from: Option<&str>, size: u64) -> Envelope {
+        let json = serde_json::json!({
+            "id": id,
+            "reverse_path": from,
+            "recipients": ["ivanov@example.org"],
+            "origin": {"kind": "outside"},
+            "client_ip": "127.0.0.1",
+            "created": 1_000_000,
+            "attempts": 0,
+            "next_try": 1_090_000,
+            "size": size,
+        });
+        serde_json::from_value(json.clone()).unwrap_or_else(|e| panic!("envelope from {json}: {e}"))
+    }
+
+    #[test]
+    fn queue_list_columns_line_up_whatever_the_lengths() {
+        // Ids shorter than the usual 25 characters used to push every later column left.
+        let a = envelope("19a2b3c4d5e0a1b2c3d000001", Some("someone@example.net"), 4096);
+        let b = envelope("short", None, 12);
+        let table = super::queue_table(&[&a, &b], 1_060_000);
+        let want = [
+            "id                        age size  from                left next in  last error",
+            "19a2b3c4d5e0a1b2c3d000001 60s 4096  someone@example.net    1     30s",
+            "short                     60s   12  <>                     1     30s",
+        ];
+        assert_eq!(table.lines().collect::<Vec<_>>(), want, "\n{table}");
+        // A longer id widens its column; the others stay put under their headings.
+        let c = envelope("an-id-longer-than-the-usual-twenty-five", Some("x@y.org"), 7);
+        let table = super::queue_table(&[&a, &c], 1_060_000);
+        let lines: Vec<&str> = table.lines().collect();
+        let col = |line: &str, text: &str| line.find(text).unwrap() + text.len();
+        assert_eq!(col(lines[1], "60s"), col(lines[0], "age"), "\n{table}");
+        assert_eq!(col(lines[2], "60s"), col(lines[0], "age"), "\n{table}");
+        assert_eq!(col(lines[2], " 7 "), col(lines[0], "size") + 1, "\n{table}");
+        assert_eq!(lines[2].find("x@y.org"), lines[0].find("from"), "\n{table}");
+    }
+
+    #[test]
+    fn a_queue_id_honours_width_and_alignment() {
+        assert_eq!(format!("[{:<8}]", QueueId("abc".into())), "[abc     ]");
+        assert_eq!(format!("[{:>8}]", QueueId("abc".into())), "[     abc]");
+    }
 }

@@ -26,6 +26,9 @@ pub struct StatusReport {
     pub sites: usize,
     pub users: usize,
     pub groups: usize,
+    /// Mailboxes being moved from this site to users' new home sites (empty when none).
+    #[serde(default)]
+    pub mailbox_moves: Vec<crate::mailbox_move::MoveProgress>,
 }
 
 pub fn unix_now() -> i64 {
@@ -56,6 +59,7 @@ impl StatusReport {
             sites: dir.sites.len(),
             users: dir.users.len(),
             groups: dir.groups.len(),
+            mailbox_moves: Vec::new(),
         }
     }
 

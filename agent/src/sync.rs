@@ -439,29 +439,30 @@ impl StatsReporter {
         }
     }
 
-    /// Runs until `shutdown` turns true.
+    /// Runs until `shutdown` turns true. The first report goes at once: counters start at zero
+    /// with the process, and the server needs that base to count the first interval (and to
+    /// see the restart) rather than take what came before the first report as history.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.cfg.stats_secs.max(1));
         let heartbeat = Duration::from_secs(self.cfg.heartbeat_secs.max(1)).max(every);
         let mut last: Option<(StatsReport, Instant)> = None;
         loop {
-            tokio::select! {
-                _ = shutdown.wait_for(|s| *s) => return,
-                _ = sleep(every) => {}
-            }
             let report = self.report();
             let due = match &last {
                 None => true,
                 Some((prev, at)) => *prev != report || at.elapsed() >= heartbeat,
             };
-            if !due {
-                continue;
-            }
-            match self.send(&report).await {
-                Ok(()) => last = Some((report, Instant::now())),
-                Err(e) => {
-                    tracing::info!(error = %e, "stats report not delivered; the next one supersedes it")
+            if due {
+                match self.send(&report).await {
+                    Ok(()) => last = Some((report, Instant::now())),
+                    Err(e) => {
+                        tracing::info!(error = %e, "stats report not delivered; the next one supersedes it")
+                    }
                 }
+            }
+            tokio::select! {
+                _ = shutdown.wait_for(|s| *s) => return,
+                _ = sleep(every) => {}
             }
         }
     }

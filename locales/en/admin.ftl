@@ -58,7 +58,7 @@ move-groups = { $count ->
     [one] The user stays on the { $count } list or alias that names them.
    *[other] The user stays on the { $count } lists and aliases that name them.
 }
-move-mail = Mail already delivered at { $from } moves to { $to } with the mailbox.
+move-mail = Letters already in the mailbox at { $from } move to { $to } by themselves, keeping their folders and read marks; none is lost or doubled on the way.
 move-no-agent = The new site has no agent yet: mail for the user will wait in queues until one is enrolled.
 move-button = Move to { $site }
 delete-user-title = Delete { $name }?

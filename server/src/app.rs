@@ -59,6 +59,7 @@ impl App {
             tls_sha256: Arc::new(identity.fingerprint()?),
             hashing: Arc::new(Semaphore::new(2)),
             web: Arc::new(crate::web::WebState::default()),
+            site_summaries: Default::default(),
         };
         Ok(App { state, listener, tls: identity.server_config()? })
     }

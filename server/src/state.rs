@@ -23,6 +23,24 @@ pub struct AppState {
     pub hashing: Arc<Semaphore>,
     /// The web application's in-memory state (login rate limits).
     pub web: Arc<crate::web::WebState>,
+    /// Per-site user counts and MX priorities, kept per directory version (the dashboard, the
+    /// sites and DNS pages, `/api/v1/sites`).
+    pub site_summaries: Arc<crate::manage::sites::SiteSummaries>,
+}
+
+impl AppState {
+    /// The current directory, its version and its per-site summary.
+    pub fn current_with_summary(
+        &self,
+    ) -> (
+        Arc<pochta_directory::Directory>,
+        pochta_directory::wire::Version,
+        Arc<crate::manage::sites::SiteSummary>,
+    ) {
+        let (dir, version) = self.publisher.current();
+        let summary = self.site_summaries.get(&dir, version.0);
+        (dir, version, summary)
+    }
 }
 
 impl AppState {

@@ -115,6 +115,44 @@ impl Maildirs {
     }
 }
 
+impl Maildirs {
+    /// Files a letter of a mailbox moving here ([`crate::mailbox_move`]) into each mailbox:
+    /// into `new/`, or `cur/` with its flags, of INBOX or the Maildir++ folder `.<folder>/`,
+    /// named `<secs>.M<move id>.<host>` — a mailbox that already holds that name is skipped,
+    /// so a letter sent twice is filed once. `data` is the letter without the move's trace.
+    pub async fn file_moved(
+        &self,
+        users: &[LocalPart],
+        moved: &crate::mailbox_move::Moved,
+        data: Arc<[u8]>,
+    ) -> Vec<std::io::Result<()>> {
+        let name = format!("{}.M{}.{}", moved.secs, moved.id, self.host);
+        let mut results = Vec::with_capacity(users.len());
+        for user in users {
+            let mut md = self.path(user);
+            if !moved.folder.is_empty() {
+                md = md.join(format!(".{}", moved.folder));
+            }
+            if let Err(e) = self.ensure(&md) {
+                results.push(Err(e));
+                continue;
+            }
+            if Self::holds(&md, &name) {
+                results.push(Ok(()));
+                continue;
+            }
+            let dest = if moved.new {
+                md.join("new").join(&name)
+            } else {
+                md.join("cur").join(format!("{name}:2,{}", moved.flags))
+            };
+            let write = Write::via(md.join("tmp").join(&name), dest, data.clone());
+            results.push(self.durable.commit(vec![write]).await);
+        }
+        results
+    }
+}
+
 /// A safe single path component for a folded local part: `[a-z0-9._+-]` kept, anything else
 /// (and a leading dot) written as `%XX`.
 pub fn folder_name(folded: &str) -> String {

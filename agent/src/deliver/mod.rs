@@ -147,6 +147,45 @@ pub fn relayed_name(data: &[u8], host: &str) -> Option<String> {
     Some(format!("{}.R{hex}.{}", created / 1000, host.replace(['/', ':'], "_")))
 }
 
+/// The message without any [`RELAY_HEADER`] field (folded lines included) in its header section,
+/// or `None` when it has none. The field is for the deployment's own agents: a letter leaving
+/// for an outside server (MX or smarthost), or quoted in a report to an outside sender, does
+/// not carry agent and queue ids with it.
+pub fn without_relay_header(data: &[u8]) -> Option<Vec<u8>> {
+    let mut drop: Vec<std::ops::Range<usize>> = Vec::new();
+    let mut dropping = false;
+    let mut at = 0;
+    while at < data.len() {
+        let end = data[at..].iter().position(|b| *b == b'\n').map_or(data.len(), |p| at + p + 1);
+        let line = &data[at..end];
+        if line == b"\r\n" || line == b"\n" {
+            break; // the end of the header section
+        }
+        if !matches!(line[0], b' ' | b'\t') {
+            let name = line.iter().position(|b| *b == b':').map(|c| line[..c].trim_ascii_end());
+            dropping = name.is_some_and(|n| n.eq_ignore_ascii_case(RELAY_HEADER.as_bytes()));
+        }
+        if dropping {
+            match drop.last_mut() {
+                Some(r) if r.end == at => r.end = end,
+                _ => drop.push(at..end),
+            }
+        }
+        at = end;
+    }
+    if drop.is_empty() {
+        return None;
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut from = 0;
+    for r in drop {
+        out.extend_from_slice(&data[from..r.start]);
+        from = r.end;
+    }
+    out.extend_from_slice(&data[from..]);
+    Some(out)
+}
+
 pub struct Deliverer {
     ctx: Context,
     maildirs: maildir::Maildirs,
@@ -230,12 +269,12 @@ impl Deliverer {
             Destination::Smarthost => {
                 let host = self.ctx.smarthost.clone().unwrap_or_default();
                 let security = Security::Opportunistic(self.opportunistic.clone());
-                self.smtp(dest, &[host], security, None, letter, rcpts).await
+                self.smtp(dest, &[host], security, None, &leaving(letter), rcpts).await
             }
             Destination::Mx(domain) => match self.mx.hosts(domain).await {
                 Ok(hosts) => {
                     let security = Security::Opportunistic(self.opportunistic.clone());
-                    self.smtp(dest, &hosts, security, None, letter, rcpts).await
+                    self.smtp(dest, &hosts, security, None, &leaving(letter), rcpts).await
                 }
                 Err(e) => vec![e; rcpts.len()],
             },
@@ -244,11 +283,16 @@ impl Deliverer {
 
     async fn local(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
         let users: Vec<_> = rcpts.iter().map(|a| a.local().clone()).collect();
-        let name = if letter.from_peer { relayed_name(&letter.data, &self.ctx.hostname) } else { None };
-        let results = self
-            .maildirs
-            .deliver(&users, &letter.id, letter.created, letter.data.clone(), letter.recovered, name)
-            .await;
+        let moved = letter.from_peer.then(|| crate::mailbox_move::parse(&letter.data, &self.ctx.peer_secret));
+        let results = if let Some(Some(moved)) = moved {
+            // A letter of a mailbox moving here: filed where it was, named by its move id.
+            self.maildirs.file_moved(&users, &moved, letter.data[moved.start..].into()).await
+        } else {
+            let name = if letter.from_peer { relayed_name(&letter.data, &self.ctx.hostname) } else { None };
+            self.maildirs
+                .deliver(&users, &letter.id, letter.created, letter.data.clone(), letter.recovered, name)
+                .await
+        };
         results
             .into_iter()
             .zip(rcpts)
@@ -345,6 +389,14 @@ impl Deliverer {
     }
 }
 
+/// `letter` as it leaves the deployment: without the agents' [`RELAY_HEADER`].
+fn leaving(letter: &Letter) -> std::borrow::Cow<'_, Letter> {
+    match without_relay_header(&letter.data) {
+        Some(data) => std::borrow::Cow::Owned(Letter { data: data.into(), ..letter.clone() }),
+        None => std::borrow::Cow::Borrowed(letter),
+    }
+}
+
 fn outcomes(out: &client::Outcome) -> Vec<Outcome> {
     out.rcpt
         .iter()
@@ -370,7 +422,26 @@ pub fn relay_site(dir: &Directory, me: &SiteId) -> Option<SiteId> {
 
 #[cfg(test)]
 mod tests {
-    use super::relayed_name;
+    use super::{relayed_name, without_relay_header};
+
+    #[test]
+    fn the_relay_field_is_stripped_from_the_header_section_only() {
+        let m = b"Received: from gw\r\nX-Pochta-Relay: hq-1 Q1 1700000000123\r\nSubject: s\r\n\r\nX-Pochta-Relay: body 1 2\r\n";
+        assert_eq!(
+            without_relay_header(m).unwrap(),
+            b"Received: from gw\r\nSubject: s\r\n\r\nX-Pochta-Relay: body 1 2\r\n"
+        );
+        // Every one of them, in any case, folded, at the top, next to each other, or last.
+        let m = b"x-pochta-relay: a Q 1\r\nX-POCHTA-RELAY : b Q 2\r\n\tfolded 3\r\nFrom: a@b\r\n \
+                  continued\r\nX-Pochta-Relay: c Q 3\r\n\r\nbody\r\n";
+        assert_eq!(without_relay_header(m).unwrap(), b"From: a@b\r\n continued\r\n\r\nbody\r\n");
+        // Look-alikes stay; a letter without the field is not copied.
+        let m = b"X-Pochta-Relayed: x\r\nX-Pochta: y\r\nSubject: X-Pochta-Relay: z\r\n\r\n";
+        assert_eq!(without_relay_header(m), None);
+        assert_eq!(without_relay_header(b"Subject: s\r\n\r\nX-Pochta-Relay: a b 1\r\n"), None);
+        assert_eq!(without_relay_header(b""), None);
+        assert_eq!(without_relay_header(b"X-Pochta-Relay: a Q 1"), Some(vec![]), "no body, no final CRLF");
+    }
 
     #[test]
     fn a_relayed_copy_is_named_by_its_topmost_relay_field() {

@@ -28,7 +28,9 @@ pub fn build(env: &Envelope, data: &[u8], hostname: &str, now_ms: i64) -> Option
             ));
         }
     }
-    let headers = original_headers(data);
+    // Quoted for a sender who may be outside: without the agents' own relay field.
+    let stripped = crate::deliver::without_relay_header(data);
+    let headers = original_headers(stripped.as_deref().unwrap_or(data));
     let mut out = String::new();
     out.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
@@ -113,6 +115,28 @@ pub fn rfc5322_date(secs: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::rfc5322_date;
+
+    #[test]
+    fn the_report_quotes_the_headers_without_the_relay_field() {
+        let env: super::Envelope = serde_json::from_value(serde_json::json!({
+            "id": "Q1",
+            "reverse_path": "someone@example.net",
+            "recipients": ["friend@elsewhere.test"],
+            "origin": {"kind": "peer", "agent_id": "br-1"},
+            "client_ip": "127.0.0.1",
+            "created": 1_700_000_000_000i64,
+            "attempts": 3,
+            "next_try": 0,
+            "size": 60,
+            "targets": [{"address": "friend@elsewhere.test", "state": "failed", "at": 1,
+                         "code": 550, "status": "5.1.1", "diagnostic": "550 5.1.1 no such user"}],
+        }))
+        .unwrap();
+        let data = b"X-Pochta-Relay: br-1 Q0 1700000000000\r\nSubject: hello\r\n\r\nbody\r\n";
+        let report = String::from_utf8(super::build(&env, data, "gw.example.org", 0).unwrap()).unwrap();
+        assert!(report.contains("Subject: hello\r\n"), "{report}");
+        assert!(!report.to_ascii_lowercase().contains("x-pochta-relay"), "{report}");
+    }
 
     #[test]
     fn dates() {

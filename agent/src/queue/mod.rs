@@ -25,7 +25,8 @@ pub struct QueueId(pub String);
 
 impl std::fmt::Display for QueueId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        // `pad`, not `write_str`: `{:<32}` and the like must work on an id.
+        f.pad(&self.0)
     }
 }
 

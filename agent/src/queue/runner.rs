@@ -154,6 +154,19 @@ impl Queue {
         self.len() == 0
     }
 
+    /// Whether message `id` is still in the queue.
+    pub fn contains(&self, id: &QueueId) -> bool {
+        self.lock().msgs.contains_key(id)
+    }
+
+    /// Queues a letter this agent hands over itself (a mailbox move, see
+    /// [`crate::mailbox_move`]): durable on `Ok` like [`Sink::enqueue`], but not counted as
+    /// `accepted` — it was accepted once already.
+    pub async fn enqueue_own(&self, msg: Incoming) -> Result<QueueId, QueueError> {
+        let origin = OriginRecord::from(&msg.origin);
+        self.store(msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data).await
+    }
+
     /// Every queued envelope.
     pub fn list(&self) -> Vec<Envelope> {
         self.lock().msgs.values().map(|s| s.env.clone()).collect()

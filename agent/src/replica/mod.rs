@@ -125,6 +125,8 @@ pub struct Replica {
     pending: tokio::sync::Mutex<Pending>,
     held: AtomicUsize,
     catch_up: Notify,
+    /// The live version, for tasks that act on changes (see [`Replica::subscribe`]).
+    changes: tokio::sync::watch::Sender<Version>,
 }
 
 impl Replica {
@@ -152,6 +154,7 @@ impl Replica {
             pending: tokio::sync::Mutex::new(Pending::default()),
             held: AtomicUsize::new(0),
             catch_up: Notify::new(),
+            changes: tokio::sync::watch::Sender::new(state.version),
         })
     }
 
@@ -170,6 +173,12 @@ impl Replica {
 
     pub fn version(&self) -> Version {
         self.live().version
+    }
+
+    /// Changes whenever a new directory goes live (after each applied batch of change sets
+    /// or snapshot); the value is the live version.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<Version> {
+        self.changes.subscribe()
     }
 
     /// Out-of-order sets held right now.
@@ -317,6 +326,7 @@ impl Replica {
             let live =
                 Live { directory: Arc::new(dir), version: cur.version, head: cur.head, base: cur.base };
             *self.live.write().expect("the live lock is never poisoned") = Arc::new(live);
+            self.changes.send_replace(cur.version);
         }
         if std::mem::take(&mut pending.fresh_gap) && !pending.held.is_empty() {
             self.catch_up.notify_one();

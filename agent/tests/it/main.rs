@@ -4,6 +4,7 @@
 mod cli;
 mod deliver;
 mod helpers;
+mod mailbox_move;
 mod ordering;
 mod peers;
 mod property;

@@ -242,3 +242,34 @@ async fn the_queue_command_lists_shows_and_requests() {
     assert!(rig.mailbox("alice").is_empty());
     rig.stop().await;
 }
+
+/// The agents' relay field stays inside the deployment: a letter a level-2 site relayed through
+/// this agent leaves for the outside (here the smarthost) without it, everything else intact.
+#[tokio::test]
+async fn the_relay_field_does_not_leave_the_deployment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let sink = SmtpSink::start(tmp.path(), port);
+    let rig = Rig::open(
+        tmp.path(),
+        shared(hq_only()),
+        RigOptions { smarthost: Some(format!("127.0.0.1:{port}")), ..Default::default() },
+    );
+    let relayed = "X-Pochta-Relay: br-1 19a2b3c4d5e0a1b2c3d000001 1700000000123\r\n\
+                   Received: from br.example.org by br-1\r\n\
+                   Subject: out through the gateway\r\n\r\nHello.\r\n";
+    rig.send(
+        Some("alice@example.org"),
+        &["friend@outside.test"],
+        Origin::Peer { agent_id: "br-1".into() },
+        relayed,
+    )
+    .await;
+    rig.drained(20).await;
+    let txns = sink.transactions();
+    assert_eq!(txns.len(), 1);
+    assert!(!txns[0].to_ascii_lowercase().contains("x-pochta-relay"), "{}", txns[0]);
+    assert!(txns[0].contains("Received: from br.example.org by br-1"), "{}", txns[0]);
+    assert!(txns[0].contains("Subject: out through the gateway"), "{}", txns[0]);
+    rig.stop().await;
+}

@@ -144,6 +144,8 @@ pub struct AgentLinks {
     pub smarthost: Option<String>,
     /// `[delivery] retry_initial_secs` and `retry_max_secs` (default 60 s and 1 h).
     pub retry: Option<(f64, f64)>,
+    /// `stats_secs`: how often the agent reports its traffic counters (default 10 minutes).
+    pub stats_secs: Option<u64>,
 }
 
 /// Enrolls and starts one agent process for `site`.
@@ -186,6 +188,9 @@ pub async fn start_agent(
         if let Some((heartbeat, poll_wait)) = links.intervals {
             cfg.insert("heartbeat_secs".into(), toml::Value::Integer(heartbeat as i64));
             cfg.insert("poll_wait_secs".into(), toml::Value::Integer(poll_wait as i64));
+        }
+        if let Some(secs) = links.stats_secs {
+            cfg.insert("stats_secs".into(), toml::Value::Integer(secs as i64));
         }
         let section = |cfg: &mut toml::Table, name: &str| -> anyhow::Result<toml::Table> {
             match cfg.remove(name) {

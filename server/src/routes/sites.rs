@@ -11,6 +11,7 @@ use super::{Json, Path};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::manage;
+use crate::manage::sites::SiteSummary;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -33,20 +34,20 @@ struct SiteView {
 
 pub use crate::manage::sites::{EnrollmentCode, mx_priorities};
 
-fn view(dir: &Directory, s: &Site) -> SiteView {
-    let mx = mx_priorities(dir);
+fn view(dir: &Directory, summary: &SiteSummary, s: &Site) -> SiteView {
+    let (users, active_users) = summary.users(&s.id);
     SiteView {
         site: s.clone(),
         domain: dir.site_domain(&s.id).to_string(),
-        users: dir.users_at(&s.id).count(),
-        active_users: dir.users_at(&s.id).filter(|u| u.enabled).count(),
-        mx_priority: mx.iter().find(|(id, _)| *id == s.id).map(|(_, p)| *p),
+        users,
+        active_users,
+        mx_priority: summary.mx_of(&s.id),
     }
 }
 
 async fn list(_: Admin, State(st): State<AppState>) -> Json<Vec<SiteView>> {
-    let (dir, _) = st.publisher.current();
-    Json(dir.sites.values().map(|s| view(&dir, s)).collect())
+    let (dir, _, summary) = st.current_with_summary();
+    Json(dir.sites.values().map(|s| view(&dir, &summary, s)).collect())
 }
 
 fn find<'a>(dir: &'a Directory, id: &str) -> Result<&'a Site, ApiError> {
@@ -58,8 +59,8 @@ async fn show(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<SiteView>, ApiError> {
-    let (dir, _) = st.publisher.current();
-    Ok(Json(view(&dir, find(&dir, &id)?)))
+    let (dir, _, summary) = st.current_with_summary();
+    Ok(Json(view(&dir, &summary, find(&dir, &id)?)))
 }
 
 #[derive(Deserialize)]
@@ -77,8 +78,8 @@ async fn create(
 ) -> Result<(StatusCode, Json<SiteView>), ApiError> {
     let new = manage::sites::NewSite { id: body.id, name: body.name, level: body.level };
     let (id, _) = manage::sites::create(&st, &admin.author, new).await?;
-    let (dir, _) = st.publisher.current();
-    Ok((StatusCode::CREATED, Json(view(&dir, find(&dir, id.as_str())?))))
+    let (dir, _, summary) = st.current_with_summary();
+    Ok((StatusCode::CREATED, Json(view(&dir, &summary, find(&dir, id.as_str())?))))
 }
 
 #[derive(Deserialize)]

@@ -14,6 +14,7 @@ use super::admin::sites::{SiteRow, site_rows};
 use super::error::WebError;
 use super::session::{AdminOnly, Ctx, Page};
 use crate::db::{self, auth::AgentRow, web::StatRow};
+use crate::manage::sites::SiteSummary;
 use crate::state::AppState;
 
 /// An agent not heard from for this long is shown as stale. Pushed agents check in hourly,
@@ -251,13 +252,14 @@ pub struct DashboardData {
     pub now: i64,
 }
 
-/// Builds the dashboard from its inputs (public for the benchmark).
-pub fn dashboard_page(c: Ctx, dir: &Directory, data: DashboardData) -> DashboardPage {
+/// Builds the dashboard from its inputs (public for the benchmark). `summary` is the directory's
+/// per-site counts and MX priorities, cached per version (`AppState::current_with_summary`).
+pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: DashboardData) -> DashboardPage {
     let DashboardData { version, agents, stats, recent, period, now } = data;
     let (stats, recent) = (&stats[..], &recent[..]);
     let mut views = agent_views(agents, version, now);
     let stale = views.iter().filter(|a| matches!(a.state, AgentState::Stale | AgentState::Never)).count();
-    let sites = site_rows(dir)
+    let sites = site_rows(dir, summary)
         .into_iter()
         .map(|site| {
             let (mine, rest): (Vec<_>, Vec<_>) = views.drain(..).partition(|a| a.site == site.id);
@@ -294,7 +296,7 @@ pub async fn page(
     Page(ctx, ..): Page<AdminOnly>,
     Query(q): Query<DashboardQuery>,
 ) -> Result<Response, WebError> {
-    let (dir, version) = st.publisher.current();
+    let (dir, version, summary) = st.current_with_summary();
     let internal = |e: db::DbError| WebError::internal(e).with(&ctx);
     let period = Period::parse(&q.period);
     let now = db::now();
@@ -302,6 +304,6 @@ pub async fn page(
     let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
     let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
     let data = DashboardData { version: version.0, agents, stats, recent, period, now };
-    let page = dashboard_page(ctx.clone(), &dir, data);
+    let page = dashboard_page(ctx.clone(), &dir, &summary, data);
     Ok(ctx.render(StatusCode::OK, &page))
 }

@@ -481,3 +481,60 @@ async fn raw_session(server: &str, lines: &[&str]) -> Vec<String> {
     }
     out
 }
+
+/// PRODUCT.md: "move a user to another site with one click (mail and mailbox follow)".
+#[tokio::test(flavor = "multi_thread")]
+async fn a_moved_users_mailbox_follows_her_to_her_new_site() {
+    let (bed, sites) = bed_with(&[seed::HEAD_OFFICE, seed::BRANCH], |_| vec![]).await;
+    let hq = users_at(&bed, seed::HEAD_OFFICE);
+    let (from, her) = (&hq[0], &hq[1]);
+    for i in 0..3 {
+        swaks(&sites[0].agent.smtp, &addr(from), &[addr(her)], &format!("before the move {i}"), true);
+    }
+    let at_hq = sites[0].inbox(her);
+    wait_files(&at_hq, 3).await;
+    wait_drained(&bed, &[&sites[0], &sites[1]]).await;
+    // She has read one of them: her mail program filed it in cur/ with the Seen flag.
+    let read = files(&at_hq).into_iter().min().unwrap();
+    let cur = at_hq.parent().unwrap().join("cur");
+    let read_name = format!("{}:2,S", read.file_name().unwrap().to_string_lossy());
+    std::fs::rename(&read, cur.join(&read_name)).unwrap();
+    let read_subject = subjects(&cur)[0].clone();
+
+    let version = bed
+        .edit(|d| {
+            let mut u = d.user(&LocalPart::parse(her).unwrap()).unwrap().clone();
+            u.former_sites.insert(u.site.clone());
+            u.site = SiteId::parse(seed::BRANCH).unwrap();
+            vec![Op::PutUser(u)]
+        })
+        .await;
+    let agents: Vec<DemoAgent> = sites.iter().map(|m| m.agent.clone()).collect();
+    demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
+    crate::bed::agent_reaches(&sites[0].agent, version).await;
+
+    let at_branch = sites[1].inbox(her);
+    let branch_cur = at_branch.parent().unwrap().join("cur");
+    let until = tokio::time::Instant::now() + MAIL;
+    while files(&at_branch).len() + files(&branch_cur).len() < 3 {
+        assert!(tokio::time::Instant::now() < until, "the mailbox did not follow her to branch");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    wait_drained(&bed, &[&sites[0], &sites[1]]).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(files(&at_hq).is_empty() && files(&cur).is_empty(), "nothing stays at hq");
+    let mut unread = subjects(&at_branch);
+    unread.sort();
+    assert_eq!(unread.len(), 2, "two unread letters in new/ at branch: {unread:?}");
+    assert!(!unread.contains(&read_subject));
+    let read_at_branch = files(&branch_cur);
+    assert_eq!(read_at_branch.len(), 1, "the read letter in cur/, once");
+    assert!(read_at_branch[0].to_string_lossy().ends_with(":2,S"), "{read_at_branch:?}");
+    assert_eq!(subjects(&branch_cur), [read_subject]);
+    for p in files(&at_branch).iter().chain(&read_at_branch) {
+        let text = std::fs::read_to_string(p).unwrap();
+        assert!(!text.contains("X-Pochta-Move"), "the move's trace is not stored: {}", p.display());
+    }
+    let status = crate::bed::get_json(&sites[0].agent, "/status").await.unwrap();
+    assert_eq!(status["mailbox_moves"], serde_json::json!([]), "no move left in progress");
+}

@@ -1,11 +1,8 @@
 //! End to end in a real browser: headless Chromium driven over WebDriver (Debian's `chromium`
 //! and `chromedriver`, started here on a free port), against a real server and real
 //! `pochta-agent` processes. Screenshots of the main pages in both languages are saved under
-//! `target/screenshots/` as test artifacts.
-//!
-//! Not covered yet: SMTP AUTH with the new password at the user's agent — the agent's SMTP
-//! service is being built; this test checks that the change set with the new hash reached the
-//! agent of her site.
+//! `target/screenshots/` as test artifacts. The user's new password is then tried where she
+//! uses it: AUTH over SMTP (Python's smtplib, STARTTLS on submission) at her site's agent.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -160,6 +157,41 @@ async fn login(d: &Driver, app: &TestApp, login: &str, password: &str) {
     d.click("button[type=submit].primary").await;
 }
 
+/// Python's smtplib: EHLO, STARTTLS, EHLO, then `AUTH PLAIN` with the initial response; prints
+/// the reply code.
+const PY_AUTH_PLAIN: &str = r#"
+import base64, smtplib, ssl, sys
+host, port = sys.argv[1].rsplit(":", 1)
+user, password = sys.argv[2], sys.argv[3]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP(host, int(port), timeout=60)
+s.ehlo()
+s.starttls(context=ctx)
+s.ehlo()
+if "PLAIN" not in s.esmtp_features.get("auth", "").split():
+    sys.exit("AUTH PLAIN is not offered after STARTTLS: " + s.esmtp_features.get("auth", ""))
+token = base64.b64encode(("\0" + user + "\0" + password).encode()).decode()
+code, text = s.docmd("AUTH", "PLAIN " + token)
+print(code)
+s.quit()
+"#;
+
+/// The reply code to `AUTH PLAIN` for `user` at the submission listener `addr` (`host:port`).
+async fn smtp_auth_plain(addr: &str, user: &str, password: &str) -> u16 {
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(PY_AUTH_PLAIN)
+        .args([addr, user, password])
+        .output()
+        .await
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "smtplib: {stdout}{}", String::from_utf8_lossy(&out.stderr));
+    stdout.trim().parse().unwrap_or_else(|_| panic!("no reply code from smtplib: {stdout}"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn admin_and_user_in_a_real_browser() {
     let app = spawn_app(Backend::Sqlite).await;
@@ -270,7 +302,13 @@ async fn admin_and_user_in_a_real_browser() {
     let hash =
         dir.user(&pochta_directory::LocalPart::parse("smirnova").unwrap()).unwrap().password.clone().unwrap();
     assert!(hash.verify("second-passw0rd") && !hash.verify("first-passw0rd"));
-    // The change set with the new hash reaches her site's agent.
+    // The change set with the new hash reaches her site's agent, which takes the new password
+    // over SMTP and refuses the old one.
+    let spb = &agents[1];
+    crate::bed::agent_reaches(spb, before + 1).await;
+    let official = "smirnova@example.org";
+    assert_eq!(smtp_auth_plain(&spb.submission, official, "second-passw0rd").await, 235);
+    assert_eq!(smtp_auth_plain(&spb.submission, official, "first-passw0rd").await, 535);
     demo::wait_in_sync(running, &agents, Duration::from_secs(60)).await.unwrap();
     d.click("a[hreflang=en]").await;
     d.wait_for("My account").await;

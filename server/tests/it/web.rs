@@ -794,3 +794,89 @@ async fn post(app: &TestApp, body: serde_json::Value, token: Option<&str>) -> St
         .await
         .status
 }
+
+/// The numbers of the dashboard's traffic row for `site`: received, accepted, delivered, sent,
+/// queue; `None` while the table has no row for it.
+fn traffic_row(page: &str, site: &str) -> Option<[u64; 5]> {
+    let table = &page[page.find("id=\"traffic-table\"")?..];
+    let row = &table[table.find(&format!("<tr><td>{site}</td>"))?..];
+    let row = &row[..row.find("</tr>")?];
+    let cells: Vec<u64> = row
+        .split("<td class=\"num\">")
+        .skip(1)
+        .map(|c| c[..c.find("</td>").unwrap()].chars().filter(char::is_ascii_digit).collect::<String>())
+        .map(|n| n.parse().unwrap())
+        .collect();
+    cells.try_into().ok()
+}
+
+/// The paper's table and the chart from real agent processes: a letter from outside comes in at
+/// msk (one mailbox there, one at spb, so one copy crosses to spb's agent); both agents report
+/// their counters (every second here) and the dashboard shows them, in both languages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_the_traffic_real_agents_report() {
+    use pochta_server::demo::{self, AgentLinks};
+    use std::time::Duration;
+    let app = seeded(Backend::Sqlite).await;
+    let bin = demo::agent_binary().expect("build the workspace first (scripts/test does)");
+    let base = app.dir.path().join("agents");
+    let running = app.running.as_ref().unwrap();
+    let links =
+        |pull| AgentLinks { pull, stats_secs: Some(1), retry: Some((0.2, 1.0)), ..Default::default() };
+    let (_msk, msk) = demo::start_agent(running, &bin, &base, "msk", links(false)).await.unwrap();
+    let (_spb, spb) = demo::start_agent(running, &bin, &base, "spb", links(true)).await.unwrap();
+    demo::wait_in_sync(running, &[msk.clone(), spb.clone()], Duration::from_secs(60)).await.unwrap();
+    let mut b = Browser::admin(&app, "en").await;
+    b.get("/admin?period=1h").await.lacks("<polyline");
+
+    let (host, port) = msk.smtp.rsplit_once(':').unwrap();
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import smtplib, sys\n\
+             s = smtplib.SMTP(sys.argv[1], int(sys.argv[2]), timeout=60)\n\
+             s.sendmail('someone@example.net', ['ivanov@example.org', 'petrov@example.org'],\n\
+             \x20          'Subject: counted\\r\\n\\r\\nOne letter, two sites.\\r\\n')\n\
+             s.quit()\n",
+        )
+        .args([host, port])
+        .output()
+        .await
+        .expect("python3");
+    assert!(out.status.success(), "smtplib: {}", String::from_utf8_lossy(&out.stderr));
+    let until = tokio::time::Instant::now() + Duration::from_secs(60);
+    let count = |dir: std::path::PathBuf| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    while count(msk.inbox("ivanov")) == 0 || count(spb.inbox("petrov")) == 0 {
+        assert!(tokio::time::Instant::now() < until, "the letter reaches both mailboxes");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Reports every second: the table fills in within a few.
+    let page = loop {
+        let r = b.get("/admin?period=1h").await;
+        let (m, s) = (traffic_row(&r.body, "msk"), traffic_row(&r.body, "spb"));
+        if let (
+            Some([received, accepted, delivered, sent, _]),
+            Some([s_received, s_accepted, s_delivered, ..]),
+        ) = (m, s)
+            && received > 0
+            && accepted > 0
+            && delivered > 0
+            && sent > 0
+            && s_received > 0
+            && s_accepted > 0
+            && s_delivered > 0
+        {
+            assert_eq!((accepted, delivered), (1, 1), "one letter, one mailbox at msk");
+            assert_eq!(s_delivered, 1, "one mailbox at spb");
+            break r;
+        }
+        assert!(tokio::time::Instant::now() < until, "no traffic from the agents: {m:?} {s:?}\n{}", r.body);
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    page.lacks("id=\"no-traffic\"").has("<polyline");
+    let mut ru = Browser::admin(&app, "ru").await;
+    let r = ru.get("/admin?period=1h").await;
+    r.has("Получено").has("Отправлено").has("<polyline");
+    assert_eq!(traffic_row(&r.body, "msk"), traffic_row(&page.body, "msk"));
+}

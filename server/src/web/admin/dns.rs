@@ -6,9 +6,8 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use pochta_directory::{Directory, Level};
+use pochta_directory::{Directory, Level, SiteId};
 
-use crate::manage;
 use crate::state::AppState;
 use crate::web::session::{AdminOnly, Ctx, Page};
 
@@ -24,7 +23,7 @@ fn agent_ip(a: &pochta_directory::AgentEndpoint) -> Option<std::net::IpAddr> {
 }
 
 /// The zone-file snippet, with comments in the reader's language.
-pub fn zone(c: &Ctx, dir: &Directory) -> String {
+pub fn zone(c: &Ctx, dir: &Directory, mx: &[(SiteId, u16)]) -> String {
     let domain = dir.domain.as_str();
     let mut z = String::new();
     let line = |z: &mut String, s: String| {
@@ -34,14 +33,13 @@ pub fn zone(c: &Ctx, dir: &Directory) -> String {
     line(&mut z, format!("; {}", c.t1("dns-zone-header", "domain", domain)));
     line(&mut z, format!("$ORIGIN {domain}."));
     line(&mut z, String::new());
-    let mx = manage::sites::mx_priorities(dir);
     line(&mut z, format!("; {}", c.t("dns-mx-comment")));
     if mx.is_empty() {
         line(&mut z, format!("; {}", c.t("dns-no-mx")));
     }
     let site_domains: Vec<String> = dir.sites.keys().map(|s| format!("{s}")).collect();
     for name in std::iter::once("@".to_owned()).chain(site_domains.iter().cloned()) {
-        for (site, prio) in &mx {
+        for (site, prio) in mx {
             line(&mut z, format!("{name:<24} IN MX {prio:>3} {site}.{domain}."));
         }
     }
@@ -96,8 +94,8 @@ pub struct DnsPage {
 }
 
 pub async fn page(State(st): State<AppState>, Page(ctx, ..): Page<AdminOnly>) -> Response {
-    let (dir, _) = st.publisher.current();
-    let mx = manage::sites::mx_priorities(&dir).into_iter().map(|(s, p)| (s.to_string(), p)).collect();
-    let page = DnsPage { zone: zone(&ctx, &dir), mx, c: ctx.clone() };
+    let (dir, _, summary) = st.current_with_summary();
+    let mx = summary.mx.iter().map(|(s, p)| (s.to_string(), *p)).collect();
+    let page = DnsPage { zone: zone(&ctx, &dir, &summary.mx), mx, c: ctx.clone() };
     ctx.render(StatusCode::OK, &page)
 }

@@ -13,6 +13,7 @@ use super::users::{Empty, OkQuery};
 use crate::db;
 use crate::error::ApiError;
 use crate::manage;
+use crate::manage::sites::SiteSummary;
 use crate::state::AppState;
 use crate::web::dashboard::{AgentView, agent_views};
 use crate::web::error::WebError;
@@ -30,18 +31,12 @@ pub struct SiteRow {
     pub agents: usize,
 }
 
-pub fn site_rows(dir: &Directory) -> Vec<SiteRow> {
-    let mx = manage::sites::mx_priorities(dir);
-    let mut counts: std::collections::HashMap<&pochta_directory::SiteId, (usize, usize)> = Default::default();
-    for u in dir.users.values() {
-        let e = counts.entry(&u.site).or_default();
-        e.0 += 1;
-        e.1 += usize::from(u.enabled);
-    }
+/// One row per site; `summary` is the directory's (`AppState::current_with_summary`).
+pub fn site_rows(dir: &Directory, summary: &SiteSummary) -> Vec<SiteRow> {
     dir.sites
         .values()
         .map(|s| {
-            let (users, active) = counts.get(&s.id).copied().unwrap_or_default();
+            let (users, active) = summary.users(&s.id);
             SiteRow {
                 id: s.id.to_string(),
                 name: s.name.clone(),
@@ -49,7 +44,7 @@ pub fn site_rows(dir: &Directory) -> Vec<SiteRow> {
                 domain: dir.site_domain(&s.id).to_string(),
                 users,
                 active,
-                mx: mx.iter().find(|(id, _)| *id == s.id).map(|(_, p)| *p),
+                mx: summary.mx_of(&s.id),
                 agents: s.agents.len(),
             }
         })
@@ -81,11 +76,11 @@ pub async fn list(
     Page(ctx, ..): Page<AdminOnly>,
     Query(q): Query<OkQuery>,
 ) -> Response {
-    let (dir, _) = st.publisher.current();
+    let (dir, _, summary) = st.current_with_summary();
     let form = SiteForm { level: "1".into(), ..Default::default() };
     let page = SitesPage {
         c: ctx.clone(),
-        rows: site_rows(&dir),
+        rows: site_rows(&dir, &summary),
         form,
         errors: FormErrors::default(),
         ok: flash(&ctx, &q.ok),
@@ -106,9 +101,10 @@ pub async fn create(
     match result {
         Ok((id, _)) => Redirect::to(&format!("/admin/sites/{id}?ok=site-created")).into_response(),
         Err(e) => {
-            let (dir, _) = st.publisher.current();
+            let (dir, _, summary) = st.current_with_summary();
             let errors = FormErrors::from_api(&e, ctx.lang, &["id", "name", "level"]);
-            let page = SitesPage { c: ctx.clone(), rows: site_rows(&dir), form, errors, ok: None };
+            let rows = site_rows(&dir, &summary);
+            let page = SitesPage { c: ctx.clone(), rows, form, errors, ok: None };
             ctx.render(refused(e.status), &page)
         }
     }
@@ -135,9 +131,10 @@ async fn site_page(
     form: Option<SiteForm>,
     errors: FormErrors,
 ) -> Result<SitePage, WebError> {
-    let (dir, version) = st.publisher.current();
+    let (dir, version, summary) = st.current_with_summary();
     let site = manage::sites::find(&dir, id).map_err(|e| WebError::api(e, ctx))?;
-    let row = site_rows(&dir).into_iter().find(|r| r.id == site.id.as_str()).expect("the site exists");
+    let row =
+        site_rows(&dir, &summary).into_iter().find(|r| r.id == site.id.as_str()).expect("the site exists");
     let agents = db::auth::agents(&st.db.pool).await.map_err(|e| WebError::internal(e).with(ctx))?;
     let agents = agent_views(
         agents.into_iter().filter(|a| a.site == site.id.as_str()).collect(),

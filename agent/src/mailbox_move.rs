@@ -1,0 +1,495 @@
+//! Mailbox moves: when the replica says a user's home site is no longer this agent's site but
+//! letters of his are still in a Maildir here, each letter is handed to the queue for
+//! `user@domain` (a peer-like message: routed, never expanded) and goes to his new home site
+//! like any relayed copy. On top it carries one trace field,
+//!
+//! ```text
+//! X-Pochta-Move: id=<move id> secs=<s> folder=<hex> in=<new|cur> flags=<letters> mac=<hex>
+//! ```
+//!
+//! telling the receiving agent where the letter was filed (`folder` empty: INBOX) and with
+//! which Maildir flags; `mac` (HMAC-SHA-256 with the deployment's peer secret) keeps anyone
+//! else from choosing where a letter lands. The receiver ([`crate::deliver::maildir`]) files
+//! the copy under a name made from the move id — the same every time the same source file is
+//! sent — and without the trace fields above and including this one.
+//!
+//! Architecture Invariant: a source file is removed only after the queue holds its copy
+//! durably, so a crash at any point repeats at most the hand-over of one letter, which the
+//! receiver recognises by its move id: a letter is never lost and never filed twice.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pochta_directory::wire::Version;
+use pochta_directory::{Address, Directory, LocalPart, SiteId};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::watch;
+
+use crate::deliver::DirectorySource;
+use crate::deliver::maildir::folder_name;
+use crate::queue::{Incoming, Origin, Queue, QueueError, QueueId};
+
+/// The trace field of a moved letter.
+pub const MOVE_HEADER: &str = "X-Pochta-Move";
+
+/// At most this many moved letters of this agent wait in the queue at once: a large mailbox
+/// does not fill the queue (or its memory) while the new site is slow or away.
+const WINDOW: usize = 16;
+
+/// Without a change set, the Maildirs are looked at again this often (a delivery that was in
+/// flight when the user moved may have filed a letter after the last look).
+const RESCAN: Duration = Duration::from_secs(60);
+
+/// One move in progress, as `/status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveProgress {
+    pub user: String,
+    pub to_site: String,
+    /// Letters still in the Maildir here.
+    pub remaining: u64,
+    /// Letters handed to the queue (and removed here) so far.
+    pub moved: u64,
+}
+
+/// The moves in progress, shared with `/status`.
+#[derive(Clone, Default)]
+pub struct Progress(Arc<Mutex<BTreeMap<String, MoveProgress>>>);
+
+impl Progress {
+    pub fn list(&self) -> Vec<MoveProgress> {
+        self.0.lock().expect("not poisoned").values().cloned().collect()
+    }
+
+    fn set(&self, p: MoveProgress) {
+        self.0.lock().expect("not poisoned").insert(p.user.clone(), p);
+    }
+
+    fn done(&self, user: &str) {
+        self.0.lock().expect("not poisoned").remove(user);
+    }
+}
+
+/// What the mover needs to know about this agent.
+pub struct MoverConfig {
+    pub site: SiteId,
+    pub agent_id: String,
+    pub peer_secret: String,
+    pub maildir_root: PathBuf,
+    pub directory: DirectorySource,
+    /// Letters larger than this (the SMTP message size limit, less room for trace fields)
+    /// stay where they are: the new site would refuse them for good, and a letter the queue
+    /// gives up on is lost once its source is gone.
+    pub max_size: usize,
+}
+
+pub struct Mover {
+    cfg: MoverConfig,
+    queue: Arc<Queue>,
+    progress: Progress,
+}
+
+/// One letter in a Maildir here.
+struct Found {
+    path: PathBuf,
+    /// The Maildir++ folder without its leading dot; empty for INBOX.
+    folder: String,
+    /// The unique part of the file name (before `:`).
+    unique: String,
+    new: bool,
+    flags: String,
+}
+
+impl Mover {
+    pub fn new(cfg: MoverConfig, queue: Arc<Queue>, progress: Progress) -> Self {
+        Self { cfg, queue, progress }
+    }
+
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+
+    /// Looks at start, after every change of `changes` (the replica's version) and every
+    /// minute, until `stop` turns true.
+    pub async fn run(self, mut changes: watch::Receiver<Version>, mut stop: watch::Receiver<bool>) {
+        loop {
+            changes.mark_unchanged();
+            match self.pass(&stop).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(letters = n, "mailbox move pass done"),
+                Err(e) => tracing::warn!(error = %e, "mailbox move pass failed; trying again later"),
+            }
+            if *stop.borrow() {
+                return;
+            }
+            tokio::select! {
+                r = changes.changed() => if r.is_err() {
+                    // The replica is gone: keep the periodic look only.
+                    changes = watch::channel(Version(0)).1;
+                },
+                _ = tokio::time::sleep(RESCAN) => {}
+                _ = stop.changed() => return,
+            }
+        }
+    }
+
+    /// One look at every Maildir here: moves the letters of every user who lives elsewhere
+    /// now. Returns the letters handed over. Stops early (with what it did) when `stop` turns.
+    pub async fn pass(&self, stop: &watch::Receiver<bool>) -> std::io::Result<usize> {
+        let root = self.cfg.maildir_root.clone();
+        let dir = (self.cfg.directory)();
+        let me = self.cfg.site.clone();
+        let away = tokio::task::spawn_blocking(move || users_away(&root, &dir, &me))
+            .await
+            .map_err(std::io::Error::other)??;
+        let mut moved = 0;
+        for (user, site) in away {
+            if *stop.borrow() {
+                break;
+            }
+            moved += self.move_user(&user, &site, stop).await?;
+        }
+        Ok(moved)
+    }
+
+    async fn move_user(
+        &self,
+        user: &LocalPart,
+        to: &SiteId,
+        stop: &watch::Receiver<bool>,
+    ) -> std::io::Result<usize> {
+        let md = self.cfg.maildir_root.join(folder_name(user.folded())).join("Maildir");
+        let found = tokio::task::spawn_blocking(move || letters(&md)).await.map_err(std::io::Error::other)?;
+        if found.is_empty() {
+            return Ok(0);
+        }
+        let name = user.to_string();
+        let mut p = MoveProgress {
+            user: name.clone(),
+            to_site: to.to_string(),
+            remaining: found.len() as u64,
+            moved: 0,
+        };
+        self.progress.set(p.clone());
+        tracing::info!(user = %name, to = %to, letters = found.len(), "moving a mailbox");
+        let result = self.hand_over(user, found, &mut p, stop).await;
+        self.progress.done(&name);
+        result
+    }
+
+    async fn hand_over(
+        &self,
+        user: &LocalPart,
+        found: Vec<Found>,
+        p: &mut MoveProgress,
+        stop: &watch::Receiver<bool>,
+    ) -> std::io::Result<usize> {
+        let mut in_queue: VecDeque<QueueId> = VecDeque::new();
+        let mut moved = 0;
+        for f in found {
+            // Moved back here meanwhile: the rest stays.
+            let dir = (self.cfg.directory)();
+            if dir.user(user).is_none_or(|u| u.site == self.cfg.site) {
+                break;
+            }
+            let address = Address::new(user.clone(), dir.domain.clone());
+            loop {
+                in_queue.retain(|id| self.queue.contains(id));
+                if in_queue.len() < WINDOW {
+                    break;
+                }
+                if *stop.borrow() {
+                    return Ok(moved);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            if *stop.borrow() {
+                return Ok(moved);
+            }
+            let data = match tokio::fs::read(&f.path).await {
+                Ok(d) => d,
+                // Gone already (read and expunged by the user, or moved by an earlier pass).
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    p.remaining = p.remaining.saturating_sub(1);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            if data.len() > self.cfg.max_size {
+                tracing::warn!(user = %p.user, file = %f.path.display(), size = data.len(), "a letter too large to move stays here");
+                continue;
+            }
+            let data = crlf(data);
+            let id = move_id(&self.cfg.agent_id, user, &f);
+            let secs = leading_secs(&f.unique);
+            let field = header(&self.cfg.peer_secret, &id, secs, &f.folder, f.new, &f.flags);
+            let msg = Incoming {
+                reverse_path: None,
+                recipients: vec![address],
+                origin: Origin::Peer { agent_id: self.cfg.agent_id.clone() },
+                client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+                data: [field.as_bytes(), &data].concat(),
+            };
+            let qid = loop {
+                match self.queue.enqueue_own(msg.clone()).await {
+                    Ok(id) => break id,
+                    Err(QueueError::Full) if !*stop.borrow() => {
+                        tokio::time::sleep(Duration::from_millis(500)).await;
+                    }
+                    Err(QueueError::Full) => return Ok(moved),
+                    Err(QueueError::Io(e)) => return Err(e),
+                }
+            };
+            // Durable in the queue: only now may the source go.
+            match std::fs::remove_file(&f.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            in_queue.push_back(qid);
+            moved += 1;
+            p.moved += 1;
+            p.remaining = p.remaining.saturating_sub(1);
+            self.progress.set(p.clone());
+        }
+        Ok(moved)
+    }
+}
+
+/// The letter with every bare LF written as CRLF, as SMTP wants it (mail programs often
+/// store LF only).
+fn crlf(data: Vec<u8>) -> Vec<u8> {
+    let bare =
+        data.iter().enumerate().filter(|(i, b)| **b == b'\n' && (*i == 0 || data[i - 1] != b'\r')).count();
+    if bare == 0 {
+        return data;
+    }
+    let mut out = Vec::with_capacity(data.len() + bare);
+    for (i, b) in data.iter().enumerate() {
+        if *b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
+            out.push(b'\r');
+        }
+        out.push(*b);
+    }
+    out
+}
+
+/// Users with a Maildir here whose home site is another site, with that site.
+fn users_away(root: &Path, dir: &Directory, me: &SiteId) -> std::io::Result<Vec<(LocalPart, SiteId)>> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(e),
+    };
+    let here: std::collections::HashSet<String> =
+        entries.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    if here.is_empty() {
+        return Ok(vec![]);
+    }
+    Ok(dir
+        .users
+        .values()
+        .filter(|u| u.site != *me && here.contains(&folder_name(u.name.folded())))
+        .map(|u| (u.name.clone(), u.site.clone()))
+        .collect())
+}
+
+/// Every letter in `md` (INBOX and Maildir++ folders), `new/` before `cur/`.
+fn letters(md: &Path) -> Vec<Found> {
+    let mut out = Vec::new();
+    let mut folders = vec![(md.to_owned(), String::new())];
+    if let Ok(entries) = std::fs::read_dir(md) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(folder) = name.strip_prefix('.')
+                && valid_folder(folder)
+                && e.file_type().is_ok_and(|t| t.is_dir())
+            {
+                folders.push((e.path(), folder.to_owned()));
+            }
+        }
+    }
+    for (path, folder) in folders {
+        for new in [true, false] {
+            let sub = path.join(if new { "new" } else { "cur" });
+            let Ok(entries) = std::fs::read_dir(&sub) else { continue };
+            let mut files: Vec<_> = entries
+                .flatten()
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| !n.starts_with('.'))
+                .collect();
+            files.sort();
+            for name in files {
+                let (unique, info) = name.split_once(':').unwrap_or((&name, ""));
+                let flags: String =
+                    info.strip_prefix("2,").unwrap_or("").chars().filter(char::is_ascii_alphabetic).collect();
+                out.push(Found {
+                    path: sub.join(&name),
+                    folder: folder.clone(),
+                    unique: unique.to_owned(),
+                    new,
+                    flags: if new { String::new() } else { flags },
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A folder name the receiver may use as `.<name>`: one path component that is not `.`/`..`.
+fn valid_folder(f: &str) -> bool {
+    !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', '\0', '\r', '\n'])
+}
+
+/// The same for every hand-over of one source file.
+fn move_id(agent: &str, user: &LocalPart, f: &Found) -> String {
+    let key = format!("{agent}\0{}\0{}\0{}", user.folded(), f.folder, f.unique);
+    hex::encode(&Sha256::digest(key.as_bytes())[..12])
+}
+
+fn leading_secs(unique: &str) -> u64 {
+    let digits: String = unique.chars().take_while(char::is_ascii_digit).take(12).collect();
+    digits.parse().unwrap_or(0)
+}
+
+fn hmac(secret: &str, value: &str) -> String {
+    let mut key = [0u8; 64];
+    if secret.len() > 64 {
+        key[..32].copy_from_slice(&Sha256::digest(secret.as_bytes()));
+    } else {
+        key[..secret.len()].copy_from_slice(secret.as_bytes());
+    }
+    let pad = |x: u8| key.iter().map(|b| b ^ x).collect::<Vec<u8>>();
+    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(value.as_bytes()).finalize();
+    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
+    hex::encode(&outer[..16])
+}
+
+/// The trace field for one letter, with its line ending.
+pub fn header(secret: &str, id: &str, secs: u64, folder: &str, new: bool, flags: &str) -> String {
+    let value = format!(
+        "id={id} secs={secs} folder={} in={} flags={flags}",
+        hex::encode(folder.as_bytes()),
+        if new { "new" } else { "cur" }
+    );
+    let mac = hmac(secret, &value);
+    format!("{MOVE_HEADER}: {value} mac={mac}\r\n")
+}
+
+/// A moved letter as the receiver files it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    pub id: String,
+    pub secs: u64,
+    /// Without the leading dot; empty for INBOX.
+    pub folder: String,
+    pub new: bool,
+    pub flags: String,
+    /// Where the letter as it was starts: after the trace field.
+    pub start: usize,
+}
+
+/// The move trace field of `data` (the first one in the header section), if it is there and
+/// its MAC is right.
+pub fn parse(data: &[u8], secret: &str) -> Option<Moved> {
+    let end = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(data.len());
+    let mut at = 0;
+    while at < end {
+        let line_end = data[at..].iter().position(|b| *b == b'\n').map_or(data.len(), |p| at + p + 1);
+        let line = &data[at..line_end];
+        if line.len() > MOVE_HEADER.len()
+            && line[..MOVE_HEADER.len()].eq_ignore_ascii_case(MOVE_HEADER.as_bytes())
+            && line[MOVE_HEADER.len()] == b':'
+        {
+            let value = std::str::from_utf8(&line[MOVE_HEADER.len() + 1..]).ok()?.trim();
+            return parse_value(value, secret).map(|m| Moved { start: line_end, ..m });
+        }
+        at = line_end;
+    }
+    None
+}
+
+fn parse_value(value: &str, secret: &str) -> Option<Moved> {
+    let (signed, mac) = value.rsplit_once(" mac=")?;
+    if hmac(secret, signed) != mac {
+        return None;
+    }
+    let mut m = Moved {
+        id: String::new(),
+        secs: 0,
+        folder: String::new(),
+        new: false,
+        flags: String::new(),
+        start: 0,
+    };
+    for part in signed.split(' ') {
+        let (k, v) = part.split_once('=')?;
+        match k {
+            "id" if !v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit()) => m.id = v.to_owned(),
+            "secs" => m.secs = v.parse().ok()?,
+            "folder" => m.folder = String::from_utf8(hex::decode(v).ok()?).ok()?,
+            "in" => m.new = v == "new",
+            "flags" if v.bytes().all(|b| b.is_ascii_alphabetic()) => m.flags = v.to_owned(),
+            _ => return None,
+        }
+    }
+    (!m.id.is_empty() && (m.folder.is_empty() || valid_folder(&m.folder))).then_some(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_trace_field_round_trips_and_needs_the_secret() {
+        let f = header("s3cret", "abc123", 1700000000, "Sent Items", false, "RS");
+        let data = format!("Received: by b\r\nX-Pochta-Relay: a Q 1\r\n{f}Subject: hi\r\n\r\nbody\r\n");
+        let m = parse(data.as_bytes(), "s3cret").unwrap();
+        assert_eq!(
+            (m.id.as_str(), m.secs, m.folder.as_str(), m.new, m.flags.as_str()),
+            ("abc123", 1700000000, "Sent Items", false, "RS")
+        );
+        assert_eq!(&data[m.start..], "Subject: hi\r\n\r\nbody\r\n");
+        assert_eq!(parse(data.as_bytes(), "other"), None);
+        // Tampered with, or only in the body: nothing.
+        assert_eq!(parse(data.replace("flags=RS", "flags=S").as_bytes(), "s3cret"), None);
+        assert_eq!(parse(format!("Subject: x\r\n\r\n{f}").as_bytes(), "s3cret"), None);
+        // A folder that would leave the Maildir is refused even when signed.
+        let bad = header("s3cret", "abc", 0, "./../x", false, "");
+        assert_eq!(parse(bad.as_bytes(), "s3cret"), None);
+    }
+
+    #[test]
+    fn bare_line_feeds_become_crlf() {
+        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
+        assert_eq!(crlf(b"a\r\n".to_vec()), b"a\r\n");
+    }
+
+    #[test]
+    fn letters_are_found_in_inbox_and_folders_with_their_flags() {
+        let tmp = tempfile::tempdir().unwrap();
+        let md = tmp.path().join("Maildir");
+        for d in ["new", "cur", "tmp", ".Sent/cur", ".Sent/new"] {
+            std::fs::create_dir_all(md.join(d)).unwrap();
+        }
+        std::fs::write(md.join("new/1.a.h"), "x").unwrap();
+        std::fs::write(md.join("cur/2.b.h:2,RS"), "x").unwrap();
+        std::fs::write(md.join("tmp/3.c.h"), "x").unwrap();
+        std::fs::write(md.join(".Sent/cur/4.d.h:2,S"), "x").unwrap();
+        let mut got: Vec<_> =
+            letters(&md).into_iter().map(|f| (f.folder, f.unique, f.new, f.flags)).collect();
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                ("".into(), "1.a.h".into(), true, "".into()),
+                ("".into(), "2.b.h".into(), false, "RS".into()),
+                ("Sent".into(), "4.d.h".into(), false, "S".into()),
+            ]
+        );
+    }
+}

@@ -1,0 +1,195 @@
+//! Mailbox moves: a user moves from hq to branch; the letters already in her Maildir at hq
+//! follow her, land in the same folders with the same flags, exactly once — also when hq's
+//! agent dies in the middle of the move.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use pochta_agent::mailbox_move::{Mover, MoverConfig, Progress};
+use pochta_agent::queue::Origin;
+use pochta_directory::{Level, Op};
+use tokio::sync::watch;
+
+use crate::helpers::{PEER_SECRET, sid, user};
+use crate::queue_rig::{Receiver, Rig, RigOptions, SharedDir, directory, edit, shared, site_at};
+
+const FIRST: &str = "Subject: one\r\n\r\nfirst letter\r\n";
+const SECOND: &str = "Subject: two\r\n\r\nsecond letter\r\n";
+const THIRD: &str = "Subject: three\r\n\r\nthird letter\r\n";
+
+fn mover(rig: &Rig, dir: &SharedDir) -> Mover {
+    let source = dir.clone();
+    let cfg = MoverConfig {
+        site: sid("hq"),
+        agent_id: "hq-agent".into(),
+        peer_secret: PEER_SECRET.into(),
+        maildir_root: rig.maildir.clone(),
+        directory: Arc::new(move || source.read().unwrap().clone()),
+        max_size: 1 << 20,
+    };
+    Mover::new(cfg, rig.queue.clone(), Progress::default())
+}
+
+fn put(path: &Path, data: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, data).unwrap();
+}
+
+/// Every file under `md` except in `tmp/`: (path relative to `md`, contents).
+fn files(md: &Path) -> Vec<(String, String)> {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, String)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else { return };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                if e.file_name() != "tmp" {
+                    walk(base, &p, out);
+                }
+            } else {
+                let rel = p.strip_prefix(base).unwrap().to_string_lossy().into_owned();
+                out.push((rel, std::fs::read_to_string(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(md, md, &mut out);
+    out.sort();
+    out
+}
+
+async fn until(what: &str, secs: u64, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !ok() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_moved_users_letters_follow_her_once_with_folders_and_flags_even_across_a_crash() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (hq_root, branch_root) = (tmp.path().join("hq"), tmp.path().join("branch"));
+    let branch_smtp = Receiver::start(true).await;
+    let dir = shared(directory(
+        vec![
+            site_at("hq", Level::One, None),
+            site_at("branch", Level::One, Some((&branch_smtp.addr(), &branch_smtp.pin))),
+        ],
+        &[("alice", "hq")],
+    ));
+    let hq = Rig::open(&hq_root, dir.clone(), RigOptions::default());
+    let branch = Rig::open(&branch_root, dir.clone(), RigOptions { site: "branch", ..RigOptions::default() });
+    let src = hq.maildir.join("alice").join("Maildir");
+    put(&src.join("cur").join("1700000001.a1.hq:2,RS"), FIRST);
+    put(&src.join(".Sent").join("cur").join("1700000002.a2.hq:2,S"), SECOND);
+    put(&src.join("new").join("1700000003.a3.hq"), THIRD);
+    std::fs::create_dir_all(src.join("tmp")).unwrap();
+
+    // Nothing to do while she lives here.
+    let (_stop_tx, stop) = watch::channel(false);
+    let m = mover(&hq, &dir);
+    assert_eq!(m.pass(&stop).await.unwrap(), 0);
+    assert_eq!(files(&src).len(), 3);
+
+    let mut moved = user("alice", "branch");
+    moved.former_sites.insert(sid("hq"));
+    edit(&dir, vec![Op::PutUser(moved)]);
+    assert_eq!(m.pass(&stop).await.unwrap(), 3);
+    assert_eq!(files(&src), vec![], "hq keeps no letter");
+    assert!(src.join("new").is_dir(), "the Maildir stays, empty");
+    assert!(m.progress().list().is_empty(), "no move in progress after the pass");
+
+    // hq dies right after the hand-over, and the removal of one source file did not survive
+    // it: the restarted agent hands that letter over a second time.
+    drop(m);
+    hq.crash();
+    put(&src.join("new").join("1700000003.a3.hq"), THIRD);
+    let hq = Rig::open(&hq_root, dir.clone(), RigOptions::default());
+    let m = mover(&hq, &dir);
+    assert_eq!(m.pass(&stop).await.unwrap(), 1);
+    assert_eq!(files(&src), vec![]);
+    hq.drained(10).await;
+    let sent = branch_smtp.txns();
+    assert!(sent.len() >= 4, "3 letters and the repeated one: {sent:#?}");
+    assert!(
+        sent.iter().all(|t| t.auth.as_deref() == Some("agent:hq-agent") && t.rcpts == ["alice@example.org"])
+    );
+
+    // branch's SMTP service hands every copy to its queue as from a peer.
+    for t in &sent {
+        branch
+            .send(None, &["alice@example.org"], Origin::Peer { agent_id: "hq-agent".into() }, &t.data)
+            .await;
+    }
+    branch.drained(10).await;
+    let dst = branch.maildir.join("alice").join("Maildir");
+    let got = files(&dst);
+    assert_eq!(got.len(), 3, "each letter exactly once: {got:#?}");
+    let find = |body: &str| got.iter().find(|(_, d)| d == body).map(|(p, _)| p.clone());
+    let first = find(FIRST).expect("the first letter as it was, without trace fields");
+    assert!(first.starts_with("cur/1700000001.M") && first.ends_with(":2,RS"), "{first}");
+    let second = find(SECOND).expect("the second letter");
+    assert!(second.starts_with(".Sent/cur/1700000002.M") && second.ends_with(":2,S"), "{second}");
+    let third = find(THIRD).expect("the third letter");
+    assert!(third.starts_with("new/1700000003.M") && !third.contains(':'), "{third}");
+    assert_eq!(branch.counters.delivered.load(std::sync::atomic::Ordering::Relaxed), sent.len() as u64);
+    assert_eq!(hq.counters.accepted.load(std::sync::atomic::Ordering::Relaxed), 0, "a move is not new mail");
+    until("nothing left", 1, || files(&src).is_empty()).await;
+    hq.stop().await;
+    branch.stop().await;
+}
+
+#[tokio::test]
+async fn a_forged_move_field_from_outside_files_nothing_anywhere_special() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = shared(directory(vec![site_at("hq", Level::One, None)], &[("alice", "hq")]));
+    let hq = Rig::open(tmp.path(), dir, RigOptions::default());
+    let forged =
+        "X-Pochta-Move: id=ab secs=1 folder=5472617368 in=cur flags=ST mac=00\r\nSubject: x\r\n\r\nx\r\n";
+    hq.send(None, &["alice@example.org"], Origin::Peer { agent_id: "gw-agent".into() }, forged).await;
+    hq.drained(10).await;
+    let md = hq.maildir.join("alice").join("Maildir");
+    let got = files(&md);
+    assert_eq!(got.len(), 1);
+    assert!(got[0].0.starts_with("new/") && got[0].1 == forged, "{got:?}");
+    assert!(!md.join(".Trash").exists());
+    hq.stop().await;
+}
+
+#[tokio::test]
+async fn a_large_mailbox_moves_a_window_at_a_time_and_shows_its_progress() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = shared(directory(
+        vec![site_at("hq", Level::One, None), site_at("branch", Level::One, None)],
+        &[("alice", "hq")],
+    ));
+    // hq's scheduler is not running: nothing leaves its queue.
+    let hq = Rig::open(tmp.path(), dir.clone(), RigOptions { run: false, ..RigOptions::default() });
+    let src = hq.maildir.join("alice").join("Maildir");
+    for i in 0..20 {
+        put(&src.join("cur").join(format!("17000000{i:02}.x{i}.hq:2,S")), FIRST);
+    }
+    put(&src.join("cur").join("1700000099.big.hq:2,S"), &"x".repeat((1 << 20) + 1));
+    edit(&dir, vec![Op::PutUser(user("alice", "branch"))]);
+    let m = Arc::new(mover(&hq, &dir));
+    let (stop_tx, stop) = watch::channel(false);
+    let pass = tokio::spawn({
+        let m = m.clone();
+        async move { m.pass(&stop).await.unwrap() }
+    });
+    until("a full window", 10, || m.progress().list().first().is_some_and(|p| p.moved == 16)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let p = m.progress().list();
+    assert_eq!(p.len(), 1);
+    assert_eq!(
+        (p[0].user.as_str(), p[0].to_site.as_str(), p[0].remaining, p[0].moved),
+        ("alice", "branch", 5, 16)
+    );
+    assert_eq!(hq.queue.len(), 16, "no more than the window waits in the queue");
+    assert_eq!(files(&src).len(), 5);
+    let _ = stop_tx.send(true);
+    assert_eq!(pass.await.unwrap(), 16);
+    assert!(m.progress().list().is_empty());
+    hq.stop().await;
+}
