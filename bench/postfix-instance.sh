@@ -4,16 +4,21 @@
 # names smtp-source -r 50 -t user@example.org generates), smtpd on a loopback port, no DNS, no TLS, no restrictions beyond
 # reject_unauth_destination, fsync on (Postfix's default). Prints the instance folder.
 #
-#   bench/postfix-instance.sh start DIR PORT [RELAYHOST]   # RELAYHOST e.g. [127.0.0.1]:2526
+#   bench/postfix-instance.sh start DIR PORT [RELAYHOST [BIND [FALLBACK_RELAY [NAME=VALUE...]]]]
 #   bench/postfix-instance.sh stop DIR
+#
+# RELAYHOST e.g. [127.0.0.1]:2526 ('' for none). BIND: the address smtpd listens on and that may
+# relay (mynetworks), default 127.0.0.1. FALLBACK_RELAY: smtp_fallback_relay, tried when RELAYHOST
+# is unreachable ('' for none). NAME=VALUE: further main.cf settings, applied last (the test bed
+# uses them to make this an outside relay MTA with short timeouts; see server/tests/testbed).
 set -euo pipefail
 cmd=$1 dir=$2
 case "$cmd" in
 stop)
     postfix -c "$dir/etc" stop >/dev/null 2>&1 || true
     exit 0 ;;
-start) port=$3 relay=${4:-} ;;
-*) echo "usage: $0 start DIR PORT [RELAYHOST] | stop DIR" >&2; exit 2 ;;
+start) port=$3 relay=${4:-} bind=${5:-127.0.0.1} fallback=${6:-}; shift $(( $# < 6 ? $# : 6 )) ;;
+*) echo "usage: $0 start DIR PORT [RELAYHOST [BIND [FALLBACK_RELAY [NAME=VALUE...]]]] | stop DIR" >&2; exit 2 ;;
 esac
 [ -x /usr/sbin/postfix ] || { echo "Postfix is not installed (apt-get install postfix)" >&2; exit 1; }
 mkdir -p "$dir"/{etc,spool,data,mail}
@@ -38,7 +43,7 @@ pc "compatibility_level = 3.6" \
    "queue_directory = $dir/spool" "data_directory = $dir/data" \
    "mail_owner = postfix" "setgid_group = postdrop" \
    "myhostname = postfix.bench.test" "mydomain = bench.test" "mydestination =" \
-   "inet_interfaces = 127.0.0.1" "inet_protocols = ipv4" \
+   "inet_interfaces = $bind" "inet_protocols = ipv4" \
    "alias_maps =" "alias_database =" "local_recipient_maps =" \
    "virtual_mailbox_domains = example.org" "virtual_mailbox_base = $dir/mail" \
    "virtual_mailbox_maps = texthash:$dir/etc/vmailbox" \
@@ -47,15 +52,17 @@ pc "compatibility_level = 3.6" \
    "virtual_destination_concurrency_limit = 50" \
    "smtpd_relay_restrictions = permit_mynetworks, reject_unauth_destination" \
    "smtpd_recipient_restrictions = reject_unauth_destination" \
-   "mynetworks = 127.0.0.0/8" \
+   "mynetworks = 127.0.0.0/8 $bind/32" \
    "smtp_dns_support_level = disabled" "smtp_host_lookup = native" \
    "smtpd_peername_lookup = no" \
    "default_process_limit = 200" "smtpd_client_connection_count_limit = 0" \
    "smtpd_client_connection_rate_limit = 0" "anvil_rate_time_unit = 60s" \
    "maillog_file_prefixes = $dir" "maillog_file = $dir/maillog" "smtpd_tls_security_level = none" "smtp_tls_security_level = none"
 if [ -n "$relay" ]; then pc "relayhost = $relay" "default_transport = smtp"; fi
+if [ -n "$fallback" ]; then pc "smtp_fallback_relay = $fallback"; fi
+if [ $# -gt 0 ]; then pc "$@"; fi
 # smtpd on the benchmark port, nothing chrooted (the instance lives outside /var/spool/postfix).
-sed -i -E 's/^smtp( +)inet/'"127.0.0.1:$port"'\1inet/' "$dir/etc/master.cf"
+sed -i -E 's/^smtp( +)inet/'"$bind:$port"'\1inet/' "$dir/etc/master.cf"
 awk 'BEGIN{OFS=" "} /^[^#[:space:]]/ && NF>=8 { $5="n" } {print}' "$dir/etc/master.cf" > "$dir/etc/master.cf.new"
 mv "$dir/etc/master.cf.new" "$dir/etc/master.cf"
 postfix -c "$dir/etc" set-permissions >/dev/null 2>&1 || true

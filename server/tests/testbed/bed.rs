@@ -13,6 +13,8 @@ use crate::net::{self, Net, run};
 
 pub const DOMAIN: &str = "example.org";
 pub const SINK_PORT: u16 = 25;
+/// The outside relay MTA's smtpd (`start_mx`), next to the sink on port 25.
+pub const MX_PORT: u16 = 10025;
 
 pub struct Site {
     pub name: &'static str,
@@ -34,6 +36,8 @@ pub struct Bed {
     central: Option<Child>,
     sink: Option<Child>,
     pub sink_dump: PathBuf,
+    /// The Internet's relay MTA (a private Postfix instance), when a test started one.
+    pub mx: Option<PathBuf>,
     pub token: String,
     /// The server's version after seeding; every API edit adds one.
     pub head: u64,
@@ -65,6 +69,7 @@ impl Bed {
             central: None,
             sink: None,
             sink_dump: base.join("sink"),
+            mx: None,
             token: String::new(),
             head: 0,
             users,
@@ -123,6 +128,56 @@ impl Bed {
             .spawn()
             .expect("smtp-sink is installed (scripts/test installs postfix)");
         self.sink = Some(child);
+    }
+
+    /// Starts a real outside MTA in the Internet namespace: a private Postfix instance
+    /// (`bench/postfix-instance.sh`) whose smtpd listens on `INET:MX_PORT` and which relays
+    /// everything (example.org included) to `relayhost = [GW]:25`, with
+    /// `smtp_fallback_relay = [HQ]:25`. Postfix tries the fallback relay when the relayhost is
+    /// unreachable: exactly what a sending MTA does with the domain's MX records (preference 10:
+    /// the level-0 gateway, 20: the level-1 head office), without needing DNS in the bed.
+    pub fn start_mx(&mut self) {
+        assert!(self.mx.is_none());
+        let dir = self.base.join("mx");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/postfix-instance.sh");
+        let (relay, fallback) = (format!("[{}]:25", net::GW), format!("[{}]:25", net::HQ));
+        let port = MX_PORT.to_string();
+        let ns = self.net.ns("inet");
+        let mut cmd = vec!["ip", "netns", "exec", &ns];
+        let script = script.to_str().unwrap();
+        let dir_s = dir.to_str().unwrap();
+        cmd.extend([script, "start", dir_s, &port, &relay, net::INET, &fallback]);
+        cmd.extend([
+            // An outside relay, not the benchmark's mailbox server: example.org is not local;
+            // clients on its own address may relay (the bed's letters come from there).
+            "virtual_mailbox_domains =",
+            "smtpd_recipient_restrictions = permit_mynetworks, reject_unauth_destination",
+            // Quick fallback and retries for a test.
+            "smtp_connect_timeout = 2s",
+            "queue_run_delay = 1s",
+            "minimal_backoff_time = 1s",
+            "maximal_backoff_time = 2s",
+            // One connection per letter, so the agents' connection counters count letters.
+            "smtp_connection_cache_on_demand = no",
+        ]);
+        // Set first: a failed start is still stopped by Drop.
+        self.mx = Some(dir.clone());
+        run(&cmd);
+    }
+
+    /// The outside MTA's deliveries: `(next hop address, status)` per `status=` log line.
+    pub fn mx_log(&self) -> Vec<(String, String)> {
+        let Some(dir) = &self.mx else { return Vec::new() };
+        let text = std::fs::read_to_string(dir.join("maillog")).unwrap_or_default();
+        let field = |line: &str, name: &str| {
+            let i = line.find(name)? + name.len();
+            let rest = &line[i..];
+            Some(rest[..rest.find([',', '[', ' ']).unwrap_or(rest.len())].to_owned())
+        };
+        text.lines()
+            .filter(|l| l.contains("postfix/smtp["))
+            .filter_map(|l| Some((field(l, " relay=")?, field(l, " status=")?)))
+            .collect()
     }
 
     fn start_central(&mut self) -> CentralInfo {
@@ -352,6 +407,19 @@ impl Drop for Bed {
             let mut c = c;
             let _ = c.kill();
             let _ = c.wait();
+        }
+        if let Some(dir) = &self.mx {
+            // Its files go with the temp dir; the namespace's Drop kills any leftover process.
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/postfix-instance.sh");
+            let _ = Command::new(script).arg("stop").arg(dir).output();
+            if std::thread::panicking() {
+                let log = std::fs::read_to_string(dir.join("maillog")).unwrap_or_default();
+                eprintln!("--- outside MTA maillog (last lines) ---");
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                for l in tail.into_iter().rev() {
+                    eprintln!("{l}");
+                }
+            }
         }
         if std::thread::panicking() {
             for name in ["sink", "central", "agent-gw", "agent-hq", "agent-branch"] {

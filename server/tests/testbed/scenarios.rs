@@ -319,3 +319,129 @@ fn a_stopped_site_gets_its_mail_once_when_restarted_over_a_throttled_link() {
     }
     assert_eq!(bed.queued("hq"), 0);
 }
+
+/// Letters from the Internet, submitted to the outside relay MTA (`Bed::start_mx`), one recipient
+/// each, alternately at the head office and at the branch.
+fn via_mx(bed: &Bed, tag: &str, n: usize, hq: &[String], br: &[String]) -> Vec<(Letter, &'static str)> {
+    let letters: Vec<(Letter, &'static str)> = (0..n)
+        .map(|i| {
+            let (user, site) = if i % 2 == 0 { (&hq[i], seed::HEAD_OFFICE) } else { (&br[i], seed::BRANCH) };
+            let l = Letter {
+                server: format!("{}:{}", net::INET, crate::bed::MX_PORT),
+                ..letter(&format!("{tag}-{i}"), net::INET, "someone@outside.test", &[addr(user)], 3000)
+            };
+            (l, site)
+        })
+        .collect();
+    let only: Vec<Letter> = letters.iter().map(|(l, _)| l.clone()).collect();
+    accepted(&send(bed, "inet", &only));
+    letters
+}
+
+/// How many letters the outside MTA handed to each next hop (`status=sent` only).
+fn mx_sent(bed: &Bed) -> BTreeMap<String, usize> {
+    let mut out = BTreeMap::new();
+    for (relay, status) in bed.mx_log() {
+        if status == "sent" {
+            *out.entry(relay).or_default() += 1;
+        }
+    }
+    out
+}
+
+/// The outside MTA's refused connection attempts to `ip`.
+fn mx_refused(bed: &Bed, ip: &str) -> usize {
+    let dir = bed.mx.as_ref().expect("outside MTA started");
+    let text = std::fs::read_to_string(dir.join("maillog")).unwrap_or_default();
+    text.matches(&format!("connect to {ip}[{ip}]:25: Connection refused")).count()
+}
+
+fn wait_mx_sent(bed: &Bed, want: &BTreeMap<String, usize>) {
+    let start = Instant::now();
+    while &mx_sent(bed) != want {
+        assert!(start.elapsed() < MAIL, "outside MTA sent {:?}, want {want:?}", mx_sent(bed));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn level_0_stopped_level_1_takes_inbound_mail() {
+    let _t = turn();
+    let mut bed = Bed::new();
+    bed.start_mx();
+    let hq = bed.users_at(seed::HEAD_OFFICE);
+    let br = bed.users_at(seed::BRANCH);
+    let mut all = Vec::new();
+    // Users notice nothing: every letter in its mailbox within a few seconds, whichever way.
+    let prompt = Duration::from_secs(10);
+
+    // 1. The gateway runs: the Internet's mail enters there.
+    let (gw0, hq0) = (bed.metrics("gw"), bed.metrics("hq"));
+    let a = via_mx(&bed, "mx-a", 4, &hq, &br);
+    wait_delivered(&bed, &a.iter().map(|(l, _)| (l.id.clone(), 1)).collect(), prompt);
+    wait_mx_sent(&bed, &BTreeMap::from([(net::GW.to_owned(), 4)]));
+    let (gw1, hq1) = (bed.metrics("gw"), bed.metrics("hq"));
+    assert_eq!(delta(&gw1, &gw0, "connections_received"), 4);
+    assert_eq!(delta(&gw1, &gw0, "messages_accepted"), 4);
+    assert_eq!(delta(&gw1, &gw0, "messages_sent"), 4, "one relay per letter to hq or the branch");
+    // The head office only hears from the gateway (its two letters), not from the Internet.
+    assert_eq!(delta(&hq1, &hq0, "connections_received"), 2);
+    assert_eq!(delta(&hq1, &hq0, "messages_accepted"), 2);
+    assert_eq!(delta(&hq1, &hq0, "messages_delivered"), 2);
+    all.extend(a);
+
+    // 2. The gateway stops: the outside MTA falls back to the head office (level 1).
+    let i = bed.sites.iter().position(|s| s.name == seed::GATEWAY).unwrap();
+    let mut gw = bed.sites.remove(i);
+    bed.stop_agent(&mut gw);
+    let (hq0, br0) = (bed.metrics("hq"), bed.metrics("branch"));
+    let b = via_mx(&bed, "mx-b", 6, &hq[4..], &br[4..]);
+    wait_delivered(&bed, &b.iter().map(|(l, _)| (l.id.clone(), 1)).collect(), prompt);
+    wait_mx_sent(&bed, &BTreeMap::from([(net::GW.to_owned(), 4), (net::HQ.to_owned(), 6)]));
+    // Each letter tried the gateway first (preference order), then fell back.
+    assert_eq!(mx_refused(&bed, net::GW), 6, "attempts on the stopped gateway");
+    let (hq1, br1) = (bed.metrics("hq"), bed.metrics("branch"));
+    assert_eq!(delta(&hq1, &hq0, "connections_received"), 6, "every letter from the Internet");
+    assert_eq!(delta(&hq1, &hq0, "messages_accepted"), 6);
+    assert_eq!(delta(&hq1, &hq0, "messages_delivered"), 3);
+    assert_eq!(delta(&hq1, &hq0, "messages_sent"), 3, "the branch's letters, relayed by hq");
+    assert_eq!(delta(&br1, &br0, "messages_delivered"), 3);
+    all.extend(b);
+
+    // 3. The gateway is back: mail enters there again.
+    bed.start_agent(&mut gw);
+    bed.sites.insert(i, gw);
+    let start = Instant::now();
+    let probe = format!("exec 3<>/dev/tcp/{}/25", net::GW);
+    while !std::process::Command::new("ip")
+        .args(["netns", "exec", &bed.net.ns("inet"), "bash", "-c", &probe])
+        .output()
+        .is_ok_and(|o| o.status.success())
+        || bed.status("gw").is_none()
+    {
+        assert!(start.elapsed() < MAIL, "the gateway did not come back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (gw0, hq0) = (bed.metrics("gw"), bed.metrics("hq"));
+    let c = via_mx(&bed, "mx-c", 4, &hq[10..], &br[10..]);
+    wait_delivered(&bed, &c.iter().map(|(l, _)| (l.id.clone(), 1)).collect(), prompt);
+    wait_mx_sent(&bed, &BTreeMap::from([(net::GW.to_owned(), 8), (net::HQ.to_owned(), 6)]));
+    let (gw1, hq1) = (bed.metrics("gw"), bed.metrics("hq"));
+    assert_eq!(delta(&gw1, &gw0, "connections_received"), 4);
+    assert_eq!(delta(&gw1, &gw0, "messages_accepted"), 4);
+    assert_eq!(delta(&hq1, &hq0, "connections_received"), 2, "only the gateway's relays");
+    assert_eq!(mx_refused(&bed, net::GW), 6, "no failed attempt once the gateway is back");
+    all.extend(c);
+
+    // Every letter exactly once, in the right user's Maildir at the right site.
+    std::thread::sleep(Duration::from_secs(1));
+    let have = bed.deliveries();
+    for (l, site) in &all {
+        let user = l.to[0].split('@').next().unwrap();
+        let got: Vec<_> = have.get(&l.id).into_iter().flatten().map(|(s, u, _)| (*s, u.as_str())).collect();
+        assert_eq!(got, vec![(*site, user)], "{} delivered {got:?}", l.id);
+    }
+    for s in ["gw", "hq", "branch"] {
+        assert_eq!(bed.queued(s), 0, "{s} queue drained");
+    }
+}
