@@ -184,8 +184,12 @@ impl App {
         let sync_task = tokio::spawn(syncer.run(stop_rx.clone()));
         let stats_task = if cfg.stats_secs > 0 {
             let q = queue.clone();
-            let reporter =
-                sync::StatsReporter::new(cfg.clone(), counters.clone(), Arc::new(move || q.len()))?;
+            let reporter = sync::StatsReporter::new(
+                cfg.clone(),
+                counters.clone(),
+                Arc::new(move || q.len()),
+                moves.clone(),
+            )?;
             Some(tokio::spawn(reporter.run(stop_rx.clone())))
         } else {
             None

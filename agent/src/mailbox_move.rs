@@ -55,21 +55,38 @@ pub struct MoveProgress {
     pub moved: u64,
 }
 
-/// The moves in progress, shared with `/status`.
+/// The moves in progress, shared with `/status` and the stats reporter.
 #[derive(Clone, Default)]
-pub struct Progress(Arc<Mutex<BTreeMap<String, MoveProgress>>>);
+pub struct Progress {
+    moves: Arc<Mutex<BTreeMap<String, MoveProgress>>>,
+    /// Signalled when a move starts or ends, so the dashboard hears of it promptly.
+    changed: Arc<tokio::sync::Notify>,
+}
 
 impl Progress {
     pub fn list(&self) -> Vec<MoveProgress> {
-        self.0.lock().expect("not poisoned").values().cloned().collect()
+        self.moves.lock().expect("not poisoned").values().cloned().collect()
     }
 
-    fn set(&self, p: MoveProgress) {
-        self.0.lock().expect("not poisoned").insert(p.user.clone(), p);
+    /// Completes when a move has started or ended since the last call (or now).
+    pub async fn started_or_ended(&self) {
+        self.changed.notified().await;
     }
 
-    fn done(&self, user: &str) {
-        self.0.lock().expect("not poisoned").remove(user);
+    /// Records a move's progress (public for tests of what reports carry).
+    pub fn set(&self, p: MoveProgress) {
+        let new = self.moves.lock().expect("not poisoned").insert(p.user.clone(), p).is_none();
+        if new {
+            self.changed.notify_one();
+        }
+    }
+
+    /// Forgets a finished (or stopped) move.
+    pub fn done(&self, user: &str) {
+        let was = self.moves.lock().expect("not poisoned").remove(user).is_some();
+        if was {
+            self.changed.notify_one();
+        }
     }
 }
 

@@ -376,8 +376,9 @@ async fn error_text(resp: reqwest::Response) -> String {
     }
 }
 
-/// What the agent reports to `POST /api/v1/sync/stats`: its mail counters since start and the
-/// queue size. The server time-stamps it; the dashboard charts the differences.
+/// What the agent reports to `POST /api/v1/sync/stats`: its mail counters since start, the
+/// queue size and the mailbox moves in progress. The server time-stamps it; the dashboard
+/// charts the differences and shows the moves.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StatsReport {
     pub received: u64,
@@ -385,6 +386,10 @@ pub struct StatsReport {
     pub delivered: u64,
     pub sent: u64,
     pub queue: u64,
+    /// Mailboxes being moved from this site. Left out when none (bytes on slow links): the
+    /// server takes a report without it as "no moves", which ends one it showed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mailbox_moves: Vec<crate::mailbox_move::MoveProgress>,
 }
 
 /// Reports the counters to the central server every `stats_secs` when they changed, and at
@@ -395,6 +400,7 @@ pub struct StatsReporter {
     client: reqwest::Client,
     counters: Arc<crate::metrics::Counters>,
     queue_len: Arc<dyn Fn() -> usize + Send + Sync>,
+    moves: crate::mailbox_move::Progress,
 }
 
 impl StatsReporter {
@@ -402,9 +408,10 @@ impl StatsReporter {
         cfg: Arc<Config>,
         counters: Arc<crate::metrics::Counters>,
         queue_len: Arc<dyn Fn() -> usize + Send + Sync>,
+        moves: crate::mailbox_move::Progress,
     ) -> Result<Self, pochta_transport::TransportError> {
         let client = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
-        Ok(Self { cfg, client, counters, queue_len })
+        Ok(Self { cfg, client, counters, queue_len, moves })
     }
 
     pub fn report(&self) -> StatsReport {
@@ -415,6 +422,7 @@ impl StatsReporter {
             delivered: c.delivered,
             sent: c.sent,
             queue: (self.queue_len)() as u64,
+            mailbox_moves: self.moves.list(),
         }
     }
 
@@ -441,7 +449,8 @@ impl StatsReporter {
 
     /// Runs until `shutdown` turns true. The first report goes at once: counters start at zero
     /// with the process, and the server needs that base to count the first interval (and to
-    /// see the restart) rather than take what came before the first report as history.
+    /// see the restart) rather than take what came before the first report as history. A
+    /// mailbox move starting or ending sends a report at once, not at the next tick.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.cfg.stats_secs.max(1));
         let heartbeat = Duration::from_secs(self.cfg.heartbeat_secs.max(1)).max(every);
@@ -463,6 +472,7 @@ impl StatsReporter {
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
                 _ = sleep(every) => {}
+                _ = self.moves.started_or_ended() => {}
             }
         }
     }

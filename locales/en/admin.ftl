@@ -277,5 +277,10 @@ traffic-sent = Sent
 traffic-queue = In queue
 chart-title = Accepted and sent messages over the period
 chart-max = peak { $count }
+dashboard-moving = Moving mailboxes:
+dashboard-move = { $user } → { $site }: { $count } of { $total } { $total ->
+    [one] letter
+   *[other] letters
+}
 dashboard-recent = Latest changes
 dashboard-all-history = All history

@@ -290,5 +290,11 @@ traffic-sent = Отправлено
 traffic-queue = В очереди
 chart-title = Принятые и отправленные письма за период
 chart-max = максимум { $count }
+dashboard-moving = Перенос почтовых ящиков:
+dashboard-move = { $user } → { $site }: { $count } из { $total } { $total ->
+    [one] письма
+    [few] писем
+   *[many] писем
+}
 dashboard-recent = Последние изменения
 dashboard-all-history = Весь журнал

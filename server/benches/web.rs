@@ -142,6 +142,7 @@ fn main() {
             recent: recent.clone(),
             period: Period::Day,
             now,
+            moves: Vec::new(),
         };
         // Every request after the first at a version: the per-site counts come from the cache.
         let summaries = SiteSummaries::default();

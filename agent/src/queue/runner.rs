@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use pochta_directory::resolve::{Rejection, Sender, resolve, resolve_all};
@@ -97,6 +97,9 @@ pub struct Queue {
     state: Mutex<State>,
     wake: Notify,
     counters: Arc<Counters>,
+    /// The scheduler's deliverer, once it runs: [`Sink::enqueue`] delivers a letter for this
+    /// site's mailboxes only straight into them (see [`Queue::local_only`]).
+    local: OnceLock<Arc<Deliverer>>,
 }
 
 impl Queue {
@@ -133,6 +136,7 @@ impl Queue {
             state: Mutex::new(State { msgs, dests: HashMap::new() }),
             wake: Notify::new(),
             counters,
+            local: OnceLock::new(),
         }))
     }
 
@@ -193,27 +197,79 @@ impl Queue {
             return Err(QueueError::Full);
         }
         let (id, seq) = self.next_id();
+        let env = new_envelope(id, reverse_path, recipients, origin, client_ip, data.len());
+        self.store_env(env, seq, data.into(), false).await
+    }
+
+    /// Stores a new message under its envelope's id; `recovered` makes local delivery check for
+    /// copies already filed.
+    async fn store_env(
+        &self,
+        env: Envelope,
+        seq: u64,
+        data: Arc<[u8]>,
+        recovered: bool,
+    ) -> Result<QueueId, QueueError> {
+        if self.len() >= self.max_messages {
+            return Err(QueueError::Full);
+        }
+        let id = env.id.clone();
         let dir = self.spool.dir_for(seq);
-        let now = now_ms();
-        let env = Envelope {
-            id: id.clone(),
-            reverse_path,
-            recipients,
-            origin,
-            client_ip,
-            created: now,
-            attempts: 0,
-            next_try: now,
-            size: data.len() as u64,
-            targets: None,
-        };
         self.spool.store_new(&dir, &env, &data).await?;
-        let data = (data.len() <= KEEP_IN_MEMORY).then(|| Arc::<[u8]>::from(data));
-        self.lock()
-            .msgs
-            .insert(id.clone(), Slot { env, dir, data, busy: false, recovered: false, force: false });
+        let data = (data.len() <= KEEP_IN_MEMORY).then_some(data);
+        self.lock().msgs.insert(id.clone(), Slot { env, dir, data, busy: false, recovered, force: false });
         self.wake.notify_one();
         Ok(id)
+    }
+
+    /// The hand-over from SMTP. A letter whose every final recipient (expanded as the
+    /// scheduler would) is a mailbox of this site goes straight into the mailboxes, through the
+    /// same durable Maildir delivery: once that returns, the letter is durable in its final
+    /// place, and no spool file is needed. Any other letter, or one whose copies did not all
+    /// land, is queued as usual (the latter with the copies that landed recorded as delivered).
+    async fn local_only(&self, msg: Incoming) -> Result<QueueId, QueueError> {
+        let origin = OriginRecord::from(&msg.origin);
+        let (id, seq) = self.next_id();
+        let mut env =
+            new_envelope(id, msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data.len());
+        let data = Arc::<[u8]>::from(msg.data);
+        // A peer's letters keep the queue: their Maildir names come from the relay field.
+        let deliverer = match (&env.origin, self.local.get()) {
+            (OriginRecord::Outside | OriginRecord::User { .. }, Some(d)) => d.clone(),
+            _ => return self.store_env(env, seq, data, false).await,
+        };
+        let directory = deliverer.directory();
+        let mut targets = expand(&directory, &env, env.created);
+        let pending: Vec<(usize, &Address)> = targets.iter().map(|t| &t.address).enumerate().collect();
+        let (groups, refused) = deliverer.plan(&directory, &pending);
+        let local_only = !targets.is_empty()
+            && targets.iter().all(Target::is_pending)
+            && refused.is_empty()
+            && groups.keys().all(|d| *d == Destination::Local);
+        if !local_only {
+            return self.store_env(env, seq, data, false).await;
+        }
+        let letter = Letter {
+            id: env.id.clone(),
+            reverse_path: env.reverse_path.clone(),
+            created: env.created,
+            data: data.clone(),
+            recovered: false,
+            from_peer: false,
+        };
+        let rcpts: Vec<Address> = targets.iter().map(|t| t.address.clone()).collect();
+        let outcomes = deliverer.deliver(&Destination::Local, &letter, &rcpts).await;
+        if outcomes.iter().all(|o| *o == Outcome::Delivered) {
+            tracing::debug!(id = %env.id, rcpts = rcpts.len(), "delivered locally on acceptance");
+            return Ok(env.id);
+        }
+        let at = now_ms();
+        for (t, o) in targets.iter_mut().zip(outcomes) {
+            apply(t, o, &Destination::Local.to_string(), at);
+        }
+        env.attempts = 1;
+        env.targets = Some(targets);
+        self.store_env(env, seq, data, true).await
     }
 
     /// Runs the scheduler until `stop` turns true; attempts in flight get a few seconds to
@@ -224,6 +280,7 @@ impl Queue {
         schedule: Schedule,
         mut stop: watch::Receiver<bool>,
     ) {
+        let _ = self.local.set(deliverer.clone());
         let schedule = Arc::new(schedule);
         let permits = Arc::new(Semaphore::new(schedule.concurrency));
         let mut tasks = JoinSet::new();
@@ -544,6 +601,29 @@ impl Queue {
     }
 }
 
+fn new_envelope(
+    id: QueueId,
+    reverse_path: Option<Address>,
+    recipients: Vec<Address>,
+    origin: OriginRecord,
+    client_ip: IpAddr,
+    size: usize,
+) -> Envelope {
+    let now = now_ms();
+    Envelope {
+        id,
+        reverse_path,
+        recipients,
+        origin,
+        client_ip,
+        created: now,
+        attempts: 0,
+        next_try: now,
+        size: size as u64,
+        targets: None,
+    }
+}
+
 fn apply(t: &mut Target, o: Outcome, via: &str, at: i64) {
     match o {
         Outcome::Delivered => {
@@ -623,8 +703,7 @@ fn expand(dir: &Directory, env: &Envelope, now: i64) -> Vec<Target> {
 impl Sink for Queue {
     const COUNTS_ACCEPTED: bool = true;
     async fn enqueue(&self, msg: Incoming) -> Result<QueueId, QueueError> {
-        let origin = OriginRecord::from(&msg.origin);
-        let id = self.store(msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data).await?;
+        let id = self.local_only(msg).await?;
         self.counters.accepted.fetch_add(1, Ordering::Relaxed);
         Ok(id)
     }

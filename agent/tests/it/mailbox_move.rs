@@ -193,3 +193,53 @@ async fn a_large_mailbox_moves_a_window_at_a_time_and_shows_its_progress() {
     assert!(m.progress().list().is_empty());
     hq.stop().await;
 }
+
+/// The stats report carries the moves in progress, and a move starting or ending is reported at
+/// once, not at the next tick (600 s here).
+#[tokio::test]
+async fn stats_reports_carry_the_moves_promptly() {
+    use crate::helpers::{Deployment, StandIn, config};
+    use pochta_agent::mailbox_move::MoveProgress;
+    let root = tempfile::tempdir().unwrap();
+    let server = StandIn::start(root.path()).await;
+    let dep = Deployment::new();
+    let cfg = Arc::new(config(&dep, "hq-agent", "hq", server.link(), "127.0.0.1:0".parse().unwrap()));
+    let moves = Progress::default();
+    let reporter = pochta_agent::sync::StatsReporter::new(
+        cfg,
+        Arc::new(pochta_agent::metrics::Counters::default()),
+        Arc::new(|| 0),
+        moves.clone(),
+    )
+    .unwrap();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = tokio::spawn(reporter.run(stop_rx));
+    let reports = |n: usize| {
+        let server = &server;
+        async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let got = server.state.lock().unwrap().stats.clone();
+                if got.len() >= n {
+                    return got;
+                }
+                assert!(Instant::now() < deadline, "report {n} arrives promptly");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    let first = reports(1).await;
+    assert!(first[0].get("mailbox_moves").is_none(), "no moves, no field: {}", first[0]);
+    moves.set(MoveProgress { user: "petrova".into(), to_site: "branch".into(), remaining: 7, moved: 3 });
+    let second = reports(2).await;
+    assert_eq!(
+        second[1]["mailbox_moves"],
+        serde_json::json!([{"user": "petrova", "to_site": "branch", "remaining": 7, "moved": 3}])
+    );
+    moves.done("petrova");
+    let third = reports(3).await;
+    assert!(third[2].get("mailbox_moves").is_none(), "the move ended: {}", third[2]);
+    stop_tx.send(true).unwrap();
+    task.await.unwrap();
+    server.stop();
+}

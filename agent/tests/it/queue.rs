@@ -273,3 +273,33 @@ async fn the_relay_field_does_not_leave_the_deployment() {
     assert!(txns[0].contains("Subject: out through the gateway"), "{}", txns[0]);
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn a_letter_for_local_mailboxes_only_is_in_maildir_new_before_enqueue_returns_and_never_spooled() {
+    let tmp = tempfile::tempdir().unwrap();
+    let rig = Rig::open(tmp.path(), shared(hq_only()), RigOptions::default());
+    // The scheduler hands the queue its deliverer as it starts.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    rig.send(Some("x@outside.test"), &["alice@example.org", "bob@example.org"], Origin::Outside, MSG).await;
+    // Durable in its final place as soon as the hand-over returns: no waiting.
+    assert_eq!(rig.mailbox("alice"), vec![MSG.to_owned()]);
+    assert_eq!(rig.mailbox("bob"), vec![MSG.to_owned()]);
+    assert!(rig.queue.is_empty(), "nothing queued");
+    let spooled: usize = std::fs::read_dir(tmp.path().join("queue"))
+        .unwrap()
+        .flatten()
+        .filter(|d| d.path().is_dir())
+        .map(|d| std::fs::read_dir(d.path()).unwrap().count())
+        .sum();
+    assert_eq!(spooled, 0, "no spool file");
+    for user in ["alice", "bob"] {
+        let tmpdir = tmp.path().join("mail").join(user).join("Maildir").join("tmp");
+        assert_eq!(std::fs::read_dir(tmpdir).unwrap().count(), 0, "no temporary file left");
+    }
+    let c = rig.counters.snapshot();
+    assert_eq!((c.accepted, c.delivered), (1, 2));
+    // A letter with an outside recipient too takes the queue, as before.
+    rig.send(Some("alice@example.org"), &["bob@example.org", "x@outside.test"], Origin::Outside, MSG).await;
+    assert_eq!(rig.queue.len(), 1, "a mixed letter is queued");
+    rig.stop().await;
+}

@@ -107,10 +107,13 @@ struct StatsReport {
     sent: u64,
     #[serde(default)]
     queue: u64,
+    /// Mailboxes the agent is moving away from its site; agents before this field send none.
+    #[serde(default)]
+    mailbox_moves: Vec<crate::web::MailboxMove>,
 }
 
-/// Stores a time-stamped report of the agent's traffic counters for the dashboard. The time is
-/// the server's: agents' clocks may be wrong.
+/// Stores a time-stamped report of the agent's traffic counters for the dashboard (the time is
+/// the server's: agents' clocks may be wrong), and keeps its latest mailbox moves in memory.
 async fn stats(
     Agent(agent): Agent,
     State(st): State<AppState>,
@@ -127,5 +130,6 @@ async fn stats(
     db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c).await?;
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
     db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
+    st.web.put_moves(&agent.id, &agent.site, r.mailbox_moves);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use axum::response::Response;
 use pochta_directory::Directory;
 use serde::Deserialize;
 
+use super::MailboxMove;
 use super::admin::history::{HistoryRow, history_rows};
 use super::admin::sites::{SiteRow, site_rows};
 use super::error::WebError;
@@ -224,6 +225,23 @@ pub fn chart(buckets: &[(u64, u64)]) -> Option<Chart> {
 pub struct SiteStatus {
     pub site: SiteRow,
     pub agents: Vec<AgentView>,
+    /// Mailboxes being moved away from this site.
+    pub moves: Vec<MailboxMove>,
+}
+
+impl MailboxMove {
+    /// "ivanov → spb: 3 of 10 letters".
+    pub fn text(&self, c: &Ctx) -> String {
+        c.lang.ta(
+            "dashboard-move",
+            &[
+                ("user", self.user.clone()),
+                ("site", self.to_site.clone()),
+                ("count", self.moved.to_string()),
+                ("total", self.moved.saturating_add(self.remaining).to_string()),
+            ],
+        )
+    }
 }
 
 #[derive(Template)]
@@ -250,12 +268,14 @@ pub struct DashboardData {
     pub recent: Vec<db::changelog::HistoryItem>,
     pub period: Period,
     pub now: i64,
+    /// Mailbox moves in progress, each with the site it leaves (`WebState::moves`).
+    pub moves: Vec<(String, MailboxMove)>,
 }
 
 /// Builds the dashboard from its inputs (public for the benchmark). `summary` is the directory's
 /// per-site counts and MX priorities, cached per version (`AppState::current_with_summary`).
 pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: DashboardData) -> DashboardPage {
-    let DashboardData { version, agents, stats, recent, period, now } = data;
+    let DashboardData { version, agents, stats, recent, period, now, mut moves } = data;
     let (stats, recent) = (&stats[..], &recent[..]);
     let mut views = agent_views(agents, version, now);
     let stale = views.iter().filter(|a| matches!(a.state, AgentState::Stale | AgentState::Never)).count();
@@ -264,7 +284,9 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
         .map(|site| {
             let (mine, rest): (Vec<_>, Vec<_>) = views.drain(..).partition(|a| a.site == site.id);
             views = rest;
-            SiteStatus { site, agents: mine }
+            let (mine_moves, rest): (Vec<_>, Vec<_>) = moves.drain(..).partition(|(s, _)| *s == site.id);
+            moves = rest;
+            SiteStatus { site, agents: mine, moves: mine_moves.into_iter().map(|(_, m)| m).collect() }
         })
         .collect();
     let since = now - period.secs();
@@ -303,7 +325,8 @@ pub async fn page(
     let agents = db::auth::agents(&st.db.pool).await.map_err(internal)?;
     let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
     let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
-    let data = DashboardData { version: version.0, agents, stats, recent, period, now };
+    let moves = st.web.moves();
+    let data = DashboardData { version: version.0, agents, stats, recent, period, now, moves };
     let page = dashboard_page(ctx.clone(), &dir, &summary, data);
     Ok(ctx.render(StatusCode::OK, &page))
 }

@@ -36,6 +36,7 @@ const NUMERIC_ARGS: &[&str] = &[
     "page",
     "pages",
     "level",
+    "total",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -314,13 +315,14 @@ mod completeness {
                     "active",
                     "page",
                     "pages",
+                    "total",
                 ]
                 .iter()
                 .map(|k| (*k, "3".to_owned()))
                 .chain(
                     [
                         "name", "site", "address", "domain", "kind", "state", "level", "status", "from",
-                        "to", "id", "expires", "version",
+                        "to", "id", "expires", "version", "user",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

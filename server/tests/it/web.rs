@@ -789,6 +789,43 @@ async fn dashboard_agents_and_traffic() {
     ru.get("/admin/history?q=ivanov").await.has("Пользователь ivanov сохранён на площадке msk");
 }
 
+/// An agent moving a mailbox reports it with its counters; the dashboard shows the move under
+/// the site it leaves, in both languages, until a report without it ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_mailbox_moves_in_progress() {
+    let app = seeded(Backend::Sqlite).await;
+    let enrolled = app.enroll("msk").await;
+    let secret = enrolled["secret"].as_str().unwrap();
+    let counters = json!({"received": 0, "accepted": 0, "delivered": 0, "sent": 0, "queue": 0});
+    let with_moves = |moves: serde_json::Value| {
+        let mut r = counters.clone();
+        r["mailbox_moves"] = moves;
+        r
+    };
+    let moving = with_moves(json!([
+        {"user": "ivanov", "to_site": "spb", "remaining": 7, "moved": 3},
+        {"user": "petrova", "to_site": "spb", "remaining": 20, "moved": 1}
+    ]));
+    assert_eq!(post(&app, moving, Some(secret)).await, StatusCode::NO_CONTENT);
+    let mut b = Browser::admin(&app, "en").await;
+    let page = b.get("/admin").await;
+    page.has("Moving mailboxes: ivanov → spb: 3 of 10 letters; petrova → spb: 1 of 21 letters");
+    let msk = &page.body[page.body.find("/admin/sites/msk").unwrap()..];
+    let msk = &msk[..msk.find("</section>").unwrap()];
+    assert!(msk.contains("ivanov → spb"), "the move shows under the site it leaves: {msk}");
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin")
+        .await
+        .has("Перенос почтовых ящиков: ivanov → spb: 3 из 10 писем; petrova → spb: 1 из 21 письма");
+    let one = with_moves(json!([{"user": "ivanov", "to_site": "spb", "remaining": 1, "moved": 2}]));
+    assert_eq!(post(&app, one, Some(secret)).await, StatusCode::NO_CONTENT);
+    ru.get("/admin").await.has("ivanov → spb: 2 из 3 писем").lacks("petrova → spb");
+    b.get("/admin").await.has("ivanov → spb: 2 of 3 letters");
+    // Done: a report without moves (or from an agent that never sends the field) ends it.
+    assert_eq!(post(&app, counters.clone(), Some(secret)).await, StatusCode::NO_CONTENT);
+    b.get("/admin").await.lacks("Moving mailboxes");
+}
+
 async fn post(app: &TestApp, body: serde_json::Value, token: Option<&str>) -> StatusCode {
     app.raw(reqwest::Method::POST, "/sync/stats", token, Some(("application/json", body.to_string().into())))
         .await
