@@ -113,10 +113,12 @@ fn restrict(path: &Path) {
 #[cfg(not(unix))]
 fn restrict(_: &Path) {}
 
-/// Accepts exactly the certificate whose SHA-256 is the pin, whatever name it carries.
+/// Accepts exactly the certificate whose SHA-256 is the pin, whatever name it carries; with no
+/// pin, any certificate (opportunistic TLS for SMTP to the outside world, RFC 7435: better than
+/// plain text, no worse).
 #[derive(Debug)]
 struct PinnedCert {
-    pin: String,
+    pin: Option<String>,
     provider: Arc<CryptoProvider>,
 }
 
@@ -129,10 +131,11 @@ impl ServerCertVerifier for PinnedCert {
         _ocsp: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if fingerprint(end_entity) == self.pin {
-            Ok(ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General("certificate does not match the pinned fingerprint".into()))
+        match &self.pin {
+            Some(pin) if fingerprint(end_entity) != *pin => {
+                Err(rustls::Error::General("certificate does not match the pinned fingerprint".into()))
+            }
+            _ => Ok(ServerCertVerified::assertion()),
         }
     }
     fn verify_tls12_signature(
@@ -156,18 +159,26 @@ impl ServerCertVerifier for PinnedCert {
     }
 }
 
+/// A rustls client configuration trusting only the certificate whose SHA-256 is `pin` (any
+/// certificate when `pin` is `None`). Used for HTTPS between server and agents and for SMTP
+/// STARTTLS between agents.
+pub fn client_config(pin: Option<&str>) -> Result<rustls::ClientConfig, TransportError> {
+    let provider = provider();
+    let pin = pin.map(str::to_ascii_lowercase);
+    Ok(rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(PinnedCert { pin, provider }))
+        .with_no_client_auth())
+}
+
 /// An HTTPS client that trusts only the certificate with this fingerprint.
 ///
 /// Connections are kept open indefinitely and reused (HTTP/2 when the peer offers it), so a
 /// steady stream of small change sets costs no new handshakes: that is most of the traffic
 /// budget on a slow link.
 pub fn pinned_client(pin: &str) -> Result<reqwest::Client, TransportError> {
-    let provider = provider();
-    let mut cfg = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(PinnedCert { pin: pin.to_ascii_lowercase(), provider }))
-        .with_no_client_auth();
+    let mut cfg = client_config(Some(pin))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(reqwest::Client::builder()
         .tls_backend_preconfigured(cfg)
