@@ -358,6 +358,10 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
 fn print_info(i: &DemoInfo) {
     println!("\nPochta demo for {} is up.\n", i.domain);
     println!("  Central server   {}", i.server_url);
+    println!(
+        "  Web UI           {}/login  (administrator below; users log in with their address)",
+        i.server_url
+    );
     println!("  TLS pin (SHA-256) {}", i.server_tls_sha256);
     println!("  Administrator    {} / {}", i.admin, i.admin_password);
     println!("  API token        {}", i.api_token);
