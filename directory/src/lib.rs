@@ -3,6 +3,7 @@
 //! only crate that defines what crosses the wire between them. It does no I/O.
 
 pub mod address;
+pub mod date;
 pub mod model;
 pub mod password;
 pub mod resolve;

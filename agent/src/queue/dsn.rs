@@ -84,31 +84,16 @@ fn original_headers(data: &[u8]) -> Vec<u8> {
 
 /// `Thu, 01 Jan 1970 00:00:00 +0000` (RFC 5322 §3.3).
 pub fn rfc5322_date(secs: i64) -> String {
-    let days = secs.div_euclid(86400);
-    let rem = secs.rem_euclid(86400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    let wd = (days + 4).rem_euclid(7) as usize;
-    const WD: [&str; 7] = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"];
-    const MO: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let c = pochta_directory::date::Civil::from_unix(secs);
     format!(
         "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        WD[wd],
-        d,
-        MO[(m - 1) as usize],
-        y,
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
+        c.weekday_name(),
+        c.day,
+        c.month_name(),
+        c.year,
+        c.secs / 3600,
+        c.secs % 3600 / 60,
+        c.secs % 60
     )
 }
 
