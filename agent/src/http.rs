@@ -18,6 +18,7 @@ use crate::metrics::Counters;
 use crate::queue::Queue;
 use crate::replica::{OfferError, Replica, Retained};
 use crate::routing::Routing;
+use crate::secret::same_secret;
 use crate::status::StatusReport;
 use crate::sync::VERSION_HEADER;
 
@@ -163,12 +164,6 @@ fn check_peer_secret(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError>
     Ok(())
 }
 
-/// Constant-time comparison of two secrets.
-fn same_secret(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 async fn changes(
     State(st): State<AppState>,
     headers: HeaderMap,
@@ -230,5 +225,6 @@ async fn resolve(
 ) -> Result<Json<Routing>, ApiError> {
     let Query(q) = q.map_err(|r| ApiError::new(StatusCode::BAD_REQUEST, r.body_text()))?;
     let dir = st.replica.directory();
-    Ok(Json(Routing::of(&dir, &q.rcpt, q.from.as_deref(), q.internal)))
+    let stale = st.replica.contact().is_stale(st.cfg.stale_after_secs);
+    Ok(Json(Routing::of(&dir, &q.rcpt, q.from.as_deref(), q.internal, stale)))
 }

@@ -11,15 +11,20 @@
 //! # }
 //! ```
 
+pub mod clock;
 pub mod config;
 pub mod deliver;
+pub mod durable;
 pub mod enroll;
 pub mod http;
+pub mod mail;
 pub mod mailbox_move;
 pub mod metrics;
 pub mod queue;
 pub mod replica;
+pub mod reply;
 pub mod routing;
+pub mod secret;
 pub mod smtp;
 pub mod status;
 pub mod sync;

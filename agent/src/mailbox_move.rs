@@ -1,17 +1,11 @@
 //! Mailbox moves: when the replica says a user's home site is no longer this agent's site but
 //! letters of his are still in a Maildir here, each letter is handed to the queue for
 //! `user@domain` (a peer-like message: routed, never expanded) and goes to his new home site
-//! like any relayed copy. On top it carries one trace field,
-//!
-//! ```text
-//! X-Pochta-Move: id=<move id> secs=<s> folder=<hex> in=<new|cur> flags=<letters> mac=<hex>
-//! ```
-//!
-//! telling the receiving agent where the letter was filed (`folder` empty: INBOX) and with
-//! which Maildir flags; `mac` (HMAC-SHA-256 with the deployment's peer secret) keeps anyone
-//! else from choosing where a letter lands. The receiver ([`crate::deliver::maildir`]) files
-//! the copy under a name made from the move id — the same every time the same source file is
-//! sent — and without the trace fields above and including this one.
+//! like any relayed copy. On top it carries the move trace field ([`crate::mail::trace::MOVE`]),
+//! telling the receiving agent where the letter was filed and with which Maildir flags. The
+//! receiver ([`crate::deliver::maildir`]) files the copy under a name made from the move id —
+//! the same every time the same source file is sent — and without the trace fields above and
+//! including this one.
 //!
 //! Architecture Invariant: a source file is removed only after the queue holds its copy
 //! durably, so a crash at any point repeats at most the hand-over of one letter, which the
@@ -30,11 +24,10 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 
 use crate::deliver::DirectorySource;
-use crate::deliver::maildir::folder_name;
+use crate::mail::maildir::{self, valid_folder};
+use crate::mail::trace::MoveMark;
+use crate::mail::{crlf, header};
 use crate::queue::{Incoming, Origin, Queue, QueueError, QueueId};
-
-/// The trace field of a moved letter.
-pub const MOVE_HEADER: &str = "X-Pochta-Move";
 
 /// At most this many moved letters of this agent wait in the queue at once: a large mailbox
 /// does not fill the queue (or its memory) while the new site is slow or away.
@@ -178,7 +171,7 @@ impl Mover {
         to: &SiteId,
         stop: &watch::Receiver<bool>,
     ) -> std::io::Result<usize> {
-        let md = self.cfg.maildir_root.join(folder_name(user.folded())).join("Maildir");
+        let md = maildir::mailbox(&self.cfg.maildir_root, user);
         let found = tokio::task::spawn_blocking(move || letters(&md)).await.map_err(std::io::Error::other)?;
         if found.is_empty() {
             return Ok(0);
@@ -239,16 +232,19 @@ impl Mover {
                 tracing::warn!(user = %p.user, file = %f.path.display(), size = data.len(), "a letter too large to move stays here");
                 continue;
             }
-            let data = crlf(data);
-            let id = move_id(&self.cfg.agent_id, user, &f);
-            let secs = leading_secs(&f.unique);
-            let field = header(&self.cfg.peer_secret, &id, secs, &f.folder, f.new, &f.flags);
+            let mark = MoveMark {
+                id: move_id(&self.cfg.agent_id, user, &f),
+                secs: leading_secs(&f.unique),
+                folder: f.folder.clone(),
+                new: f.new,
+                flags: f.flags.clone(),
+            };
             let msg = Incoming {
                 reverse_path: None,
                 recipients: vec![address],
                 origin: Origin::Peer { agent_id: self.cfg.agent_id.clone() },
                 client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-                data: [field.as_bytes(), &data].concat(),
+                data: header::prepend(&mark.field(&self.cfg.peer_secret), &crlf(&data)),
             };
             let qid = loop {
                 match self.queue.enqueue_own(msg.clone()).await {
@@ -276,24 +272,6 @@ impl Mover {
     }
 }
 
-/// The letter with every bare LF written as CRLF, as SMTP wants it (mail programs often
-/// store LF only).
-fn crlf(data: Vec<u8>) -> Vec<u8> {
-    let bare =
-        data.iter().enumerate().filter(|(i, b)| **b == b'\n' && (*i == 0 || data[i - 1] != b'\r')).count();
-    if bare == 0 {
-        return data;
-    }
-    let mut out = Vec::with_capacity(data.len() + bare);
-    for (i, b) in data.iter().enumerate() {
-        if *b == b'\n' && (i == 0 || data[i - 1] != b'\r') {
-            out.push(b'\r');
-        }
-        out.push(*b);
-    }
-    out
-}
-
 /// Users with a Maildir here whose home site is another site, with that site.
 fn users_away(root: &Path, dir: &Directory, me: &SiteId) -> std::io::Result<Vec<(LocalPart, SiteId)>> {
     let entries = match std::fs::read_dir(root) {
@@ -309,7 +287,7 @@ fn users_away(root: &Path, dir: &Directory, me: &SiteId) -> std::io::Result<Vec<
     Ok(dir
         .users
         .values()
-        .filter(|u| u.site != *me && here.contains(&folder_name(u.name.folded())))
+        .filter(|u| u.site != *me && here.contains(&maildir::user_dir(u.name.folded())))
         .map(|u| (u.name.clone(), u.site.clone()))
         .collect())
 }
@@ -341,9 +319,7 @@ fn letters(md: &Path) -> Vec<Found> {
                 .collect();
             files.sort();
             for name in files {
-                let (unique, info) = name.split_once(':').unwrap_or((&name, ""));
-                let flags: String =
-                    info.strip_prefix("2,").unwrap_or("").chars().filter(char::is_ascii_alphabetic).collect();
+                let (unique, flags) = maildir::split_info(&name);
                 out.push(Found {
                     path: sub.join(&name),
                     folder: folder.clone(),
@@ -357,11 +333,6 @@ fn letters(md: &Path) -> Vec<Found> {
     out
 }
 
-/// A folder name the receiver may use as `.<name>`: one path component that is not `.`/`..`.
-fn valid_folder(f: &str) -> bool {
-    !f.is_empty() && !f.starts_with('.') && !f.contains(['/', '\\', '\0', '\r', '\n'])
-}
-
 /// The same for every hand-over of one source file.
 fn move_id(agent: &str, user: &LocalPart, f: &Found) -> String {
     let key = format!("{agent}\0{}\0{}\0{}", user.folded(), f.folder, f.unique);
@@ -373,118 +344,9 @@ fn leading_secs(unique: &str) -> u64 {
     digits.parse().unwrap_or(0)
 }
 
-fn hmac(secret: &str, value: &str) -> String {
-    let mut key = [0u8; 64];
-    if secret.len() > 64 {
-        key[..32].copy_from_slice(&Sha256::digest(secret.as_bytes()));
-    } else {
-        key[..secret.len()].copy_from_slice(secret.as_bytes());
-    }
-    let pad = |x: u8| key.iter().map(|b| b ^ x).collect::<Vec<u8>>();
-    let inner = Sha256::new().chain_update(pad(0x36)).chain_update(value.as_bytes()).finalize();
-    let outer = Sha256::new().chain_update(pad(0x5c)).chain_update(inner).finalize();
-    hex::encode(&outer[..16])
-}
-
-/// The trace field for one letter, with its line ending.
-pub fn header(secret: &str, id: &str, secs: u64, folder: &str, new: bool, flags: &str) -> String {
-    let value = format!(
-        "id={id} secs={secs} folder={} in={} flags={flags}",
-        hex::encode(folder.as_bytes()),
-        if new { "new" } else { "cur" }
-    );
-    let mac = hmac(secret, &value);
-    format!("{MOVE_HEADER}: {value} mac={mac}\r\n")
-}
-
-/// A moved letter as the receiver files it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Moved {
-    pub id: String,
-    pub secs: u64,
-    /// Without the leading dot; empty for INBOX.
-    pub folder: String,
-    pub new: bool,
-    pub flags: String,
-    /// Where the letter as it was starts: after the trace field.
-    pub start: usize,
-}
-
-/// The move trace field of `data` (the first one in the header section), if it is there and
-/// its MAC is right.
-pub fn parse(data: &[u8], secret: &str) -> Option<Moved> {
-    let end = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(data.len());
-    let mut at = 0;
-    while at < end {
-        let line_end = data[at..].iter().position(|b| *b == b'\n').map_or(data.len(), |p| at + p + 1);
-        let line = &data[at..line_end];
-        if line.len() > MOVE_HEADER.len()
-            && line[..MOVE_HEADER.len()].eq_ignore_ascii_case(MOVE_HEADER.as_bytes())
-            && line[MOVE_HEADER.len()] == b':'
-        {
-            let value = std::str::from_utf8(&line[MOVE_HEADER.len() + 1..]).ok()?.trim();
-            return parse_value(value, secret).map(|m| Moved { start: line_end, ..m });
-        }
-        at = line_end;
-    }
-    None
-}
-
-fn parse_value(value: &str, secret: &str) -> Option<Moved> {
-    let (signed, mac) = value.rsplit_once(" mac=")?;
-    if hmac(secret, signed) != mac {
-        return None;
-    }
-    let mut m = Moved {
-        id: String::new(),
-        secs: 0,
-        folder: String::new(),
-        new: false,
-        flags: String::new(),
-        start: 0,
-    };
-    for part in signed.split(' ') {
-        let (k, v) = part.split_once('=')?;
-        match k {
-            "id" if !v.is_empty() && v.bytes().all(|b| b.is_ascii_hexdigit()) => m.id = v.to_owned(),
-            "secs" => m.secs = v.parse().ok()?,
-            "folder" => m.folder = String::from_utf8(hex::decode(v).ok()?).ok()?,
-            "in" => m.new = v == "new",
-            "flags" if v.bytes().all(|b| b.is_ascii_alphabetic()) => m.flags = v.to_owned(),
-            _ => return None,
-        }
-    }
-    (!m.id.is_empty() && (m.folder.is_empty() || valid_folder(&m.folder))).then_some(m)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_trace_field_round_trips_and_needs_the_secret() {
-        let f = header("s3cret", "abc123", 1700000000, "Sent Items", false, "RS");
-        let data = format!("Received: by b\r\nX-Pochta-Relay: a Q 1\r\n{f}Subject: hi\r\n\r\nbody\r\n");
-        let m = parse(data.as_bytes(), "s3cret").unwrap();
-        assert_eq!(
-            (m.id.as_str(), m.secs, m.folder.as_str(), m.new, m.flags.as_str()),
-            ("abc123", 1700000000, "Sent Items", false, "RS")
-        );
-        assert_eq!(&data[m.start..], "Subject: hi\r\n\r\nbody\r\n");
-        assert_eq!(parse(data.as_bytes(), "other"), None);
-        // Tampered with, or only in the body: nothing.
-        assert_eq!(parse(data.replace("flags=RS", "flags=S").as_bytes(), "s3cret"), None);
-        assert_eq!(parse(format!("Subject: x\r\n\r\n{f}").as_bytes(), "s3cret"), None);
-        // A folder that would leave the Maildir is refused even when signed.
-        let bad = header("s3cret", "abc", 0, "./../x", false, "");
-        assert_eq!(parse(bad.as_bytes(), "s3cret"), None);
-    }
-
-    #[test]
-    fn bare_line_feeds_become_crlf() {
-        assert_eq!(crlf(b"a\nb\r\nc\n".to_vec()), b"a\r\nb\r\nc\r\n");
-        assert_eq!(crlf(b"a\r\n".to_vec()), b"a\r\n");
-    }
 
     #[test]
     fn letters_are_found_in_inbox_and_folders_with_their_flags() {

@@ -125,7 +125,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Resolve { address, from, internal, json } => {
             let off = Offline::open(&cli.data).await?;
-            let routing = Routing::of(&off.replica.directory(), &address, from.as_deref(), internal);
+            let stale = off.replica.contact().is_stale(off.cfg.stale_after_secs);
+            let routing = Routing::of(&off.replica.directory(), &address, from.as_deref(), internal, stale);
             if json {
                 println!("{}", serde_json::to_string_pretty(&routing)?);
             } else {
@@ -220,8 +221,7 @@ fn queue_command(data: &std::path::Path, action: QueueCommand) -> anyhow::Result
             let f = find(&id)?;
             println!("{}", serde_json::to_string_pretty(&f.env)?);
             let data = spool::read_data(&f.dir, &f.env.id)?;
-            let end = data.windows(4).position(|w| w == b"\r\n\r\n").map_or(data.len(), |p| p + 2);
-            println!("\n{}", String::from_utf8_lossy(&data[..end.min(data.len())]));
+            println!("\n{}", String::from_utf8_lossy(pochta_agent::mail::header::section(&data)));
         }
         QueueCommand::Retry { id } => {
             find(&id)?;

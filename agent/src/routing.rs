@@ -1,12 +1,15 @@
-//! Where mail for one recipient goes, decided from the replica the way SMTP will at `RCPT`:
-//! shared by `GET /resolve` and `pochta-agent resolve`.
+//! Where mail for one recipient goes, decided from the replica by the RCPT policy itself
+//! ([`crate::smtp::policy::rcpt`]), so it says what SMTP will say: shared by `GET /resolve`
+//! and `pochta-agent resolve`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use pochta_directory::resolve::{Rejection, Sender, resolve};
 use pochta_directory::{Address, Directory, SiteId};
 use serde::Serialize;
+
+use crate::reply::Reply;
+use crate::smtp::policy::{self, Who};
 
 /// The outcome for one recipient, as JSON: either the destinations grouped by home site, or
 /// the rejection with its SMTP reply.
@@ -21,49 +24,34 @@ pub enum Routing {
     Rejected {
         rejected: String,
         code: u16,
-        status: &'static str,
+        status: String,
     },
 }
 
 impl Routing {
-    /// Resolves `rcpt` for the sender `from` (`None` or empty: the null reverse path).
-    pub fn of(dir: &Directory, rcpt: &str, from: Option<&str>, internal: bool) -> Routing {
-        let rcpt = match Address::parse(rcpt.trim()) {
-            Ok(a) => a,
-            // RFC 5321 §4.2.3 (501 syntax error in parameters); RFC 3463 §3.2 (X.1.3 bad
-            // destination mailbox address syntax).
-            Err(e) => {
-                return Routing::Rejected {
-                    rejected: format!("bad recipient address: {e}"),
-                    code: 501,
-                    status: "5.1.3",
-                };
-            }
-        };
-        let address = match from.map(str::trim).filter(|f| !f.is_empty()) {
+    /// Resolves `rcpt` for the sender `from` (`None` or empty: the null reverse path), as SMTP
+    /// would for an authenticated user (`internal`) or a stranger, with the replica `stale` or
+    /// not.
+    pub fn of(dir: &Directory, rcpt: &str, from: Option<&str>, internal: bool, stale: bool) -> Routing {
+        let sender = match from.map(str::trim).filter(|f| !f.is_empty()) {
             None => None,
             Some(f) => match Address::parse(f) {
                 Ok(a) => Some(a),
-                // RFC 3463 §3.2 (X.1.7 bad sender's mailbox address syntax).
-                Err(e) => {
-                    return Routing::Rejected {
-                        rejected: format!("bad sender address: {e}"),
-                        code: 501,
-                        status: "5.1.7",
-                    };
-                }
+                Err(e) => return rejected(&Reply::bad_sender(e)),
             },
         };
-        match resolve(dir, &rcpt, &Sender { address, internal }) {
-            Ok(res) => Routing::Accepted {
-                local: res
+        let who = if internal { Who::User } else { Who::Stranger };
+        match policy::rcpt(dir, rcpt.trim(), sender.as_ref(), who, stale) {
+            Ok(ok) => Routing::Accepted {
+                local: ok
+                    .resolution
                     .local
                     .into_iter()
                     .map(|(site, names)| (site.to_string(), names.iter().map(ToString::to_string).collect()))
                     .collect(),
-                external: res.external.iter().map(ToString::to_string).collect(),
+                external: ok.resolution.external.iter().map(ToString::to_string).collect(),
             },
-            Err(why) => rejected(&why),
+            Err(refused) => rejected(&refused.reply),
         }
     }
 
@@ -96,7 +84,10 @@ impl Routing {
     }
 }
 
-fn rejected(why: &Rejection) -> Routing {
-    let (code, status) = why.smtp();
-    Routing::Rejected { rejected: why.to_string(), code, status }
+fn rejected(why: &Reply) -> Routing {
+    Routing::Rejected {
+        rejected: why.text.to_string(),
+        code: why.code.as_u16(),
+        status: why.status_or_class().to_string(),
+    }
 }

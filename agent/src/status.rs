@@ -31,12 +31,7 @@ pub struct StatusReport {
     pub mailbox_moves: Vec<crate::mailbox_move::MoveProgress>,
 }
 
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+pub use crate::clock::unix_now;
 
 impl StatusReport {
     pub fn new(cfg: &Config, dir: &Directory, version: Version, contact: Contact, held: usize) -> Self {

@@ -15,38 +15,7 @@ use rustls_pki_types::ServerName;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 
-/// A server reply: code and the text lines joined.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Reply {
-    pub code: u16,
-    pub text: String,
-}
-
-impl Reply {
-    pub fn positive(&self) -> bool {
-        (200..400).contains(&self.code)
-    }
-    pub fn permanent(&self) -> bool {
-        self.code >= 500
-    }
-    /// The enhanced status code (RFC 3463) at the start of the text, or one made from the
-    /// reply class.
-    pub fn status(&self) -> String {
-        let first = self.text.split_whitespace().next().unwrap_or("");
-        let parts: Vec<&str> = first.split('.').collect();
-        if parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
-            first.to_owned()
-        } else {
-            format!("{}.0.0", self.code / 100)
-        }
-    }
-}
-
-impl std::fmt::Display for Reply {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}", self.code, self.text)
-    }
-}
+use crate::reply::{Code, Reply};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -64,7 +33,7 @@ impl ClientError {
     /// A `5xx` that ends the whole transaction for good.
     pub fn permanent(&self) -> Option<&Reply> {
         match self {
-            ClientError::Reply(r) if r.permanent() => Some(r),
+            ClientError::Reply(r) if r.is_permanent() => Some(r),
             _ => None,
         }
     }
@@ -108,7 +77,7 @@ struct Conn {
 
 impl Conn {
     async fn reply(&mut self) -> Result<Reply, ClientError> {
-        let mut text = String::new();
+        let mut lines: Vec<String> = Vec::new();
         loop {
             let mut line = String::new();
             let n = tokio::time::timeout(self.timeout, self.io.read_line(&mut line))
@@ -118,16 +87,15 @@ impl Conn {
                 return Err(ClientError::Protocol("the server closed the connection".into()));
             }
             let line = line.trim_end_matches(['\r', '\n']);
-            let code: u16 = line
+            let code = line
                 .get(..3)
                 .and_then(|c| c.parse().ok())
+                .and_then(Code::from_u16)
                 .ok_or_else(|| ClientError::Protocol(format!("bad reply line {line:?}")))?;
-            if !text.is_empty() {
-                text.push('\n');
-            }
-            text.push_str(line.get(4..).unwrap_or(""));
+            lines.push(line.get(4..).unwrap_or("").to_owned());
             if line.as_bytes().get(3) != Some(&b'-') {
-                return Ok(Reply { code, text });
+                let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+                return Ok(Reply::from_wire(code, &lines));
             }
         }
     }
@@ -149,7 +117,7 @@ impl Conn {
 
     async fn expect(&mut self, line: &str) -> Result<Reply, ClientError> {
         let r = self.cmd(line).await?;
-        if r.positive() { Ok(r) } else { Err(ClientError::Reply(r)) }
+        if r.is_positive() { Ok(r) } else { Err(ClientError::Reply(r)) }
     }
 }
 
@@ -168,7 +136,7 @@ pub async fn send(addr: &str, host: &str, t: &Transaction<'_>) -> Result<Outcome
     tcp.set_nodelay(true)?;
     let mut c = Conn { io: BufReader::new(Box::new(tcp) as Box<dyn Io>), timeout: t.timeout };
     let greeting = c.reply().await?;
-    if !greeting.positive() {
+    if !greeting.is_positive() {
         return Err(ClientError::Reply(greeting));
     }
     let mut ehlo = c.expect(&format!("EHLO {}", t.helo)).await?;
@@ -228,9 +196,9 @@ pub async fn send(addr: &str, host: &str, t: &Transaction<'_>) -> Result<Outcome
         let m = c.reply().await?;
         for _ in t.recipients {
             let r = c.reply().await?;
-            rcpt.push(if r.positive() { Ok(()) } else { Err(r) });
+            rcpt.push(if r.is_positive() { Ok(()) } else { Err(r) });
         }
-        if !m.positive() {
+        if !m.is_positive() {
             let _ = c.cmd("QUIT").await;
             return Err(ClientError::Reply(m));
         }
@@ -238,7 +206,7 @@ pub async fn send(addr: &str, host: &str, t: &Transaction<'_>) -> Result<Outcome
         c.expect(&mail).await?;
         for r in t.recipients {
             let r = c.cmd(&format!("RCPT TO:<{r}>")).await?;
-            rcpt.push(if r.positive() { Ok(()) } else { Err(r) });
+            rcpt.push(if r.is_positive() { Ok(()) } else { Err(r) });
         }
     }
     if rcpt.iter().all(Result::is_err) {
@@ -246,7 +214,7 @@ pub async fn send(addr: &str, host: &str, t: &Transaction<'_>) -> Result<Outcome
         return Ok(Outcome { rcpt, data: None });
     }
     let go = c.cmd("DATA").await?;
-    if go.code != 354 {
+    if go.code != Code::START_DATA {
         return Err(ClientError::Reply(go));
     }
     c.send(&dot_stuff(t.data)).await?;
@@ -302,11 +270,5 @@ mod tests {
         assert_eq!(dot_stuff(b".x"), b"..x\r\n.\r\n");
         assert_eq!(dot_stuff(b"a\n.\nb"), b"a\r\n..\r\nb\r\n.\r\n");
         assert_eq!(dot_stuff(b"a\rb"), b"a\r\nb\r\n.\r\n");
-    }
-
-    #[test]
-    fn enhanced_status() {
-        assert_eq!(Reply { code: 550, text: "5.1.1 no such user".into() }.status(), "5.1.1");
-        assert_eq!(Reply { code: 451, text: "try later".into() }.status(), "4.0.0");
     }
 }

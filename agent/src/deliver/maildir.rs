@@ -2,7 +2,7 @@
 //! renamed into `new/` through the durable-write helper, all mailboxes of one message in one
 //! group commit.
 //!
-//! File names are made from the queue id (`<created>.Q<id>.<host>`), so a message is never
+//! File names are [`CopyName`]s, the same for every delivery of one copy, so a message is never
 //! written twice into one mailbox: after a crash, a recovered message first looks for its
 //! name in `new/` and `cur/` and skips mailboxes that already have it.
 
@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 
 use pochta_directory::LocalPart;
 
-use crate::queue::QueueId;
-use crate::queue::durable::{self, Durable, Write};
+use crate::durable::{self, Durable, Write};
+use crate::mail::maildir::{self, CopyName};
+use crate::mail::trace::MoveMark;
 
 pub struct Maildirs {
     root: PathBuf,
@@ -25,13 +26,12 @@ pub struct Maildirs {
 
 impl Maildirs {
     pub fn new(root: PathBuf, host: &str, durable: Arc<Durable>) -> Self {
-        let host = host.replace(['/', ':'], "_");
-        Self { root, host, durable, made: Mutex::new(HashSet::new()) }
+        Self { root, host: host.to_owned(), durable, made: Mutex::new(HashSet::new()) }
     }
 
     /// `<root>/<folded name>/Maildir`; characters that are unsafe in a path are escaped.
     pub fn path(&self, user: &LocalPart) -> PathBuf {
-        self.root.join(folder_name(user.folded())).join("Maildir")
+        maildir::mailbox(&self.root, user)
     }
 
     fn ensure(&self, md: &Path) -> std::io::Result<()> {
@@ -43,11 +43,6 @@ impl Maildirs {
         }
         self.made.lock().expect("not poisoned").insert(md.to_owned());
         Ok(())
-    }
-
-    /// The file name of message `id` (accepted at `created`, unix ms) in every mailbox.
-    pub fn file_name(&self, id: &QueueId, created: i64) -> String {
-        format!("{}.Q{id}.{}", created / 1000, self.host)
     }
 
     /// Whether the mailbox already holds the message (in `new/`, or read and moved to `cur/`).
@@ -63,21 +58,18 @@ impl Maildirs {
         })
     }
 
-    /// Delivers `data` into each mailbox; one result per user, in order. With `check`, skips
-    /// mailboxes that already hold the message (recovery after a crash). `name` (a copy
-    /// relayed by a peer, see [`super::relayed_name`]) replaces the name made from the queue
-    /// id, and is always checked: the peer may have sent that copy before.
+    /// Delivers `data` into each mailbox's `new/` as `name`; one result per user, in order.
+    /// With `check`, skips mailboxes that already hold the message (recovery after a crash);
+    /// a copy relayed by a peer is always checked: the peer may have sent it before.
     pub async fn deliver(
         &self,
         users: &[LocalPart],
-        id: &QueueId,
-        created: i64,
+        name: &CopyName,
         data: Arc<[u8]>,
         check: bool,
-        name: Option<String>,
     ) -> Vec<std::io::Result<()>> {
-        let check = check || name.is_some();
-        let name = name.unwrap_or_else(|| self.file_name(id, created));
+        let check = check || matches!(name, CopyName::Relayed { .. });
+        let name = name.file(&self.host);
         let mut results: Vec<Option<std::io::Result<()>>> = Vec::with_capacity(users.len());
         let mut writes = Vec::new();
         let mut which = Vec::new();
@@ -118,15 +110,16 @@ impl Maildirs {
 impl Maildirs {
     /// Files a letter of a mailbox moving here ([`crate::mailbox_move`]) into each mailbox:
     /// into `new/`, or `cur/` with its flags, of INBOX or the Maildir++ folder `.<folder>/`,
-    /// named `<secs>.M<move id>.<host>` — a mailbox that already holds that name is skipped,
-    /// so a letter sent twice is filed once. `data` is the letter without the move's trace.
+    /// named by the move id ([`CopyName::Moved`]) — a mailbox that already holds that name is
+    /// skipped, so a letter sent twice is filed once. `data` is the letter without the move's
+    /// trace.
     pub async fn file_moved(
         &self,
         users: &[LocalPart],
-        moved: &crate::mailbox_move::Moved,
+        moved: &MoveMark,
         data: Arc<[u8]>,
     ) -> Vec<std::io::Result<()>> {
-        let name = format!("{}.M{}.{}", moved.secs, moved.id, self.host);
+        let name = moved.copy_name().file(&self.host);
         let mut results = Vec::with_capacity(users.len());
         for user in users {
             let mut md = self.path(user);
@@ -144,39 +137,11 @@ impl Maildirs {
             let dest = if moved.new {
                 md.join("new").join(&name)
             } else {
-                md.join("cur").join(format!("{name}:2,{}", moved.flags))
+                md.join("cur").join(maildir::with_flags(&name, &moved.flags))
             };
             let write = Write::via(md.join("tmp").join(&name), dest, data.clone());
             results.push(self.durable.commit(vec![write]).await);
         }
         results
-    }
-}
-
-/// A safe single path component for a folded local part: `[a-z0-9._+-]` kept, anything else
-/// (and a leading dot) written as `%XX`.
-pub fn folder_name(folded: &str) -> String {
-    let mut out = String::with_capacity(folded.len());
-    for (i, b) in folded.bytes().enumerate() {
-        let keep = b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-') || (b == b'.' && i > 0);
-        if keep {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::folder_name;
-
-    #[test]
-    fn folder_names_are_safe() {
-        assert_eq!(folder_name("ivan.petrov"), "ivan.petrov");
-        assert_eq!(folder_name(".."), "%2E.");
-        assert_eq!(folder_name("a/b"), "a%2Fb");
-        assert_eq!(folder_name("я"), "%D1%8F");
     }
 }

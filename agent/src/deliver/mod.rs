@@ -21,10 +21,13 @@ use std::time::Duration;
 use pochta_directory::resolve::{Rejection, Sender, resolve};
 use pochta_directory::{Address, Directory, Domain, Level, SiteId};
 
+use crate::durable::Durable;
+use crate::mail::maildir::CopyName;
+use crate::mail::trace::{self, MoveMark, RelayMark};
 use crate::metrics::Counters;
 use crate::queue::QueueId;
-use crate::queue::durable::Durable;
-use client::{Reply, Security, Transaction};
+use crate::reply::Reply;
+use client::{Security, Transaction};
 
 /// The current directory (the replica's in-memory `Arc<Directory>`).
 pub type DirectorySource = Arc<dyn Fn() -> Arc<Directory> + Send + Sync>;
@@ -87,27 +90,22 @@ pub type Plan = (BTreeMap<Destination, Vec<usize>>, Vec<(usize, Outcome)>);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Delivered,
-    /// Try again later (the text is for logs and `queue show`).
-    Temporary(String),
-    /// Give up: SMTP code, enhanced status, diagnostic.
-    Permanent {
-        code: u16,
-        status: String,
-        diagnostic: String,
-    },
+    /// Try again later (the reply is for logs and `queue show`).
+    Temporary(Reply),
+    /// Give up: the reply goes into the DSN.
+    Permanent(Reply),
+}
+
+impl From<Reply> for Outcome {
+    /// A failure as its reply's class says (RFC 5321 §4.2.1: 4yz transient, 5yz permanent).
+    fn from(r: Reply) -> Self {
+        if r.is_permanent() { Outcome::Permanent(r) } else { Outcome::Temporary(r) }
+    }
 }
 
 impl Outcome {
-    fn from_reply(r: &Reply) -> Self {
-        if r.permanent() {
-            Outcome::Permanent { code: r.code, status: r.status(), diagnostic: r.to_string() }
-        } else {
-            Outcome::Temporary(r.to_string())
-        }
-    }
     fn rejected(why: &Rejection) -> Self {
-        let (code, status) = why.smtp();
-        Outcome::Permanent { code, status: status.into(), diagnostic: format!("{code} {status} {why}") }
+        Outcome::from(Reply::rejected(why))
     }
 }
 
@@ -120,70 +118,8 @@ pub struct Letter {
     pub data: Arc<[u8]>,
     /// Loaded from the spool after a restart: local delivery checks for earlier copies.
     pub recovered: bool,
-    /// Relayed to us by an authenticated peer agent: its [`RELAY_HEADER`] names the copy.
+    /// Relayed to us by an authenticated peer agent: its [`trace::RELAY`] field names the copy.
     pub from_peer: bool,
-}
-
-/// Trace field a relaying agent puts on top of every copy it sends to another site:
-/// `<agent id> <queue id> <created ms>`. A sending agent that dies after the receiver's `250`
-/// but before it recorded the delivery sends the same copy again when it restarts; the
-/// receiving agent names Maildir files after this field and skips mailboxes that already hold
-/// the copy, so the letter is still delivered exactly once.
-pub const RELAY_HEADER: &str = "X-Pochta-Relay";
-
-/// The Maildir file name of a copy relayed by a peer, from its topmost [`RELAY_HEADER`]:
-/// `<created s>.R<hash>.<host>`, the same for every retransmission of that copy.
-pub fn relayed_name(data: &[u8], host: &str) -> Option<String> {
-    use sha2::Digest as _;
-    let end = data.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(data.len());
-    let value = data[..end].split(|b| *b == b'\n').find_map(|line| {
-        let (name, value) = line.split_at(line.iter().position(|b| *b == b':')?);
-        name.eq_ignore_ascii_case(RELAY_HEADER.as_bytes()).then_some(&value[1..])
-    })?;
-    let value = std::str::from_utf8(value).ok()?.trim();
-    let created: i64 = value.split_whitespace().nth(2)?.parse().ok()?;
-    let hash = sha2::Sha256::digest(value.as_bytes());
-    let hex: String = hash[..10].iter().map(|b| format!("{b:02x}")).collect();
-    Some(format!("{}.R{hex}.{}", created / 1000, host.replace(['/', ':'], "_")))
-}
-
-/// The message without any [`RELAY_HEADER`] field (folded lines included) in its header section,
-/// or `None` when it has none. The field is for the deployment's own agents: a letter leaving
-/// for an outside server (MX or smarthost), or quoted in a report to an outside sender, does
-/// not carry agent and queue ids with it.
-pub fn without_relay_header(data: &[u8]) -> Option<Vec<u8>> {
-    let mut drop: Vec<std::ops::Range<usize>> = Vec::new();
-    let mut dropping = false;
-    let mut at = 0;
-    while at < data.len() {
-        let end = data[at..].iter().position(|b| *b == b'\n').map_or(data.len(), |p| at + p + 1);
-        let line = &data[at..end];
-        if line == b"\r\n" || line == b"\n" {
-            break; // the end of the header section
-        }
-        if !matches!(line[0], b' ' | b'\t') {
-            let name = line.iter().position(|b| *b == b':').map(|c| line[..c].trim_ascii_end());
-            dropping = name.is_some_and(|n| n.eq_ignore_ascii_case(RELAY_HEADER.as_bytes()));
-        }
-        if dropping {
-            match drop.last_mut() {
-                Some(r) if r.end == at => r.end = end,
-                _ => drop.push(at..end),
-            }
-        }
-        at = end;
-    }
-    if drop.is_empty() {
-        return None;
-    }
-    let mut out = Vec::with_capacity(data.len());
-    let mut from = 0;
-    for r in drop {
-        out.extend_from_slice(&data[from..r.start]);
-        from = r.end;
-    }
-    out.extend_from_slice(&data[from..]);
-    Some(out)
 }
 
 pub struct Deliverer {
@@ -276,22 +212,24 @@ impl Deliverer {
                     let security = Security::Opportunistic(self.opportunistic.clone());
                     self.smtp(dest, &hosts, security, None, &leaving(letter), rcpts).await
                 }
-                Err(e) => vec![e; rcpts.len()],
+                Err(e) => vec![Outcome::from(e); rcpts.len()],
             },
         }
     }
 
     async fn local(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
         let users: Vec<_> = rcpts.iter().map(|a| a.local().clone()).collect();
-        let moved = letter.from_peer.then(|| crate::mailbox_move::parse(&letter.data, &self.ctx.peer_secret));
+        let moved = letter.from_peer.then(|| MoveMark::find(&letter.data, &self.ctx.peer_secret));
         let results = if let Some(Some(moved)) = moved {
             // A letter of a mailbox moving here: filed where it was, named by its move id.
-            self.maildirs.file_moved(&users, &moved, letter.data[moved.start..].into()).await
+            self.maildirs.file_moved(&users, &moved.mark, letter.data[moved.start..].into()).await
         } else {
-            let name = if letter.from_peer { relayed_name(&letter.data, &self.ctx.hostname) } else { None };
-            self.maildirs
-                .deliver(&users, &letter.id, letter.created, letter.data.clone(), letter.recovered, name)
-                .await
+            let relayed = letter.from_peer.then(|| RelayMark::find(&letter.data)).flatten();
+            let name = match relayed {
+                Some(mark) => mark.copy_name(),
+                None => CopyName::Queued { created_ms: letter.created, id: letter.id.0.clone() },
+            };
+            self.maildirs.deliver(&users, &name, letter.data.clone(), letter.recovered).await
         };
         results
             .into_iter()
@@ -303,7 +241,7 @@ impl Deliverer {
                 }
                 Err(e) => {
                     tracing::warn!(id = %letter.id, rcpt = %a, error = %e, "Maildir delivery failed");
-                    Outcome::Temporary(format!("451 4.3.0 local delivery failed: {e}"))
+                    Outcome::Temporary(Reply::local_delivery_failed(e))
                 }
             })
             .collect()
@@ -316,19 +254,18 @@ impl Deliverer {
             .map(|s| s.agents.iter().filter(|a| !a.smtp.is_empty()).cloned().collect())
             .unwrap_or_default();
         if agents.is_empty() {
-            let why = format!("451 4.4.1 site {site} has no agent reachable by SMTP");
-            return vec![Outcome::Temporary(why); rcpts.len()];
+            return vec![Outcome::Temporary(Reply::site_unreachable(site)); rcpts.len()];
         }
         let user = format!("agent:{}", self.ctx.agent_id);
-        // The same bytes on every attempt: the receiver recognises a copy sent twice.
-        let trace = format!("{RELAY_HEADER}: {} {} {}\r\n", self.ctx.agent_id, letter.id, letter.created);
-        let letter = &Letter { data: [trace.as_bytes(), &letter.data[..]].concat().into(), ..letter.clone() };
+        let field = trace::relay_field(&self.ctx.agent_id, &letter.id, letter.created);
+        let letter =
+            &Letter { data: crate::mail::header::prepend(&field, &letter.data).into(), ..letter.clone() };
         let mut last = Vec::new();
         for agent in agents {
             let security = match tls::pinned(&agent.tls_sha256) {
                 Ok(cfg) => Security::Required(cfg),
                 Err(e) => {
-                    last = vec![Outcome::Temporary(format!("451 4.7.0 TLS: {e}")); rcpts.len()];
+                    last = vec![Outcome::Temporary(Reply::tls_failed(e)); rcpts.len()];
                     continue;
                 }
             };
@@ -363,7 +300,7 @@ impl Deliverer {
             data: &letter.data,
             timeout: self.ctx.timeout,
         };
-        let mut why = format!("451 4.4.1 no host to try for {dest}");
+        let mut why = Reply::no_host(dest);
         for host in hosts {
             let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h).trim_matches(['[', ']']);
             match client::send(host, name, &t).await {
@@ -379,9 +316,9 @@ impl Deliverer {
                 Err(e) => {
                     tracing::info!(id = %letter.id, %dest, host, error = %e, "delivery attempt failed");
                     if let Some(r) = e.permanent() {
-                        return vec![Outcome::from_reply(r); rcpts.len()];
+                        return vec![Outcome::from(r.clone()); rcpts.len()];
                     }
-                    why = format!("451 4.4.1 {host}: {e}");
+                    why = Reply::host_failed(host, e);
                 }
             }
         }
@@ -389,9 +326,9 @@ impl Deliverer {
     }
 }
 
-/// `letter` as it leaves the deployment: without the agents' [`RELAY_HEADER`].
+/// `letter` as it leaves the deployment: without the agents' [`trace::RELAY`] field.
 fn leaving(letter: &Letter) -> std::borrow::Cow<'_, Letter> {
-    match without_relay_header(&letter.data) {
+    match trace::without_relay(&letter.data) {
         Some(data) => std::borrow::Cow::Owned(Letter { data: data.into(), ..letter.clone() }),
         None => std::borrow::Cow::Borrowed(letter),
     }
@@ -401,10 +338,10 @@ fn outcomes(out: &client::Outcome) -> Vec<Outcome> {
     out.rcpt
         .iter()
         .map(|r| match (r, &out.data) {
-            (Err(reply), _) => Outcome::from_reply(reply),
-            (Ok(()), Some(d)) if d.positive() => Outcome::Delivered,
-            (Ok(()), Some(d)) => Outcome::from_reply(d),
-            (Ok(()), None) => Outcome::Temporary("451 4.4.2 no answer to the message".into()),
+            (Err(reply), _) => Outcome::from(reply.clone()),
+            (Ok(()), Some(d)) if d.is_positive() => Outcome::Delivered,
+            (Ok(()), Some(d)) => Outcome::from(d.clone()),
+            (Ok(()), None) => Outcome::Temporary(Reply::no_answer_to_data()),
         })
         .collect()
 }
@@ -418,43 +355,4 @@ pub fn relay_site(dir: &Directory, me: &SiteId) -> Option<SiteId> {
             .find(|s| s.level == level && s.id != *me && s.agents.iter().any(|a| !a.smtp.is_empty()))
             .map(|s| s.id.clone())
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{relayed_name, without_relay_header};
-
-    #[test]
-    fn the_relay_field_is_stripped_from_the_header_section_only() {
-        let m = b"Received: from gw\r\nX-Pochta-Relay: hq-1 Q1 1700000000123\r\nSubject: s\r\n\r\nX-Pochta-Relay: body 1 2\r\n";
-        assert_eq!(
-            without_relay_header(m).unwrap(),
-            b"Received: from gw\r\nSubject: s\r\n\r\nX-Pochta-Relay: body 1 2\r\n"
-        );
-        // Every one of them, in any case, folded, at the top, next to each other, or last.
-        let m = b"x-pochta-relay: a Q 1\r\nX-POCHTA-RELAY : b Q 2\r\n\tfolded 3\r\nFrom: a@b\r\n \
-                  continued\r\nX-Pochta-Relay: c Q 3\r\n\r\nbody\r\n";
-        assert_eq!(without_relay_header(m).unwrap(), b"From: a@b\r\n continued\r\n\r\nbody\r\n");
-        // Look-alikes stay; a letter without the field is not copied.
-        let m = b"X-Pochta-Relayed: x\r\nX-Pochta: y\r\nSubject: X-Pochta-Relay: z\r\n\r\n";
-        assert_eq!(without_relay_header(m), None);
-        assert_eq!(without_relay_header(b"Subject: s\r\n\r\nX-Pochta-Relay: a b 1\r\n"), None);
-        assert_eq!(without_relay_header(b""), None);
-        assert_eq!(without_relay_header(b"X-Pochta-Relay: a Q 1"), Some(vec![]), "no body, no final CRLF");
-    }
-
-    #[test]
-    fn a_relayed_copy_is_named_by_its_topmost_relay_field() {
-        let a = b"Received: x\r\nX-Pochta-Relay: hq-1 Q1 1700000000123\r\nx-pochta-relay: gw-1 Q9 5\r\nSubject: s\r\n\r\nX-Pochta-Relay: body 1 2\r\n";
-        let name = relayed_name(a, "br.example.org").unwrap();
-        assert!(name.starts_with("1700000000.R") && name.ends_with(".br.example.org"), "{name}");
-        // Another hop's Received on top does not change it; another sending agent's id does.
-        let b = [b"Received: y\r\n".as_slice(), a].concat();
-        assert_eq!(relayed_name(&b, "br.example.org").unwrap(), name);
-        let c = b"X-Pochta-Relay: hq-2 Q1 1700000000123\r\n\r\n";
-        assert_ne!(relayed_name(c, "br.example.org").unwrap(), name);
-        // Absent, malformed, or only in the body: no name.
-        assert_eq!(relayed_name(b"Subject: s\r\n\r\nX-Pochta-Relay: a b 1\r\n", "h"), None);
-        assert_eq!(relayed_name(b"X-Pochta-Relay: a b\r\n\r\n", "h"), None);
-    }
 }

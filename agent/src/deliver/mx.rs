@@ -5,7 +5,7 @@ use tokio::sync::OnceCell;
 
 use pochta_directory::Domain;
 
-use super::Outcome;
+use crate::reply::Reply;
 
 #[derive(Default)]
 pub struct MxResolver {
@@ -29,8 +29,9 @@ impl MxResolver {
     }
 
     /// `host:25` for each MX host of `domain`, most preferred first.
-    pub async fn hosts(&self, domain: &Domain) -> Result<Vec<String>, Outcome> {
-        let temp = |e: String| Outcome::Temporary(format!("451 4.4.3 DNS for {domain}: {e}"));
+    /// The reply it fails with is the outcome of every recipient of that domain.
+    pub async fn hosts(&self, domain: &Domain) -> Result<Vec<String>, Reply> {
+        let temp = |e: String| Reply::dns_failed(domain, e);
         let Some(r) = self.resolver().await else { return Err(temp("no resolver".into())) };
         let name = format!("{}.", domain.as_str());
         let mut mx: Vec<(u16, String)> = match r.mx_lookup(name.as_str()).await {
@@ -46,20 +47,12 @@ impl MxResolver {
                 .collect(),
             Err(e) if e.is_no_records_found() => Vec::new(),
             Err(e) if e.is_nx_domain() => {
-                return Err(Outcome::Permanent {
-                    code: 550,
-                    status: "5.1.2".into(),
-                    diagnostic: format!("550 5.1.2 the domain {domain} does not exist"),
-                });
+                return Err(Reply::no_such_domain(domain));
             }
             Err(e) => return Err(temp(e.to_string())),
         };
         if mx.len() == 1 && mx[0].1.is_empty() {
-            return Err(Outcome::Permanent {
-                code: 556,
-                status: "5.1.10".into(),
-                diagnostic: format!("556 5.1.10 {domain} accepts no mail (null MX)"),
-            });
+            return Err(Reply::null_mx(domain));
         }
         if mx.is_empty() {
             mx.push((0, domain.as_str().to_owned()));

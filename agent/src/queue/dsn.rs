@@ -2,6 +2,8 @@
 //! message, listing every recipient that failed, with the original message's headers.
 
 use super::envelope::{Envelope, TargetState};
+use crate::mail::date::rfc5322;
+use crate::mail::{crlf, header, trace};
 
 /// The DSN for `env` (whose message is `data`), or `None` when nothing failed or the sender
 /// is the null reverse path (RFC 5321 §4.5.5: never bounce a bounce).
@@ -12,12 +14,12 @@ pub fn build(env: &Envelope, data: &[u8], hostname: &str, now_ms: i64) -> Option
         return None;
     }
     let boundary = format!("{}/{}", env.id, hostname);
-    let date = rfc5322_date(now_ms / 1000);
+    let date = rfc5322(now_ms / 1000);
     let mut human = String::from("This is the mail system at ");
     human.push_str(hostname);
     human.push_str(".\r\n\r\nYour message could not be delivered to the following recipients:\r\n\r\n");
     let mut status =
-        format!("Reporting-MTA: dns; {hostname}\r\nArrival-Date: {}\r\n", rfc5322_date(env.created / 1000));
+        format!("Reporting-MTA: dns; {hostname}\r\nArrival-Date: {}\r\n", rfc5322(env.created / 1000));
     for t in &failed {
         if let TargetState::Failed { status: st, diagnostic, .. } = &t.state {
             human.push_str(&format!("  <{}>: {}\r\n", t.address, one_line(diagnostic)));
@@ -29,8 +31,11 @@ pub fn build(env: &Envelope, data: &[u8], hostname: &str, now_ms: i64) -> Option
         }
     }
     // Quoted for a sender who may be outside: without the agents' own relay field.
-    let stripped = crate::deliver::without_relay_header(data);
-    let headers = original_headers(stripped.as_deref().unwrap_or(data));
+    let stripped = trace::without_relay(data);
+    let mut headers = crlf(header::section(stripped.as_deref().unwrap_or(data))).into_owned();
+    if !headers.is_empty() && !headers.ends_with(b"\r\n") {
+        headers.extend_from_slice(b"\r\n"); // a letter that is all header and no final CRLF
+    }
     let mut out = String::new();
     out.push_str(&format!(
         "From: Mail Delivery System <MAILER-DAEMON@{hostname}>\r\n\
@@ -68,38 +73,8 @@ fn one_line(s: &str) -> String {
     s.split(['\r', '\n']).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
-/// The header section of a message (up to the first empty line), CRLF line ends.
-fn original_headers(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for line in data.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        out.extend_from_slice(line);
-        out.extend_from_slice(b"\r\n");
-    }
-    out
-}
-
-/// `Thu, 01 Jan 1970 00:00:00 +0000` (RFC 5322 §3.3).
-pub fn rfc5322_date(secs: i64) -> String {
-    let c = pochta_directory::date::Civil::from_unix(secs);
-    format!(
-        "{}, {:02} {} {} {:02}:{:02}:{:02} +0000",
-        c.weekday_name(),
-        c.day,
-        c.month_name(),
-        c.year,
-        c.secs / 3600,
-        c.secs % 3600 / 60,
-        c.secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::rfc5322_date;
 
     #[test]
     fn the_report_quotes_the_headers_without_the_relay_field() {
@@ -121,12 +96,5 @@ mod tests {
         let report = String::from_utf8(super::build(&env, data, "gw.example.org", 0).unwrap()).unwrap();
         assert!(report.contains("Subject: hello\r\n"), "{report}");
         assert!(!report.to_ascii_lowercase().contains("x-pochta-relay"), "{report}");
-    }
-
-    #[test]
-    fn dates() {
-        assert_eq!(rfc5322_date(0), "Thu, 01 Jan 1970 00:00:00 +0000");
-        assert_eq!(rfc5322_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 +0000");
-        assert_eq!(rfc5322_date(951_782_400), "Tue, 29 Feb 2000 00:00:00 +0000");
     }
 }

@@ -7,6 +7,7 @@ use pochta_directory::Address;
 use serde::{Deserialize, Serialize};
 
 use super::{Origin, QueueId};
+use crate::reply::Reply;
 
 /// [`Origin`] as stored, plus the agent's own messages (delivery status notifications).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,6 +58,19 @@ pub enum TargetState {
         status: String,
         diagnostic: String,
     },
+}
+
+impl TargetState {
+    /// Given up at `at` with `why` (its code, its status or its class's, and the whole reply
+    /// as the diagnostic: RFC 3464 §2.3.4 and §2.3.6).
+    pub fn failed(at: i64, why: &Reply) -> Self {
+        TargetState::Failed {
+            at,
+            code: why.code.as_u16(),
+            status: why.status_or_class().to_string(),
+            diagnostic: why.to_string(),
+        }
+    }
 }
 
 /// One final destination of a message: a mailbox of ours (`user@domain`) or an outside

@@ -3,12 +3,11 @@
 //! INTERFACE (fixed; the SMTP service is written against it): `Sink::enqueue` returns only once
 //! the message and its envelope are on disk and fsynced. Only then may SMTP answer 250.
 //!
-//! The implementation: [`durable`] (the one durable-write helper, with group commit),
+//! The implementation: [`crate::durable`] (the one durable-write helper, with group commit),
 //! [`spool`] (files), [`envelope`] (what is stored), [`runner::Queue`] (the [`Sink`], the
 //! scheduler, retries) and [`dsn`] (bounces). `Queue::enqueue` counts `accepted`.
 
 pub mod dsn;
-pub mod durable;
 pub mod envelope;
 pub mod runner;
 pub mod spool;

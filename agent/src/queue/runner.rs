@@ -24,13 +24,14 @@ use pochta_directory::{Address, Directory};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::durable::Durable;
 use super::envelope::{Envelope, OriginRecord, Target, TargetState, now_ms};
 use super::spool::Spool;
 use super::{Incoming, QueueError, QueueId, Sink, dsn};
 use crate::config::{DeliveryConfig, QueueConfig};
 use crate::deliver::{Deliverer, Destination, Letter, Outcome};
+use crate::durable::Durable;
 use crate::metrics::Counters;
+use crate::reply::Reply;
 
 /// Messages at most this large stay in memory between acceptance and their first attempt.
 const KEEP_IN_MEMORY: usize = 4 << 20;
@@ -357,15 +358,9 @@ impl Queue {
                 }
                 "bounce" => {
                     let now = now_ms();
-                    let diagnostic = "550 5.0.0 removed from the queue by the administrator".to_owned();
                     let failed = |t: &mut Target| {
                         if t.is_pending() {
-                            t.state = TargetState::Failed {
-                                at: now,
-                                code: 550,
-                                status: "5.0.0".into(),
-                                diagnostic: diagnostic.clone(),
-                            };
+                            t.state = TargetState::failed(now, &Reply::removed_by_admin());
                         }
                     };
                     let env = &mut slot.env;
@@ -533,12 +528,7 @@ impl Queue {
             let targets = env.targets.as_mut().expect("expanded");
             for t in targets.iter_mut().filter(|t| t.is_pending()) {
                 let last = t.last_error.clone().unwrap_or_else(|| "no attempt succeeded".into());
-                t.state = TargetState::Failed {
-                    at: now,
-                    code: 451,
-                    status: "4.4.7".into(),
-                    diagnostic: format!("451 4.4.7 delivery time expired; last error: {last}"),
-                };
+                t.state = TargetState::failed(now, &Reply::expired(&last));
             }
         }
         if env.is_done() {
@@ -630,25 +620,13 @@ fn apply(t: &mut Target, o: Outcome, via: &str, at: i64) {
             t.state = TargetState::Delivered { at, via: via.to_owned() };
             t.last_error = None;
         }
-        Outcome::Temporary(why) => t.last_error = Some(why),
-        Outcome::Permanent { code, status, diagnostic } => {
-            t.state = TargetState::Failed { at, code, status, diagnostic };
-        }
+        Outcome::Temporary(why) => t.last_error = Some(why.to_string()),
+        Outcome::Permanent(why) => t.state = TargetState::failed(at, &why),
     }
 }
 
 fn failed_target(address: Address, why: &Rejection, at: i64) -> Target {
-    let (code, status) = why.smtp();
-    Target {
-        address,
-        state: TargetState::Failed {
-            at,
-            code,
-            status: status.into(),
-            diagnostic: format!("{code} {status} {why}"),
-        },
-        last_error: None,
-    }
+    Target { address, state: TargetState::failed(at, &Reply::rejected(why)), last_error: None }
 }
 
 /// The final recipients of a message. At the first agent, aliases and lists expand here, once;

@@ -20,8 +20,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use super::QueueId;
-use super::durable::{self, Durable, Write};
 use super::envelope::Envelope;
+use crate::durable::{self, Durable, Write};
 
 const MAGIC: &[u8] = b"POCHTA-Q2 ";
 const MAGIC_V1: &[u8] = b"POCHTA-Q1 ";

@@ -46,6 +46,17 @@ pub struct Contact {
     pub server_version: Option<Version>,
 }
 
+impl Contact {
+    /// Whether the replica is stale: never in contact with the server, or not for longer than
+    /// `after_secs` (the rule of `/status`, SMTP's RCPT policy and `resolve` alike).
+    pub fn is_stale(&self, after_secs: u64) -> bool {
+        match self.last_contact {
+            None => true,
+            Some(t) => u64::try_from(crate::clock::unix_now() - t).unwrap_or(0) > after_secs,
+        }
+    }
+}
+
 /// The result of an offer that refused nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Offered {
@@ -202,7 +213,7 @@ impl Replica {
 
     /// Records an exchange with the central server, and the head it reported (or implied).
     pub async fn note_contact(&self, server_version: Option<Version>) {
-        let at = crate::status::unix_now();
+        let at = crate::clock::unix_now();
         let server_version = {
             let mut c = self.contact.lock().expect("the contact lock is never poisoned");
             c.last_contact = Some(at);

@@ -3,21 +3,37 @@
 //! its actions run here: the TLS handshake, password checks on the blocking pool, and the
 //! hand-over to the queue.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
 use pochta_directory::PasswordHash;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep_until, timeout};
+use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
-use super::server::Shared;
-use super::session::{Action, Role, Session, Step};
+use super::session::{Action, DirectoryView, Role, Session, SessionConfig, Step};
+use crate::metrics::Counters;
 use crate::queue::Sink;
+
+/// What every connection of the service shares.
+pub(crate) struct Shared<S> {
+    pub cfg: Arc<SessionConfig>,
+    pub view: Arc<dyn DirectoryView>,
+    pub counters: Arc<Counters>,
+    pub sink: Arc<S>,
+    pub tls: Option<TlsAcceptor>,
+    /// Caps concurrent Argon2id verifications in the whole agent.
+    pub auth: Arc<Semaphore>,
+    /// Connections per client address and in all, for the limits the listener enforces.
+    pub per_ip: Mutex<HashMap<IpAddr, usize>>,
+    pub total: std::sync::atomic::AtomicUsize,
+}
 
 /// A plain or TLS stream; STARTTLS turns the first into the second.
 enum Stream {

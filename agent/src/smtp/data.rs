@@ -242,21 +242,6 @@ pub fn check_chunked(msg: &[u8], reject_bare_lf: bool) -> Result<Option<Vec<u8>>
     Ok(out)
 }
 
-/// The number of `Received:` fields in the header section (RFC 5321 §6.3 loop detection).
-pub fn count_received(msg: &[u8]) -> usize {
-    let mut n = 0;
-    for line in msg.split(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
-        if line.is_empty() {
-            break;
-        }
-        if line.len() >= 9 && line[..9].eq_ignore_ascii_case(b"received:") {
-            n += 1;
-        }
-    }
-    n
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,10 +314,5 @@ mod tests {
         assert_eq!(check_chunked(b"a\rb", false), Err(Bare::Cr));
         assert_eq!(check_chunked(b"a\n.\r\nb", false), Err(Bare::DotLine));
         assert_eq!(check_chunked(b"a\nb", true), Err(Bare::Lf));
-    }
-
-    #[test]
-    fn received_counting() {
-        assert_eq!(count_received(b"Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: body\r\n"), 2);
     }
 }

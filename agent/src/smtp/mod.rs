@@ -1,7 +1,8 @@
 //! The agent's SMTP service.
 //!
-//! * `reply`, `limits`, `path`, `data`, `session` — the sans-IO core: bytes in, replies and
-//!   actions out, no tokio. Tested in memory.
+//! * `limits`, `path`, `data`, `policy`, `session` — the sans-IO core: bytes in, replies
+//!   ([`crate::reply`]) and actions out, no tokio. Tested in memory. `policy` is the RCPT
+//!   policy, pure, shared with the look-up command.
 //! * `conn`, `server` — the only I/O: tokio listeners for the port-25 role, submission (587)
 //!   and implicit-TLS submission (465), TLS, timeouts, connection limits, Argon2id off the
 //!   async threads, and the hand-over to the queue ([`crate::queue::Sink`]).
@@ -16,7 +17,7 @@ pub mod conn;
 pub mod data;
 pub mod limits;
 pub mod path;
-pub mod reply;
+pub mod policy;
 pub mod server;
 pub mod session;
 
@@ -24,8 +25,8 @@ use std::sync::Arc;
 
 use pochta_directory::Directory;
 
+pub use crate::reply::{Code, Reply};
 pub use limits::Limits;
-pub use reply::{Code, Reply};
 pub use server::{SmtpAddrs, SmtpServer};
 pub use session::{Action, Authed, DirectoryView, Role, Session, SessionConfig, Step};
 
@@ -43,11 +44,7 @@ impl DirectoryView for ReplicaView {
         self.replica.directory()
     }
 
-    /// The same rule as `/status`: never in contact, or not for `stale_after_secs`.
     fn stale(&self) -> bool {
-        match self.replica.contact().last_contact {
-            None => true,
-            Some(t) => u64::try_from(crate::status::unix_now() - t).unwrap_or(0) > self.stale_after_secs,
-        }
+        self.replica.contact().is_stale(self.stale_after_secs)
     }
 }

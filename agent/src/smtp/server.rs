@@ -14,10 +14,11 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
-use super::reply::Reply;
+use super::conn::Shared;
 use super::session::{DirectoryView, Role, SessionConfig};
 use crate::metrics::Counters;
 use crate::queue::Sink;
+use crate::reply::Reply;
 
 /// Where the SMTP listeners are bound (port 0 in the configuration picks a free port).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -62,19 +63,6 @@ impl Bound {
     pub fn is_empty(&self) -> bool {
         self.listeners.is_empty()
     }
-}
-
-/// What every connection of the service shares.
-pub(crate) struct Shared<S> {
-    pub cfg: Arc<SessionConfig>,
-    pub view: Arc<dyn DirectoryView>,
-    pub counters: Arc<Counters>,
-    pub sink: Arc<S>,
-    pub tls: Option<TlsAcceptor>,
-    /// Caps concurrent Argon2id verifications in the whole agent.
-    pub auth: Arc<Semaphore>,
-    per_ip: Mutex<HashMap<IpAddr, usize>>,
-    total: std::sync::atomic::AtomicUsize,
 }
 
 /// Holds one connection's place in the limits; gives it back when dropped.

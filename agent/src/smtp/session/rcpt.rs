@@ -1,0 +1,60 @@
+//! RCPT TO (RFC 5321 §4.1.1.3): the command's own checks here, the decision in
+//! [`crate::smtp::policy::rcpt`].
+
+use super::{Authed, Session};
+use crate::reply::Reply;
+use crate::smtp::path::{Path, PathError};
+use crate::smtp::policy::{self, Who};
+
+impl Session {
+    pub(super) fn rcpt(&mut self, args: &str) {
+        let Some(tx) = &self.tx else {
+            self.error(Reply::bad_sequence("need MAIL before RCPT"));
+            return;
+        };
+        if tx.chunked {
+            self.error(Reply::bad_sequence("RCPT after BDAT"));
+            return;
+        }
+        let path = match Path::parse(args, "TO") {
+            Ok(p) => p,
+            Err(PathError::Syntax(s)) => return self.error(Reply::bad_arguments(s)),
+            Err(PathError::Param(p)) => {
+                return self.error(Reply::bad_arguments(format!("bad parameter {p}")));
+            }
+        };
+        if let Some((k, _)) = path.params.first() {
+            return self.error(Reply::param_not_supported(k));
+        }
+        if tx.rcpts.len() >= self.cfg.limits.max_recipients {
+            return self.reject("too_many_recipients", Reply::too_many_recipients());
+        }
+        if !path.mailbox.is_ascii() && !tx.smtputf8 {
+            return self.error(Reply::needs_smtputf8());
+        }
+        // Sender-specified routing: source routes, `%` and `!` hacks, a quoted `@`. We never
+        // route by them; from a stranger they are an attempt to relay.
+        if path.routing_trick() && self.auth.is_none() {
+            return self.reject("relay_denied", Reply::relay_denied());
+        }
+        if path.is_null() {
+            return self.reject("bad_recipient", Reply::bad_recipient("empty address"));
+        }
+        let who = match &self.auth {
+            None => Who::Stranger,
+            Some(Authed::User(_)) => Who::User,
+            Some(Authed::Peer(_)) => Who::Peer,
+        };
+        let dir = self.view.directory();
+        let rcpt = match policy::rcpt(&dir, &path.mailbox, tx.from.as_ref(), who, self.view.stale()) {
+            Ok(accepted) => accepted.address,
+            Err(refused) => return self.reject(refused.reason, refused.reply),
+        };
+        if let Some(tx) = self.tx.as_mut()
+            && !tx.rcpts.contains(&rcpt)
+        {
+            tx.rcpts.push(rcpt);
+        }
+        self.reply(Reply::recipient_ok());
+    }
+}
