@@ -71,9 +71,9 @@ pub struct App {
     addr: SocketAddr,
     tls: Arc<rustls::ServerConfig>,
     fingerprint: String,
-    dir: PathBuf,
     counters: Arc<metrics::Counters>,
     queue: Arc<queue::Queue>,
+    deliverer: Arc<deliver::Deliverer>,
     smtp: smtp::server::Bound,
 }
 
@@ -96,7 +96,12 @@ impl App {
         let addr = listener.local_addr().map_err(|e| StartError::Listen(cfg.listen, e))?;
         let counters = Arc::new(metrics::Counters::default());
         let queue_dir = Config::queue_path(dir);
-        let queue = queue::Queue::open(&queue_dir, &cfg.queue, counters.clone())
+        let replica = Arc::new(replica);
+        // Delivery first: it owns the durable writer the spool shares, and the queue delivers
+        // through it (its fast path at acceptance, its scheduler afterwards).
+        let durable = durable::Durable::new(cfg.queue.committers as usize);
+        let deliverer = Arc::new(deliverer(&cfg, dir, &replica, &counters, durable)?);
+        let queue = queue::Queue::open(&queue_dir, &cfg.queue, deliverer.clone())
             .map_err(|e| StartError::Queue(queue_dir.display().to_string(), e))?;
         let smtp = smtp::server::Bound::bind(cfg.smtp.listen, cfg.smtp.submission, cfg.smtp.submissions)
             .map_err(|(a, e)| StartError::Listen(a, e))?;
@@ -106,14 +111,14 @@ impl App {
         );
         Ok(App {
             cfg: Arc::new(cfg),
-            replica: Arc::new(replica),
+            replica,
             listener,
             addr,
             tls,
             fingerprint,
-            dir: dir.to_owned(),
             counters,
             queue,
+            deliverer,
             smtp,
         })
     }
@@ -152,8 +157,8 @@ impl App {
     }
 
     /// The delivery side of this agent: Maildir, other sites, the outside world.
-    pub fn deliverer(&self) -> Result<deliver::Deliverer, StartError> {
-        deliverer(&self.cfg, &self.dir, &self.replica, &self.counters, &self.queue)
+    pub fn deliverer(&self) -> &Arc<deliver::Deliverer> {
+        &self.deliverer
     }
 
     /// Runs until SIGINT or SIGTERM.
@@ -164,8 +169,7 @@ impl App {
     /// Runs until `shutdown` completes, then stops serving (letting requests in flight finish
     /// for a few seconds), stops syncing and closes the replica.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
-        let deliverer = Arc::new(self.deliverer()?);
-        let App { cfg, replica, listener, tls, queue, counters, smtp: smtp_bound, .. } = self;
+        let App { cfg, replica, listener, tls, queue, deliverer, counters, smtp: smtp_bound, .. } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
         let moves = mailbox_move::Progress::default();
@@ -219,7 +223,7 @@ impl App {
         );
         let move_task = tokio::spawn(mover.run(replica.subscribe(), stop_rx.clone()));
         let schedule = queue::Schedule::from_config(&cfg.delivery, deliverer.context().hostname.clone());
-        let queue_task = tokio::spawn(queue.clone().run(deliverer, schedule, stop_rx));
+        let queue_task = tokio::spawn(queue.clone().run(schedule, stop_rx));
 
         let served = tokio::select! {
             _ = shutdown => None,
@@ -333,7 +337,7 @@ fn deliverer(
     dir: &Path,
     replica: &Arc<Replica>,
     counters: &Arc<metrics::Counters>,
-    queue: &queue::Queue,
+    durable: Arc<durable::Durable>,
 ) -> Result<deliver::Deliverer, StartError> {
     let hostname = if cfg.delivery.hostname.is_empty() {
         format!("{}.{}", cfg.site, cfg.domain)
@@ -353,7 +357,7 @@ fn deliverer(
         timeout: Duration::from_secs_f64(cfg.delivery.timeout_secs.max(0.1)),
         counters: counters.clone(),
     };
-    deliver::Deliverer::new(ctx, queue.durable())
+    deliver::Deliverer::new(ctx, durable)
         .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))
 }
 

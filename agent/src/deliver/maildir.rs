@@ -29,6 +29,11 @@ impl Maildirs {
         Self { root, host: host.to_owned(), durable, made: Mutex::new(HashSet::new()) }
     }
 
+    /// The group-commit writer, shared with the spool.
+    pub fn durable(&self) -> &Arc<Durable> {
+        &self.durable
+    }
+
     /// `<root>/<folded name>/Maildir`; characters that are unsafe in a path are escaped.
     pub fn path(&self, user: &LocalPart) -> PathBuf {
         maildir::mailbox(&self.root, user)

@@ -15,8 +15,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pochta_directory::resolve::{Rejection, Sender, resolve, resolve_all};
@@ -29,7 +29,6 @@ use super::spool::Spool;
 use super::{Incoming, QueueError, QueueId, Sink, dsn};
 use crate::config::{DeliveryConfig, QueueConfig};
 use crate::deliver::{Deliverer, Destination, Letter, Outcome};
-use crate::durable::Durable;
 use crate::metrics::Counters;
 use crate::reply::Reply;
 
@@ -98,20 +97,23 @@ pub struct Queue {
     state: Mutex<State>,
     wake: Notify,
     counters: Arc<Counters>,
-    /// The scheduler's deliverer, once it runs: [`Sink::enqueue`] delivers a letter for this
-    /// site's mailboxes only straight into them (see [`Queue::local_only`]).
-    local: OnceLock<Arc<Deliverer>>,
+    /// Made before the queue (it owns the durable writer both share): the scheduler's
+    /// attempts and [`Sink::enqueue`]'s fast path (see [`Queue::local_only`]) go through it.
+    deliverer: Arc<Deliverer>,
+    /// The scheduler runs: until it does (and once it stopped), every letter is spooled.
+    running: AtomicBool,
 }
 
 impl Queue {
-    /// Opens the spool at `root` (creating it) and takes over every message found there.
+    /// Opens the spool at `root` (creating it) and takes over every message found there. The
+    /// spool writes through the deliverer's durable writer, and counts into its counters.
     pub fn open(
         root: &std::path::Path,
         cfg: &QueueConfig,
-        counters: Arc<Counters>,
+        deliverer: Arc<Deliverer>,
     ) -> std::io::Result<Arc<Self>> {
-        let durable = Durable::new(cfg.committers as usize);
-        let spool = Spool::open(root, cfg.spool_dirs, durable)?;
+        let spool = Spool::open(root, cfg.spool_dirs, deliverer.maildirs().durable().clone())?;
+        let counters = deliverer.context().counters.clone();
         let mut msgs = BTreeMap::new();
         for found in spool.load_all(true) {
             let slot = Slot {
@@ -137,13 +139,9 @@ impl Queue {
             state: Mutex::new(State { msgs, dests: HashMap::new() }),
             wake: Notify::new(),
             counters,
-            local: OnceLock::new(),
+            deliverer,
+            running: AtomicBool::new(false),
         }))
-    }
-
-    /// The group-commit writer, shared with Maildir delivery.
-    pub fn durable(&self) -> Arc<Durable> {
-        self.spool.durable().clone()
     }
 
     pub fn counters(&self) -> &Arc<Counters> {
@@ -235,53 +233,59 @@ impl Queue {
             new_envelope(id, msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data.len());
         let data = Arc::<[u8]>::from(msg.data);
         // A peer's letters keep the queue: their Maildir names come from the relay field.
-        let deliverer = match (&env.origin, self.local.get()) {
-            (OriginRecord::Outside | OriginRecord::User { .. }, Some(d)) => d.clone(),
-            _ => return self.store_env(env, seq, data, false).await,
-        };
-        let directory = deliverer.directory();
-        let mut targets = expand(&directory, &env, env.created);
-        let pending: Vec<(usize, &Address)> = targets.iter().map(|t| &t.address).enumerate().collect();
-        let (groups, refused) = deliverer.plan(&directory, &pending);
-        let local_only = !targets.is_empty()
-            && targets.iter().all(Target::is_pending)
-            && refused.is_empty()
-            && groups.keys().all(|d| *d == Destination::Local);
-        if !local_only {
+        let fast = matches!(env.origin, OriginRecord::Outside | OriginRecord::User { .. })
+            && self.running.load(Ordering::Acquire);
+        if !fast {
             return self.store_env(env, seq, data, false).await;
         }
-        let letter = Letter {
-            id: env.id.clone(),
-            reverse_path: env.reverse_path.clone(),
-            created: env.created,
-            data: data.clone(),
-            recovered: false,
-            from_peer: false,
+        let created = env.created;
+        let groups = self.route(&mut env, created);
+        let targets = env.targets.as_deref().unwrap_or_default();
+        let local_only = !targets.is_empty()
+            && targets.iter().all(Target::is_pending)
+            && groups.keys().all(|d| *d == Destination::Local);
+        let Some(idx) = groups.into_values().next().filter(|_| local_only) else {
+            // The scheduler expands it again at its first attempt, against the directory then.
+            env.targets = None;
+            return self.store_env(env, seq, data, false).await;
         };
-        let rcpts: Vec<Address> = targets.iter().map(|t| t.address.clone()).collect();
-        let outcomes = deliverer.deliver(&Destination::Local, &letter, &rcpts).await;
+        let letter = letter(&env, data.clone(), false);
+        let outcomes = self.deliverer.deliver(&Destination::Local, &letter, &recipients(&env, &idx)).await;
         if outcomes.iter().all(|o| *o == Outcome::Delivered) {
-            tracing::debug!(id = %env.id, rcpts = rcpts.len(), "delivered locally on acceptance");
+            tracing::debug!(id = %env.id, rcpts = idx.len(), "delivered locally on acceptance");
             return Ok(env.id);
         }
-        let at = now_ms();
-        for (t, o) in targets.iter_mut().zip(outcomes) {
-            apply(t, o, &Destination::Local.to_string(), at);
-        }
+        record(&mut env, &Destination::Local, &idx, outcomes);
         env.attempts = 1;
-        env.targets = Some(targets);
         self.store_env(env, seq, data, true).await
+    }
+
+    /// The first half of every delivery attempt, the fast path's and the scheduler's: the
+    /// final recipients (expanded once, at the first attempt), the pending ones grouped by
+    /// destination against the directory *as it is now*, and the ones it refuses now failed.
+    fn route(&self, env: &mut Envelope, now: i64) -> BTreeMap<Destination, Vec<usize>> {
+        let directory = self.deliverer.directory();
+        if env.targets.is_none() {
+            env.targets = Some(expand(&directory, env, now));
+        }
+        let targets = env.targets.as_mut().expect("expanded");
+        let pending: Vec<(usize, &Address)> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| t.is_pending())
+            .map(|(i, t)| (i, &t.address))
+            .collect();
+        let (groups, refused) = self.deliverer.plan(&directory, &pending);
+        for (i, o) in refused {
+            apply(&mut targets[i], o, "directory", now);
+        }
+        groups
     }
 
     /// Runs the scheduler until `stop` turns true; attempts in flight get a few seconds to
     /// finish (their state is on disk either way).
-    pub async fn run(
-        self: Arc<Self>,
-        deliverer: Arc<Deliverer>,
-        schedule: Schedule,
-        mut stop: watch::Receiver<bool>,
-    ) {
-        let _ = self.local.set(deliverer.clone());
+    pub async fn run(self: Arc<Self>, schedule: Schedule, mut stop: watch::Receiver<bool>) {
+        self.running.store(true, Ordering::Release);
         let schedule = Arc::new(schedule);
         let permits = Arc::new(Semaphore::new(schedule.concurrency));
         let mut tasks = JoinSet::new();
@@ -298,9 +302,9 @@ impl Queue {
             let (due, next) = self.take_due(now, permits.available_permits());
             for id in due {
                 let permit = permits.clone().try_acquire_owned().expect("counted above");
-                let (q, d, s) = (self.clone(), deliverer.clone(), schedule.clone());
+                let (q, s) = (self.clone(), schedule.clone());
                 tasks.spawn(async move {
-                    q.attempt(id, &d, &s).await;
+                    q.attempt(id, &s).await;
                     drop(permit);
                 });
             }
@@ -316,6 +320,7 @@ impl Queue {
         if tokio::time::timeout(Duration::from_secs(10), drain).await.is_err() {
             tasks.abort_all();
         }
+        self.running.store(false, Ordering::Release);
         self.spool.durable().close();
     }
 
@@ -431,7 +436,7 @@ impl Queue {
         }
     }
 
-    async fn attempt(self: &Arc<Self>, id: QueueId, deliverer: &Arc<Deliverer>, schedule: &Schedule) {
+    async fn attempt(self: &Arc<Self>, id: QueueId, schedule: &Schedule) {
         let (mut env, dir, data, recovered, force) = {
             let mut st = self.lock();
             let Some(slot) = st.msgs.get_mut(&id) else { return };
@@ -449,31 +454,11 @@ impl Queue {
                 }
             }
         };
-        let directory = deliverer.directory();
         let now = now_ms();
         env.attempts += 1;
-        if env.targets.is_none() {
-            env.targets = Some(expand(&directory, &env, now));
-        }
+        let groups = self.route(&mut env, now);
+        let letter = letter(&env, data.clone(), recovered);
         let targets = env.targets.as_mut().expect("expanded");
-        let pending: Vec<(usize, &Address)> = targets
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| t.is_pending())
-            .map(|(i, t)| (i, &t.address))
-            .collect();
-        let (groups, refused) = deliverer.plan(&directory, &pending);
-        for (i, o) in refused {
-            apply(&mut targets[i], o, "directory", now);
-        }
-        let letter = Letter {
-            id: id.clone(),
-            reverse_path: env.reverse_path.clone(),
-            created: env.created,
-            data: data.clone(),
-            recovered,
-            from_peer: matches!(env.origin, OriginRecord::Peer { .. }),
-        };
         let mut next_try = i64::MAX;
         let mut rcpt_temp = false;
         let mut go = Vec::new();
@@ -490,9 +475,7 @@ impl Queue {
         }
         let mut running = JoinSet::new();
         for (dest, idx) in go {
-            let rcpts: Vec<Address> = idx.iter().map(|&i| targets[i].address.clone()).collect();
-            let letter = letter.clone();
-            let d = deliverer.clone();
+            let (d, letter, rcpts) = (self.deliverer.clone(), letter.clone(), recipients(&env, &idx));
             running.spawn(async move {
                 let out = d.deliver(&dest, &letter, &rcpts).await;
                 (dest, idx, out)
@@ -500,15 +483,9 @@ impl Queue {
         }
         while let Some(joined) = running.join_next().await {
             let Ok((dest, idx, outcomes)) = joined else { continue };
-            let at = now_ms();
             let all_temp = outcomes.iter().all(|o| matches!(o, Outcome::Temporary(_)));
-            let targets = env.targets.as_mut().expect("expanded");
-            for (&i, o) in idx.iter().zip(outcomes) {
-                if matches!(o, Outcome::Temporary(_)) {
-                    rcpt_temp |= !all_temp;
-                }
-                apply(&mut targets[i], o, &dest.to_string(), at);
-            }
+            rcpt_temp |= !all_temp && outcomes.iter().any(|o| matches!(o, Outcome::Temporary(_)));
+            record(&mut env, &dest, &idx, outcomes);
             if dest != Destination::Local {
                 let retry_at = self.settle(&dest, !all_temp, schedule);
                 if all_temp {
@@ -611,6 +588,34 @@ fn new_envelope(
         next_try: now,
         size: size as u64,
         targets: None,
+    }
+}
+
+/// The letter of `env` as delivery sees it.
+fn letter(env: &Envelope, data: Arc<[u8]>, recovered: bool) -> Letter {
+    Letter {
+        id: env.id.clone(),
+        reverse_path: env.reverse_path.clone(),
+        created: env.created,
+        data,
+        recovered,
+        from_peer: matches!(env.origin, OriginRecord::Peer { .. }),
+    }
+}
+
+/// The addresses of the recipients `idx` of `env`: one attempt at one destination (one
+/// transaction, or one group commit of Maildir copies) sends to these.
+fn recipients(env: &Envelope, idx: &[usize]) -> Vec<Address> {
+    let targets = env.targets.as_deref().unwrap_or_default();
+    idx.iter().map(|&i| targets[i].address.clone()).collect()
+}
+
+/// One attempt's outcomes for the recipients `idx` of `env`, into their states.
+fn record(env: &mut Envelope, dest: &Destination, idx: &[usize], outcomes: Vec<Outcome>) {
+    let (at, via) = (now_ms(), dest.to_string());
+    let targets = env.targets.as_mut().expect("routed before sending");
+    for (&i, o) in idx.iter().zip(outcomes) {
+        apply(&mut targets[i], o, &via, at);
     }
 }
 

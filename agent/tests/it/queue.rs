@@ -56,9 +56,10 @@ async fn group_commit_makes_every_concurrent_message_durable() {
     assert_eq!(files, 300);
     assert!(used_dirs >= 8, "files spread over the subdirectories ({used_dirs})");
     // What a restart finds: all of them, with their envelopes.
+    let deliverer = rig.deliverer.clone();
     rig.crash();
     drop(queue);
-    let again = Queue::open(&spool, &Default::default(), Default::default()).unwrap();
+    let again = Queue::open(&spool, &Default::default(), deliverer).unwrap();
     assert_eq!(again.len(), 300);
     assert!(again.list().iter().all(|e| e.recipients == vec![addr("bob@example.org")]));
 }

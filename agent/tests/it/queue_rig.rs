@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use pochta_agent::config::{DeliveryConfig, QueueConfig};
 use pochta_agent::deliver::{Context, Deliverer};
+use pochta_agent::durable::Durable;
 use pochta_agent::metrics::Counters;
 use pochta_agent::queue::{Incoming, Origin, Queue, QueueId, Schedule, Sink};
 use pochta_directory::{AgentEndpoint, Directory, Level, Op, Site};
@@ -55,6 +56,7 @@ pub fn site_at(id: &str, level: Level, smtp: Option<(&str, &str)>) -> Site {
 
 pub struct Rig {
     pub queue: Arc<Queue>,
+    pub deliverer: Arc<Deliverer>,
     pub counters: Arc<Counters>,
     pub maildir: PathBuf,
     stop: watch::Sender<bool>,
@@ -79,24 +81,25 @@ impl Default for RigOptions {
 impl Rig {
     pub fn open(root: &Path, dir: SharedDir, o: RigOptions) -> Rig {
         let counters = Arc::new(Counters::default());
-        let queue = Queue::open(&root.join("queue"), &QueueConfig::default(), counters.clone()).unwrap();
         let maildir = root.join("mail");
         let (stop, stop_rx) = watch::channel(false);
+        let source = dir.clone();
+        let ctx = Context {
+            directory: Arc::new(move || source.read().unwrap().clone()),
+            site: sid(o.site),
+            level: o.level,
+            agent_id: format!("{}-agent", o.site),
+            peer_secret: PEER_SECRET.into(),
+            maildir_root: maildir.clone(),
+            smarthost: o.smarthost.clone(),
+            hostname: format!("{}.example.org", o.site),
+            timeout: Duration::from_secs(5),
+            counters: counters.clone(),
+        };
+        let durable = Durable::new(QueueConfig::default().committers as usize);
+        let deliverer = Arc::new(Deliverer::new(ctx, durable).unwrap());
+        let queue = Queue::open(&root.join("queue"), &QueueConfig::default(), deliverer.clone()).unwrap();
         let task = o.run.then(|| {
-            let source = dir.clone();
-            let ctx = Context {
-                directory: Arc::new(move || source.read().unwrap().clone()),
-                site: sid(o.site),
-                level: o.level,
-                agent_id: format!("{}-agent", o.site),
-                peer_secret: PEER_SECRET.into(),
-                maildir_root: maildir.clone(),
-                smarthost: o.smarthost.clone(),
-                hostname: format!("{}.example.org", o.site),
-                timeout: Duration::from_secs(5),
-                counters: counters.clone(),
-            };
-            let deliverer = Arc::new(Deliverer::new(ctx, queue.durable()).unwrap());
             let cfg = DeliveryConfig {
                 retry_initial_secs: o.retry,
                 retry_max_secs: o.retry * 4.0,
@@ -104,9 +107,9 @@ impl Rig {
                 ..DeliveryConfig::default()
             };
             let schedule = Schedule::from_config(&cfg, format!("{}.example.org", o.site));
-            tokio::spawn(queue.clone().run(deliverer, schedule, stop_rx))
+            tokio::spawn(queue.clone().run(schedule, stop_rx))
         });
-        Rig { queue, counters, maildir, stop, task }
+        Rig { queue, deliverer, counters, maildir, stop, task }
     }
 
     pub async fn send(&self, from: Option<&str>, to: &[&str], origin: Origin, body: &str) -> QueueId {
