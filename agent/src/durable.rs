@@ -1,4 +1,4 @@
-//! THE durable-write helper (STYLE.md habit 7): every file is written, fsynced, named in its
+//! THE durable-write helper: every file is written, fsynced, named in its
 //! directory and the directory fsynced before success is reported. Two shapes:
 //!
 //! * *beside* (Maildir, envelope rewrites): write a temporary file, fsync it, rename it into

@@ -240,7 +240,7 @@ impl Reply {
         Self::bare(Code::START_DATA, "end data with <CR><LF>.<CR><LF>")
     }
 
-    /// RFC 5321 §4.1.1.4: 250 once the message is ours (PRODUCT.md invariant 5: only after
+    /// RFC 5321 §4.1.1.4: 250 once the message is ours (ARCHITECTURE.md's durability invariant: only after
     /// the queue says it is on disk).
     pub fn queued(id: &impl fmt::Display) -> Self {
         Self::new(Code::OK, "2.0.0", format!("ok: queued as {id}"))

@@ -67,7 +67,7 @@ impl Routing {
                 let _ = writeln!(out, "{code} {status} {rcpt}: {rejected}");
             }
             Routing::Accepted { local, external } => {
-                let _ = writeln!(out, "250 {rcpt}: accepted");
+                let _ = writeln!(out, "{} {rcpt}: accepted", Reply::recipient_ok().code);
                 if local.is_empty() && external.is_empty() {
                     let _ = writeln!(out, "  (no mailboxes: nothing to deliver)");
                 }

@@ -129,7 +129,7 @@ pub fn resolve(dir: &Directory, rcpt: &Address, sender: &Sender) -> Result<Resol
             res.add_user(user);
             Ok(res)
         }
-        // `all@` addresses are for internal senders only (PRODUCT.md, "Addresses").
+        // `all@` addresses are for internal senders only (ARCHITECTURE.md, "Invariants").
         Target::All(_) if !sender.internal => Err(Rejection::NotAllowed { group: rcpt.local().clone() }),
         Target::All(site) => {
             let mut expander = Expander::new(dir);

@@ -11,7 +11,7 @@
 //! ([`session::DirectoryView`]); no SMTP command waits on the network or the central server.
 //!
 //! Architecture Invariant: `250` after DATA/BDAT LAST is written only after
-//! [`crate::queue::Sink::enqueue`] returned `Ok` (PRODUCT.md invariant 5).
+//! [`crate::queue::Sink::enqueue`] returned `Ok` (ARCHITECTURE.md: anything acknowledged is on disk).
 
 pub mod conn;
 pub mod data;
