@@ -44,6 +44,47 @@ fn rcpt_policy_from_the_replica() {
     }
 }
 
+/// `pochta-agent resolve` and `GET /resolve` ask the same policy as RCPT: for every recipient
+/// SMTP can be asked about (a plain path, no routing tricks), the look-up's code and status are
+/// SMTP's, fresh or stale.
+#[test]
+fn the_look_up_answers_what_smtp_answers() {
+    use pochta_agent::routing::Routing;
+    let rcpts = [
+        "ivanov@example.org",
+        "ivanov@spb.example.org",
+        "team@example.org",
+        "nobody@example.org",
+        "kuznetsov@example.org",
+        "staff@example.org",
+        "all@example.org",
+        "friend@gmail.com",
+        "postmaster",
+        "no-at-sign",
+        "a@[192.0.2.1]",
+    ];
+    for stale in [false, true] {
+        for rcpt in rcpts {
+            let mut s = S::with(Role::Mx, Limits::default(), stale);
+            s.ehlo();
+            s.mail("stranger@outside.net").expect(250);
+            let smtp = s.rcpt(rcpt);
+            let (code, text) = smtp.0.last().cloned().unwrap();
+            let look_up = Routing::of(&fixture(), rcpt, Some("stranger@outside.net"), false, stale);
+            match look_up {
+                Routing::Accepted { .. } => assert_eq!(code, 250, "{rcpt} (stale {stale}): {text}"),
+                Routing::Rejected { code: c, status, .. } => {
+                    assert_eq!(
+                        (c, status.as_str()),
+                        (code, text.split(' ').nth(1).unwrap()),
+                        "{rcpt} (stale {stale})"
+                    )
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn stale_replica_defers_unknown_recipients() {
     let mut s = S::with(Role::Mx, Limits::default(), true);
