@@ -1,6 +1,9 @@
 //! Integration tests of the agent's replication half: real SQLite, real HTTPS, in-process
 //! agents and the built binary, a stand-in for the central server's sync endpoints.
 
+// The modules of one test binary share their helpers with `pub`; nothing outside can reach them.
+#![allow(unreachable_pub)]
+
 mod cli;
 mod deliver;
 mod helpers;
