@@ -70,7 +70,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        let body = pochta_directory::api::ErrorBody { error: self.message, version: None };
+        (self.status, Json(body)).into_response()
     }
 }
 

@@ -15,8 +15,8 @@ use serde::Serialize;
 use tokio::process::{Child, Command};
 
 use crate::init::{InitOptions, init};
-use crate::routes::sites::EnrollmentCode;
 use crate::{App, Running};
+use pochta_directory::api::EnrollmentCode;
 
 pub const DOMAIN: &str = "example.org";
 pub const USERS: usize = 110;

@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use base64::Engine;
+use pochta_directory::api::EnrollmentCode;
 use pochta_directory::wire::Version;
 use pochta_directory::{Directory, Level, Op, Site, SiteId};
-use serde::{Deserialize, Serialize};
 
 use super::parse_field;
 use crate::db;
@@ -178,21 +177,6 @@ pub async fn delete(st: &AppState, author: &str, id: &str) -> Result<Version, Ap
         st.pusher.forget(&a.id);
     }
     Ok(v)
-}
-
-/// What an administrator hands to the agent's installer: server URL, server TLS pin and a
-/// one-time token, in one string.
-#[derive(Serialize, Deserialize)]
-pub struct EnrollmentCode {
-    pub server: String,
-    pub tls_sha256: String,
-    pub token: String,
-}
-
-impl EnrollmentCode {
-    pub fn encode(&self) -> String {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(self).expect("serialises"))
-    }
 }
 
 /// A one-time enrollment code for a new agent of the site, and when it expires.

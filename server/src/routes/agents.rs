@@ -4,9 +4,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use pochta_directory::api::{EnrollRequest, EnrollResponse};
 use pochta_directory::wire::FORMAT;
 use pochta_directory::{AgentEndpoint, Op, SiteId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use super::{Json, Path, parse};
 use crate::auth::Admin;
@@ -19,32 +20,6 @@ pub fn router() -> Router<AppState> {
         .route("/agents", get(list))
         .route("/agents/enroll", post(enroll))
         .route("/agents/{id}", delete(remove))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrollRequest {
-    token: String,
-    /// `https://host:port`, or empty for an agent that only pulls (behind NAT).
-    #[serde(default)]
-    url: String,
-    tls_sha256: String,
-    format: u8,
-    /// `host:port` where other sites' agents deliver mail to this one; empty if unreachable.
-    #[serde(default)]
-    smtp: String,
-}
-
-#[derive(Serialize)]
-struct EnrollResponse {
-    agent_id: String,
-    secret: String,
-    site: String,
-    level: u8,
-    deployment: String,
-    domain: String,
-    verify_key: String,
-    peer_secret: String,
 }
 
 /// Redeems a one-time token: records the agent, adds its endpoint to its site in the directory

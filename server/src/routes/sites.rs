@@ -32,7 +32,7 @@ struct SiteView {
     mx_priority: Option<u16>,
 }
 
-pub use crate::manage::sites::{EnrollmentCode, mx_priorities};
+pub use crate::manage::sites::mx_priorities;
 
 fn view(dir: &Directory, summary: &SiteSummary, s: &Site) -> SiteView {
     let (users, active_users) = summary.users(&s.id);

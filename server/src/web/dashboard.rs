@@ -7,9 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pochta_directory::Directory;
+use pochta_directory::api::MoveProgress;
 use serde::Deserialize;
 
-use super::MailboxMove;
 use super::admin::history::{HistoryRow, history_rows};
 use super::admin::sites::{SiteRow, site_rows};
 use super::error::WebError;
@@ -225,23 +225,21 @@ pub fn chart(buckets: &[(u64, u64)]) -> Option<Chart> {
 pub struct SiteStatus {
     pub site: SiteRow,
     pub agents: Vec<AgentView>,
-    /// Mailboxes being moved away from this site.
-    pub moves: Vec<MailboxMove>,
+    /// Mailboxes being moved away from this site, as [`move_text`] says them.
+    pub moves: Vec<String>,
 }
 
-impl MailboxMove {
-    /// "ivanov → spb: 3 of 10 letters".
-    pub fn text(&self, c: &Ctx) -> String {
-        c.lang.ta(
-            "dashboard-move",
-            &[
-                ("user", self.user.clone()),
-                ("site", self.to_site.clone()),
-                ("count", self.moved.to_string()),
-                ("total", self.moved.saturating_add(self.remaining).to_string()),
-            ],
-        )
-    }
+/// "ivanov → spb: 3 of 10 letters".
+pub fn move_text(m: &MoveProgress, c: &Ctx) -> String {
+    c.lang.ta(
+        "dashboard-move",
+        &[
+            ("user", m.user.clone()),
+            ("site", m.to_site.clone()),
+            ("count", m.moved.to_string()),
+            ("total", m.moved.saturating_add(m.remaining).to_string()),
+        ],
+    )
 }
 
 #[derive(Template)]
@@ -269,7 +267,7 @@ pub struct DashboardData {
     pub period: Period,
     pub now: i64,
     /// Mailbox moves in progress, each with the site it leaves (`WebState::moves`).
-    pub moves: Vec<(String, MailboxMove)>,
+    pub moves: Vec<(String, MoveProgress)>,
 }
 
 /// Builds the dashboard from its inputs (public for the benchmark). `summary` is the directory's
@@ -286,7 +284,8 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
             views = rest;
             let (mine_moves, rest): (Vec<_>, Vec<_>) = moves.drain(..).partition(|(s, _)| *s == site.id);
             moves = rest;
-            SiteStatus { site, agents: mine, moves: mine_moves.into_iter().map(|(_, m)| m).collect() }
+            let moves = mine_moves.iter().map(|(_, m)| move_text(m, &c)).collect();
+            SiteStatus { site, agents: mine, moves }
         })
         .collect();
     let since = now - period.secs();

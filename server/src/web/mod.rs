@@ -19,6 +19,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
+use pochta_directory::api::MoveProgress;
 
 use self::error::WebError;
 use self::i18n::Lang;
@@ -32,23 +33,12 @@ pub struct WebState {
     pub limiter: ratelimit::RateLimiter,
     /// The mailbox moves each agent last reported (by agent id, with its site). Kept in memory:
     /// agents resend them with every stats report, and a move starting or ending at once.
-    moves: std::sync::Mutex<std::collections::BTreeMap<String, (String, Vec<MailboxMove>)>>,
-}
-
-/// One mailbox move in progress, as an agent reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MailboxMove {
-    pub user: String,
-    pub to_site: String,
-    /// Letters still at the old site.
-    pub remaining: u64,
-    /// Letters moved so far.
-    pub moved: u64,
+    moves: std::sync::Mutex<std::collections::BTreeMap<String, (String, Vec<MoveProgress>)>>,
 }
 
 impl WebState {
     /// Replaces what `agent` (of `site`) last reported about its mailbox moves.
-    pub fn put_moves(&self, agent: &str, site: &str, moves: Vec<MailboxMove>) {
+    pub fn put_moves(&self, agent: &str, site: &str, moves: Vec<MoveProgress>) {
         let mut all = self.moves.lock().expect("the moves lock is never poisoned");
         if moves.is_empty() {
             all.remove(agent);
@@ -58,7 +48,7 @@ impl WebState {
     }
 
     /// Every move in progress with its agent's site, by agent.
-    pub fn moves(&self) -> Vec<(String, MailboxMove)> {
+    pub fn moves(&self) -> Vec<(String, MoveProgress)> {
         let all = self.moves.lock().expect("the moves lock is never poisoned");
         all.values().flat_map(|(site, m)| m.iter().map(move |m| (site.clone(), m.clone()))).collect()
     }
