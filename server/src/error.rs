@@ -118,7 +118,6 @@ impl From<EditError> for ApiError {
         match e {
             EditError::Directory(d) => d.into(),
             EditError::Db(d) => d.into(),
-            EditError::Invalid(d) => d,
         }
     }
 }

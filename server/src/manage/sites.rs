@@ -126,13 +126,12 @@ pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId
     let site = Site { id: id.clone(), name, level: new.level, agents: vec![] };
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             if dir.site(&id).is_some() {
                 return Err(ApiError::conflict(format!("site '{id}' already exists"))
                     .key("err-site-exists")
                     .arg("site", &id)
-                    .field("id")
-                    .into());
+                    .field("id"));
             }
             Ok(vec![Op::PutSite(site)])
         })
@@ -150,7 +149,7 @@ pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> 
     let name = patch.name.as_deref().map(check_name).transpose()?;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let old = find(dir, id)?;
             let mut s = old.clone();
             if let Some(n) = name {

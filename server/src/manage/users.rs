@@ -54,13 +54,12 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
     };
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             if dir.user(&name).is_some() {
                 return Err(ApiError::conflict(format!("user '{name}' already exists"))
                     .key("err-user-exists")
                     .arg("name", &name)
-                    .field("name")
-                    .into());
+                    .field("name"));
             }
             Ok(vec![Op::PutUser(user)])
         })
@@ -77,7 +76,7 @@ pub struct UserPatch {
 pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -> Result<Version, ApiError> {
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let old = find(dir, name)?;
             let mut u = old.clone();
             if let Some(d) = patch.display_name {
@@ -105,7 +104,7 @@ pub fn addresses(dir: &Directory, u: &User) -> Vec<Address> {
 pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, ApiError> {
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let u = find(dir, name)?;
             let mut ops = vec![Op::DeleteUser { name: u.name.clone() }];
             let addresses = addresses(dir, u);
@@ -134,7 +133,7 @@ pub async fn set_password(
     let hash = st.hash_password(password).await;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let u = find(dir, name)?;
             Ok(vec![Op::SetPassword { name: u.name.clone(), hash: Some(hash) }])
         })
@@ -199,7 +198,7 @@ pub async fn move_to(st: &AppState, author: &str, name: &str, site: &str) -> Res
     let site = parse_site(site)?;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let mut u = find(dir, name)?.clone();
             if u.site == site {
                 return Ok(vec![]);
