@@ -58,7 +58,8 @@ impl App {
             public_url: Arc::new(public_url),
             tls_sha256: Arc::new(identity.fingerprint()?),
             hashing: Arc::new(Semaphore::new(2)),
-            web: Arc::new(crate::web::WebState::default()),
+            web: Default::default(),
+            moves: Default::default(),
             site_summaries: Default::default(),
         };
         Ok(App { state, listener, tls: identity.server_config()? })

@@ -9,10 +9,12 @@ pub mod demo;
 pub mod error;
 pub mod init;
 pub mod manage;
+pub mod moves;
 pub mod publish;
 pub mod push;
 pub mod routes;
 pub mod state;
+pub mod summary;
 pub mod web;
 
 pub use app::{App, Running};

@@ -116,6 +116,6 @@ async fn stats(
     db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c).await?;
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
     db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
-    st.web.put_moves(&agent.id, &agent.site, r.mailbox_moves);
+    st.moves.put(&agent.id, &agent.site, r.mailbox_moves);
     Ok(StatusCode::NO_CONTENT)
 }

@@ -15,8 +15,8 @@ use super::admin::sites::{SiteRow, site_rows};
 use super::error::WebError;
 use super::session::{AdminOnly, Ctx, Page};
 use crate::db::{self, auth::AgentRow, web::StatRow};
-use crate::manage::sites::SiteSummary;
 use crate::state::AppState;
+use crate::summary::SiteSummary;
 
 /// An agent not heard from for this long is shown as stale. Pushed agents check in hourly,
 /// pulling agents hold a long poll of up to 30 minutes.
@@ -266,7 +266,7 @@ pub struct DashboardData {
     pub recent: Vec<db::changelog::HistoryItem>,
     pub period: Period,
     pub now: i64,
-    /// Mailbox moves in progress, each with the site it leaves (`WebState::moves`).
+    /// Mailbox moves in progress, each with the site it leaves (`MoveBoard::all`).
     pub moves: Vec<(String, MoveProgress)>,
 }
 
@@ -324,7 +324,7 @@ pub async fn page(
     let agents = db::auth::agents(&st.db.pool).await.map_err(internal)?;
     let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
     let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
-    let moves = st.web.moves();
+    let moves = st.moves.all();
     let data = DashboardData { version: version.0, agents, stats, recent, period, now, moves };
     let page = dashboard_page(ctx.clone(), &dir, &summary, data);
     Ok(ctx.render(StatusCode::OK, &page))

@@ -8,6 +8,7 @@ pub mod error;
 pub mod i18n;
 pub mod ratelimit;
 pub mod session;
+pub mod state;
 
 pub mod admin;
 mod auth;
@@ -19,50 +20,11 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use pochta_directory::api::MoveProgress;
 
 use self::error::WebError;
 use self::i18n::Lang;
 use self::session::{Anyone, Ctx, Page};
-use crate::db;
 use crate::state::AppState;
-
-/// State of the web application that is not in the database.
-#[derive(Default)]
-pub struct WebState {
-    pub limiter: ratelimit::RateLimiter,
-    /// The mailbox moves each agent last reported (by agent id, with its site). Kept in memory:
-    /// agents resend them with every stats report, and a move starting or ending at once.
-    moves: std::sync::Mutex<std::collections::BTreeMap<String, (String, Vec<MoveProgress>)>>,
-}
-
-impl WebState {
-    /// Replaces what `agent` (of `site`) last reported about its mailbox moves.
-    pub fn put_moves(&self, agent: &str, site: &str, moves: Vec<MoveProgress>) {
-        let mut all = self.moves.lock().expect("the moves lock is never poisoned");
-        if moves.is_empty() {
-            all.remove(agent);
-        } else {
-            all.insert(agent.to_owned(), (site.to_owned(), moves));
-        }
-    }
-
-    /// Every move in progress with its agent's site, by agent.
-    pub fn moves(&self) -> Vec<(String, MoveProgress)> {
-        let all = self.moves.lock().expect("the moves lock is never poisoned");
-        all.values().flat_map(|(site, m)| m.iter().map(move |m| (site.clone(), m.clone()))).collect()
-    }
-
-    /// Ends every browser session of a user (after a password reset, a delete, a disable).
-    pub async fn end_sessions_of_user(&self, st: &AppState, name: &str) {
-        let Ok(name) = pochta_directory::LocalPart::parse(name) else { return };
-        if let Err(e) =
-            db::web::delete_sessions_of(&st.db.pool, db::web::Role::User, name.folded(), None).await
-        {
-            tracing::error!(error = %e, "could not end the user's sessions");
-        }
-    }
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
