@@ -78,7 +78,7 @@ impl App {
         self.state.pusher.start().await?;
         let addr = self.addr();
         let handle = axum_server::Handle::new();
-        let router = crate::routes::router(self.state.clone());
+        let router = crate::api::router(self.state.clone());
         let server = axum_server::from_tcp_rustls(
             self.listener,
             axum_server::tls_rustls::RustlsConfig::from_config(self.tls),

@@ -2,7 +2,7 @@
 //!
 //! One task per agent with a URL. It sleeps until the version moves, then sends everything the
 //! agent lacks in one request over a kept-alive, pinned TLS connection, and records what the agent
-//! says it has applied. Agents without a URL (behind NAT) pull instead; see `routes/sync.rs`.
+//! says it has applied. Agents without a URL (behind NAT) pull instead; see `api/sync.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
