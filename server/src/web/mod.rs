@@ -3,6 +3,8 @@
 //! `locales/{en,ru}/*.ftl`, and every edit goes through `manage::` — the same functions the JSON
 //! API calls — so a page can refuse nothing the API accepts and the other way round.
 
+pub mod agent_view;
+pub mod ctx;
 pub mod dashboard;
 pub mod error;
 pub mod i18n;
@@ -32,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
         .route("/lang/{code}", get(set_lang))
+        .route("/admin", get(dashboard::page))
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())

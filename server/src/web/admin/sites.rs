@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::manage;
 use crate::state::AppState;
 use crate::summary::SiteSummary;
-use crate::web::dashboard::{AgentView, agent_views};
+use crate::web::agent_view::{AgentView, agent_views};
 use crate::web::error::WebError;
 use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
 use crate::web::{FormErrors, flash, refused};
