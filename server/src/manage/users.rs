@@ -75,11 +75,11 @@ pub struct UserPatch {
     pub enabled: Option<bool>,
 }
 
-/// Ends every browser session of a user, in the edit's transaction: after a password reset, a
-/// delete or a disable, nobody stays logged in as him.
-async fn end_sessions(edit: &mut Edit<'_>, name: &LocalPart) -> Result<(), ApiError> {
-    db::web::delete_sessions_of(&mut *edit.tx, Role::User, name.folded(), None).await?;
-    Ok(())
+/// Ends every browser session of a user but `keep` (a session cookie), in the edit's
+/// transaction: after a password reset, a delete or a disable, nobody stays logged in as him.
+/// Returns how many ended.
+async fn end_sessions(edit: &mut Edit<'_>, name: &LocalPart, keep: Option<&str>) -> Result<u64, ApiError> {
+    Ok(db::web::delete_sessions_of(&mut *edit.tx, Role::User, name.folded(), keep).await?)
 }
 
 /// Edits a user's display name and whether he is enabled; disabling ends his sessions.
@@ -95,7 +95,7 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -
     }
     let ops = if &u == old { vec![] } else { vec![Op::put_user_keeping_password(&u)] };
     if patch.enabled == Some(false) {
-        end_sessions(&mut edit, &u.name).await?;
+        end_sessions(&mut edit, &u.name, None).await?;
     }
     Ok(edit.commit(author, ops).await?)
 }
@@ -125,7 +125,7 @@ pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, 
             ops.push(Op::PutGroup(g));
         }
     }
-    end_sessions(&mut edit, &user).await?;
+    end_sessions(&mut edit, &user, None).await?;
     Ok(edit.commit(author, ops).await?)
 }
 
@@ -137,13 +137,36 @@ pub async fn set_password(
     name: &str,
     password: String,
 ) -> Result<Version, ApiError> {
+    Ok(set_password_keeping(st, author, name, password, None).await?.0)
+}
+
+/// A user's change of his own password: his other sessions end, the one he changed it from
+/// (`session`, its cookie) stays. Returns how many sessions ended.
+pub async fn set_own_password(
+    st: &AppState,
+    author: &str,
+    name: &str,
+    password: String,
+    session: Option<&str>,
+) -> Result<u64, ApiError> {
+    Ok(set_password_keeping(st, author, name, password, session).await?.1)
+}
+
+async fn set_password_keeping(
+    st: &AppState,
+    author: &str,
+    name: &str,
+    password: String,
+    keep: Option<&str>,
+) -> Result<(Version, u64), ApiError> {
     find(&st.publisher.current().0, name)?;
     check_strength(&password)?;
     let hash = st.hash_password(password).await;
     let mut edit = st.publisher.begin().await?;
     let user = find(edit.directory(), name)?.name.clone();
-    end_sessions(&mut edit, &user).await?;
-    Ok(edit.commit(author, vec![Op::SetPassword { name: user, hash: Some(hash) }]).await?)
+    let ended = end_sessions(&mut edit, &user, keep).await?;
+    let v = edit.commit(author, vec![Op::SetPassword { name: user, hash: Some(hash) }]).await?;
+    Ok((v, ended))
 }
 
 /// What moving a user to another site will do, for the confirmation page.
