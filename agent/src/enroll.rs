@@ -8,12 +8,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use base64::Engine as _;
+use pochta_directory::api::{EnrollRequest, EnrollResponse, ErrorBody};
 use pochta_directory::wire::{DeploymentId, Verifier};
 use pochta_directory::{Domain, Level, SiteId};
 use pochta_transport::{Identity, TransportError};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use crate::config::{self, Config, ConfigError, ServerLink};
 use crate::replica::{Db, DbError};
@@ -42,43 +40,11 @@ pub enum EnrollError {
     Db(#[from] DbError),
 }
 
-/// What the server's enrollment code says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct EnrollmentCode {
-    pub server: String,
-    pub tls_sha256: String,
-    pub token: String,
-}
+pub use pochta_directory::api::EnrollmentCode;
 
-impl EnrollmentCode {
-    /// Parses base64url (padding optional) of the JSON the server printed.
-    pub fn parse(code: &str) -> Result<Self, EnrollError> {
-        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-        if code.is_empty() {
-            return Err(EnrollError::BadCode("it is empty".into()));
-        }
-        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT
-            .decode(code.as_bytes())
-            .map_err(|_| EnrollError::BadCode("it is not base64url".into()))?;
-        let c: EnrollmentCode = serde_json::from_slice(&json)
-            .map_err(|e| EnrollError::BadCode(format!("unexpected content: {e}")))?;
-        if !c.server.starts_with("https://") {
-            return Err(EnrollError::BadCode(format!("the server URL '{}' is not https", c.server)));
-        }
-        if c.tls_sha256.len() != 64 || !c.tls_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(EnrollError::BadCode("the certificate fingerprint is not 64 hex digits".into()));
-        }
-        if c.token.is_empty() {
-            return Err(EnrollError::BadCode("the token is empty".into()));
-        }
-        Ok(c)
-    }
-
-    /// The code as the server prints it.
-    pub fn encode(&self) -> String {
-        let json = serde_json::to_vec(self).expect("a code always serialises");
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-    }
+/// Parses the code the server printed (base64url of its JSON).
+pub fn parse_code(code: &str) -> Result<EnrollmentCode, EnrollError> {
+    EnrollmentCode::parse(code).map_err(|e| EnrollError::BadCode(e.to_string()))
 }
 
 #[derive(Debug, Clone)]
@@ -93,16 +59,6 @@ pub struct EnrollArgs {
     /// `host:port` where other sites reach this agent's SMTP listener (the port-25 role);
     /// `None` when they cannot.
     pub smtp: Option<String>,
-}
-
-#[derive(Serialize)]
-struct EnrollRequest<'a> {
-    token: &'a str,
-    url: &'a str,
-    tls_sha256: &'a str,
-    format: u8,
-    #[serde(skip_serializing_if = "str::is_empty")]
-    smtp: &'a str,
 }
 
 /// Where the SMTP listener binds for an advertised `host:port`: that address when it is an
@@ -140,7 +96,7 @@ fn url_host(url: &str) -> Option<String> {
 
 /// Enrolls: identity, the server call, `agent.toml`, an empty `replica.db`.
 pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
-    let code = EnrollmentCode::parse(&args.code)?;
+    let code = parse_code(&args.code)?;
     if let Some(smtp) = &args.smtp
         && smtp_listen(Some(smtp)).is_none()
     {
@@ -175,11 +131,11 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
     let client = pochta_transport::pinned_client(&code.tls_sha256)?;
     let url = format!("{}/api/v1/agents/enroll", code.server.trim_end_matches('/'));
     let body = serde_json::to_vec(&EnrollRequest {
-        token: &code.token,
-        url: &advertise_url,
-        tls_sha256: &fingerprint,
+        token: code.token.clone(),
+        url: advertise_url.clone(),
+        tls_sha256: fingerprint,
         format: pochta_directory::wire::FORMAT,
-        smtp: args.smtp.as_deref().unwrap_or_default(),
+        smtp: args.smtp.clone().unwrap_or_default(),
     })
     .expect("the request always serialises");
     let resp = client
@@ -192,15 +148,14 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
         .map_err(|e| EnrollError::Unreachable(code.server.clone(), describe(&e)))?;
     let status = resp.status();
     let text = resp.text().await.map_err(|e| EnrollError::Unreachable(code.server.clone(), describe(&e)))?;
-    let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
     if !status.is_success() {
-        let msg = json
-            .get("error")
-            .and_then(Value::as_str)
-            .map_or_else(|| text.chars().take(200).collect(), str::to_owned);
+        let msg = serde_json::from_str::<ErrorBody>(&text)
+            .map_or_else(|_| text.chars().take(200).collect(), |e| e.error);
         return Err(EnrollError::Refused(status.as_u16(), msg));
     }
-    let cfg = config_from_response(&json, args, advertise_url, &code)?;
+    let resp: EnrollResponse =
+        serde_json::from_str(&text).map_err(|e| EnrollError::BadResponse(e.to_string()))?;
+    let cfg = config_from_response(resp, args, advertise_url, &code)?;
     Db::open(&Config::replica_path(dir)).await?.close().await;
     cfg.save(dir)?;
     Ok(cfg)
@@ -219,32 +174,18 @@ fn describe(e: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn config_from_response(
-    json: &Value,
+    resp: EnrollResponse,
     args: &EnrollArgs,
     advertise_url: String,
     code: &EnrollmentCode,
 ) -> Result<Config, EnrollError> {
     let bad = |what: &str| EnrollError::BadResponse(format!("missing or invalid '{what}'"));
-    // Ids may come as strings or numbers.
-    let text = |key: &str| -> Result<String, EnrollError> {
-        match json.get(key) {
-            Some(Value::String(s)) if !s.is_empty() => Ok(s.clone()),
-            Some(Value::Number(n)) => Ok(n.to_string()),
-            _ => Err(bad(key)),
-        }
-    };
-    let level = match json.get("level") {
-        Some(Value::Number(n)) => n.as_u64().and_then(|n| u8::try_from(n).ok()),
-        Some(Value::String(s)) => s.trim().parse::<u8>().ok(),
-        _ => None,
-    }
-    .and_then(|n| Level::try_from(n).ok())
-    .ok_or_else(|| bad("level"))?;
-    let verify_key = text("verify_key")?;
-    Verifier::from_hex(&verify_key).map_err(|_| bad("verify_key"))?;
+    let text = |key: &str, value: String| if value.is_empty() { Err(bad(key)) } else { Ok(value) };
+    let level = Level::try_from(resp.level).map_err(|_| bad("level"))?;
+    Verifier::from_hex(&resp.verify_key).map_err(|_| bad("verify_key"))?;
     Ok(Config {
-        agent_id: text("agent_id")?,
-        site: SiteId::parse(&text("site")?).map_err(|_| bad("site"))?,
+        agent_id: text("agent_id", resp.agent_id)?,
+        site: SiteId::parse(&resp.site).map_err(|_| bad("site"))?,
         level,
         listen: args.listen,
         pull: advertise_url.is_empty(),
@@ -253,14 +194,14 @@ fn config_from_response(
         stats_secs: config::DEFAULT_STATS_SECS,
         poll_wait_secs: config::DEFAULT_POLL_WAIT_SECS,
         stale_after_secs: config::DEFAULT_STALE_AFTER_SECS,
-        deployment: DeploymentId::parse(&text("deployment")?).map_err(|_| bad("deployment"))?,
-        domain: Domain::parse(&text("domain")?).map_err(|_| bad("domain"))?,
-        verify_key,
-        peer_secret: text("peer_secret")?,
+        deployment: DeploymentId::parse(&resp.deployment).map_err(|_| bad("deployment"))?,
+        domain: Domain::parse(&resp.domain).map_err(|_| bad("domain"))?,
+        verify_key: resp.verify_key,
+        peer_secret: text("peer_secret", resp.peer_secret)?,
         server: ServerLink {
             url: code.server.trim_end_matches('/').to_owned(),
             tls_sha256: code.tls_sha256.to_ascii_lowercase(),
-            secret: text("secret")?,
+            secret: text("secret", resp.secret)?,
         },
         queue: Default::default(),
         delivery: Default::default(),

@@ -10,8 +10,9 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pochta_directory::api::{ErrorBody, PushReply, VERSION_HEADER};
 use pochta_directory::wire::{self, Version, WireError};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::config::Config;
 use crate::metrics::Counters;
@@ -20,7 +21,6 @@ use crate::replica::{OfferError, Replica, Retained};
 use crate::routing::Routing;
 use crate::secret::same_secret;
 use crate::status::StatusReport;
-use crate::sync::VERSION_HEADER;
 
 /// A push body may hold one frame of the largest size, plus framing for a few more.
 pub const MAX_PUSH_BODY: usize = wire::MAX_FRAME + (1 << 20);
@@ -73,24 +73,11 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
-    error: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    version: Option<u64>,
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { error: &self.message, version: self.version.map(|v| v.0) };
+        let body = ErrorBody { error: self.message, version: self.version.map(|v| v.0) };
         (self.status, Json(body)).into_response()
     }
-}
-
-#[derive(Serialize)]
-struct PushReply {
-    version: u64,
-    held: usize,
 }
 
 async fn push(

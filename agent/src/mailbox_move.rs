@@ -19,7 +19,6 @@ use std::time::Duration;
 
 use pochta_directory::wire::Version;
 use pochta_directory::{Address, Directory, LocalPart, SiteId};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 
@@ -37,16 +36,7 @@ const WINDOW: usize = 16;
 /// flight when the user moved may have filed a letter after the last look).
 const RESCAN: Duration = Duration::from_secs(60);
 
-/// One move in progress, as `/status` shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MoveProgress {
-    pub user: String,
-    pub to_site: String,
-    /// Letters still in the Maildir here.
-    pub remaining: u64,
-    /// Letters handed to the queue (and removed here) so far.
-    pub moved: u64,
-}
+pub use pochta_directory::api::MoveProgress;
 
 /// The moves in progress, shared with `/status` and the stats reporter.
 #[derive(Clone, Default)]

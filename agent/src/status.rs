@@ -28,7 +28,7 @@ pub struct StatusReport {
     pub groups: usize,
     /// Mailboxes being moved from this site to users' new home sites (empty when none).
     #[serde(default)]
-    pub mailbox_moves: Vec<crate::mailbox_move::MoveProgress>,
+    pub mailbox_moves: Vec<pochta_directory::api::MoveProgress>,
 }
 
 pub use crate::clock::unix_now;

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pochta_directory::api::{APPLIED_HEADER, ErrorBody, StatsReport, VERSION_HEADER};
 use pochta_directory::wire::{self, Version, WireError};
 use reqwest::StatusCode;
 use tokio::sync::watch;
@@ -16,9 +17,6 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 use crate::config::Config;
 use crate::replica::{DbError, OfferError, Replica, SnapshotError};
-
-pub const APPLIED_HEADER: &str = "Pochta-Applied";
-pub const VERSION_HEADER: &str = "Pochta-Version";
 
 const MIN_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
@@ -368,28 +366,7 @@ enum Fetched {
 /// The `error` of a JSON error body, or the start of whatever the body was.
 async fn error_text(resp: reqwest::Response) -> String {
     let text = resp.text().await.unwrap_or_default();
-    match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v) if v.get("error").and_then(|e| e.as_str()).is_some() => {
-            v["error"].as_str().unwrap_or_default().to_owned()
-        }
-        _ => text.chars().take(200).collect(),
-    }
-}
-
-/// What the agent reports to `POST /api/v1/sync/stats`: its mail counters since start, the
-/// queue size and the mailbox moves in progress. The server time-stamps it; the dashboard
-/// charts the differences and shows the moves.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct StatsReport {
-    pub received: u64,
-    pub accepted: u64,
-    pub delivered: u64,
-    pub sent: u64,
-    pub queue: u64,
-    /// Mailboxes being moved from this site. Left out when none (bytes on slow links): the
-    /// server takes a report without it as "no moves", which ends one it showed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mailbox_moves: Vec<crate::mailbox_move::MoveProgress>,
+    serde_json::from_str::<ErrorBody>(&text).map_or_else(|_| text.chars().take(200).collect(), |e| e.error)
 }
 
 /// Reports the counters to the central server every `stats_secs` when they changed, and at

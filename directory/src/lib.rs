@@ -1,8 +1,9 @@
-//! The Pochta mail domain: addresses, the directory model, recipient resolution, and the signed
-//! change-set wire format. Both the central server and the site agents use this crate; it is the
+//! The Pochta mail domain: addresses, the directory model, recipient resolution, the signed
+//! change-set wire format and the control plane's JSON (`api`). Both the central server and the site agents use this crate; it is the
 //! only crate that defines what crosses the wire between them. It does no I/O.
 
 pub mod address;
+pub mod api;
 pub mod date;
 pub mod model;
 pub mod password;

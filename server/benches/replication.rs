@@ -226,7 +226,7 @@ async fn bootstrap(base: &Path, bin: &Path) -> anyhow::Result<()> {
                 })
             })
             .collect();
-        publisher.edit("bench", |_| Ok(ops)).await?;
+        publisher.edit::<pochta_server::publish::EditError>("bench", |_| Ok(ops)).await?;
     }
     let seeded = started.elapsed();
     let t = Instant::now();

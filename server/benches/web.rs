@@ -10,7 +10,7 @@ use pochta_directory::{Directory, Domain, Level, LocalPart, Site, SiteId, User};
 use pochta_server::db::auth::AgentRow;
 use pochta_server::db::changelog::HistoryItem;
 use pochta_server::db::web::{Counters, Role, StatRow};
-use pochta_server::manage::sites::SiteSummaries;
+use pochta_server::summary::SiteSummaries;
 use pochta_server::web::admin::users::{UsersQuery, users_page};
 use pochta_server::web::dashboard::{DashboardData, Period, dashboard_page};
 use pochta_server::web::i18n::Lang;

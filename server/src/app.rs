@@ -58,7 +58,8 @@ impl App {
             public_url: Arc::new(public_url),
             tls_sha256: Arc::new(identity.fingerprint()?),
             hashing: Arc::new(Semaphore::new(2)),
-            web: Arc::new(crate::web::WebState::default()),
+            web: Default::default(),
+            moves: Default::default(),
             site_summaries: Default::default(),
         };
         Ok(App { state, listener, tls: identity.server_config()? })
@@ -77,7 +78,7 @@ impl App {
         self.state.pusher.start().await?;
         let addr = self.addr();
         let handle = axum_server::Handle::new();
-        let router = crate::routes::router(self.state.clone());
+        let router = crate::api::router(self.state.clone());
         let server = axum_server::from_tcp_rustls(
             self.listener,
             axum_server::tls_rustls::RustlsConfig::from_config(self.tls),

@@ -70,7 +70,8 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(serde_json::json!({ "error": self.message }))).into_response()
+        let body = pochta_directory::api::ErrorBody { error: self.message, version: None };
+        (self.status, Json(body)).into_response()
     }
 }
 
@@ -117,7 +118,6 @@ impl From<EditError> for ApiError {
         match e {
             EditError::Directory(d) => d.into(),
             EditError::Db(d) => d.into(),
-            EditError::Invalid(d) => d,
         }
     }
 }

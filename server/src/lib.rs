@@ -1,6 +1,7 @@
 //! The Pochta central server: the single point of administration. It owns the master directory
 //! and the change log, and publishes every edit as a signed change set to the site agents.
 
+pub mod api;
 pub mod app;
 pub mod auth;
 pub mod config;
@@ -9,10 +10,11 @@ pub mod demo;
 pub mod error;
 pub mod init;
 pub mod manage;
+pub mod moves;
 pub mod publish;
 pub mod push;
-pub mod routes;
 pub mod state;
+pub mod summary;
 pub mod web;
 
 pub use app::{App, Running};

@@ -19,14 +19,6 @@ pub enum EditError {
     Directory(#[from] DirectoryError),
     #[error(transparent)]
     Db(#[from] DbError),
-    /// Refused by the caller's own checks, with the reply to give.
-    #[error("{}", .0.message)]
-    Invalid(crate::error::ApiError),
-}
-impl From<crate::error::ApiError> for EditError {
-    fn from(e: crate::error::ApiError) -> Self {
-        EditError::Invalid(e)
-    }
 }
 impl From<sqlx::Error> for EditError {
     fn from(e: sqlx::Error) -> Self {
@@ -102,14 +94,15 @@ impl Publisher {
     }
 
     /// Checks and commits `ops` as one change set. Convenience for edits with no extra rows.
-    pub async fn edit(
+    /// `build` refuses with the caller's own error type, which the edit's failures convert into.
+    pub async fn edit<E: From<EditError>>(
         &self,
         author: &str,
-        build: impl FnOnce(&Directory) -> Result<Vec<Op>, EditError>,
-    ) -> Result<Version, EditError> {
+        build: impl FnOnce(&Directory) -> Result<Vec<Op>, E>,
+    ) -> Result<Version, E> {
         let edit = self.begin().await?;
         let ops = build(edit.directory())?;
-        edit.commit(author, ops).await
+        Ok(edit.commit(author, ops).await?)
     }
 
     /// A signed snapshot of the directory at the current version, cached per version.

@@ -2,14 +2,14 @@
 //!
 //! One task per agent with a URL. It sleeps until the version moves, then sends everything the
 //! agent lacks in one request over a kept-alive, pinned TLS connection, and records what the agent
-//! says it has applied. Agents without a URL (behind NAT) pull instead; see `routes/sync.rs`.
+//! says it has applied. Agents without a URL (behind NAT) pull instead; see `api/sync.rs`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use pochta_directory::api::{ErrorBody, PushReply};
 use pochta_directory::wire::{self, Version};
-use serde::Deserialize;
 use tokio::task::JoinHandle;
 
 use crate::db::{self, Db, auth::AgentRow};
@@ -25,11 +25,6 @@ pub struct Pusher {
     publisher: Arc<Publisher>,
     peer_secret: String,
     tasks: Mutex<HashMap<String, JoinHandle<()>>>,
-}
-
-#[derive(Deserialize)]
-struct PushReply {
-    version: u64,
 }
 
 impl Pusher {
@@ -136,10 +131,16 @@ async fn push_once(
         .await?;
     let status = resp.status();
     let bytes = resp.bytes().await?;
-    let reply: PushReply = serde_json::from_slice(&bytes)
-        .map_err(|_| anyhow::anyhow!("agent answered {status}: {}", String::from_utf8_lossy(&bytes)))?;
+    // A refusal carries the agent's version too, so the server knows where it stands.
+    let version = if status.is_success() {
+        serde_json::from_slice::<PushReply>(&bytes).ok().map(|r| r.version)
+    } else {
+        serde_json::from_slice::<ErrorBody>(&bytes).ok().and_then(|e| e.version)
+    };
+    let version = version
+        .ok_or_else(|| anyhow::anyhow!("agent answered {status}: {}", String::from_utf8_lossy(&bytes)))?;
     if !status.is_success() {
         tracing::warn!(%url, %status, body = %String::from_utf8_lossy(&bytes), "agent refused a change set");
     }
-    Ok(Version(reply.version))
+    Ok(Version(version))
 }

@@ -22,21 +22,20 @@ pub struct AppState {
     /// Caps concurrent Argon2 work (each hash takes 19 MiB and tens of milliseconds).
     pub hashing: Arc<Semaphore>,
     /// The web application's in-memory state (login rate limits).
-    pub web: Arc<crate::web::WebState>,
+    pub web: Arc<crate::web::state::WebState>,
+    /// The mailbox moves agents last reported, for the dashboard.
+    pub moves: Arc<crate::moves::MoveBoard>,
     /// Per-site user counts and MX priorities, kept per directory version (the dashboard, the
     /// sites and DNS pages, `/api/v1/sites`).
-    pub site_summaries: Arc<crate::manage::sites::SiteSummaries>,
+    pub site_summaries: Arc<crate::summary::SiteSummaries>,
 }
 
 impl AppState {
     /// The current directory, its version and its per-site summary.
     pub fn current_with_summary(
         &self,
-    ) -> (
-        Arc<pochta_directory::Directory>,
-        pochta_directory::wire::Version,
-        Arc<crate::manage::sites::SiteSummary>,
-    ) {
+    ) -> (Arc<pochta_directory::Directory>, pochta_directory::wire::Version, Arc<crate::summary::SiteSummary>)
+    {
         let (dir, version) = self.publisher.current();
         let summary = self.site_summaries.get(&dir, version.0);
         (dir, version, summary)

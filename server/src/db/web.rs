@@ -89,8 +89,9 @@ pub async fn delete_session(pool: &sqlx::AnyPool, cookie: &str) -> Result<(), Db
 }
 
 /// Ends every session of one person, except `keep` (a cookie) when given. Returns how many ended.
-pub async fn delete_sessions_of(
-    pool: &sqlx::AnyPool,
+/// Runs on the pool or inside an edit's transaction.
+pub async fn delete_sessions_of<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
     role: Role,
     subject: &str,
     keep: Option<&str>,
@@ -100,7 +101,7 @@ pub async fn delete_sessions_of(
         .bind(role.as_str())
         .bind(subject)
         .bind(keep)
-        .execute(pool)
+        .execute(db)
         .await?
         .rows_affected())
 }

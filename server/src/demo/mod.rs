@@ -15,8 +15,8 @@ use serde::Serialize;
 use tokio::process::{Child, Command};
 
 use crate::init::{InitOptions, init};
-use crate::routes::sites::EnrollmentCode;
 use crate::{App, Running};
+use pochta_directory::api::EnrollmentCode;
 
 pub const DOMAIN: &str = "example.org";
 pub const USERS: usize = 110;
@@ -103,10 +103,14 @@ pub async fn seeded_server(
     let done = init(data, opts).await?;
     let running = App::build(data).await?.spawn().await?;
     let publisher = running.state.publisher.clone();
-    publisher.edit("demo", |_| Ok(seed::sites())).await?;
+    publisher.edit::<crate::publish::EditError>("demo", |_| Ok(seed::sites())).await?;
     let hashes = if passwords { hash_all(users).await } else { Default::default() };
-    publisher.edit("demo", |_| Ok(seed::user_ops(users, |login| hashes.get(login).cloned()))).await?;
-    publisher.edit("demo", |dir| Ok(seed::group_ops(dir))).await?;
+    publisher
+        .edit::<crate::publish::EditError>("demo", |_| {
+            Ok(seed::user_ops(users, |login| hashes.get(login).cloned()))
+        })
+        .await?;
+    publisher.edit::<crate::publish::EditError>("demo", |dir| Ok(seed::group_ops(dir))).await?;
     Ok((running, done))
 }
 

@@ -134,13 +134,12 @@ pub async fn create(st: &AppState, author: &str, new: NewGroup) -> Result<(Local
     };
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             if dir.group(&name).is_some() {
                 return Err(ApiError::conflict(format!("'{name}' already exists"))
                     .key("err-group-exists")
                     .arg("name", &name)
-                    .field("name")
-                    .into());
+                    .field("name"));
             }
             check_members(dir, &group.members)?;
             Ok(vec![Op::PutGroup(group)])
@@ -161,7 +160,7 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: GroupPatch) 
     let members = patch.members.as_deref().map(parse_members).transpose()?;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let old = find(dir, name)?;
             let mut g = old.clone();
             if let Some(d) = patch.description {
@@ -187,7 +186,7 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: GroupPatch) 
 pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, ApiError> {
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let g = find(dir, name)?;
             let addr = dir.official(&g.name);
             let mut ops = vec![Op::DeleteGroup { name: g.name.clone() }];
@@ -207,7 +206,7 @@ pub async fn add_member(st: &AppState, author: &str, name: &str, address: &str) 
         .map_err(|e| e.arg("address", address.trim()))?;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let mut g = find(dir, name)?.clone();
             let one = BTreeSet::from([addr.clone()]);
             check_members(dir, &one).map_err(|e| e.field("member"))?;
@@ -227,14 +226,13 @@ pub async fn remove_member(
         .map_err(|e| e.arg("address", address.trim()))?;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let mut g = find(dir, name)?.clone();
             if !g.members.remove(&addr) {
                 return Err(ApiError::not_found(format!("{addr} is not a member of '{}'", g.name))
                     .key("err-not-a-member")
                     .arg("address", &addr)
-                    .arg("name", &g.name)
-                    .into());
+                    .arg("name", &g.name));
             }
             Ok(vec![Op::PutGroup(g)])
         })

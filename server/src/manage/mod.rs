@@ -1,5 +1,5 @@
 //! The edit layer: every change an administrator or a user can make, checked and turned into a
-//! change set. The JSON API (`routes/`) and the web pages (`web/`) both call these functions and
+//! change set. The JSON API (`api/`) and the web pages (`web/`) both call these functions and
 //! only these, so a rule is written once and both faces refuse the same input the same way.
 //!
 //! Functions take plain input (as typed in a form or sent as JSON), parse it into the directory's
@@ -7,6 +7,7 @@
 //! one change set or return an [`ApiError`] that says why (in English for the API, as a Fluent key
 //! and a form field for the pages) and changes nothing.
 
+pub mod agents;
 pub mod groups;
 pub mod import;
 pub mod sites;

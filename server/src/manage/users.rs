@@ -5,7 +5,9 @@ use pochta_directory::wire::Version;
 use pochta_directory::{Address, Directory, LocalPart, Op, SiteId, User};
 
 use super::parse_field;
+use crate::db::{self, web::Role};
 use crate::error::ApiError;
+use crate::publish::Edit;
 use crate::state::AppState;
 
 /// A user's name as typed, parsed.
@@ -54,13 +56,12 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
     };
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             if dir.user(&name).is_some() {
                 return Err(ApiError::conflict(format!("user '{name}' already exists"))
                     .key("err-user-exists")
                     .arg("name", &name)
-                    .field("name")
-                    .into());
+                    .field("name"));
             }
             Ok(vec![Op::PutUser(user)])
         })
@@ -74,22 +75,29 @@ pub struct UserPatch {
     pub enabled: Option<bool>,
 }
 
+/// Ends every browser session of a user but `keep` (a session cookie), in the edit's
+/// transaction: after a password reset, a delete or a disable, nobody stays logged in as him.
+/// Returns how many ended.
+async fn end_sessions(edit: &mut Edit<'_>, name: &LocalPart, keep: Option<&str>) -> Result<u64, ApiError> {
+    Ok(db::web::delete_sessions_of(&mut *edit.tx, Role::User, name.folded(), keep).await?)
+}
+
+/// Edits a user's display name and whether he is enabled; disabling ends his sessions.
 pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -> Result<Version, ApiError> {
-    let v = st
-        .publisher
-        .edit(author, |dir| {
-            let old = find(dir, name)?;
-            let mut u = old.clone();
-            if let Some(d) = patch.display_name {
-                u.display_name = d.trim().to_owned();
-            }
-            if let Some(e) = patch.enabled {
-                u.enabled = e;
-            }
-            Ok(if &u == old { vec![] } else { vec![Op::put_user_keeping_password(&u)] })
-        })
-        .await?;
-    Ok(v)
+    let mut edit = st.publisher.begin().await?;
+    let old = find(edit.directory(), name)?;
+    let mut u = old.clone();
+    if let Some(d) = patch.display_name {
+        u.display_name = d.trim().to_owned();
+    }
+    if let Some(e) = patch.enabled {
+        u.enabled = e;
+    }
+    let ops = if &u == old { vec![] } else { vec![Op::put_user_keeping_password(&u)] };
+    if patch.enabled == Some(false) {
+        end_sessions(&mut edit, &u.name, None).await?;
+    }
+    Ok(edit.commit(author, ops).await?)
 }
 
 /// Every address a user receives mail at: official, current and former local addresses.
@@ -101,45 +109,64 @@ pub fn addresses(dir: &Directory, u: &User) -> Vec<Address> {
     out
 }
 
-/// Deletes a user and, in the same change set, takes him out of every alias and list.
+/// Deletes a user and, in the same change set, takes him out of every alias and list; his
+/// sessions end with it.
 pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, ApiError> {
-    let v = st
-        .publisher
-        .edit(author, |dir| {
-            let u = find(dir, name)?;
-            let mut ops = vec![Op::DeleteUser { name: u.name.clone() }];
-            let addresses = addresses(dir, u);
-            for g in dir.groups.values() {
-                if addresses.iter().any(|a| g.members.contains(a)) {
-                    let mut g = g.clone();
-                    g.members.retain(|m| !addresses.contains(m));
-                    ops.push(Op::PutGroup(g));
-                }
-            }
-            Ok(ops)
-        })
-        .await?;
-    Ok(v)
+    let mut edit = st.publisher.begin().await?;
+    let dir = edit.directory();
+    let u = find(dir, name)?;
+    let user = u.name.clone();
+    let mut ops = vec![Op::DeleteUser { name: u.name.clone() }];
+    let addresses = addresses(dir, u);
+    for g in dir.groups.values() {
+        if addresses.iter().any(|a| g.members.contains(a)) {
+            let mut g = g.clone();
+            g.members.retain(|m| !addresses.contains(m));
+            ops.push(Op::PutGroup(g));
+        }
+    }
+    end_sessions(&mut edit, &user, None).await?;
+    Ok(edit.commit(author, ops).await?)
 }
 
-/// Sets a new password (strength rules apply); hashing runs off the async threads.
+/// Sets a new password (strength rules apply) and ends the user's sessions; hashing runs off
+/// the async threads.
 pub async fn set_password(
     st: &AppState,
     author: &str,
     name: &str,
     password: String,
 ) -> Result<Version, ApiError> {
+    Ok(set_password_keeping(st, author, name, password, None).await?.0)
+}
+
+/// A user's change of his own password: his other sessions end, the one he changed it from
+/// (`session`, its cookie) stays. Returns how many sessions ended.
+pub async fn set_own_password(
+    st: &AppState,
+    author: &str,
+    name: &str,
+    password: String,
+    session: Option<&str>,
+) -> Result<u64, ApiError> {
+    Ok(set_password_keeping(st, author, name, password, session).await?.1)
+}
+
+async fn set_password_keeping(
+    st: &AppState,
+    author: &str,
+    name: &str,
+    password: String,
+    keep: Option<&str>,
+) -> Result<(Version, u64), ApiError> {
     find(&st.publisher.current().0, name)?;
     check_strength(&password)?;
     let hash = st.hash_password(password).await;
-    let v = st
-        .publisher
-        .edit(author, |dir| {
-            let u = find(dir, name)?;
-            Ok(vec![Op::SetPassword { name: u.name.clone(), hash: Some(hash) }])
-        })
-        .await?;
-    Ok(v)
+    let mut edit = st.publisher.begin().await?;
+    let user = find(edit.directory(), name)?.name.clone();
+    let ended = end_sessions(&mut edit, &user, keep).await?;
+    let v = edit.commit(author, vec![Op::SetPassword { name: user, hash: Some(hash) }]).await?;
+    Ok((v, ended))
 }
 
 /// What moving a user to another site will do, for the confirmation page.
@@ -199,7 +226,7 @@ pub async fn move_to(st: &AppState, author: &str, name: &str, site: &str) -> Res
     let site = parse_site(site)?;
     let v = st
         .publisher
-        .edit(author, |dir| {
+        .edit::<ApiError>(author, |dir| {
             let mut u = find(dir, name)?.clone();
             if u.site == site {
                 return Ok(vec![]);

@@ -7,90 +7,17 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pochta_directory::Directory;
+use pochta_directory::api::MoveProgress;
 use serde::Deserialize;
 
-use super::MailboxMove;
 use super::admin::history::{HistoryRow, history_rows};
 use super::admin::sites::{SiteRow, site_rows};
+use super::agent_view::{AgentState, AgentView, agent_views};
 use super::error::WebError;
 use super::session::{AdminOnly, Ctx, Page};
 use crate::db::{self, auth::AgentRow, web::StatRow};
-use crate::manage::sites::SiteSummary;
 use crate::state::AppState;
-
-/// An agent not heard from for this long is shown as stale. Pushed agents check in hourly,
-/// pulling agents hold a long poll of up to 30 minutes.
-pub const STALE_SECS: i64 = 2 * 3600;
-/// An agent behind the server and silent for this long is stale too.
-pub const LAGGING_STALE_SECS: i64 = 120;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AgentState {
-    InSync,
-    CatchingUp,
-    Stale,
-    Never,
-}
-
-pub struct AgentView {
-    pub id: String,
-    pub site: String,
-    pub url: String,
-    pub applied: u64,
-    pub lag: u64,
-    pub last_seen: Option<i64>,
-    pub silent_secs: i64,
-    pub state: AgentState,
-}
-
-impl AgentView {
-    pub fn state_key(&self) -> &'static str {
-        match self.state {
-            AgentState::InSync => "agent-in-sync",
-            AgentState::CatchingUp => "agent-catching-up",
-            AgentState::Stale => "agent-stale",
-            AgentState::Never => "agent-never",
-        }
-    }
-    pub fn state_class(&self) -> &'static str {
-        match self.state {
-            AgentState::InSync => "ok",
-            AgentState::CatchingUp => "warn",
-            AgentState::Stale | AgentState::Never => "bad",
-        }
-    }
-    pub fn pulls(&self) -> bool {
-        self.url.is_empty()
-    }
-}
-
-pub fn agent_views(agents: Vec<AgentRow>, head: u64, now: i64) -> Vec<AgentView> {
-    agents
-        .into_iter()
-        .map(|a| {
-            let lag = head.saturating_sub(a.applied);
-            let silent = a.last_seen.map_or(i64::MAX, |t| (now - t).max(0));
-            let state = match a.last_seen {
-                None => AgentState::Never,
-                Some(_) if silent > STALE_SECS || (lag > 0 && silent > LAGGING_STALE_SECS) => {
-                    AgentState::Stale
-                }
-                Some(_) if lag > 0 => AgentState::CatchingUp,
-                Some(_) => AgentState::InSync,
-            };
-            AgentView {
-                id: a.id,
-                site: a.site,
-                url: a.url,
-                applied: a.applied,
-                lag,
-                last_seen: a.last_seen,
-                silent_secs: silent,
-                state,
-            }
-        })
-        .collect()
-}
+use crate::summary::SiteSummary;
 
 /// The paper's table: one line per site, for the period.
 #[derive(Debug, Clone, Default)]
@@ -225,23 +152,21 @@ pub fn chart(buckets: &[(u64, u64)]) -> Option<Chart> {
 pub struct SiteStatus {
     pub site: SiteRow,
     pub agents: Vec<AgentView>,
-    /// Mailboxes being moved away from this site.
-    pub moves: Vec<MailboxMove>,
+    /// Mailboxes being moved away from this site, as [`move_text`] says them.
+    pub moves: Vec<String>,
 }
 
-impl MailboxMove {
-    /// "ivanov → spb: 3 of 10 letters".
-    pub fn text(&self, c: &Ctx) -> String {
-        c.lang.ta(
-            "dashboard-move",
-            &[
-                ("user", self.user.clone()),
-                ("site", self.to_site.clone()),
-                ("count", self.moved.to_string()),
-                ("total", self.moved.saturating_add(self.remaining).to_string()),
-            ],
-        )
-    }
+/// "ivanov → spb: 3 of 10 letters".
+pub fn move_text(m: &MoveProgress, c: &Ctx) -> String {
+    c.lang.ta(
+        "dashboard-move",
+        &[
+            ("user", m.user.clone()),
+            ("site", m.to_site.clone()),
+            ("count", m.moved.to_string()),
+            ("total", m.moved.saturating_add(m.remaining).to_string()),
+        ],
+    )
 }
 
 #[derive(Template)]
@@ -268,8 +193,8 @@ pub struct DashboardData {
     pub recent: Vec<db::changelog::HistoryItem>,
     pub period: Period,
     pub now: i64,
-    /// Mailbox moves in progress, each with the site it leaves (`WebState::moves`).
-    pub moves: Vec<(String, MailboxMove)>,
+    /// Mailbox moves in progress, each with the site it leaves (`MoveBoard::all`).
+    pub moves: Vec<(String, MoveProgress)>,
 }
 
 /// Builds the dashboard from its inputs (public for the benchmark). `summary` is the directory's
@@ -286,7 +211,8 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
             views = rest;
             let (mine_moves, rest): (Vec<_>, Vec<_>) = moves.drain(..).partition(|(s, _)| *s == site.id);
             moves = rest;
-            SiteStatus { site, agents: mine, moves: mine_moves.into_iter().map(|(_, m)| m).collect() }
+            let moves = mine_moves.iter().map(|(_, m)| move_text(m, &c)).collect();
+            SiteStatus { site, agents: mine, moves }
         })
         .collect();
     let since = now - period.secs();
@@ -325,7 +251,7 @@ pub async fn page(
     let agents = db::auth::agents(&st.db.pool).await.map_err(internal)?;
     let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
     let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
-    let moves = st.web.moves();
+    let moves = st.moves.all();
     let data = DashboardData { version: version.0, agents, stats, recent, period, now, moves };
     let page = dashboard_page(ctx.clone(), &dir, &summary, data);
     Ok(ctx.render(StatusCode::OK, &page))

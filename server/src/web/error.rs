@@ -5,7 +5,7 @@ use askama::Template;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 
-use super::session::Ctx;
+use super::ctx::Ctx;
 use crate::error::ApiError;
 
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::error::WebError;
 use super::session::{Ctx, Page, Posted, UserOnly};
 use super::{FormErrors, flash};
-use crate::db::{self, web::Role};
+use crate::db;
 use crate::manage;
 use crate::state::AppState;
 
@@ -121,12 +121,13 @@ async fn change_password(
         return again(FormErrors::field("password", ctx.t("err-password-same")));
     }
     let author = format!("{} (self-service)", ctx.name());
-    if let Err(e) = manage::users::set_password(&st, &author, ctx.name(), form.password).await {
-        return again(FormErrors::from_api(&e, ctx.lang, &["password"]));
-    }
-    let ended = db::web::delete_sessions_of(&st.db.pool, Role::User, ctx.name(), ctx.cookie.as_deref())
-        .await
-        .map_err(|e| WebError::internal(e).with(&ctx))?;
+    let ended =
+        match manage::users::set_own_password(&st, &author, ctx.name(), form.password, ctx.cookie.as_deref())
+            .await
+        {
+            Ok(ended) => ended,
+            Err(e) => return again(FormErrors::from_api(&e, ctx.lang, &["password"])),
+        };
     tracing::info!(user = ctx.name(), other_sessions_ended = ended, "password changed by its user");
     Ok(Redirect::to("/me?ok=password-changed").into_response())
 }

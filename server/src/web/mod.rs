@@ -3,11 +3,14 @@
 //! `locales/{en,ru}/*.ftl`, and every edit goes through `manage::` — the same functions the JSON
 //! API calls — so a page can refuse nothing the API accepts and the other way round.
 
+pub mod agent_view;
+pub mod ctx;
 pub mod dashboard;
 pub mod error;
 pub mod i18n;
 pub mod ratelimit;
 pub mod session;
+pub mod state;
 
 pub mod admin;
 mod auth;
@@ -23,56 +26,7 @@ use axum::routing::get;
 use self::error::WebError;
 use self::i18n::Lang;
 use self::session::{Anyone, Ctx, Page};
-use crate::db;
 use crate::state::AppState;
-
-/// State of the web application that is not in the database.
-#[derive(Default)]
-pub struct WebState {
-    pub limiter: ratelimit::RateLimiter,
-    /// The mailbox moves each agent last reported (by agent id, with its site). Kept in memory:
-    /// agents resend them with every stats report, and a move starting or ending at once.
-    moves: std::sync::Mutex<std::collections::BTreeMap<String, (String, Vec<MailboxMove>)>>,
-}
-
-/// One mailbox move in progress, as an agent reports it.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct MailboxMove {
-    pub user: String,
-    pub to_site: String,
-    /// Letters still at the old site.
-    pub remaining: u64,
-    /// Letters moved so far.
-    pub moved: u64,
-}
-
-impl WebState {
-    /// Replaces what `agent` (of `site`) last reported about its mailbox moves.
-    pub fn put_moves(&self, agent: &str, site: &str, moves: Vec<MailboxMove>) {
-        let mut all = self.moves.lock().expect("the moves lock is never poisoned");
-        if moves.is_empty() {
-            all.remove(agent);
-        } else {
-            all.insert(agent.to_owned(), (site.to_owned(), moves));
-        }
-    }
-
-    /// Every move in progress with its agent's site, by agent.
-    pub fn moves(&self) -> Vec<(String, MailboxMove)> {
-        let all = self.moves.lock().expect("the moves lock is never poisoned");
-        all.values().flat_map(|(site, m)| m.iter().map(move |m| (site.clone(), m.clone()))).collect()
-    }
-
-    /// Ends every browser session of a user (after a password reset, a delete, a disable).
-    pub async fn end_sessions_of_user(&self, st: &AppState, name: &str) {
-        let Ok(name) = pochta_directory::LocalPart::parse(name) else { return };
-        if let Err(e) =
-            db::web::delete_sessions_of(&st.db.pool, db::web::Role::User, name.folded(), None).await
-        {
-            tracing::error!(error = %e, "could not end the user's sessions");
-        }
-    }
-}
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -80,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
         .route("/lang/{code}", get(set_lang))
+        .route("/admin", get(dashboard::page))
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())

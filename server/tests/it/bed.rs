@@ -53,7 +53,13 @@ impl Bed {
     }
 
     pub async fn edit(&self, ops: impl FnOnce(&Directory) -> Vec<Op>) -> u64 {
-        self.server().state.publisher.edit("test", |d| Ok(ops(d))).await.unwrap().0
+        self.server()
+            .state
+            .publisher
+            .edit::<pochta_server::publish::EditError>("test", |d| Ok(ops(d)))
+            .await
+            .unwrap()
+            .0
     }
 
     pub fn directory(&self) -> Directory {

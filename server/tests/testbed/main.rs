@@ -40,13 +40,18 @@ async fn role_central() {
     .unwrap();
     let running = App::build(&dir).await.unwrap().spawn().await.unwrap();
     let publisher = running.state.publisher.clone();
-    publisher.edit("testbed", |_| Ok(seed::sites())).await.unwrap();
+    publisher.edit::<pochta_server::publish::EditError>("testbed", |_| Ok(seed::sites())).await.unwrap();
     // One hash for every user: enough for AUTH, and 110 Argon2id runs would cost seconds.
     let hash = PasswordHash::create(demo::DEMO_PASSWORD);
-    publisher.edit("testbed", |_| Ok(seed::user_ops(demo::USERS, |_| Some(hash.clone())))).await.unwrap();
-    publisher.edit("testbed", |d| Ok(seed::group_ops(d))).await.unwrap();
+    publisher
+        .edit::<pochta_server::publish::EditError>("testbed", |_| {
+            Ok(seed::user_ops(demo::USERS, |_| Some(hash.clone())))
+        })
+        .await
+        .unwrap();
+    publisher.edit::<pochta_server::publish::EditError>("testbed", |d| Ok(seed::group_ops(d))).await.unwrap();
     let version = publisher
-        .edit("testbed", |d| {
+        .edit::<pochta_server::publish::EditError>("testbed", |d| {
             let users = seed::users(demo::USERS);
             let mut members: std::collections::BTreeSet<Address> = users
                 .iter()

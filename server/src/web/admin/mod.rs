@@ -1,4 +1,4 @@
-//! The administrators' pages. Every handler takes `Page<AdminOnly>` or `Posted<AdminOnly, _>`:
+//! The administrators' pages (the dashboard at `/admin` is `web::dashboard`). Every handler takes `Page<AdminOnly>` or `Posted<AdminOnly, _>`:
 //! an end user or a stranger never reaches one.
 
 pub mod dns;
@@ -15,7 +15,6 @@ use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/admin", get(super::dashboard::page))
         .route("/admin/users", get(users::list))
         .route("/admin/users/new", get(users::new_page).post(users::create))
         .route("/admin/users/{name}", get(users::show).post(users::update))

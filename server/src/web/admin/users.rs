@@ -321,9 +321,6 @@ pub async fn update(
     let patch = manage::users::UserPatch { display_name: Some(form.display_name), enabled: Some(enabled) };
     match manage::users::update(&st, ctx.name(), &name, patch).await {
         Ok(_) => {
-            if !enabled {
-                st.web.end_sessions_of_user(&st, &name).await;
-            }
             Ok(Redirect::to(&format!("/admin/users/{}?ok=user-saved", urlencode(&name))).into_response())
         }
         Err(e) => again(&st, &ctx, &name, e, &["display_name"]),
@@ -343,7 +340,6 @@ pub async fn set_password(
 ) -> Result<Response, WebError> {
     match manage::users::set_password(&st, ctx.name(), &name, form.password).await {
         Ok(_) => {
-            st.web.end_sessions_of_user(&st, &name).await;
             Ok(Redirect::to(&format!("/admin/users/{}?ok=password-set", urlencode(&name))).into_response())
         }
         Err(e) => again(&st, &ctx, &name, e, &["password"]),
@@ -452,6 +448,5 @@ pub async fn delete(
     Posted(ctx, ..): Posted<AdminOnly, Empty>,
 ) -> Result<Response, WebError> {
     manage::users::delete(&st, ctx.name(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
-    st.web.end_sessions_of_user(&st, &name).await;
     Ok(Redirect::to("/admin/users?ok=user-deleted").into_response())
 }

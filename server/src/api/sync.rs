@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use pochta_directory::api::{APPLIED_HEADER, StatsReport, VERSION_HEADER};
 use pochta_directory::wire::{self, Version};
 use serde::Deserialize;
 
@@ -30,13 +31,13 @@ pub fn router() -> Router<AppState> {
 }
 
 fn applied(headers: &HeaderMap) -> Option<Version> {
-    headers.get("pochta-applied")?.to_str().ok()?.parse().ok().map(Version)
+    headers.get(APPLIED_HEADER)?.to_str().ok()?.parse().ok().map(Version)
 }
 
 fn octets(body: Vec<u8>, head: Version) -> Response {
     let mut r = body.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));
-    r.headers_mut().insert("pochta-version", HeaderValue::from(head.0));
+    r.headers_mut().insert(VERSION_HEADER, HeaderValue::from(head.0));
     r
 }
 
@@ -97,21 +98,6 @@ async fn snapshot(
 /// Reports are kept this long for the dashboard's charts.
 const STATS_KEPT_SECS: i64 = 31 * 24 * 3600;
 
-/// An agent's counters as it reports them (`pochta_agent::metrics::CountersSnapshot` plus its
-/// queue size); fields the server does not chart are ignored.
-#[derive(Deserialize)]
-struct StatsReport {
-    received: u64,
-    accepted: u64,
-    delivered: u64,
-    sent: u64,
-    #[serde(default)]
-    queue: u64,
-    /// Mailboxes the agent is moving away from its site; agents before this field send none.
-    #[serde(default)]
-    mailbox_moves: Vec<crate::web::MailboxMove>,
-}
-
 /// Stores a time-stamped report of the agent's traffic counters for the dashboard (the time is
 /// the server's: agents' clocks may be wrong), and keeps its latest mailbox moves in memory.
 async fn stats(
@@ -130,6 +116,6 @@ async fn stats(
     db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c).await?;
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
     db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
-    st.web.put_moves(&agent.id, &agent.site, r.mailbox_moves);
+    st.moves.put(&agent.id, &agent.site, r.mailbox_moves);
     Ok(StatusCode::NO_CONTENT)
 }

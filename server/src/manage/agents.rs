@@ -1,59 +1,20 @@
-//! Agent enrollment and the server's view of every agent.
+//! Agents: enrollment (redeeming a site's one-time code) and removal. Both change the agents'
+//! rows and the site's endpoints in the directory in one transaction, and tell the pusher.
 
-use axum::Router;
-use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
+use pochta_directory::api::{EnrollRequest, EnrollResponse};
 use pochta_directory::wire::FORMAT;
 use pochta_directory::{AgentEndpoint, Op, SiteId};
-use serde::{Deserialize, Serialize};
 
-use super::{Json, Path, parse};
-use crate::auth::Admin;
+use super::parse_field;
 use crate::db::{self, auth::AgentRow};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/agents", get(list))
-        .route("/agents/enroll", post(enroll))
-        .route("/agents/{id}", delete(remove))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EnrollRequest {
-    token: String,
-    /// `https://host:port`, or empty for an agent that only pulls (behind NAT).
-    #[serde(default)]
-    url: String,
-    tls_sha256: String,
-    format: u8,
-    /// `host:port` where other sites' agents deliver mail to this one; empty if unreachable.
-    #[serde(default)]
-    smtp: String,
-}
-
-#[derive(Serialize)]
-struct EnrollResponse {
-    agent_id: String,
-    secret: String,
-    site: String,
-    level: u8,
-    deployment: String,
-    domain: String,
-    verify_key: String,
-    peer_secret: String,
-}
-
 /// Redeems a one-time token: records the agent, adds its endpoint to its site in the directory
 /// (so every other agent learns it), and hands back the deployment's identity and the key that
-/// signs change sets. The token is the only credential here.
-async fn enroll(
-    State(st): State<AppState>,
-    Json(req): Json<EnrollRequest>,
-) -> Result<Json<EnrollResponse>, ApiError> {
+/// signs change sets.
+pub async fn enroll(st: &AppState, req: EnrollRequest) -> Result<EnrollResponse, ApiError> {
     if req.format != FORMAT {
         return Err(ApiError::bad_request(format!(
             "the agent speaks change-set format {}, this server format {FORMAT}; install matching versions",
@@ -78,7 +39,7 @@ async fn enroll(
     let site = db::auth::redeem_enrollment(&mut edit.tx, req.token.trim()).await?.ok_or_else(|| {
         ApiError::new(StatusCode::UNAUTHORIZED, "the enrollment code is unknown, used or expired")
     })?;
-    let site_id = parse("site", SiteId::parse(&site))?;
+    let site_id = parse_field("site", "site", "err-site-id", SiteId::parse(&site))?;
     let mut site =
         edit.directory().site(&site_id).cloned().ok_or_else(|| {
             ApiError::conflict(format!("site '{site_id}' was deleted after the code was made"))
@@ -99,7 +60,7 @@ async fn enroll(
     edit.commit(&format!("agent {}", agent.id), vec![Op::PutSite(site)]).await?;
     st.pusher.watch(agent.clone());
     tracing::info!(agent = %agent.id, site = %agent.site, "agent enrolled");
-    Ok(Json(EnrollResponse {
+    Ok(EnrollResponse {
         agent_id: agent.id,
         secret,
         site: agent.site,
@@ -108,43 +69,13 @@ async fn enroll(
         domain: st.publisher.current().0.domain.to_string(),
         verify_key: st.publisher.verifier().to_hex(),
         peer_secret: st.pusher.peer_secret().to_owned(),
-    }))
-}
-
-#[derive(Serialize)]
-struct AgentStatus {
-    #[serde(flatten)]
-    agent: AgentRow,
-    /// Change sets the agent is behind the server.
-    lag: u64,
-    /// Seconds since the server last heard from it.
-    silent_secs: Option<i64>,
-}
-
-async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<Vec<AgentStatus>>, ApiError> {
-    let head = st.publisher.version().0;
-    let now = db::now();
-    let agents = db::auth::agents(&st.db.pool).await?;
-    Ok(Json(
-        agents
-            .into_iter()
-            .map(|a| AgentStatus {
-                lag: head.saturating_sub(a.applied),
-                silent_secs: a.last_seen.map(|t| now - t),
-                agent: a,
-            })
-            .collect(),
-    ))
+    })
 }
 
 /// Forgets an agent: it can no longer pull, and its endpoint leaves the directory.
-async fn remove(
-    admin: Admin,
-    State(st): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<StatusCode, ApiError> {
+pub async fn remove(st: &AppState, author: &str, id: &str) -> Result<(), ApiError> {
     let mut edit = st.publisher.begin().await?;
-    if !db::auth::delete_agent(&mut edit.tx, &id).await? {
+    if !db::auth::delete_agent(&mut edit.tx, id).await? {
         return Err(ApiError::not_found(format!("there is no agent '{id}'")));
     }
     let ops = edit
@@ -158,7 +89,7 @@ async fn remove(
             Op::PutSite(s)
         })
         .collect();
-    edit.commit(&admin.author, ops).await?;
-    st.pusher.forget(&id);
-    Ok(StatusCode::NO_CONTENT)
+    edit.commit(author, ops).await?;
+    st.pusher.forget(id);
+    Ok(())
 }

@@ -11,8 +11,8 @@ use super::{Json, Path};
 use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::manage;
-use crate::manage::sites::SiteSummary;
 use crate::state::AppState;
+use crate::summary::SiteSummary;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,7 +32,7 @@ struct SiteView {
     mx_priority: Option<u16>,
 }
 
-pub use crate::manage::sites::{EnrollmentCode, mx_priorities};
+pub use crate::summary::mx_priorities;
 
 fn view(dir: &Directory, summary: &SiteSummary, s: &Site) -> SiteView {
     let (users, active_users) = summary.users(&s.id);

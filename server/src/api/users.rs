@@ -154,7 +154,6 @@ async fn remove(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     manage::users::delete(&st, &admin.author, &name).await?;
-    st.web.end_sessions_of_user(&st, &name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,7 +170,6 @@ async fn set_password(
     Json(body): Json<NewPassword>,
 ) -> Result<StatusCode, ApiError> {
     manage::users::set_password(&st, &admin.author, &name, body.password).await?;
-    st.web.end_sessions_of_user(&st, &name).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

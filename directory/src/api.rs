@@ -1,0 +1,297 @@
+//! The control plane's JSON and header names: everything the server and the agents say to each
+//! other over HTTPS besides change-set frames (those are in [`crate::wire`]). Each type is
+//! defined here once and both sides use it, so the two ends cannot drift apart; the tests pin
+//! every type to its literal JSON, and the field names are the wire format — never rename one.
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+
+/// Request header: the version the agent has applied (`GET /api/v1/sync/changes`, `/snapshot`).
+pub const APPLIED_HEADER: &str = "pochta-applied";
+/// Response header: the version of the answering side (server or peer agent) when it answered.
+pub const VERSION_HEADER: &str = "pochta-version";
+
+/// The error body of both control planes: `{"error": "..."}`, and on an agent's answers to
+/// `POST /sync/push` (any status) also the version its replica is at.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u64>,
+}
+
+/// What an administrator hands to the agent's installer: server URL, server TLS pin and a
+/// one-time token, as base64url of this JSON, in one string.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollmentCode {
+    pub server: String,
+    pub tls_sha256: String,
+    pub token: String,
+}
+
+/// Why an enrollment code does not parse; the messages finish "the code is not valid (...)".
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodeError {
+    #[error("it is empty")]
+    Empty,
+    #[error("it is not base64url")]
+    NotBase64,
+    #[error("unexpected content: {0}")]
+    Content(String),
+    #[error("the server URL '{0}' is not https")]
+    NotHttps(String),
+    #[error("the certificate fingerprint is not 64 hex digits")]
+    BadPin,
+    #[error("the token is empty")]
+    NoToken,
+}
+
+impl EnrollmentCode {
+    /// The code as the server prints it: base64url without padding.
+    pub fn encode(&self) -> String {
+        let json = serde_json::to_vec(self).expect("a code always serialises");
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
+    }
+
+    /// Parses base64url (padding optional, whitespace ignored) of the JSON the server printed.
+    pub fn parse(code: &str) -> Result<Self, CodeError> {
+        let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if code.is_empty() {
+            return Err(CodeError::Empty);
+        }
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD_INDIFFERENT
+            .decode(code.as_bytes())
+            .map_err(|_| CodeError::NotBase64)?;
+        let c: EnrollmentCode =
+            serde_json::from_slice(&json).map_err(|e| CodeError::Content(e.to_string()))?;
+        if !c.server.starts_with("https://") {
+            return Err(CodeError::NotHttps(c.server));
+        }
+        if c.tls_sha256.len() != 64 || !c.tls_sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(CodeError::BadPin);
+        }
+        if c.token.is_empty() {
+            return Err(CodeError::NoToken);
+        }
+        Ok(c)
+    }
+}
+
+/// `POST /api/v1/agents/enroll`: the agent redeems the code's token and says how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    pub token: String,
+    /// `https://host:port`, or empty for an agent that only pulls (behind NAT).
+    #[serde(default)]
+    pub url: String,
+    /// The agent's own certificate pin.
+    pub tls_sha256: String,
+    /// The change-set format the agent speaks ([`crate::wire::FORMAT`]).
+    pub format: u8,
+    /// `host:port` where other sites' agents deliver mail to this one; empty (and left out)
+    /// if unreachable.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub smtp: String,
+}
+
+/// The server's answer to a redeemed enrollment: the agent's identity and secrets, and the
+/// deployment's identity and the key that signs change sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    pub agent_id: String,
+    /// The agent's bearer secret towards the server.
+    pub secret: String,
+    pub site: String,
+    pub level: u8,
+    /// [`crate::wire::DeploymentId`] in hex.
+    pub deployment: String,
+    pub domain: String,
+    /// [`crate::wire::Verifier`] in hex.
+    pub verify_key: String,
+    /// The secret agents show each other (and the server shows agents) on `/sync/*`.
+    pub peer_secret: String,
+}
+
+/// An agent's answer to a push it applied (`POST /sync/push`, 200): the version its replica is
+/// at and how many out-of-order sets it holds. A refusal (422 and others) is an [`ErrorBody`]
+/// with the version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushReply {
+    pub version: u64,
+    pub held: usize,
+}
+
+/// One mailbox move in progress at an agent: shown on its `/status` and reported to the
+/// server's dashboard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveProgress {
+    pub user: String,
+    pub to_site: String,
+    /// Letters still at the old site.
+    pub remaining: u64,
+    /// Letters handed to the queue (and removed at the old site) so far.
+    pub moved: u64,
+}
+
+/// What an agent reports to `POST /api/v1/sync/stats`: its mail counters since start, the
+/// queue size and the mailbox moves in progress. The server time-stamps it; the dashboard
+/// charts the differences and shows the moves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatsReport {
+    pub received: u64,
+    pub accepted: u64,
+    pub delivered: u64,
+    pub sent: u64,
+    #[serde(default)]
+    pub queue: u64,
+    /// Mailboxes being moved from the agent's site. Left out when none (bytes on slow links):
+    /// the server takes a report without it as "no moves", which ends one it showed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mailbox_moves: Vec<MoveProgress>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::Serialize;
+    use serde::de::DeserializeOwned;
+
+    use super::*;
+
+    /// `value` serialises to exactly `json`, and `json` reads back as `value`.
+    fn pinned<T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug>(value: T, json: &str) {
+        assert_eq!(serde_json::to_string(&value).unwrap(), json);
+        assert_eq!(serde_json::from_str::<T>(json).unwrap(), value);
+    }
+
+    #[test]
+    fn header_names_are_lower_case() {
+        // `http::HeaderName::from_static` takes only lower case; on the wire case does not matter.
+        for h in [APPLIED_HEADER, VERSION_HEADER] {
+            assert_eq!(h, h.to_ascii_lowercase());
+        }
+        assert_eq!((APPLIED_HEADER, VERSION_HEADER), ("pochta-applied", "pochta-version"));
+    }
+
+    #[test]
+    fn error_body() {
+        pinned(ErrorBody { error: "no".into(), version: None }, r#"{"error":"no"}"#);
+        pinned(ErrorBody { error: "gap".into(), version: Some(7) }, r#"{"error":"gap","version":7}"#);
+    }
+
+    fn code() -> EnrollmentCode {
+        EnrollmentCode {
+            server: "https://admin:8443".into(),
+            tls_sha256: "ab".repeat(32),
+            token: "t0k".into(),
+        }
+    }
+
+    #[test]
+    fn enrollment_code() {
+        let json =
+            format!(r#"{{"server":"https://admin:8443","tls_sha256":"{}","token":"t0k"}}"#, "ab".repeat(32));
+        pinned(code(), &json);
+        let encoded = code().encode();
+        assert!(!encoded.contains('='), "no padding: {encoded}");
+        assert_eq!(EnrollmentCode::parse(&encoded), Ok(code()));
+        let padded = base64::engine::general_purpose::URL_SAFE.encode(json.as_bytes());
+        let spaced: String = padded.chars().flat_map(|c| [c, '\n']).collect();
+        assert_eq!(EnrollmentCode::parse(&spaced), Ok(code()), "padding and whitespace are fine");
+    }
+
+    #[test]
+    fn bad_enrollment_codes() {
+        let enc = |c: EnrollmentCode| c.encode();
+        assert_eq!(EnrollmentCode::parse(" \n"), Err(CodeError::Empty));
+        assert_eq!(EnrollmentCode::parse("not base64!"), Err(CodeError::NotBase64));
+        assert!(matches!(EnrollmentCode::parse("e30"), Err(CodeError::Content(_))), "{{}} lacks fields");
+        let http = EnrollmentCode { server: "http://admin".into(), ..code() };
+        assert_eq!(EnrollmentCode::parse(&enc(http)), Err(CodeError::NotHttps("http://admin".into())));
+        assert_eq!(
+            EnrollmentCode::parse(&enc(EnrollmentCode { tls_sha256: "ab".into(), ..code() })),
+            Err(CodeError::BadPin)
+        );
+        assert_eq!(
+            EnrollmentCode::parse(&enc(EnrollmentCode { token: String::new(), ..code() })),
+            Err(CodeError::NoToken)
+        );
+        assert_eq!(
+            CodeError::NotHttps("http://x".into()).to_string(),
+            "the server URL 'http://x' is not https"
+        );
+    }
+
+    #[test]
+    fn enroll_request() {
+        let req = EnrollRequest {
+            token: "t".into(),
+            url: "https://10.0.0.2:7443".into(),
+            tls_sha256: "cd".into(),
+            format: 1,
+            smtp: "10.0.0.2:25".into(),
+        };
+        pinned(
+            req.clone(),
+            r#"{"token":"t","url":"https://10.0.0.2:7443","tls_sha256":"cd","format":1,"smtp":"10.0.0.2:25"}"#,
+        );
+        // A pull-only agent with no SMTP listener for other sites: `smtp` is left out.
+        let pull = EnrollRequest { url: String::new(), smtp: String::new(), ..req };
+        pinned(pull.clone(), r#"{"token":"t","url":"","tls_sha256":"cd","format":1}"#);
+        assert_eq!(
+            serde_json::from_str::<EnrollRequest>(r#"{"token":"t","tls_sha256":"cd","format":1}"#).unwrap(),
+            pull
+        );
+        assert!(
+            serde_json::from_str::<EnrollRequest>(r#"{"token":"t","tls_sha256":"cd","format":1,"x":1}"#)
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn enroll_response() {
+        pinned(
+            EnrollResponse {
+                agent_id: "hq-1a2b3c4d".into(),
+                secret: "s".into(),
+                site: "hq".into(),
+                level: 0,
+                deployment: "dd".into(),
+                domain: "example.org".into(),
+                verify_key: "vk".into(),
+                peer_secret: "ps".into(),
+            },
+            r#"{"agent_id":"hq-1a2b3c4d","secret":"s","site":"hq","level":0,"deployment":"dd","domain":"example.org","verify_key":"vk","peer_secret":"ps"}"#,
+        );
+    }
+
+    #[test]
+    fn push_reply() {
+        pinned(PushReply { version: 12, held: 3 }, r#"{"version":12,"held":3}"#);
+    }
+
+    fn a_move() -> MoveProgress {
+        MoveProgress { user: "petrova".into(), to_site: "branch".into(), remaining: 7, moved: 3 }
+    }
+
+    #[test]
+    fn move_progress() {
+        pinned(a_move(), r#"{"user":"petrova","to_site":"branch","remaining":7,"moved":3}"#);
+    }
+
+    #[test]
+    fn stats_report() {
+        let idle =
+            StatsReport { received: 1, accepted: 2, delivered: 3, sent: 4, queue: 5, mailbox_moves: vec![] };
+        pinned(idle.clone(), r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5}"#);
+        pinned(
+            StatsReport { mailbox_moves: vec![a_move()], ..idle },
+            r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5,"mailbox_moves":[{"user":"petrova","to_site":"branch","remaining":7,"moved":3}]}"#,
+        );
+        // Agents before the queue field; fields the server does not chart are ignored.
+        let old: StatsReport =
+            serde_json::from_str(r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"rejected":{}}"#)
+                .unwrap();
+        assert_eq!((old.queue, old.mailbox_moves), (0, vec![]));
+    }
+}

@@ -1,0 +1,124 @@
+//! What a page knows about its request: language, person, CSRF token, and the helpers the
+//! templates call on it. Made by `session::Ctx::load`; rendering with its cookies is there too.
+
+use std::net::IpAddr;
+
+use super::i18n::Lang;
+use crate::db::web::Role;
+
+#[derive(Debug, Clone)]
+pub struct Who {
+    pub role: Role,
+    /// Administrator name, or the user's local part.
+    pub name: String,
+}
+
+/// Everything a page needs to know about the request: language, person, CSRF token.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub lang: Lang,
+    pub who: Option<Who>,
+    /// The token this page's forms carry.
+    pub csrf: String,
+    /// Path and query of this request (the language switcher returns here).
+    pub path: String,
+    /// The mail domain.
+    pub domain: String,
+    pub client: Option<IpAddr>,
+    /// The session cookie, when logged in.
+    pub(crate) cookie: Option<String>,
+    /// A new pre-login token to set as a cookie with the response.
+    pub(crate) new_pre: Option<String>,
+}
+
+/// A percent-encoded query value (for `next=` links).
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Ctx {
+    /// A context for rendering outside a request (benchmarks, previews).
+    pub fn offline(lang: Lang, domain: &str, who: Option<Who>) -> Ctx {
+        Ctx {
+            lang,
+            who,
+            csrf: "x".repeat(43),
+            path: "/".into(),
+            domain: domain.into(),
+            client: None,
+            cookie: None,
+            new_pre: None,
+        }
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.who.as_ref().is_some_and(|w| w.role == Role::Admin)
+    }
+    pub fn is_user(&self) -> bool {
+        self.who.as_ref().is_some_and(|w| w.role == Role::User)
+    }
+    pub fn name(&self) -> &str {
+        self.who.as_ref().map_or("", |w| w.name.as_str())
+    }
+
+    pub fn t(&self, key: &str) -> String {
+        self.lang.t(key)
+    }
+    /// A message with one argument.
+    pub fn t1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
+        self.lang.ta(key, &[(name, value.to_string())])
+    }
+    /// A message with two arguments.
+    pub fn t2(
+        &self,
+        key: &str,
+        n1: &str,
+        v1: impl std::fmt::Display,
+        n2: &str,
+        v2: impl std::fmt::Display,
+    ) -> String {
+        self.lang.ta(key, &[(n1, v1.to_string()), (n2, v2.to_string())])
+    }
+    pub fn num(&self, n: impl std::fmt::Display) -> String {
+        super::i18n::number(n)
+    }
+    pub fn when(&self, t: &i64) -> String {
+        super::i18n::datetime(*t)
+    }
+    /// "5 minutes ago", with the language's plural forms.
+    pub fn ago(&self, secs: &i64) -> String {
+        let s = (*secs).max(0);
+        match s {
+            0..60 => self.t1("ago-seconds", "count", s),
+            60..3600 => self.t1("ago-minutes", "count", s / 60),
+            3600..86400 => self.t1("ago-hours", "count", s / 3600),
+            _ => self.t1("ago-days", "count", s / 86400),
+        }
+    }
+
+    /// Link to this page in another language.
+    pub fn lang_link(&self, lang: &Lang) -> String {
+        format!("/lang/{}?next={}", lang.code(), urlencode(&self.path))
+    }
+
+    /// Percent-encodes a path segment (names may hold any character a local part may).
+    pub fn enc(&self, s: &str) -> String {
+        urlencode(s).replace('/', "%2F")
+    }
+
+    pub fn is_lang(&self, lang: &Lang) -> bool {
+        *lang == self.lang
+    }
+
+    pub fn langs(&self) -> [Lang; 2] {
+        Lang::ALL
+    }
+}
