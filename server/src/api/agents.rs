@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::manage;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/agents", get(list))
         .route("/agents/enroll", post(enroll))

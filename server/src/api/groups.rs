@@ -15,7 +15,7 @@ use crate::error::ApiError;
 use crate::manage::{self, groups::Expansion};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/groups", get(list).post(create))
         .route("/groups/{name}", get(show).patch(update).delete(remove))

@@ -12,7 +12,7 @@ use crate::db::{self, changelog::HistoryItem};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new().route("/changes", get(history)).route("/version", get(version))
 }
 

@@ -18,12 +18,12 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// Further behind than this, an agent is told to bootstrap from a snapshot instead.
-pub const SNAPSHOT_AFTER: u64 = 5_000;
+pub(super) const SNAPSHOT_AFTER: u64 = 5_000;
 const MAX_WAIT_SECS: u64 = 3600;
 const BATCH_SETS: i64 = 1_000;
 const BATCH_BYTES: usize = 4 << 20;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/sync/changes", get(changes))
         .route("/sync/snapshot", get(snapshot))

@@ -11,7 +11,7 @@ use crate::db;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new().route("/tokens", post(create))
 }
 

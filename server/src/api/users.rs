@@ -13,7 +13,7 @@ use crate::error::ApiError;
 use crate::manage;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(list).post(create))
         .route("/users/{name}", get(show).patch(update).delete(remove))
@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 }
 
 #[derive(Serialize)]
-pub struct UserView {
+pub(super) struct UserView {
     pub name: String,
     pub address: String,
     pub local_address: String,
@@ -34,7 +34,7 @@ pub struct UserView {
 }
 
 impl UserView {
-    pub fn new(dir: &Directory, u: &User) -> Self {
+    pub(super) fn new(dir: &Directory, u: &User) -> Self {
         UserView {
             name: u.name.to_string(),
             address: dir.official(&u.name).to_string(),

@@ -19,7 +19,7 @@ use super::session::{self, Anyone, Ctx, Page, Posted};
 use crate::db::{self, web::Role};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new().route("/login", get(login_page).post(login)).route("/logout", post(logout))
 }
 

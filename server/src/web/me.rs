@@ -16,13 +16,13 @@ use crate::db;
 use crate::manage;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
+pub(super) fn router() -> Router<AppState> {
     Router::new().route("/me", get(me_page)).route("/me/password", post(change_password))
 }
 
 #[derive(Template)]
 #[template(path = "me.html")]
-pub struct MePage {
+pub(super) struct MePage {
     pub c: Ctx,
     pub display_name: String,
     pub official: String,

@@ -12,6 +12,7 @@
 
 use std::marker::PhantomData;
 use std::net::SocketAddr;
+use subtle::ConstantTimeEq as _;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
@@ -234,10 +235,6 @@ fn same_origin(parts: &Parts) -> bool {
         .is_some_and(|(_, o)| !host.is_empty() && o.eq_ignore_ascii_case(host))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
 impl<G: Guard, T: DeserializeOwned + Send> FromRequest<AppState> for Posted<G, T> {
     type Rejection = WebError;
     async fn from_request(req: Request, st: &AppState) -> Result<Self, WebError> {
@@ -255,7 +252,7 @@ impl<G: Guard, T: DeserializeOwned + Send> FromRequest<AppState> for Posted<G, T
             .map_err(|_| WebError::new(StatusCode::PAYLOAD_TOO_LARGE, "err-too-large").with(&ctx))?;
         let token: CsrfField =
             serde_urlencoded::from_bytes(&bytes).unwrap_or(CsrfField { csrf: String::new() });
-        if ctx.csrf.is_empty() || !constant_time_eq(token.csrf.as_bytes(), ctx.csrf.as_bytes()) {
+        if ctx.csrf.is_empty() || !bool::from(token.csrf.as_bytes().ct_eq(ctx.csrf.as_bytes())) {
             return Err(WebError::csrf().with(&ctx));
         }
         let form: T = serde_urlencoded::from_bytes(&bytes).map_err(|e: serde_urlencoded::de::Error| {

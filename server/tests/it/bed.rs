@@ -9,9 +9,9 @@ use pochta_server::demo::{self, AgentLinks, DemoAgent};
 use pochta_server::{App, Running};
 use tokio::process::Child;
 
-pub const SYNC: Duration = Duration::from_secs(90);
+pub(crate) const SYNC: Duration = Duration::from_secs(90);
 
-pub struct Bed {
+pub(crate) struct Bed {
     _tmp: tempfile::TempDir,
     pub base: PathBuf,
     server_dir: PathBuf,
@@ -21,7 +21,7 @@ pub struct Bed {
 
 impl Bed {
     /// A seeded server whose port stays the same across restarts.
-    pub async fn new(users: usize) -> Bed {
+    pub(crate) async fn new(users: usize) -> Bed {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
         let server_dir = base.join("server");
@@ -32,27 +32,27 @@ impl Bed {
         Bed { _tmp: tmp, base, server_dir, running: Some(running), bin: demo::agent_binary().unwrap() }
     }
 
-    pub fn server(&self) -> &Running {
+    pub(crate) fn server(&self) -> &Running {
         self.running.as_ref().expect("server running")
     }
 
-    pub async fn agent(&self, site: &str, links: AgentLinks) -> (Child, DemoAgent) {
+    pub(crate) async fn agent(&self, site: &str, links: AgentLinks) -> (Child, DemoAgent) {
         demo::start_agent(self.server(), &self.bin, &self.base, site, links).await.unwrap()
     }
 
-    pub fn restart_agent(&self, a: &DemoAgent) -> Child {
+    pub(crate) fn restart_agent(&self, a: &DemoAgent) -> Child {
         demo::run_agent(&self.bin, &a.data_dir, &self.base.join(format!("agent-{}.log", a.site))).unwrap()
     }
 
-    pub async fn stop_server(&mut self) {
+    pub(crate) async fn stop_server(&mut self) {
         self.running.take().expect("running").stop().await;
     }
 
-    pub async fn start_server(&mut self) {
+    pub(crate) async fn start_server(&mut self) {
         self.running = Some(App::build(&self.server_dir).await.unwrap().spawn().await.unwrap());
     }
 
-    pub async fn edit(&self, ops: impl FnOnce(&Directory) -> Vec<Op>) -> u64 {
+    pub(crate) async fn edit(&self, ops: impl FnOnce(&Directory) -> Vec<Op>) -> u64 {
         self.server()
             .state
             .publisher
@@ -62,28 +62,28 @@ impl Bed {
             .0
     }
 
-    pub fn directory(&self) -> Directory {
+    pub(crate) fn directory(&self) -> Directory {
         (*self.server().state.publisher.current().0).clone()
     }
 }
 
-pub async fn kill(mut c: Child) {
+pub(crate) async fn kill(mut c: Child) {
     c.start_kill().unwrap();
     c.wait().await.unwrap();
 }
 
-pub fn pin(dir: &Path) -> String {
+pub(crate) fn pin(dir: &Path) -> String {
     pochta_transport::fingerprint_of_pem(&std::fs::read_to_string(dir.join("tls.crt")).unwrap()).unwrap()
 }
 
-pub async fn get_json(a: &DemoAgent, path: &str) -> Option<serde_json::Value> {
+pub(crate) async fn get_json(a: &DemoAgent, path: &str) -> Option<serde_json::Value> {
     let client = pochta_transport::pinned_client(&pin(&a.data_dir)).ok()?;
     let body = client.get(format!("{}{path}", a.url)).send().await.ok()?.bytes().await.ok()?;
     serde_json::from_slice(&body).ok()
 }
 
 /// Waits until the agent's own status says `version`, without asking the server.
-pub async fn agent_reaches(a: &DemoAgent, version: u64) {
+pub(crate) async fn agent_reaches(a: &DemoAgent, version: u64) {
     let until = tokio::time::Instant::now() + SYNC;
     loop {
         let v = get_json(a, "/status").await.and_then(|s| s["version"].as_u64());
@@ -95,14 +95,14 @@ pub async fn agent_reaches(a: &DemoAgent, version: u64) {
     }
 }
 
-pub async fn replica_of(a: &DemoAgent) -> Directory {
+pub(crate) async fn replica_of(a: &DemoAgent) -> Directory {
     let offline = pochta_agent::Offline::open(&a.data_dir).await.unwrap();
     let dir = (*offline.replica.directory()).clone();
     offline.close().await;
     dir
 }
 
-pub fn user(name: &str, site: &str) -> User {
+pub(crate) fn user(name: &str, site: &str) -> User {
     User {
         name: LocalPart::parse(name).unwrap(),
         display_name: name.to_owned(),

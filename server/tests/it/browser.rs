@@ -8,7 +8,7 @@ use reqwest::header::HeaderMap;
 
 use crate::helpers::TestApp;
 
-pub struct Browser {
+pub(crate) struct Browser {
     pub url: String,
     client: reqwest::Client,
     pub cookies: BTreeMap<String, String>,
@@ -17,18 +17,18 @@ pub struct Browser {
     pub csrf: Option<String>,
 }
 
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
 }
 
 impl Resp {
-    pub fn location(&self) -> &str {
+    pub(crate) fn location(&self) -> &str {
         self.headers.get("location").and_then(|v| v.to_str().ok()).unwrap_or("")
     }
     #[track_caller]
-    pub fn has(&self, text: &str) -> &Self {
+    pub(crate) fn has(&self, text: &str) -> &Self {
         assert!(
             self.body.contains(text),
             "{}: the page does not contain {text:?}:\n{}",
@@ -38,12 +38,12 @@ impl Resp {
         self
     }
     #[track_caller]
-    pub fn lacks(&self, text: &str) -> &Self {
+    pub(crate) fn lacks(&self, text: &str) -> &Self {
         assert!(!self.body.contains(text), "the page contains {text:?}:\n{}", self.body);
         self
     }
     /// The set-cookie header for `name`.
-    pub fn set_cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all("set-cookie")
             .iter()
@@ -53,10 +53,10 @@ impl Resp {
     }
 }
 
-pub const SESSION: &str = "__Host-pochta_session";
+pub(crate) const SESSION: &str = "__Host-pochta_session";
 
 impl Browser {
-    pub fn new(app: &TestApp, lang: &'static str) -> Browser {
+    pub(crate) fn new(app: &TestApp, lang: &'static str) -> Browser {
         pochta_transport::install_crypto();
         let client = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
@@ -91,13 +91,13 @@ impl Browser {
         Resp { status, headers, body }
     }
 
-    pub async fn get(&mut self, path: &str) -> Resp {
+    pub(crate) async fn get(&mut self, path: &str) -> Resp {
         let req = self.client.get(format!("{}{path}", self.url));
         self.send(req).await
     }
 
     /// Posts a form with the CSRF token of the last page.
-    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+    pub(crate) async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
         let csrf = self.csrf.clone().unwrap_or_default();
         let mut fields: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
         fields.extend_from_slice(form);
@@ -105,7 +105,12 @@ impl Browser {
     }
 
     /// Posts exactly these fields, with extra headers.
-    pub async fn post_raw(&mut self, path: &str, form: &[(&str, &str)], headers: &[(&str, &str)]) -> Resp {
+    pub(crate) async fn post_raw(
+        &mut self,
+        path: &str,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Resp {
         let mut req = self
             .client
             .post(format!("{}{path}", self.url))
@@ -117,13 +122,13 @@ impl Browser {
         self.send(req).await
     }
 
-    pub async fn login(&mut self, login: &str, password: &str) -> Resp {
+    pub(crate) async fn login(&mut self, login: &str, password: &str) -> Resp {
         self.get("/login").await;
         self.post("/login", &[("login", login), ("password", password)]).await
     }
 
     /// Logs in as the first administrator and checks it worked.
-    pub async fn admin(app: &TestApp, lang: &'static str) -> Browser {
+    pub(crate) async fn admin(app: &TestApp, lang: &'static str) -> Browser {
         let mut b = Browser::new(app, lang);
         let r = b.login(&app.init.admin, &app.init.password).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "admin login: {}", r.body);

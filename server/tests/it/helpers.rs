@@ -10,7 +10,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-pub const DOMAIN: &str = "example.org";
+pub(crate) const DOMAIN: &str = "example.org";
 
 /// Generates `mod name { sqlite, postgres }` tests from one `async fn name(backend: Backend)`,
 /// so that every API test runs on both databases.
@@ -30,12 +30,12 @@ macro_rules! both_backends {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
+pub(crate) enum Backend {
     Sqlite,
     Postgres,
 }
 
-pub struct TestApp {
+pub(crate) struct TestApp {
     /// `https://127.0.0.1:<port>`, without the API prefix.
     pub url: String,
     pub client: reqwest::Client,
@@ -49,7 +49,7 @@ pub struct TestApp {
 }
 
 /// Inits a data folder for `example.org` and starts the server on a free port.
-pub async fn spawn_app(backend: Backend) -> TestApp {
+pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let pg_database = match backend {
         Backend::Sqlite => None,
@@ -85,14 +85,14 @@ async fn start(dir: &Path) -> Running {
 }
 
 /// A reply: status, headers and body.
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
     pub body: Vec<u8>,
 }
 
 impl Reply {
-    pub fn json(&self) -> Value {
+    pub(crate) fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or_else(|e| {
             panic!("{} answered non-JSON ({e}): {:?}", self.status, String::from_utf8_lossy(&self.body))
         })
@@ -100,12 +100,12 @@ impl Reply {
 }
 
 impl TestApp {
-    pub fn api(&self, path: &str) -> String {
+    pub(crate) fn api(&self, path: &str) -> String {
         format!("{}/api/v1{path}", self.url)
     }
 
     /// Any request to `/api/v1<path>`; `body` is sent as is, as JSON when `json` is set.
-    pub async fn raw(
+    pub(crate) async fn raw(
         &self,
         method: Method,
         path: &str,
@@ -130,12 +130,12 @@ impl TestApp {
     }
 
     /// A JSON request with the admin token; the answer's body as JSON (`null` when empty).
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub(crate) async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
         self.call_as(&self.token, method, path, body).await
     }
 
     /// A JSON request with another token.
-    pub async fn call_as(
+    pub(crate) async fn call_as(
         &self,
         token: &str,
         method: Method,
@@ -148,60 +148,60 @@ impl TestApp {
         (r.status, v)
     }
 
-    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::GET, path, None).await
     }
-    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::POST, path, Some(body)).await
     }
-    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PATCH, path, Some(body)).await
     }
-    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    pub(crate) async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
         self.call(Method::PUT, path, Some(body)).await
     }
-    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+    pub(crate) async fn delete(&self, path: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, None).await
     }
 
     /// `GET` that must succeed.
-    pub async fn ok(&self, path: &str) -> Value {
+    pub(crate) async fn ok(&self, path: &str) -> Value {
         let (s, v) = self.get(path).await;
         assert_eq!(s, StatusCode::OK, "GET {path}: {v}");
         v
     }
 
     /// The directory version the API reports.
-    pub async fn version(&self) -> u64 {
+    pub(crate) async fn version(&self) -> u64 {
         self.ok("/version").await["version"].as_u64().expect("version is a number")
     }
 
     /// The whole history, newest first.
-    pub async fn changes(&self) -> Vec<Value> {
+    pub(crate) async fn changes(&self) -> Vec<Value> {
         self.ok("/changes?limit=500").await.as_array().expect("a list").clone()
     }
 
-    pub async fn site(&self, id: &str, level: u8) {
+    pub(crate) async fn site(&self, id: &str, level: u8) {
         let (s, v) =
             self.post("/sites", json!({"id": id, "name": format!("Site {id}"), "level": level})).await;
         assert_eq!(s, StatusCode::CREATED, "create site {id}: {v}");
     }
 
     /// A user without a password (no Argon2 work).
-    pub async fn user(&self, name: &str, site: &str) -> Value {
+    pub(crate) async fn user(&self, name: &str, site: &str) -> Value {
         let (s, v) = self.post("/users", json!({"name": name, "site": site})).await;
         assert_eq!(s, StatusCode::CREATED, "create user {name}: {v}");
         v
     }
 
-    pub async fn group(&self, name: &str, kind: &str, members: &[&str]) -> Value {
+    pub(crate) async fn group(&self, name: &str, kind: &str, members: &[&str]) -> Value {
         let (s, v) = self.post("/groups", json!({"name": name, "kind": kind, "members": members})).await;
         assert_eq!(s, StatusCode::CREATED, "create group {name}: {v}");
         v
     }
 
     /// Enrolls a pull-only agent for `site`; returns the enrollment response.
-    pub async fn enroll(&self, site: &str) -> Value {
+    pub(crate) async fn enroll(&self, site: &str) -> Value {
         let (s, v) = self.post(&format!("/sites/{site}/enrollment"), json!({})).await;
         assert_eq!(s, StatusCode::CREATED, "enrollment code: {v}");
         let code = decode_code(v["code"].as_str().unwrap());
@@ -219,19 +219,19 @@ impl TestApp {
     }
 
     /// `GET /sync/<what>` as an agent.
-    pub async fn sync(&self, secret: &str, path: &str) -> Reply {
+    pub(crate) async fn sync(&self, secret: &str, path: &str) -> Reply {
         self.raw(Method::GET, &format!("/sync/{path}"), Some(secret), None).await
     }
 
     /// Stops the server and builds it again from the same data folder.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.running.take().expect("running").stop().await;
         let running = start(self.dir.path()).await;
         self.url = running.url();
         self.running = Some(running);
     }
 
-    pub fn state(&self) -> &pochta_server::state::AppState {
+    pub(crate) fn state(&self) -> &pochta_server::state::AppState {
         &self.running.as_ref().expect("running").state
     }
 }
@@ -255,7 +255,7 @@ impl Drop for TestApp {
     }
 }
 
-pub fn pg_admin_url() -> String {
+pub(crate) fn pg_admin_url() -> String {
     std::env::var("POCHTA_TEST_POSTGRES").unwrap_or_else(|_| {
         panic!(
             "PostgreSQL tests need POCHTA_TEST_POSTGRES (an admin URL such as \
@@ -296,7 +296,7 @@ async fn create_pg_database() -> String {
 }
 
 /// The JSON inside an enrollment code.
-pub fn decode_code(code: &str) -> Value {
+pub(crate) fn decode_code(code: &str) -> Value {
     use base64::Engine;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(code).expect("base64url");
     serde_json::from_slice(&bytes).expect("JSON")
@@ -305,7 +305,7 @@ pub fn decode_code(code: &str) -> Value {
 /// Asserts an API error: the status, and a JSON body `{"error": "<text>"}` whose text
 /// contains `needle`.
 #[track_caller]
-pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, needle: &str) {
+pub(crate) fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, needle: &str) {
     assert_eq!(status, expected, "body: {body}");
     let msg = body["error"].as_str().unwrap_or_else(|| panic!("not a JSON error: {body}"));
     assert!(!msg.is_empty(), "empty error message");
@@ -313,14 +313,14 @@ pub fn assert_error(status: StatusCode, body: &Value, expected: StatusCode, need
 }
 
 /// An enrolled agent as a test sees it.
-pub struct AgentKeys {
+pub(crate) struct AgentKeys {
     pub secret: String,
     pub verifier: Verifier,
     pub deployment: DeploymentId,
 }
 
 impl AgentKeys {
-    pub fn from_enrollment(v: &Value) -> Self {
+    pub(crate) fn from_enrollment(v: &Value) -> Self {
         AgentKeys {
             secret: v["secret"].as_str().unwrap().to_owned(),
             verifier: Verifier::from_hex(v["verify_key"].as_str().unwrap()).unwrap(),
@@ -329,7 +329,7 @@ impl AgentKeys {
     }
 
     /// Unpacks and verifies a `/sync/changes` body.
-    pub fn open_all(&self, body: &[u8]) -> Vec<Verified<ChangeSet>> {
+    pub(crate) fn open_all(&self, body: &[u8]) -> Vec<Verified<ChangeSet>> {
         pochta_directory::wire::unpack(body)
             .expect("a packed body")
             .into_iter()

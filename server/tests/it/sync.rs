@@ -11,7 +11,7 @@ use crate::helpers::{AgentKeys, Backend, DOMAIN, TestApp, assert_error, decode_c
 
 /// Pulls every change set from version 0, as a new agent would, and checks the chain: versions
 /// 1..=head in order, each set naming the hash of the one before. Returns the sets.
-pub async fn pull_all(app: &TestApp, keys: &AgentKeys) -> Vec<Verified<ChangeSet>> {
+pub(crate) async fn pull_all(app: &TestApp, keys: &AgentKeys) -> Vec<Verified<ChangeSet>> {
     let r = app.sync(&keys.secret, "changes?after=0").await;
     assert_eq!(r.status, StatusCode::OK, "{}", String::from_utf8_lossy(&r.body));
     assert_eq!(r.headers["content-type"], "application/octet-stream");
@@ -29,7 +29,7 @@ pub async fn pull_all(app: &TestApp, keys: &AgentKeys) -> Vec<Verified<ChangeSet
 }
 
 /// Replays change sets onto an empty directory, as an agent does.
-pub fn replay(sets: &[Verified<ChangeSet>]) -> Directory {
+pub(crate) fn replay(sets: &[Verified<ChangeSet>]) -> Directory {
     let mut dir = Directory::new(Domain::parse(DOMAIN).unwrap());
     for s in sets {
         dir.apply_all(&s.value.ops).unwrap_or_else(|e| panic!("set {} does not apply: {e}", s.value.version));

@@ -11,12 +11,12 @@ use pochta_server::demo::{self, seed};
 
 use crate::net::{self, Net, run};
 
-pub const DOMAIN: &str = "example.org";
-pub const SINK_PORT: u16 = 25;
+pub(crate) const DOMAIN: &str = "example.org";
+pub(crate) const SINK_PORT: u16 = 25;
 /// The outside relay MTA's smtpd (`start_mx`), next to the sink on port 25.
-pub const MX_PORT: u16 = 10025;
+pub(crate) const MX_PORT: u16 = 10025;
 
-pub struct Site {
+pub(crate) struct Site {
     pub name: &'static str,
     pub ip: &'static str,
     pub ns: String,
@@ -26,12 +26,12 @@ pub struct Site {
 }
 
 impl Site {
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("https://{}:7443", self.ip)
     }
 }
 
-pub struct Bed {
+pub(crate) struct Bed {
     pub sites: Vec<Site>,
     central: Option<Child>,
     sink: Option<Child>,
@@ -50,14 +50,14 @@ pub struct Bed {
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
-pub struct CentralInfo {
+pub(crate) struct CentralInfo {
     pub token: String,
     pub version: u64,
     pub codes: BTreeMap<String, String>,
 }
 
 impl Bed {
-    pub fn new() -> Bed {
+    pub(crate) fn new() -> Bed {
         let net = Net::build();
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
@@ -97,7 +97,7 @@ impl Bed {
     }
 
     /// The central server's head version (JSON API).
-    pub fn server_version(&self) -> u64 {
+    pub(crate) fn server_version(&self) -> u64 {
         let out = self
             .curl(
                 &self.net.ns("central"),
@@ -136,7 +136,7 @@ impl Bed {
     /// `smtp_fallback_relay = [HQ]:25`. Postfix tries the fallback relay when the relayhost is
     /// unreachable: exactly what a sending MTA does with the domain's MX records (preference 10:
     /// the level-0 gateway, 20: the level-1 head office), without needing DNS in the bed.
-    pub fn start_mx(&mut self) {
+    pub(crate) fn start_mx(&mut self) {
         assert!(self.mx.is_none());
         let dir = self.base.join("mx");
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/postfix-instance.sh");
@@ -166,7 +166,7 @@ impl Bed {
     }
 
     /// The outside MTA's deliveries: `(next hop address, status)` per `status=` log line.
-    pub fn mx_log(&self) -> Vec<(String, String)> {
+    pub(crate) fn mx_log(&self) -> Vec<(String, String)> {
         let Some(dir) = &self.mx else { return Vec::new() };
         let text = std::fs::read_to_string(dir.join("maillog")).unwrap_or_default();
         let field = |line: &str, name: &str| {
@@ -206,7 +206,7 @@ impl Bed {
         serde_json::from_slice(&std::fs::read(info).unwrap()).unwrap()
     }
 
-    pub fn log(&self, name: &str) -> String {
+    pub(crate) fn log(&self, name: &str) -> String {
         std::fs::read_to_string(self.base.join(format!("{name}.log"))).unwrap_or_default()
     }
 
@@ -255,7 +255,7 @@ impl Bed {
         site
     }
 
-    pub fn start_agent(&self, site: &mut Site) {
+    pub(crate) fn start_agent(&self, site: &mut Site) {
         assert!(site.child.is_none());
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -275,31 +275,31 @@ impl Bed {
         site.child = Some(child);
     }
 
-    pub fn stop_agent(&self, site: &mut Site) {
+    pub(crate) fn stop_agent(&self, site: &mut Site) {
         let mut c = site.child.take().expect("running");
         let _ = c.kill();
         let _ = c.wait();
     }
 
-    pub fn site(&self, name: &str) -> &Site {
+    pub(crate) fn site(&self, name: &str) -> &Site {
         self.sites.iter().find(|s| s.name == name).unwrap()
     }
 
     /// `curl` inside a namespace (the test process itself is not on the test network).
-    pub fn curl(&self, ns: &str, args: &[&str]) -> Option<String> {
+    pub(crate) fn curl(&self, ns: &str, args: &[&str]) -> Option<String> {
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", ns, "curl", "-sk", "--max-time", "5"]).args(args);
         let out = cmd.output().ok()?;
         out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    pub fn status(&self, site: &str) -> Option<serde_json::Value> {
+    pub(crate) fn status(&self, site: &str) -> Option<serde_json::Value> {
         let s = self.site(site);
         serde_json::from_str(&self.curl(&s.ns, &[&format!("{}/status", s.url())])?).ok()
     }
 
     /// The agent's counters from its `/metrics` (rejections summed over reasons).
-    pub fn metrics(&self, site: &str) -> BTreeMap<String, u64> {
+    pub(crate) fn metrics(&self, site: &str) -> BTreeMap<String, u64> {
         let s = self.site(site);
         let text = self.curl(&s.ns, &[&format!("{}/metrics", s.url())]).unwrap_or_default();
         let mut out = BTreeMap::new();
@@ -313,11 +313,11 @@ impl Bed {
         out
     }
 
-    pub fn version(&self, site: &str) -> Option<u64> {
+    pub(crate) fn version(&self, site: &str) -> Option<u64> {
         self.status(site)?.get("version")?.as_u64()
     }
 
-    pub fn wait_versions(&self, v: u64, deadline: Duration) -> Duration {
+    pub(crate) fn wait_versions(&self, v: u64, deadline: Duration) -> Duration {
         let start = Instant::now();
         loop {
             let have: Vec<_> = self.sites.iter().map(|s| (s.name, self.version(s.name))).collect();
@@ -330,7 +330,7 @@ impl Bed {
     }
 
     /// One edit through the JSON API (a new user); returns the new head version.
-    pub fn add_user(&mut self, name: &str, site: &str) -> u64 {
+    pub(crate) fn add_user(&mut self, name: &str, site: &str) -> u64 {
         let body = serde_json::json!({"name": name, "site": site, "display_name": name}).to_string();
         let out = self
             .curl(
@@ -355,17 +355,17 @@ impl Bed {
         self.head
     }
 
-    pub fn users_at(&self, site: &str) -> Vec<String> {
+    pub(crate) fn users_at(&self, site: &str) -> Vec<String> {
         self.users.iter().filter(|(_, s)| *s == site).map(|(l, _)| l.clone()).collect()
     }
 
     /// Messages waiting in an agent's queue (from `/metrics`).
-    pub fn queued(&self, site: &str) -> u64 {
+    pub(crate) fn queued(&self, site: &str) -> u64 {
         self.metrics(site).get("queue_messages").copied().unwrap_or(u64::MAX)
     }
 
     /// Letters (by testbed id) in every Maildir: id → [(site, user, delivery time)].
-    pub fn deliveries(&self) -> BTreeMap<String, Vec<(&'static str, String, std::time::SystemTime)>> {
+    pub(crate) fn deliveries(&self) -> BTreeMap<String, Vec<(&'static str, String, std::time::SystemTime)>> {
         let mut out: BTreeMap<String, Vec<_>> = BTreeMap::new();
         for s in &self.sites {
             for (user, file) in maildir_files(&s.maildir) {
@@ -380,7 +380,7 @@ impl Bed {
     }
 
     /// Letters (by testbed id) that reached the Internet's smtp-sink, with how often.
-    pub fn sunk(&self) -> BTreeMap<String, usize> {
+    pub(crate) fn sunk(&self) -> BTreeMap<String, usize> {
         let mut text = String::new();
         for f in std::fs::read_dir(&self.sink_dump).into_iter().flatten().flatten() {
             text.push_str(&std::fs::read_to_string(f.path()).unwrap_or_default());

@@ -7,18 +7,18 @@ use std::collections::BTreeMap;
 use std::process::Command;
 
 /// The backbone (the "inter-site" network) and the branch's LAN behind its router.
-pub const INET: &str = "10.77.0.1";
-pub const CENTRAL: &str = "10.77.0.2";
-pub const GW: &str = "10.77.0.10";
-pub const HQ: &str = "10.77.0.11";
-pub const BR_ROUTER: &str = "10.77.0.20";
-pub const BR_ROUTER_LAN: &str = "10.77.2.1";
-pub const BRANCH: &str = "10.77.2.2";
+pub(crate) const INET: &str = "10.77.0.1";
+pub(crate) const CENTRAL: &str = "10.77.0.2";
+pub(crate) const GW: &str = "10.77.0.10";
+pub(crate) const HQ: &str = "10.77.0.11";
+pub(crate) const BR_ROUTER: &str = "10.77.0.20";
+pub(crate) const BR_ROUTER_LAN: &str = "10.77.2.1";
+pub(crate) const BRANCH: &str = "10.77.2.2";
 /// The slow link between the branch and its router.
-pub const SLOW_RATE: &str = "256kbit";
+pub(crate) const SLOW_RATE: &str = "256kbit";
 
 /// Runs a command, panicking with its output when it fails.
-pub fn run(args: &[&str]) -> String {
+pub(crate) fn run(args: &[&str]) -> String {
     let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{args:?}: {e}"));
     assert!(
         out.status.success(),
@@ -36,7 +36,7 @@ fn try_run(args: &[&str]) -> bool {
 
 /// Byte counters of one link (both directions), by traffic class.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LinkBytes {
+pub(crate) struct LinkBytes {
     /// SMTP (ports 25, 587, 465).
     pub mail: u64,
     /// Replication and agent/server HTTPS (ports 7443, 8443).
@@ -47,7 +47,7 @@ pub struct LinkBytes {
 }
 
 impl LinkBytes {
-    pub fn minus(self, o: LinkBytes) -> LinkBytes {
+    pub(crate) fn minus(self, o: LinkBytes) -> LinkBytes {
         LinkBytes {
             mail: self.mail - o.mail,
             repl: self.repl - o.repl,
@@ -59,13 +59,13 @@ impl LinkBytes {
 
 /// One host's attachment to the backbone: `dev` in the core namespace, `eth0` in `ns`.
 #[derive(Debug, Clone)]
-pub struct Link {
+pub(crate) struct Link {
     pub name: &'static str,
     /// Namespace holding the host side (`eth0`).
     pub ns: String,
 }
 
-pub struct Net {
+pub(crate) struct Net {
     pub prefix: String,
     pub namespaces: Vec<String>,
     pub links: Vec<Link>,
@@ -75,7 +75,7 @@ static SEQ: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Net {
     /// Namespace name of a host.
-    pub fn ns(&self, host: &str) -> String {
+    pub(crate) fn ns(&self, host: &str) -> String {
         format!("{}{host}", self.prefix)
     }
 
@@ -89,7 +89,7 @@ impl Net {
     /// ```
     /// The Internet has no route to the branch LAN; the head office, gateway and central server
     /// reach it through its router.
-    pub fn build() -> Net {
+    pub(crate) fn build() -> Net {
         assert!(
             std::env::var("USER").map_or(true, |u| u == "root") && run(&["id", "-u"]).trim() == "0",
             "the test bed needs root to create network namespaces (CI runs as root); refusing to skip"
@@ -161,7 +161,7 @@ impl Net {
     }
 
     /// Both directions' bytes of a backbone link, by class.
-    pub fn bytes(&self, name: &str) -> LinkBytes {
+    pub(crate) fn bytes(&self, name: &str) -> LinkBytes {
         let l = self.link(name);
         let a = class_bytes(&self.ns("core"), l.name);
         let b = class_bytes(&l.ns, "eth0");
@@ -173,12 +173,12 @@ impl Net {
         }
     }
 
-    pub fn all_bytes(&self) -> BTreeMap<&'static str, LinkBytes> {
+    pub(crate) fn all_bytes(&self) -> BTreeMap<&'static str, LinkBytes> {
         self.links.iter().map(|l| (l.name, self.bytes(l.name))).collect()
     }
 
     /// Cuts a backbone link (both ends down) or restores it.
-    pub fn set_link(&self, name: &str, up: bool) {
+    pub(crate) fn set_link(&self, name: &str, up: bool) {
         let l = self.link(name);
         let state = if up { "up" } else { "down" };
         run(&["ip", "-n", &self.ns("core"), "link", "set", l.name, state]);
@@ -190,7 +190,7 @@ impl Net {
     }
 
     /// Throttles a backbone link in both directions (`None`: back to unlimited).
-    pub fn throttle(&self, name: &str, rate: Option<&str>) {
+    pub(crate) fn throttle(&self, name: &str, rate: Option<&str>) {
         let l = self.link(name);
         let rate = rate.unwrap_or("10gbit");
         for (ns, dev) in [(self.ns("core"), l.name), (l.ns.clone(), "eth0")] {

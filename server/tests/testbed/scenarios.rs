@@ -15,11 +15,11 @@ use crate::workload::addr;
 
 static TURN: Mutex<()> = Mutex::new(());
 
-pub fn turn() -> std::sync::MutexGuard<'static, ()> {
+pub(crate) fn turn() -> std::sync::MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub fn letter(id: &str, server: &str, from: &str, to: &[String], size: usize) -> Letter {
+pub(crate) fn letter(id: &str, server: &str, from: &str, to: &[String], size: usize) -> Letter {
     Letter {
         id: id.into(),
         server: format!("{server}:25"),
@@ -30,7 +30,7 @@ pub fn letter(id: &str, server: &str, from: &str, to: &[String], size: usize) ->
     }
 }
 
-pub fn send(bed: &Bed, host: &str, letters: &[Letter]) -> Vec<Sent> {
+pub(crate) fn send(bed: &Bed, host: &str, letters: &[Letter]) -> Vec<Sent> {
     send_from(&bed.net.ns(host), &bed.base, letters, 4)
 }
 
@@ -41,7 +41,7 @@ fn accepted(s: &[Sent]) {
 }
 
 /// Waits until every id has `n` mailbox copies; panics with what is missing.
-pub fn wait_delivered(bed: &Bed, want: &BTreeMap<String, usize>, deadline: Duration) {
+pub(crate) fn wait_delivered(bed: &Bed, want: &BTreeMap<String, usize>, deadline: Duration) {
     let start = Instant::now();
     loop {
         let have = bed.deliveries();

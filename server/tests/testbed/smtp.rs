@@ -10,7 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Letter {
+pub(crate) struct Letter {
     pub id: String,
     pub server: String,
     pub from: String,
@@ -21,7 +21,7 @@ pub struct Letter {
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Sent {
+pub(crate) struct Sent {
     pub id: String,
     /// Per-recipient reply codes.
     pub rcpt: Vec<u16>,
@@ -33,7 +33,7 @@ pub struct Sent {
 }
 
 /// Sends `letters` from namespace `ns`, `parallel` at a time; blocks until all are done.
-pub fn send_from(ns: &str, dir: &Path, letters: &[Letter], parallel: usize) -> Vec<Sent> {
+pub(crate) fn send_from(ns: &str, dir: &Path, letters: &[Letter], parallel: usize) -> Vec<Sent> {
     static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let jobs = dir.join(format!("jobs-{n}.json"));
@@ -54,7 +54,7 @@ pub fn send_from(ns: &str, dir: &Path, letters: &[Letter], parallel: usize) -> V
 }
 
 /// The client role: runs inside the namespace.
-pub fn role_main(jobs: &Path, out: &Path, parallel: usize) {
+pub(crate) fn role_main(jobs: &Path, out: &Path, parallel: usize) {
     let letters: Vec<Letter> = serde_json::from_slice(&std::fs::read(jobs).unwrap()).unwrap();
     let start = Instant::now();
     let queue = std::sync::Mutex::new(letters.into_iter().collect::<std::collections::VecDeque<_>>());

@@ -13,31 +13,31 @@ use crate::smtp::Letter;
 /// Letters per simulated hour, relative (an office day: quiet nights, busy mornings).
 const HOURS: [u32; 24] = [1, 0, 0, 0, 0, 1, 2, 4, 8, 10, 10, 9, 6, 8, 10, 9, 8, 6, 3, 2, 2, 1, 1, 1];
 
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
     }
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 ^= self.0 << 13;
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         self.0
     }
-    pub fn below(&mut self, n: usize) -> usize {
+    pub(crate) fn below(&mut self, n: usize) -> usize {
         (self.next() % n as u64) as usize
     }
-    pub fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
     }
-    pub fn pick(&mut self, v: &[String]) -> String {
+    pub(crate) fn pick(&mut self, v: &[String]) -> String {
         v[self.below(v.len())].clone()
     }
 }
 
 /// What kind of letter, for the report.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     Intra,
     Inter,
     List,
@@ -46,19 +46,19 @@ pub enum Kind {
 }
 
 /// One day's letters, by the namespace host they are sent from ("hq", "branch", "inet").
-pub struct Day {
+pub(crate) struct Day {
     pub batches: BTreeMap<&'static str, Vec<Letter>>,
     pub kinds: BTreeMap<String, Kind>,
     /// Where each letter was submitted (site name, or "internet").
     pub origin: BTreeMap<String, &'static str>,
 }
 
-pub fn addr(user: &str) -> String {
+pub(crate) fn addr(user: &str) -> String {
     format!("{user}@{DOMAIN}")
 }
 
 /// `letters` letters spread over `secs` seconds.
-pub fn day(bed: &Bed, letters: usize, secs: f64, seed_value: u64) -> Day {
+pub(crate) fn day(bed: &Bed, letters: usize, secs: f64, seed_value: u64) -> Day {
     let mut rng = Rng::new(seed_value);
     let hq = bed.users_at(seed::HEAD_OFFICE);
     let br = bed.users_at(seed::BRANCH);
@@ -121,7 +121,7 @@ pub fn day(bed: &Bed, letters: usize, secs: f64, seed_value: u64) -> Day {
 }
 
 /// p-th percentile (0..=100) of sorted values.
-pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
     }
