@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use pochta_directory::api::{EnrollRequest, EnrollResponse, ErrorBody};
+use pochta_directory::api::{EnrollRequest, EnrollResponse, ErrorBody, path};
 use pochta_directory::wire::{DeploymentId, Verifier};
 use pochta_directory::{Domain, Level, SiteId};
 use pochta_transport::{Identity, TransportError};
@@ -129,7 +129,7 @@ pub async fn enroll(args: &EnrollArgs) -> Result<Config, EnrollError> {
     let fingerprint = identity.fingerprint()?;
 
     let client = pochta_transport::pinned_client(&code.tls_sha256)?;
-    let url = format!("{}/api/v1/agents/enroll", code.server.trim_end_matches('/'));
+    let url = format!("{}{}{}", code.server.trim_end_matches('/'), path::API, path::ENROLL);
     let body = serde_json::to_vec(&EnrollRequest {
         token: code.token.clone(),
         url: advertise_url.clone(),

@@ -10,7 +10,7 @@ use axum::extract::{DefaultBodyLimit, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pochta_directory::api::{ErrorBody, PushReply, VERSION_HEADER};
+use pochta_directory::api::{ErrorBody, PushReply, VERSION_HEADER, path};
 use pochta_directory::wire::{self, Version, WireError};
 use serde::Deserialize;
 
@@ -42,8 +42,8 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/sync/push", post(push).layer(DefaultBodyLimit::max(MAX_PUSH_BODY)))
-        .route("/sync/changes", get(changes))
+        .route(path::PUSH, post(push).layer(DefaultBodyLimit::max(MAX_PUSH_BODY)))
+        .route(path::CHANGES, get(changes))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/resolve", get(resolve))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pochta_directory::api::{APPLIED_HEADER, ErrorBody, StatsReport, VERSION_HEADER};
+use pochta_directory::api::{APPLIED_HEADER, ErrorBody, StatsReport, VERSION_HEADER, path};
 use pochta_directory::wire::{self, Version, WireError};
 use reqwest::StatusCode;
 use tokio::sync::watch;
@@ -211,8 +211,9 @@ impl Syncer {
         }
     }
 
-    fn server_get(&self, path: &str, timeout: Duration) -> reqwest::RequestBuilder {
-        let url = format!("{}{path}", self.cfg.server.url.trim_end_matches('/'));
+    /// `GET` of `at` (a path under [`path::API`]) from the central server.
+    fn server_get(&self, at: &str, timeout: Duration) -> reqwest::RequestBuilder {
+        let url = format!("{}{}{at}", self.cfg.server.url.trim_end_matches('/'), path::API);
         self.server
             .get(url)
             .bearer_auth(&self.cfg.server.secret)
@@ -224,7 +225,7 @@ impl Syncer {
         let server = &self.cfg.server.url;
         let timeout = Duration::from_secs(wait) + REQUEST_SLACK;
         let resp = self
-            .server_get(&format!("/api/v1/sync/changes?after={after}&wait={wait}"), timeout)
+            .server_get(&format!("{}?after={after}&wait={wait}", path::CHANGES), timeout)
             .send()
             .await
             .map_err(|e| SyncError::Unreachable(server.clone(), e))?;
@@ -259,7 +260,7 @@ impl Syncer {
     async fn fetch_snapshot(&self) -> Result<Version, SyncError> {
         let server = &self.cfg.server.url;
         let resp = self
-            .server_get("/api/v1/sync/snapshot", Duration::from_secs(600))
+            .server_get(path::SNAPSHOT, Duration::from_secs(600))
             .send()
             .await
             .map_err(|e| SyncError::Unreachable(server.clone(), e))?;
@@ -329,7 +330,7 @@ impl Syncer {
         loop {
             let before = self.replica.version();
             let resp = client
-                .get(format!("{}/sync/changes?after={before}", peer.url))
+                .get(format!("{}{}?after={before}", peer.url, path::CHANGES))
                 .bearer_auth(&self.cfg.peer_secret)
                 .timeout(REQUEST_SLACK)
                 .send()
@@ -406,7 +407,7 @@ impl StatsReporter {
     /// Sends one report.
     pub async fn send(&self, report: &StatsReport) -> Result<(), SyncError> {
         let server = &self.cfg.server.url;
-        let url = format!("{}/api/v1/sync/stats", server.trim_end_matches('/'));
+        let url = format!("{}{}{}", server.trim_end_matches('/'), path::API, path::STATS);
         let resp = self
             .client
             .post(url)

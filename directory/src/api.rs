@@ -6,6 +6,23 @@
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+/// The paths of the control plane, so the routers and the clients name the same ones.
+pub mod path {
+    /// The server's JSON API; the server paths below are under it.
+    pub const API: &str = "/api/v1";
+    /// Server, `POST` ([`super::EnrollRequest`] → [`super::EnrollResponse`]): one-time enrollment.
+    pub const ENROLL: &str = "/agents/enroll";
+    /// Server, `GET ?after=N&wait=S` (agent secret), and agents, `GET ?after=N` (peer secret):
+    /// packed change-set frames after version N.
+    pub const CHANGES: &str = "/sync/changes";
+    /// Server, `GET`: the signed snapshot of the directory.
+    pub const SNAPSHOT: &str = "/sync/snapshot";
+    /// Server, `POST` ([`super::StatsReport`]): an agent's traffic counters.
+    pub const STATS: &str = "/sync/stats";
+    /// Agents, `POST` (peer secret): packed frames pushed by the server; [`super::PushReply`].
+    pub const PUSH: &str = "/sync/push";
+}
+
 /// Request header: the version the agent has applied (`GET /api/v1/sync/changes`, `/snapshot`).
 pub const APPLIED_HEADER: &str = "pochta-applied";
 /// Response header: the version of the answering side (server or peer agent) when it answered.

@@ -75,7 +75,7 @@ async fn push_loop(db: Db, publisher: Arc<Publisher>, agent: AgentRow, secret: S
         Ok(c) => c,
         Err(e) => return tracing::error!(agent = %agent.id, error = %e, "cannot make a TLS client"),
     };
-    let url = format!("{}/sync/push", agent.url);
+    let url = format!("{}{}", agent.url, pochta_directory::api::path::PUSH);
     let mut rx = publisher.subscribe();
     let mut acked = Version(agent.applied);
     let mut backoff = MIN_BACKOFF;

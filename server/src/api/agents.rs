@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
-use pochta_directory::api::{EnrollRequest, EnrollResponse};
+use pochta_directory::api::{EnrollRequest, EnrollResponse, path};
 use serde::Serialize;
 
 use super::{Json, Path};
@@ -17,7 +17,7 @@ use crate::state::AppState;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/agents", get(list))
-        .route("/agents/enroll", post(enroll))
+        .route(path::ENROLL, post(enroll))
         .route("/agents/{id}", delete(remove))
 }
 

@@ -36,7 +36,7 @@ pub fn router(state: AppState) -> Router {
             ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "this endpoint does not take that method")
         });
     Router::new()
-        .nest("/api/v1", api)
+        .nest(pochta_directory::api::path::API, api)
         .route("/healthz", get(|| async { "ok" }))
         .merge(crate::web::router())
         .with_state(state)

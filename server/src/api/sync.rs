@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pochta_directory::api::{APPLIED_HEADER, StatsReport, VERSION_HEADER};
+use pochta_directory::api::{APPLIED_HEADER, StatsReport, VERSION_HEADER, path};
 use pochta_directory::wire::{self, Version};
 use serde::Deserialize;
 
@@ -25,9 +25,9 @@ const BATCH_BYTES: usize = 4 << 20;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
-        .route("/sync/changes", get(changes))
-        .route("/sync/snapshot", get(snapshot))
-        .route("/sync/stats", post(stats))
+        .route(path::CHANGES, get(changes))
+        .route(path::SNAPSHOT, get(snapshot))
+        .route(path::STATS, post(stats))
 }
 
 fn applied(headers: &HeaderMap) -> Option<Version> {
