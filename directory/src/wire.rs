@@ -459,6 +459,35 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// The fuzz target `wire`'s property on stable: nothing but the exact signed frame
+        /// opens — any changed byte, a cut or an extension is refused, and unpacking what was
+        /// packed gives the frames back.
+        #[test]
+        fn only_the_exact_frame_opens(
+            at in 0usize..4096,
+            xor in 1u8..=255,
+            cut in 0usize..4096,
+            extra in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..16),
+        ) {
+            let key = Signer::generate();
+            let dep = DeploymentId::random();
+            let (frame, _) = set(dep, 7, ChainHash::default()).seal(&key);
+            let mut changed = frame.clone();
+            let i = at % changed.len();
+            changed[i] ^= xor;
+            proptest::prop_assert!(ChangeSet::open(&changed, &key.verifier(), &dep).is_err(), "byte {i} changed");
+            let cut = cut % frame.len();
+            proptest::prop_assert!(ChangeSet::open(&frame[..cut], &key.verifier(), &dep).is_err());
+            let longer = [frame.as_slice(), &extra].concat();
+            proptest::prop_assert!(ChangeSet::open(&longer, &key.verifier(), &dep).is_err());
+            proptest::prop_assert!(ChangeSet::open(&frame, &Signer::generate().verifier(), &dep).is_err());
+            let packed = pack([frame.as_slice(), changed.as_slice()]);
+            proptest::prop_assert_eq!(unpack(&packed).unwrap(), vec![frame.as_slice(), changed.as_slice()]);
+        }
+    }
+
     #[test]
     fn sealed_set_opens_with_the_same_content_and_hash() {
         let key = Signer::generate();

@@ -50,9 +50,11 @@ impl Path {
         }
         let (source_route, mailbox) = match inner.strip_prefix('@') {
             // `@a,@b:mailbox`: the route ends at the first colon.
+            // A route is domains only (RFC 5321 §4.1.2 A-d-l): a quote in it would let the route
+            // end inside a quoted string and leave a mailbox that is not one (`<@"a:b>">`).
             Some(route) => match route.split_once(':') {
-                Some((_, mbox)) => (true, mbox),
-                None => return Err(PathError::Syntax(syntax)),
+                Some((r, mbox)) if !r.contains('"') => (true, mbox),
+                _ => return Err(PathError::Syntax(syntax)),
             },
             None => (false, inner),
         };
@@ -117,6 +119,12 @@ fn closing_bracket(s: &str) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_route_cannot_hide_a_quote() {
+        assert!(Path::parse("TO:<@\"a:b>\">", "TO").is_err());
+        assert!(Path::parse("TO:<@relay.example:u@example.org>", "TO").unwrap().source_route);
+    }
 
     #[test]
     fn paths() {

@@ -16,5 +16,6 @@ mod queue_rig;
 mod refusals;
 mod smtp_harness;
 mod smtp_net;
+mod smtp_properties;
 mod smtp_session;
 mod snapshot;
