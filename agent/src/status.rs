@@ -31,12 +31,10 @@ pub struct StatusReport {
     pub mailbox_moves: Vec<pochta_directory::api::MoveProgress>,
 }
 
-pub use crate::clock::unix_now;
-
 impl StatusReport {
     pub fn new(cfg: &Config, dir: &Directory, version: Version, contact: Contact, held: usize) -> Self {
-        let staleness_secs = contact.last_contact.map(|t| u64::try_from(unix_now() - t).unwrap_or(0));
-        let stale = staleness_secs.is_none_or(|s| s > cfg.stale_after_secs);
+        let staleness_secs = contact.staleness_secs();
+        let stale = Contact::stale(staleness_secs, cfg.stale_after_secs);
         // The directory's own record of the site wins over what enrollment said.
         let level = dir.site(&cfg.site).map(|s| s.level).unwrap_or(cfg.level);
         Self {

@@ -64,16 +64,20 @@ impl<'a> Iterator for Fields<'a> {
     fn next(&mut self) -> Option<Field<'a>> {
         let data = self.data;
         let start = self.at;
-        if start >= data.len() || is_empty_line(&data[start..line_end(data, start)]) {
+        if start >= data.len() {
             return None;
         }
-        let mut end = line_end(data, start);
+        let first_end = line_end(data, start);
+        if is_empty_line(&data[start..first_end]) {
+            return None;
+        }
+        let mut end = first_end;
         // Folded continuation lines belong to this field.
         while end < data.len() && matches!(data[end], b' ' | b'\t') {
             end = line_end(data, end);
         }
         self.at = end;
-        let first = &data[start..line_end(data, start)];
+        let first = &data[start..first_end];
         let (name, value) = match first.iter().position(|b| *b == b':') {
             Some(colon) => {
                 let body_end = end - trailing_eol(&data[start..end]);

@@ -47,13 +47,20 @@ pub struct Contact {
 }
 
 impl Contact {
+    /// Seconds since the last contact with the server; `None` if there never was one.
+    pub fn staleness_secs(&self) -> Option<u64> {
+        self.last_contact.map(|t| u64::try_from(crate::clock::unix_now() - t).unwrap_or(0))
+    }
+
     /// Whether the replica is stale: never in contact with the server, or not for longer than
     /// `after_secs` (the rule of `/status`, SMTP's RCPT policy and `resolve` alike).
     pub fn is_stale(&self, after_secs: u64) -> bool {
-        match self.last_contact {
-            None => true,
-            Some(t) => u64::try_from(crate::clock::unix_now() - t).unwrap_or(0) > after_secs,
-        }
+        Contact::stale(self.staleness_secs(), after_secs)
+    }
+
+    /// The rule itself, for a staleness already measured (one clock reading per report).
+    pub fn stale(staleness_secs: Option<u64>, after_secs: u64) -> bool {
+        staleness_secs.is_none_or(|s| s > after_secs)
     }
 }
 
