@@ -48,9 +48,30 @@ impl Civil {
     }
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
+/// Out-of-range months and days are not checked: the caller compares the round trip.
+pub fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 #[cfg(test)]
 mod tests {
-    use super::Civil;
+    use super::{Civil, days_from_civil};
+
+    #[test]
+    fn days_round_trip() {
+        for d in [-1000i64, -1, 0, 1, 11_016, 20_000, 2_932_896] {
+            let c = Civil::from_unix(d * 86_400);
+            assert_eq!(days_from_civil(c.year, c.month, c.day), d);
+        }
+        assert_eq!(days_from_civil(2000, 2, 29), 11_016);
+    }
 
     #[test]
     fn known_dates() {

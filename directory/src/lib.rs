@@ -12,6 +12,6 @@ pub mod wire;
 
 pub use address::{Address, AddressError, Domain, LocalPart};
 pub use model::{
-    AgentEndpoint, Directory, DirectoryError, Group, GroupKind, Level, Op, PasswordHash, PostingPolicy, Site,
-    SiteId, User,
+    AgentEndpoint, Day, Directory, DirectoryError, Forwarding, Group, GroupKind, Level, MailboxSettings, Op,
+    PasswordHash, PostingPolicy, Site, SiteId, User, Vacation,
 };

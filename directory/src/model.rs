@@ -112,6 +112,10 @@ pub struct Site {
     pub level: Level,
     #[serde(default)]
     pub agents: Vec<AgentEndpoint>,
+    /// The storage quota, in bytes, of users of this site who have none of their own; `None`:
+    /// no limit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_quota: Option<u64>,
 }
 
 /// An Argon2id hash in PHC string form. Never the password itself.
@@ -138,6 +142,128 @@ pub struct User {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<PasswordHash>,
     pub enabled: bool,
+    /// Quota, forwarding and vacation: what his home agent does with his mail.
+    #[serde(default, skip_serializing_if = "MailboxSettings::is_empty")]
+    pub mailbox: MailboxSettings,
+}
+
+/// What a user's home agent does with his mail besides filing it. Set by the user on `/me`
+/// and by administrators; replicated with the user record like everything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailboxSettings {
+    /// Storage quota in bytes; `None` takes the site's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward: Option<Forwarding>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vacation: Option<Vacation>,
+}
+
+impl MailboxSettings {
+    pub fn is_empty(&self) -> bool {
+        *self == MailboxSettings::default()
+    }
+}
+
+/// Forwarding of every letter for the user to other addresses.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Forwarding {
+    /// At most [`MAX_FORWARDS`] addresses, inside the domain or outside.
+    pub to: BTreeSet<Address>,
+    /// Also file the letter in the user's own mailbox.
+    pub keep_copy: bool,
+}
+
+/// An automatic reply (RFC 3834) while the user is away.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Vacation {
+    /// First day the reply is sent (UTC); `None`: from now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<Day>,
+    /// Last day the reply is sent (UTC, inclusive); `None`: until switched off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<Day>,
+    pub subject: String,
+    pub text: String,
+    /// At most one reply per sender in this many days.
+    #[serde(default = "default_vacation_days")]
+    pub interval_days: u32,
+}
+
+fn default_vacation_days() -> u32 {
+    7
+}
+
+impl Vacation {
+    /// Whether the reply is sent on `today`.
+    pub fn active_on(&self, today: Day) -> bool {
+        self.start.is_none_or(|s| s <= today) && self.end.is_none_or(|e| today <= e)
+    }
+}
+
+/// Limits on mailbox settings, the same on the server and the agents.
+pub const MAX_FORWARDS: usize = 10;
+pub const MAX_VACATION_SUBJECT_CHARS: usize = 200;
+pub const MAX_VACATION_TEXT_BYTES: usize = 10_000;
+pub const MAX_VACATION_DAYS: u32 = 365;
+
+/// A calendar day (UTC), written `YYYY-MM-DD` on the wire.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Day(i64);
+
+impl Day {
+    /// Days since 1970-01-01.
+    pub fn from_days(days: i64) -> Day {
+        Day(days)
+    }
+    pub fn days(self) -> i64 {
+        self.0
+    }
+    /// The day a Unix time falls on (UTC).
+    pub fn of_unix(t: i64) -> Day {
+        Day(t.div_euclid(86_400))
+    }
+    /// `YYYY-MM-DD`, a real date between 1970 and 9999.
+    pub fn parse(s: &str) -> Result<Day, DirectoryError> {
+        let bad = || DirectoryError::BadDay(s.to_owned());
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return Err(bad());
+        }
+        let num = |r: std::ops::Range<usize>| {
+            s.get(r).filter(|t| t.bytes().all(|c| c.is_ascii_digit()))?.parse().ok()
+        };
+        let (Some(y), Some(m), Some(d)) = (num(0..4), num(5..7), num(8..10)) else { return Err(bad()) };
+        let day = Day(crate::date::days_from_civil(y, m as u32, d as u32));
+        let c = crate::date::Civil::from_unix(day.0 * 86_400);
+        if y < 1970 || (c.year, c.month, c.day) != (y, m as u32, d as u32) {
+            return Err(bad());
+        }
+        Ok(day)
+    }
+}
+impl fmt::Display for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = crate::date::Civil::from_unix(self.0 * 86_400);
+        write!(f, "{:04}-{:02}-{:02}", c.year, c.month, c.day)
+    }
+}
+impl fmt::Debug for Day {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Day({self})")
+    }
+}
+impl Serialize for Day {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+impl<'de> Deserialize<'de> for Day {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Day::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,6 +346,22 @@ pub enum DirectoryError {
     NoMailboxes(SiteId),
     #[error("a {0} cannot contain itself")]
     SelfMember(&'static str),
+    #[error("'{0}' is not a date (YYYY-MM-DD)")]
+    BadDay(String),
+    #[error("a user cannot forward to more than {MAX_FORWARDS} addresses")]
+    TooManyForwards,
+    #[error("'{0}' forwards to his own address")]
+    ForwardsToSelf(LocalPart),
+    #[error("the vacation reply's subject is empty or longer than {MAX_VACATION_SUBJECT_CHARS} characters")]
+    BadVacationSubject,
+    #[error("the vacation reply's text is empty or longer than {MAX_VACATION_TEXT_BYTES} bytes")]
+    BadVacationText,
+    #[error("the vacation reply ends before it starts")]
+    VacationEndsBeforeStart,
+    #[error("the vacation reply's interval must be 1 to {MAX_VACATION_DAYS} days")]
+    BadVacationInterval,
+    #[error("the text contains control characters")]
+    ControlCharacters,
 }
 
 /// The whole directory of one mail domain.
@@ -307,6 +449,7 @@ impl Directory {
             }
             Op::PutUser(u) => {
                 self.name_free(&u.name, true)?;
+                self.check_mailbox(u)?;
                 match self.sites.get(&u.site) {
                     None => Err(DirectoryError::NoSuchSite(u.site.clone())),
                     Some(s) if !s.level.has_mailboxes() => Err(DirectoryError::NoMailboxes(s.id.clone())),
@@ -330,6 +473,51 @@ impl Directory {
                 self.groups.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchGroup(name.clone()))
             }
         }
+    }
+
+    /// The rules for a user's quota, forwarding and vacation.
+    fn check_mailbox(&self, u: &User) -> Result<(), DirectoryError> {
+        if let Some(f) = &u.mailbox.forward {
+            if f.to.len() > MAX_FORWARDS {
+                return Err(DirectoryError::TooManyForwards);
+            }
+            let own = |a: &Address| {
+                a.local() == &u.name
+                    && (*a.domain() == self.domain || self.site_of_domain(a.domain()).is_some())
+            };
+            if f.to.iter().any(own) {
+                return Err(DirectoryError::ForwardsToSelf(u.name.clone()));
+            }
+        }
+        if let Some(v) = &u.mailbox.vacation {
+            let n = v.subject.chars().count();
+            if n == 0 || n > MAX_VACATION_SUBJECT_CHARS {
+                return Err(DirectoryError::BadVacationSubject);
+            }
+            if v.text.trim().is_empty() || v.text.len() > MAX_VACATION_TEXT_BYTES {
+                return Err(DirectoryError::BadVacationText);
+            }
+            // A header may not carry line breaks; the body may, but no other controls.
+            if v.subject.chars().any(char::is_control)
+                || v.text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
+            {
+                return Err(DirectoryError::ControlCharacters);
+            }
+            if let (Some(s), Some(e)) = (v.start, v.end) {
+                if e < s {
+                    return Err(DirectoryError::VacationEndsBeforeStart);
+                }
+            }
+            if v.interval_days == 0 || v.interval_days > MAX_VACATION_DAYS {
+                return Err(DirectoryError::BadVacationInterval);
+            }
+        }
+        Ok(())
+    }
+
+    /// The quota in force for a user: his own, else his site's default; `None`: no limit.
+    pub fn quota_of(&self, u: &User) -> Option<u64> {
+        u.mailbox.quota.or_else(|| self.sites.get(&u.site).and_then(|s| s.default_quota))
     }
 
     /// Applies one op, or changes nothing and says why.
@@ -387,5 +575,102 @@ impl Directory {
         let users = self.users.values().cloned().map(Op::PutUser);
         let groups = self.groups.values().cloned().map(Op::PutGroup);
         sites.chain(users).chain(groups).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir() -> (Directory, User) {
+        let mut d = Directory::new(Domain::parse("example.org").unwrap());
+        let msk = SiteId::parse("msk").unwrap();
+        let site = Site {
+            id: msk.clone(),
+            name: "Moscow".into(),
+            level: Level::One,
+            agents: vec![],
+            default_quota: None,
+        };
+        d.apply(&Op::PutSite(site)).unwrap();
+        let u = User {
+            name: LocalPart::parse("ivan").unwrap(),
+            display_name: String::new(),
+            site: msk,
+            former_sites: BTreeSet::new(),
+            password: None,
+            enabled: true,
+            mailbox: MailboxSettings::default(),
+        };
+        (d, u)
+    }
+
+    fn vacation() -> Vacation {
+        Vacation {
+            start: None,
+            end: None,
+            subject: "Away".into(),
+            text: "Back soon.".into(),
+            interval_days: 7,
+        }
+    }
+
+    #[test]
+    fn days_parse_only_real_dates() {
+        assert_eq!(Day::parse("2026-12-31").unwrap().to_string(), "2026-12-31");
+        assert_eq!(Day::parse("2024-02-29").unwrap(), Day::of_unix(1_709_164_800));
+        for bad in ["2025-02-29", "2026-13-01", "2026-1-01", "20261201xx", "1969-12-31", "2026-12-0a", ""] {
+            assert!(Day::parse(bad).is_err(), "{bad}");
+        }
+        let v = Vacation {
+            start: Day::parse("2026-12-01").ok(),
+            end: Day::parse("2026-12-03").ok(),
+            ..vacation()
+        };
+        assert!(!v.active_on(Day::parse("2026-11-30").unwrap()));
+        assert!(v.active_on(Day::parse("2026-12-03").unwrap()));
+        assert!(!v.active_on(Day::parse("2026-12-04").unwrap()));
+    }
+
+    #[test]
+    fn mailbox_settings_are_checked_and_change_nothing_when_refused() {
+        let (mut d, mut u) = dir();
+        let me = Address::parse("ivan@msk.example.org").unwrap();
+        u.mailbox.forward = Some(Forwarding { to: [me].into(), keep_copy: true });
+        assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::ForwardsToSelf(u.name.clone())));
+        assert!(d.users.is_empty());
+        u.mailbox.forward =
+            Some(Forwarding { to: [Address::parse("boss@other.example").unwrap()].into(), keep_copy: false });
+        u.mailbox.vacation = Some(Vacation { subject: "a\r\nBcc: x@y".into(), ..vacation() });
+        assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::ControlCharacters));
+        u.mailbox.vacation = Some(Vacation { interval_days: 0, ..vacation() });
+        assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::BadVacationInterval));
+        u.mailbox.vacation = Some(Vacation {
+            start: Day::parse("2026-12-02").ok(),
+            end: Day::parse("2026-12-01").ok(),
+            ..vacation()
+        });
+        assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::VacationEndsBeforeStart));
+        u.mailbox.vacation = Some(vacation());
+        d.apply(&Op::PutUser(u.clone())).unwrap();
+        assert_eq!(d.user(&u.name).unwrap().mailbox.vacation, Some(vacation()));
+    }
+
+    #[test]
+    fn a_users_quota_overrides_his_sites_default() {
+        let (mut d, mut u) = dir();
+        assert_eq!(d.quota_of(&u), None);
+        d.sites.get_mut(&u.site).unwrap().default_quota = Some(1 << 30);
+        assert_eq!(d.quota_of(&u), Some(1 << 30));
+        u.mailbox.quota = Some(5 << 20);
+        assert_eq!(d.quota_of(&u), Some(5 << 20));
+    }
+
+    #[test]
+    fn records_without_mailbox_settings_read_as_before() {
+        let (_, u) = dir();
+        let json = serde_json::to_string(&u).unwrap();
+        assert!(!json.contains("mailbox"), "{json}");
+        assert_eq!(serde_json::from_str::<User>(&json).unwrap(), u);
     }
 }

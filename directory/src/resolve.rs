@@ -333,6 +333,7 @@ mod tests {
             former_sites: former.iter().map(|s| site(s)).collect(),
             password: None,
             enabled,
+            mailbox: Default::default(),
         }
     }
 
@@ -352,7 +353,8 @@ mod tests {
         use PostingPolicy::{Anyone, Internal, Members};
         let mut dir = Directory::new("example.org".parse().unwrap());
         for (id, level) in [("msk", Level::One), ("spb", Level::Two), ("gw", Level::Zero)] {
-            let s = Site { id: site(id), name: id.to_uppercase(), level, agents: vec![] };
+            let s =
+                Site { id: site(id), name: id.to_uppercase(), level, agents: vec![], default_quota: None };
             dir.sites.insert(s.id.clone(), s);
         }
         for u in [
@@ -688,7 +690,7 @@ mod tests {
             let mut dir = Directory::new(DOMAIN.parse().unwrap());
             for (i, id) in SITES.iter().enumerate() {
                 let level = [Level::One, Level::Two, Level::Zero][i];
-                let s = Site { id: site(id), name: String::new(), level, agents: vec![] };
+                let s = Site { id: site(id), name: String::new(), level, agents: vec![], default_quota: None };
                 dir.sites.insert(s.id.clone(), s);
             }
             for (i, (exists, home, former, enabled)) in users.into_iter().enumerate() {
@@ -700,6 +702,7 @@ mod tests {
                         former_sites: former.into_iter().map(site).collect(),
                         password: None,
                         enabled,
+                        mailbox: Default::default(),
                     };
                     dir.users.insert(u.name.clone(), u);
                 }

@@ -455,6 +455,7 @@ mod tests {
                 name: "Moscow".into(),
                 level: Level::One,
                 agents: vec![],
+                default_quota: None,
             })],
         }
     }

@@ -34,6 +34,7 @@ fn directory() -> Arc<Directory> {
             name: id.into(),
             level: Level::One,
             agents: vec![],
+            default_quota: None,
         };
         let user = |name: &str, at: &str| User {
             name: LocalPart::parse(name).unwrap(),
@@ -42,6 +43,7 @@ fn directory() -> Arc<Directory> {
             former_sites: Default::default(),
             password: None,
             enabled: true,
+            mailbox: Default::default(),
         };
         dir.apply_all(&[
             Op::PutSite(site("msk")),

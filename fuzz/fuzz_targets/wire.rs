@@ -41,6 +41,7 @@ fn fixture() -> &'static Fixture {
                 name: "Moscow".into(),
                 level: Level::One,
                 agents: vec![],
+                default_quota: None,
             })],
         };
         let (frame, _) = set.seal(&signer);

@@ -56,3 +56,12 @@ err-import-columns = { $count ->
 }
 err-import-duplicate = “{ $name }” appears twice in the file.
 err-import-enabled = The “enabled” column takes yes or no.
+
+err-bad-day = “{ $day }” is not a date: write it as YYYY-MM-DD.
+err-too-many-forwards = Mail can be forwarded to at most { $max } addresses.
+err-forwards-to-self = Mail cannot be forwarded to the user's own address.
+err-vacation-subject = The auto-reply needs a subject of at most { $max } characters.
+err-vacation-text = The auto-reply needs a text of at most { $max } bytes.
+err-vacation-dates = The auto-reply cannot end before it starts.
+err-vacation-interval = Reply to the same sender at most once in 1 to { $max } days.
+err-control-characters = The text contains control characters; remove them.

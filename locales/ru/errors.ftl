@@ -61,3 +61,12 @@ err-import-columns = { $count ->
 }
 err-import-duplicate = «{ $name }» встречается в файле дважды.
 err-import-enabled = В столбце «enabled» пишите yes или no (да или нет).
+
+err-bad-day = «{ $day }» — не дата: укажите её в виде ГГГГ-ММ-ДД.
+err-too-many-forwards = Пересылать почту можно не более чем на { $max } адресов.
+err-forwards-to-self = Нельзя пересылать почту на собственный адрес пользователя.
+err-vacation-subject = У автоответа должна быть тема длиной не более { $max } символов.
+err-vacation-text = У автоответа должен быть текст размером не более { $max } байт.
+err-vacation-dates = Автоответ не может закончиться раньше, чем начнётся.
+err-vacation-interval = Интервал между ответами одному отправителю — от 1 до { $max } дн.
+err-control-characters = В тексте есть управляющие символы — удалите их.

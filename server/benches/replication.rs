@@ -223,6 +223,7 @@ async fn bootstrap(base: &Path, bin: &Path) -> anyhow::Result<()> {
                     former_sites: BTreeSet::new(),
                     password: Some(fake_hash()),
                     enabled: true,
+                    mailbox: Default::default(),
                 })
             })
             .collect();

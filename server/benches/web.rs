@@ -28,7 +28,10 @@ fn directory() -> Directory {
             1..=5 => Level::One,
             _ => Level::Two,
         };
-        dir.sites.insert(id.clone(), Site { id, name: format!("Office {i}"), level, agents: vec![] });
+        dir.sites.insert(
+            id.clone(),
+            Site { id, name: format!("Office {i}"), level, agents: vec![], default_quota: None },
+        );
     }
     let first = ["Ivan", "Anna", "Pyotr", "Maria", "Sergei", "Olga", "Dmitri", "Elena"];
     let last = ["Ivanov", "Petrova", "Sidorov", "Smirnova", "Kuznetsov", "Popova", "Volkov", "Sokolova"];
@@ -45,6 +48,7 @@ fn directory() -> Directory {
                 former_sites: Default::default(),
                 password: None,
                 enabled: i % 50 != 0,
+                mailbox: Default::default(),
             },
         );
     }

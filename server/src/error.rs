@@ -100,6 +100,26 @@ impl From<DirectoryError> for ApiError {
             DirectoryError::Reserved(n) => err.key("err-name-reserved").arg("name", n).field("name"),
             DirectoryError::NoMailboxes(s) => err.key("err-no-mailboxes").arg("site", s).field("site"),
             DirectoryError::SelfMember(kind) => err.key("err-self-member").arg("kind", kind).field("members"),
+            DirectoryError::BadDay(d) => err.key("err-bad-day").arg("day", d).field("vacation"),
+            DirectoryError::TooManyForwards => err
+                .key("err-too-many-forwards")
+                .arg("max", pochta_directory::model::MAX_FORWARDS)
+                .field("forward"),
+            DirectoryError::ForwardsToSelf(_) => err.key("err-forwards-to-self").field("forward"),
+            DirectoryError::BadVacationSubject => err
+                .key("err-vacation-subject")
+                .arg("max", pochta_directory::model::MAX_VACATION_SUBJECT_CHARS)
+                .field("vacation_subject"),
+            DirectoryError::BadVacationText => err
+                .key("err-vacation-text")
+                .arg("max", pochta_directory::model::MAX_VACATION_TEXT_BYTES)
+                .field("vacation_text"),
+            DirectoryError::VacationEndsBeforeStart => err.key("err-vacation-dates").field("vacation_end"),
+            DirectoryError::BadVacationInterval => err
+                .key("err-vacation-interval")
+                .arg("max", pochta_directory::model::MAX_VACATION_DAYS)
+                .field("vacation_days"),
+            DirectoryError::ControlCharacters => err.key("err-control-characters"),
         }
     }
 }

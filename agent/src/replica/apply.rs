@@ -146,7 +146,13 @@ mod tests {
     use super::*;
 
     fn site(id: &str) -> Site {
-        Site { id: SiteId::parse(id).unwrap(), name: id.into(), level: Level::One, agents: vec![] }
+        Site {
+            id: SiteId::parse(id).unwrap(),
+            name: id.into(),
+            level: Level::One,
+            agents: vec![],
+            default_quota: None,
+        }
     }
     fn user(name: &str, site: &str) -> User {
         User {
@@ -156,6 +162,7 @@ mod tests {
             former_sites: BTreeSet::new(),
             password: None,
             enabled: true,
+            mailbox: Default::default(),
         }
     }
 

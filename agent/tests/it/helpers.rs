@@ -115,7 +115,7 @@ pub fn addr(s: &str) -> Address {
 }
 
 pub fn site(id: &str, level: Level) -> Site {
-    Site { id: sid(id), name: format!("Site {id}"), level, agents: vec![] }
+    Site { id: sid(id), name: format!("Site {id}"), level, agents: vec![], default_quota: None }
 }
 
 pub fn site_with_agent(id: &str, agent_id: &str, url: &str, tls_sha256: &str) -> Site {
@@ -137,6 +137,7 @@ pub fn user(name: &str, site: &str) -> User {
         former_sites: BTreeSet::new(),
         password: None,
         enabled: true,
+        mailbox: Default::default(),
     }
 }
 

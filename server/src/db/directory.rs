@@ -102,6 +102,7 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             name: row.try_get("name")?,
             level: u8::try_from(level).map_err(corrupt)?.try_into().map_err(corrupt)?,
             agents: parse(&row.try_get::<String, _>("agents")?, "site agents")?,
+            default_quota: None,
         };
         dir.sites.insert(site.id.clone(), site);
     }
@@ -119,6 +120,7 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             former_sites: parse(&row.try_get::<String, _>("former_sites")?, "former sites")?,
             password: row.try_get::<Option<String>, _>("password")?.map(pochta_directory::PasswordHash),
             enabled: row.try_get::<i64, _>("enabled")? != 0,
+            mailbox: Default::default(),
         };
         dir.users.insert(user.name.clone(), user);
     }

@@ -110,18 +110,26 @@ pub fn users(count: usize) -> Vec<(String, String, &'static str)> {
 
 pub fn sites() -> Vec<Op> {
     vec![
-        Op::PutSite(Site { id: site(GATEWAY), name: "Gateway".into(), level: Level::Zero, agents: vec![] }),
+        Op::PutSite(Site {
+            id: site(GATEWAY),
+            name: "Gateway".into(),
+            level: Level::Zero,
+            agents: vec![],
+            default_quota: None,
+        }),
         Op::PutSite(Site {
             id: site(HEAD_OFFICE),
             name: "Head office".into(),
             level: Level::One,
             agents: vec![],
+            default_quota: None,
         }),
         Op::PutSite(Site {
             id: site(BRANCH),
             name: "Branch office".into(),
             level: Level::Two,
             agents: vec![],
+            default_quota: None,
         }),
     ]
 }
@@ -141,6 +149,7 @@ pub fn user_ops(
                 site: site(home),
                 former_sites: BTreeSet::new(),
                 enabled: true,
+                mailbox: Default::default(),
             })
         })
         .collect()

@@ -183,6 +183,7 @@ fn check_row(
                 former_sites: Default::default(),
                 password: None,
                 enabled: true,
+                mailbox: Default::default(),
             }))?;
             row.action = Action::Create;
         }
@@ -239,6 +240,7 @@ pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Opt
                 former_sites: Default::default(),
                 password: hash,
                 enabled: r.enabled,
+                mailbox: Default::default(),
             })),
             Some(old) => {
                 let mut u = old.clone();

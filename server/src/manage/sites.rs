@@ -46,7 +46,7 @@ pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId
     let id = parse_field("id", "id", "err-site-id", SiteId::parse(&new.id))
         .map_err(|e| e.arg("id", new.id.trim()))?;
     let name = check_name(&new.name)?;
-    let site = Site { id: id.clone(), name, level: new.level, agents: vec![] };
+    let site = Site { id: id.clone(), name, level: new.level, agents: vec![], default_quota: None };
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {

@@ -53,6 +53,7 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
         former_sites: Default::default(),
         password,
         enabled: new.enabled,
+        mailbox: Default::default(),
     };
     let v = st
         .publisher

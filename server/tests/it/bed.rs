@@ -110,5 +110,6 @@ pub(crate) fn user(name: &str, site: &str) -> User {
         former_sites: Default::default(),
         password: None,
         enabled: true,
+        mailbox: Default::default(),
     }
 }

@@ -237,6 +237,7 @@ async fn a_list_over_three_sites_crosses_each_link_once() {
                 name: "Laboratory".into(),
                 level: Level::One,
                 agents: vec![],
+                default_quota: None,
             }),
             Op::PutUser(user("l.one", LAB)),
             Op::PutUser(user("l.two", LAB)),
