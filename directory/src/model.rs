@@ -503,10 +503,10 @@ impl Directory {
             {
                 return Err(DirectoryError::ControlCharacters);
             }
-            if let (Some(s), Some(e)) = (v.start, v.end) {
-                if e < s {
-                    return Err(DirectoryError::VacationEndsBeforeStart);
-                }
+            if let (Some(s), Some(e)) = (v.start, v.end)
+                && e < s
+            {
+                return Err(DirectoryError::VacationEndsBeforeStart);
             }
             if v.interval_days == 0 || v.interval_days > MAX_VACATION_DAYS {
                 return Err(DirectoryError::BadVacationInterval);
