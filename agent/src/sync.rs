@@ -401,6 +401,8 @@ impl StatsReporter {
             sent: c.sent,
             queue: (self.queue_len)() as u64,
             mailbox_moves: self.moves.list(),
+            services: None,
+            mailbox_sizes: Default::default(),
         }
     }
 

@@ -166,6 +166,40 @@ pub struct StatsReport {
     /// the server takes a report without it as "no moves", which ends one it showed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mailbox_moves: Vec<MoveProgress>,
+    /// What mail clients at the agent's site connect to. Sent with the first report after the
+    /// agent starts and whenever it changes; the server keeps the last one it got, so a report
+    /// without it changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub services: Option<ClientServices>,
+    /// Bytes stored in each mailbox at the agent's site, by folded user name: every mailbox in
+    /// the first report after start, afterwards only those whose size changed. The server keeps
+    /// the last figure per user and shows the one from the user's home site.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub mailbox_sizes: std::collections::BTreeMap<String, u64>,
+}
+
+/// The endpoints a mail client uses at one site, each `host:port`, empty when not offered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ClientServices {
+    /// Message submission with STARTTLS (the 587 role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub submission: String,
+    /// Message submission over implicit TLS (the 465 role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub submissions: String,
+    /// IMAP with STARTTLS (the 143 role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub imap: String,
+    /// IMAP over implicit TLS (the 993 role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub imaps: String,
+    /// POP3 with STARTTLS (the 110 role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pop3: String,
+    /// POP3 over implicit TLS (the 995 role).
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub pop3s: String,
 }
 
 #[cfg(test)]
@@ -298,8 +332,16 @@ mod tests {
 
     #[test]
     fn stats_report() {
-        let idle =
-            StatsReport { received: 1, accepted: 2, delivered: 3, sent: 4, queue: 5, mailbox_moves: vec![] };
+        let idle = StatsReport {
+            received: 1,
+            accepted: 2,
+            delivered: 3,
+            sent: 4,
+            queue: 5,
+            mailbox_moves: vec![],
+            services: None,
+            mailbox_sizes: Default::default(),
+        };
         pinned(idle.clone(), r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5}"#);
         pinned(
             StatsReport { mailbox_moves: vec![a_move()], ..idle },
