@@ -83,6 +83,71 @@ pub struct Config {
     /// The SMTP service (`[smtp]`); without it, no SMTP listener runs.
     #[serde(default)]
     pub smtp: SmtpConfig,
+    /// IMAP and POP3 through the agent's own Dovecot (`[imap]`); without a listener there,
+    /// none runs.
+    #[serde(default, skip_serializing_if = "ImapConfig::is_off")]
+    pub imap: ImapConfig,
+}
+
+/// `[imap]`: the listeners of the Dovecot this agent runs for its site's mailboxes.
+///
+/// ```toml
+/// [imap]
+/// imap = "0.0.0.0:143"       # STARTTLS, then login
+/// imaps = "0.0.0.0:993"      # implicit TLS
+/// pop3 = "0.0.0.0:110"       # STARTTLS (STLS), then login
+/// pop3s = "0.0.0.0:995"      # implicit TLS
+/// host = "mail.msk.example.org"   # the name mail clients are told to use
+/// ```
+///
+/// Port 0 picks a free port when the agent starts (the demo and the tests).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ImapConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imap: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub imaps: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop3: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pop3s: Option<SocketAddr>,
+    /// The server name users put into their mail clients. Empty: the `[smtp]` hostname, else
+    /// `<site>.<domain>`.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub host: String,
+    /// The Dovecot binary.
+    pub dovecot: PathBuf,
+    /// When the agent runs as root: the system user Dovecot reads and writes mailboxes as
+    /// (Dovecot never serves mail as root). The agent gives every mailbox to this user.
+    pub mail_user: String,
+    /// Password checks (Argon2id, 19 MiB each) running at once: Dovecot's auth workers.
+    pub max_concurrent_auth: usize,
+    /// Connections one user may keep open from one address.
+    pub max_connections_per_user: usize,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        Self {
+            imap: None,
+            imaps: None,
+            pop3: None,
+            pop3s: None,
+            host: String::new(),
+            dovecot: PathBuf::from("/usr/sbin/dovecot"),
+            mail_user: "mail".into(),
+            max_concurrent_auth: 4,
+            max_connections_per_user: 20,
+        }
+    }
+}
+
+impl ImapConfig {
+    /// Whether no IMAP or POP3 listener is configured.
+    pub fn is_off(&self) -> bool {
+        [self.imap, self.imaps, self.pop3, self.pop3s].iter().all(Option::is_none)
+    }
 }
 
 /// `[smtp]`: listeners, the name the agent gives, and the limits.

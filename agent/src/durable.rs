@@ -26,6 +26,22 @@ pub struct Write {
     pub tmp: Option<PathBuf>,
     pub dest: PathBuf,
     pub data: Arc<[u8]>,
+    /// Who the file belongs to, when not the agent (mailboxes Dovecot serves as another user).
+    pub owner: Option<Owner>,
+}
+
+/// A file's owner (user and group id).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl Owner {
+    /// Gives `path` to this owner.
+    pub fn chown(self, path: &Path) -> std::io::Result<()> {
+        std::os::unix::fs::chown(path, Some(self.uid), Some(self.gid))
+    }
 }
 
 impl Write {
@@ -33,17 +49,22 @@ impl Write {
     pub fn beside(dest: PathBuf, data: Arc<[u8]>) -> Self {
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dest.with_file_name(format!(".{name}.tmp"));
-        Self { tmp: Some(tmp), dest, data }
+        Self { tmp: Some(tmp), dest, data, owner: None }
     }
 
     /// A write straight to `dest`: only for files whose content proves itself complete.
     pub fn direct(dest: PathBuf, data: Arc<[u8]>) -> Self {
-        Self { tmp: None, dest, data }
+        Self { tmp: None, dest, data, owner: None }
     }
 
     /// Through a temporary file in `tmp`, renamed to `dest`.
     pub fn via(tmp: PathBuf, dest: PathBuf, data: Arc<[u8]>) -> Self {
-        Self { tmp: Some(tmp), dest, data }
+        Self { tmp: Some(tmp), dest, data, owner: None }
+    }
+
+    /// The file is given to `owner` before it is made durable and visible.
+    pub fn owned_by(self, owner: Option<Owner>) -> Self {
+        Self { owner, ..self }
     }
 }
 
@@ -231,6 +252,9 @@ fn write_file(path: &Path, data: &[u8]) -> std::io::Result<std::fs::File> {
 fn write_renamed(w: &Write) -> std::io::Result<()> {
     let tmp = w.tmp.as_deref().expect("a renamed write has a temporary file");
     let f = write_file(tmp, &w.data)?;
+    if let Some(o) = w.owner {
+        std::os::unix::fs::fchown(&f, Some(o.uid), Some(o.gid))?;
+    }
     f.sync_all()?;
     drop(f);
     std::fs::rename(tmp, &w.dest)

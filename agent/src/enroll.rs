@@ -210,5 +210,6 @@ fn config_from_response(
             listen: smtp_listen(args.smtp.as_deref()),
             ..Default::default()
         },
+        imap: Default::default(),
     })
 }

@@ -17,6 +17,7 @@ pub mod deliver;
 pub mod durable;
 pub mod enroll;
 pub mod http;
+pub mod imap;
 pub mod mail;
 pub mod mailbox_move;
 pub mod metrics;
@@ -61,6 +62,8 @@ pub enum StartError {
     NoReplica(String),
     #[error("the queue at {0} cannot be opened: {1}")]
     Queue(String, std::io::Error),
+    #[error("IMAP/POP3: {0}")]
+    Imap(#[from] imap::ImapError),
 }
 
 /// A configured agent, bound to its port, ready to run.
@@ -75,6 +78,7 @@ pub struct App {
     queue: Arc<queue::Queue>,
     deliverer: Arc<deliver::Deliverer>,
     smtp: smtp::server::Bound,
+    imap: Option<imap::Imap>,
 }
 
 impl App {
@@ -100,7 +104,9 @@ impl App {
         // Delivery first: it owns the durable writer the spool shares, and the queue delivers
         // through it (its fast path at acceptance, its scheduler afterwards).
         let durable = durable::Durable::new(cfg.queue.committers as usize);
-        let deliverer = Arc::new(deliverer(&cfg, dir, &replica, &counters, durable)?);
+        let imap = imap::Imap::prepare(&cfg, dir)?;
+        let owner = imap.as_ref().and_then(imap::Imap::file_owner);
+        let deliverer = Arc::new(deliverer(&cfg, dir, &replica, &counters, durable, owner)?);
         let queue = queue::Queue::open(&queue_dir, &cfg.queue, deliverer.clone())
             .map_err(|e| StartError::Queue(queue_dir.display().to_string(), e))?;
         let smtp = smtp::server::Bound::bind(cfg.smtp.listen, cfg.smtp.submission, cfg.smtp.submissions)
@@ -120,7 +126,18 @@ impl App {
             queue,
             deliverer,
             smtp,
+            imap,
         })
+    }
+
+    /// The IMAP and POP3 listeners, when `[imap]` configures any (port 0 picks free ports).
+    pub fn imap_listeners(&self) -> Option<imap::Listeners> {
+        self.imap.as_ref().map(imap::Imap::listeners)
+    }
+
+    /// Dovecot's master process id while it runs (`None` without `[imap]`).
+    pub fn dovecot_pid(&self) -> Option<watch::Receiver<Option<u32>>> {
+        self.imap.as_ref().map(imap::Imap::pid)
     }
 
     /// The bound SMTP listeners (port 0 in `[smtp]` picks free ports).
@@ -169,7 +186,8 @@ impl App {
     /// Runs until `shutdown` completes, then stops serving (letting requests in flight finish
     /// for a few seconds), stops syncing and closes the replica.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
-        let App { cfg, replica, listener, tls, queue, deliverer, counters, smtp: smtp_bound, .. } = self;
+        let App { cfg, replica, listener, tls, queue, deliverer, counters, smtp: smtp_bound, imap, .. } =
+            self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
         let moves = mailbox_move::Progress::default();
@@ -198,7 +216,8 @@ impl App {
                 counters.clone(),
                 Arc::new(move || q.len()),
                 moves.clone(),
-            )?;
+            )?
+            .with_services(client_services(&cfg, imap.as_ref()));
             Some(tokio::spawn(reporter.run(stop_rx.clone())))
         } else {
             None
@@ -223,6 +242,7 @@ impl App {
         );
         let move_task = tokio::spawn(mover.run(replica.subscribe(), stop_rx.clone()));
         let schedule = queue::Schedule::from_config(&cfg.delivery, deliverer.context().hostname.clone());
+        let imap_task = imap.map(|i| tokio::spawn(i.run(replica.clone(), stop_rx.clone())));
         let queue_task = tokio::spawn(queue.clone().run(schedule, stop_rx));
 
         let served = tokio::select! {
@@ -245,6 +265,9 @@ impl App {
         }
         let _ = move_task.await;
         let _ = queue_task.await;
+        if let Some(t) = imap_task {
+            let _ = t.await;
+        }
         replica.close().await;
         match served {
             Ok(Ok(())) => Ok(()),
@@ -338,6 +361,7 @@ fn deliverer(
     replica: &Arc<Replica>,
     counters: &Arc<metrics::Counters>,
     durable: Arc<durable::Durable>,
+    mail_owner: Option<durable::Owner>,
 ) -> Result<deliver::Deliverer, StartError> {
     let hostname = if cfg.delivery.hostname.is_empty() {
         format!("{}.{}", cfg.site, cfg.domain)
@@ -352,6 +376,7 @@ fn deliverer(
         agent_id: cfg.agent_id.clone(),
         peer_secret: cfg.peer_secret.clone(),
         maildir_root: cfg.maildir_root(dir),
+        mail_owner,
         smarthost: (!cfg.delivery.smarthost.is_empty()).then(|| cfg.delivery.smarthost.clone()),
         hostname,
         timeout: Duration::from_secs_f64(cfg.delivery.timeout_secs.max(0.1)),
@@ -359,6 +384,21 @@ fn deliverer(
     };
     deliver::Deliverer::new(ctx, durable)
         .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))
+}
+
+/// What mail clients at this site connect to: submission from `[smtp]`, IMAP and POP3 from
+/// `[imap]`, each under the name clients are told to use.
+fn client_services(cfg: &Config, imap: Option<&imap::Imap>) -> pochta_directory::api::ClientServices {
+    let mut s = imap.map(imap::Imap::services).unwrap_or_default();
+    let host = [&cfg.imap.host, &cfg.smtp.hostname]
+        .into_iter()
+        .find(|h| !h.is_empty())
+        .cloned()
+        .unwrap_or_else(|| format!("{}.{}", cfg.site, cfg.domain));
+    let at = |a: Option<SocketAddr>| a.map(|a| format!("{host}:{}", a.port())).unwrap_or_default();
+    s.submission = at(cfg.smtp.submission);
+    s.submissions = at(cfg.smtp.submissions);
+    s
 }
 
 async fn shutdown_signal() {

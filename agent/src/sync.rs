@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pochta_directory::api::{APPLIED_HEADER, ErrorBody, StatsReport, VERSION_HEADER, path};
+use pochta_directory::api::{APPLIED_HEADER, ClientServices, ErrorBody, StatsReport, VERSION_HEADER, path};
 use pochta_directory::wire::{self, Version, WireError};
 use reqwest::StatusCode;
 use tokio::sync::watch;
@@ -379,6 +379,8 @@ pub struct StatsReporter {
     counters: Arc<crate::metrics::Counters>,
     queue_len: Arc<dyn Fn() -> usize + Send + Sync>,
     moves: crate::mailbox_move::Progress,
+    /// What mail clients connect to; sent until one report carrying it is taken.
+    services: Option<ClientServices>,
 }
 
 impl StatsReporter {
@@ -389,7 +391,12 @@ impl StatsReporter {
         moves: crate::mailbox_move::Progress,
     ) -> Result<Self, pochta_transport::TransportError> {
         let client = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
-        Ok(Self { cfg, client, counters, queue_len, moves })
+        Ok(Self { cfg, client, counters, queue_len, moves, services: None })
+    }
+
+    /// Reports `services` (what mail clients connect to) until a report carrying them is taken.
+    pub fn with_services(self, services: ClientServices) -> Self {
+        Self { services: Some(services), ..self }
     }
 
     pub fn report(&self) -> StatsReport {
@@ -401,7 +408,7 @@ impl StatsReporter {
             sent: c.sent,
             queue: (self.queue_len)() as u64,
             mailbox_moves: self.moves.list(),
-            services: None,
+            services: self.services.clone(),
             mailbox_sizes: Default::default(),
         }
     }
@@ -431,7 +438,7 @@ impl StatsReporter {
     /// with the process, and the server needs that base to count the first interval (and to
     /// see the restart) rather than take what came before the first report as history. A
     /// mailbox move starting or ending sends a report at once, not at the next tick.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let every = Duration::from_secs(self.cfg.stats_secs.max(1));
         let heartbeat = Duration::from_secs(self.cfg.heartbeat_secs.max(1)).max(every);
         let mut last: Option<(StatsReport, Instant)> = None;
@@ -443,7 +450,11 @@ impl StatsReporter {
             };
             if due {
                 match self.send(&report).await {
-                    Ok(()) => last = Some((report, Instant::now())),
+                    Ok(()) => {
+                        // The server keeps the services it was told: not sent again.
+                        self.services = None;
+                        last = Some((StatsReport { services: None, ..report }, Instant::now()));
+                    }
                     Err(e) => {
                         tracing::info!(error = %e, "stats report not delivered; the next one supersedes it")
                     }

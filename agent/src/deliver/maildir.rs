@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use pochta_directory::LocalPart;
 
-use crate::durable::{self, Durable, Write};
+use crate::durable::{self, Durable, Owner, Write};
 use crate::mail::maildir::{self, CopyName};
 use crate::mail::trace::MoveMark;
 
@@ -22,11 +22,19 @@ pub struct Maildirs {
     durable: Arc<Durable>,
     /// Mailboxes known to have their three directories.
     made: Mutex<HashSet<PathBuf>>,
+    /// The user Dovecot reads mailboxes as, when the agent runs as root ([`crate::imap`]):
+    /// every directory and letter here is given to it.
+    owner: Option<Owner>,
 }
 
 impl Maildirs {
     pub fn new(root: PathBuf, host: &str, durable: Arc<Durable>) -> Self {
-        Self { root, host: host.to_owned(), durable, made: Mutex::new(HashSet::new()) }
+        Self { root, host: host.to_owned(), durable, made: Mutex::new(HashSet::new()), owner: None }
+    }
+
+    /// Gives every mailbox directory and letter written from now on to `owner`.
+    pub fn with_owner(self, owner: Option<Owner>) -> Self {
+        Self { owner, ..self }
     }
 
     /// The group-commit writer, shared with the spool.
@@ -45,6 +53,16 @@ impl Maildirs {
         }
         for sub in ["tmp", "new", "cur"] {
             durable::create_dir_durable(&md.join(sub))?;
+        }
+        if let Some(o) = self.owner {
+            // The user's directory (Dovecot's home), the Maildir (or folder) and its three.
+            let parent = md.parent().filter(|p| *p != self.root);
+            for d in parent.into_iter().map(Path::to_path_buf).chain([md.to_owned()]) {
+                o.chown(&d)?;
+            }
+            for sub in ["tmp", "new", "cur"] {
+                o.chown(&md.join(sub))?;
+            }
         }
         self.made.lock().expect("not poisoned").insert(md.to_owned());
         Ok(())
@@ -90,7 +108,8 @@ impl Maildirs {
             }
             results.push(None);
             which.push(i);
-            writes.push(Write::via(md.join("tmp").join(&name), md.join("new").join(&name), data.clone()));
+            let write = Write::via(md.join("tmp").join(&name), md.join("new").join(&name), data.clone());
+            writes.push(write.owned_by(self.owner));
         }
         if !writes.is_empty() {
             // One commit for all mailboxes: on failure, find out which ones made it.
@@ -144,7 +163,7 @@ impl Maildirs {
             } else {
                 md.join("cur").join(maildir::with_flags(&name, &moved.flags))
             };
-            let write = Write::via(md.join("tmp").join(&name), dest, data.clone());
+            let write = Write::via(md.join("tmp").join(&name), dest, data.clone()).owned_by(self.owner);
             results.push(self.durable.commit(vec![write]).await);
         }
         results

@@ -41,6 +41,8 @@ pub struct Context {
     pub agent_id: String,
     pub peer_secret: String,
     pub maildir_root: std::path::PathBuf,
+    /// Who mailboxes belong to when not the agent (Dovecot's mail user, [`crate::imap`]).
+    pub mail_owner: Option<crate::durable::Owner>,
     /// `host:port` for all outside mail, if configured.
     pub smarthost: Option<String>,
     /// EHLO name and the `Reporting-MTA` of DSNs.
@@ -131,7 +133,8 @@ pub struct Deliverer {
 
 impl Deliverer {
     pub fn new(ctx: Context, durable: Arc<Durable>) -> Result<Self, rustls::Error> {
-        let maildirs = maildir::Maildirs::new(ctx.maildir_root.clone(), &ctx.hostname, durable);
+        let maildirs = maildir::Maildirs::new(ctx.maildir_root.clone(), &ctx.hostname, durable)
+            .with_owner(ctx.mail_owner);
         Ok(Self { ctx, maildirs, opportunistic: tls::opportunistic()?, mx: mx::MxResolver::default() })
     }
 

@@ -191,6 +191,7 @@ pub fn config(
         queue: Default::default(),
         delivery: Default::default(),
         smtp: Default::default(),
+        imap: Default::default(),
     }
 }
 

@@ -91,6 +91,7 @@ impl Rig {
             agent_id: format!("{}-agent", o.site),
             peer_secret: PEER_SECRET.into(),
             maildir_root: maildir.clone(),
+            mail_owner: None,
             smarthost: o.smarthost.clone(),
             hostname: format!("{}.example.org", o.site),
             timeout: Duration::from_secs(5),
