@@ -289,6 +289,11 @@ impl Session {
                 }
                 self.reply(Reply::queued(&id));
             }
+            Err(QueueError::Refused(r)) => {
+                tracing::info!(ip = %self.client_ip, reply = %r, "message refused at the end of data");
+                self.counters.reject("over_quota");
+                self.reply(r);
+            }
             Err(e) => {
                 tracing::error!(error = %e, "the queue refused a message");
                 self.counters.reject("queue_error");
