@@ -199,6 +199,8 @@ impl App {
                 Arc::new(move || q.len()),
                 moves.clone(),
             )?;
+            let d = deliverer.clone();
+            let reporter = reporter.with_mailbox_sizes(Arc::new(move || d.mailbox_sizes()));
             Some(tokio::spawn(reporter.run(stop_rx.clone())))
         } else {
             None

@@ -228,7 +228,9 @@ impl Deliverer {
     /// The size of every mailbox of this site's users, by folded name.
     pub fn mailbox_sizes(&self) -> BTreeMap<String, u64> {
         let dir = self.directory();
-        dir.users_at(&self.ctx.site).map(|u| (u.name.folded().to_owned(), self.mailbox_size(&u.name))).collect()
+        dir.users_at(&self.ctx.site)
+            .map(|u| (u.name.folded().to_owned(), self.mailbox_size(&u.name)))
+            .collect()
     }
 
     /// Why `user`'s mailbox cannot take `size` more bytes, if it cannot: larger than the quota

@@ -17,7 +17,7 @@ use crate::mail::maildir;
 
 /// How long a measured size is used before the mailbox is read again (a client may have
 /// deleted letters meanwhile).
-const FRESH: Duration = Duration::from_secs(10);
+const FRESH: Duration = Duration::from_secs(5);
 
 /// At most this many cached sizes; beyond it the cache starts over.
 const MAX_CACHED: usize = 100_000;

@@ -277,7 +277,8 @@ impl Queue {
     /// letter is accepted, and each recipient fails or waits on its own.
     fn refusal(&self, letter: &Letter, rcpts: &[Address]) -> Option<Reply> {
         let dir = self.deliverer.directory();
-        let filing = |a: &Address| dir.user(a.local()).is_none_or(|u| forward::decide(&dir, u, &letter.data).file);
+        let filing =
+            |a: &Address| dir.user(a.local()).is_none_or(|u| forward::decide(&dir, u, &letter.data).file);
         if !rcpts.iter().all(filing) {
             return None; // forwarded without a copy: no mailbox to fill
         }

@@ -99,7 +99,14 @@ fn reaches(dir: &Directory, user: &User, addr: &Address) -> bool {
 
 /// The reply to the letter `data` from `to`, from `user`'s official address (RFC 3834 §3).
 /// `message_id` is the reply's own, without angle brackets.
-pub fn reply(dir: &Directory, user: &User, v: &Vacation, to: &Address, data: &[u8], message_id: &str) -> Vec<u8> {
+pub fn reply(
+    dir: &Directory,
+    user: &User,
+    v: &Vacation,
+    to: &Address,
+    data: &[u8],
+    message_id: &str,
+) -> Vec<u8> {
     use base64::Engine as _;
     let mut h = String::new();
     h.push_str(&header::field("From", &format!("<{}>", dir.official(&user.name))));
@@ -127,7 +134,11 @@ pub fn reply(dir: &Directory, user: &User, v: &Vacation, to: &Address, data: &[u
         // Base64 rather than 8bit: the next hop may not offer 8BITMIME.
         h.push_str(&header::field("Content-Transfer-Encoding", "base64"));
         let b64 = base64::engine::general_purpose::STANDARD.encode(text.as_bytes());
-        b64.as_bytes().chunks(76).map(|c| String::from_utf8_lossy(c).into_owned()).collect::<Vec<_>>().join("\r\n")
+        b64.as_bytes()
+            .chunks(76)
+            .map(|c| String::from_utf8_lossy(c).into_owned())
+            .collect::<Vec<_>>()
+            .join("\r\n")
     };
     let mut out = h.into_bytes();
     out.extend_from_slice(b"\r\n");
@@ -156,7 +167,13 @@ impl ReplyLog {
 
     /// Whether `user` should answer `sender` today — not answered in the last
     /// `interval_days` — and if so, records that he did.
-    pub fn take(&self, user: &User, sender: &Address, interval_days: u32, today: Day) -> std::io::Result<bool> {
+    pub fn take(
+        &self,
+        user: &User,
+        sender: &Address,
+        interval_days: u32,
+        today: Day,
+    ) -> std::io::Result<bool> {
         let _one_at_a_time = self.lock.lock().expect("not poisoned");
         let path = self.dir.join(crate::mail::maildir::user_dir(user.name.folded()));
         let key = format!("{}@{}", sender.local().folded(), sender.domain()).to_ascii_lowercase();
