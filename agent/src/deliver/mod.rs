@@ -244,6 +244,19 @@ impl Deliverer {
         (self.mailbox_size(user).saturating_add(size) > quota).then(|| Reply::mailbox_full(who))
     }
 
+    /// [`Deliverer::over_quota`] for a user whose mailbox is here (his home site is this one,
+    /// and this site keeps mailboxes); `None` for anyone else.
+    pub fn home_refusal(&self, user: &LocalPart, size: u64) -> Option<Reply> {
+        let dir = self.directory();
+        // Forwarded without a copy, a letter fills no mailbox here (unless it loops back).
+        let files = |u: &pochta_directory::User| u.mailbox.forward.as_ref().is_none_or(|f| f.keep_copy);
+        let home = dir.user(user).is_some_and(|u| u.site == self.ctx.site && files(u));
+        if !home || !self.my_level(&dir).has_mailboxes() {
+            return None;
+        }
+        self.over_quota(&dir, user, size)
+    }
+
     /// For each of `rcpts` (mailboxes of this site), the quota's refusal of `letter`, if any.
     /// A letter of a mailbox moving here is never refused: it was in the user's mailbox already.
     pub fn quota_refusals(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Option<Reply>> {

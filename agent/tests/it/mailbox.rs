@@ -60,7 +60,13 @@ impl Home {
     /// none was accepted).
     async fn send(&self, from: &str, to: &[&str], letter: &str) -> String {
         let mx = self.agent.running().smtp_addrs().mx.unwrap();
-        smtp(mx, from, to, letter).await
+        smtp(mx, from, "", to, letter).await
+    }
+
+    /// The reply to `RCPT TO:<to>` after `MAIL FROM:<from> SIZE=<size>`.
+    async fn rcpt_with_size(&self, from: &str, size: usize, to: &str) -> String {
+        let mx = self.agent.running().smtp_addrs().mx.unwrap();
+        smtp(mx, from, &format!(" SIZE={size}"), &[to], "").await
     }
 
     /// Files in `user`'s `Maildir/new`: (name, contents).
@@ -110,7 +116,7 @@ fn inbox(root: &Path, user: &str) -> Vec<(String, String)> {
 
 /// A plain SMTP client: EHLO, MAIL, RCPT each, DATA; the last reply that decided the fate of
 /// the letter.
-async fn smtp(addr: std::net::SocketAddr, from: &str, to: &[&str], letter: &str) -> String {
+async fn smtp(addr: std::net::SocketAddr, from: &str, params: &str, to: &[&str], letter: &str) -> String {
     let mut s = TcpStream::connect(addr).await.unwrap();
     let mut buf = Vec::new();
     async fn reply(s: &mut TcpStream, buf: &mut Vec<u8>) -> String {
@@ -132,14 +138,15 @@ async fn smtp(addr: std::net::SocketAddr, from: &str, to: &[&str], letter: &str)
     }
     assert!(reply(&mut s, &mut buf).await.starts_with("220"));
     assert!(cmd(&mut s, &mut buf, "EHLO client.test").await.starts_with("250"));
-    assert!(cmd(&mut s, &mut buf, &format!("MAIL FROM:<{from}>")).await.starts_with("250"));
+    assert!(cmd(&mut s, &mut buf, &format!("MAIL FROM:<{from}>{params}")).await.starts_with("250"));
     let mut last = String::new();
     let mut any = false;
     for r in to {
         last = cmd(&mut s, &mut buf, &format!("RCPT TO:<{r}>")).await;
         any |= last.starts_with("250");
     }
-    if !any {
+    if !any || letter.is_empty() {
+        let _ = cmd(&mut s, &mut buf, "QUIT").await;
         return last;
     }
     assert!(cmd(&mut s, &mut buf, "DATA").await.starts_with("354"));
@@ -203,6 +210,13 @@ async fn over_quota_is_refused_in_the_session_and_nothing_is_filed() {
     // The name carries the letter's exact size (Maildir++ S=), as Dovecot expects.
     let (name, body) = &filed[0];
     assert!(name.ends_with(&format!(",S={}", body.len())), "{name}");
+    // With SIZE declared, the same answers come at RCPT already.
+    let r = home.rcpt_with_size("s@outside.net", 2000, "small@example.org").await;
+    assert!(r.starts_with("552 5.2.2"), "{r}");
+    let r = home.rcpt_with_size("s@outside.net", 2000, "roomy@example.org").await;
+    assert!(r.starts_with("452 4.2.2"), "{r}");
+    let r = home.rcpt_with_size("s@outside.net", 100, "roomy@example.org").await;
+    assert!(r.starts_with("250"), "room for a small one: {r}");
     // Mixed answers cannot be given after DATA: accepted, filed where it fits, and one DSN
     // for the mailbox it never fits.
     let r = home
