@@ -27,10 +27,11 @@ impl Filing {
     const FILE: Filing = Filing { file: true, forward: Vec::new() };
 }
 
-/// What to do with the letter `data` for `user`.
-pub fn decide(dir: &Directory, user: &User, data: &[u8]) -> Filing {
+/// What to do with the letter `data` for `user` (`secret`: the peer secret, which signs the
+/// forwarding fields).
+pub fn decide(dir: &Directory, user: &User, data: &[u8], secret: &str) -> Filing {
     let Some(f) = user.mailbox.forward.as_ref().filter(|f| !f.to.is_empty()) else { return Filing::FILE };
-    let hops = trace::forwarded_by(data);
+    let hops = trace::forwarded_by(data, secret);
     let me = dir.official(&user.name).to_string().to_ascii_lowercase();
     if hops.contains(&me) {
         // It came back. With a copy kept, his mailbox has the letter from its first pass;
@@ -45,9 +46,9 @@ pub fn decide(dir: &Directory, user: &User, data: &[u8]) -> Filing {
 
 /// The copy forwarded for `user`: his forwarding field on top, without the agents' relay
 /// fields (the copy is a new letter of this agent's; its own relay, if any, adds one).
-pub fn copy(dir: &Directory, user: &User, data: &[u8]) -> Vec<u8> {
+pub fn copy(dir: &Directory, user: &User, data: &[u8], secret: &str) -> Vec<u8> {
     let stripped = trace::without_relay(data);
-    let field = trace::forwarded_field(&dir.official(&user.name));
+    let field = trace::forwarded_field(&dir.official(&user.name), secret);
     header::prepend(&field, stripped.as_deref().unwrap_or(data))
 }
 
@@ -86,14 +87,19 @@ mod tests {
     fn forwards_once_and_files_what_comes_back() {
         let (dir, u) = dir_and_user(false);
         let letter = b"Subject: x\r\n\r\nhi\r\n".to_vec();
-        let first = decide(&dir, &u, &letter);
+        let first = decide(&dir, &u, &letter, "s");
         assert_eq!(first, Filing { file: false, forward: vec![Address::parse("b@example.net").unwrap()] });
-        let fwd = copy(&dir, &u, &letter);
-        assert!(fwd.starts_with(b"X-Pochta-Forwarded: a@example.org\r\n"));
-        assert_eq!(decide(&dir, &u, &fwd), Filing { file: true, forward: vec![] });
+        let fwd = copy(&dir, &u, &letter, "s");
+        assert!(fwd.starts_with(b"X-Pochta-Forwarded: a@example.org mac="));
+        assert_eq!(decide(&dir, &u, &fwd, "s"), Filing { file: true, forward: vec![] });
+        let forged = header::prepend("X-Pochta-Forwarded: a@example.org\r\n", &letter);
+        assert_eq!(decide(&dir, &u, &forged, "s"), first, "a field nobody signed counts for nothing");
         let (dir, u) = dir_and_user(true);
-        assert!(decide(&dir, &u, &letter).file);
-        assert_eq!(decide(&dir, &u, &copy(&dir, &u, &letter)), Filing { file: false, forward: vec![] });
+        assert!(decide(&dir, &u, &letter, "s").file);
+        assert_eq!(
+            decide(&dir, &u, &copy(&dir, &u, &letter, "s"), "s"),
+            Filing { file: false, forward: vec![] }
+        );
     }
 
     #[test]
@@ -102,9 +108,9 @@ mod tests {
         let mut letter = b"Subject: x\r\n\r\nhi\r\n".to_vec();
         for i in 0..MAX_HOPS {
             let other = Address::parse(&format!("u{i}@example.org")).unwrap();
-            letter = header::prepend(&trace::forwarded_field(&other), &letter);
+            letter = header::prepend(&trace::forwarded_field(&other, "s"), &letter);
         }
-        assert_eq!(decide(&dir, &u, &letter), Filing { file: true, forward: vec![] });
+        assert_eq!(decide(&dir, &u, &letter, "s"), Filing { file: true, forward: vec![] });
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub struct Queue {
     /// The scheduler runs: until it does (and once it stopped), every letter is spooled.
     running: AtomicBool,
     /// Whom vacation replies went to (`<data>/autoreply/`, beside the spool).
-    replies: vacation::ReplyLog,
+    replies: Arc<vacation::ReplyLog>,
 }
 
 impl Queue {
@@ -143,7 +143,7 @@ impl Queue {
             counters,
             deliverer,
             running: AtomicBool::new(false),
-            replies: vacation::ReplyLog::new(root.with_file_name("autoreply")),
+            replies: Arc::new(vacation::ReplyLog::new(root.with_file_name("autoreply"))),
         }))
     }
 
@@ -277,8 +277,11 @@ impl Queue {
     /// letter is accepted, and each recipient fails or waits on its own.
     fn refusal(&self, letter: &Letter, rcpts: &[Address]) -> Option<Reply> {
         let dir = self.deliverer.directory();
-        let filing =
-            |a: &Address| dir.user(a.local()).is_none_or(|u| forward::decide(&dir, u, &letter.data).file);
+        let filing = |a: &Address| {
+            dir.user(a.local()).is_none_or(|u| {
+                forward::decide(&dir, u, &letter.data, &self.deliverer.context().peer_secret).file
+            })
+        };
         if !rcpts.iter().all(filing) {
             return None; // forwarded without a copy: no mailbox to fill
         }
@@ -303,14 +306,14 @@ impl Queue {
                 file.push(i);
                 continue;
             };
-            let filing = forward::decide(&dir, user, &letter.data);
+            let filing = forward::decide(&dir, user, &letter.data, &self.deliverer.context().peer_secret);
             if let Some(why) = refusals[i].clone().filter(|_| filing.file) {
                 tracing::info!(id = %letter.id, rcpt = %a, reply = %why, "over quota");
                 out[i] = Outcome::from(why);
                 continue;
             }
             if !filing.forward.is_empty() {
-                let copy = forward::copy(&dir, user, &letter.data);
+                let copy = forward::copy(&dir, user, &letter.data, &self.deliverer.context().peer_secret);
                 let from = forward::sender(&dir, user, letter.reverse_path.as_ref());
                 let origin = OriginRecord::User { address: dir.official(&user.name) };
                 let to = filing.forward.len();
@@ -350,11 +353,17 @@ impl Queue {
         let sender = letter.reverse_path.as_ref();
         let Some(v) = vacation::wants_reply(dir, user, sender, &letter.data, today) else { return };
         let to = sender.expect("a reply has a sender").clone();
-        match self.replies.take(user, &to, v.interval_days, today) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => {
+        // A small file, fsynced: off the async threads.
+        let (log, u, who, days) = (self.replies.clone(), user.clone(), to.clone(), v.interval_days);
+        match tokio::task::spawn_blocking(move || log.take(&u, &who, days, today)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return,
+            Ok(Err(e)) => {
                 tracing::warn!(user = %user.name, error = %e, "vacation record unwritable; no reply");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(user = %user.name, error = %e, "vacation record check failed; no reply");
                 return;
             }
         }
