@@ -409,3 +409,83 @@ async fn the_vacation_reply_goes_once_per_sender_and_never_to_lists_bulk_or_boun
     assert_eq!(home.outside.txns().len(), 1);
     home.stop().await;
 }
+
+/// Two sites, two real agents relaying to each other over pinned, authenticated SMTP: anna at
+/// hq forwards to boris at branch, boris back to anna. The loop ends with one copy each.
+#[tokio::test]
+async fn a_forwarding_loop_across_two_sites_ends_with_one_copy_each() {
+    use pochta_directory::AgentEndpoint;
+    let root = tempfile::tempdir().unwrap();
+    let mut dep = Deployment::new();
+    let mut anna = forwarding("anna", &["boris@example.org"], true);
+    anna.site = sid("hq");
+    let mut boris = forwarding("boris", &["anna@example.org"], true);
+    boris.site = sid("branch");
+    let v1 = dep.commit(vec![
+        Op::PutSite(site("hq", Level::One)),
+        Op::PutSite(site("branch", Level::One)),
+        Op::PutUser(anna),
+        Op::PutUser(boris),
+    ]);
+    let mut agents = Vec::new();
+    for (id, s) in [("hq-agent", "hq"), ("branch-agent", "branch")] {
+        let mut cfg = config(&dep, id, s, dead_server(), "127.0.0.1:0".parse().unwrap());
+        cfg.smtp.listen = Some("127.0.0.1:0".parse().unwrap());
+        cfg.delivery.maildir_root = root.path().join(format!("mail-{s}"));
+        cfg.delivery.retry_initial_secs = 0.2;
+        let dir = write_config(root.path(), id, &cfg);
+        let agent = TestAgent::start(&dir).await;
+        assert!(agent.push(&[&v1]).await.0.is_success());
+        agents.push(agent);
+    }
+    // Each site's agent, where the other reaches it.
+    let ops = [("hq", &agents[0], "hq-agent"), ("branch", &agents[1], "branch-agent")]
+        .into_iter()
+        .map(|(s, agent, id)| {
+            let mut rec = site(s, Level::One);
+            rec.agents.push(AgentEndpoint {
+                id: id.into(),
+                url: String::new(),
+                tls_sha256: agent.running().fingerprint().to_owned(),
+                smtp: agent.running().smtp_addrs().mx.unwrap().to_string(),
+            });
+            Op::PutSite(rec)
+        })
+        .collect();
+    let v2 = dep.commit(ops);
+    for a in &agents {
+        assert!(a.push(&[&v2]).await.0.is_success());
+        a.wait_version(2, 10).await;
+    }
+    let mx = agents[0].running().smtp_addrs().mx.unwrap();
+    let r =
+        smtp(mx, "s@outside.net", "", &["anna@example.org"], &letter("anna@example.org", "loop", 10)).await;
+    assert!(r.starts_with("250"), "{r}");
+    let (hq_mail, branch_mail) = (root.path().join("mail-hq"), root.path().join("mail-branch"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while inbox(&branch_mail, "boris").is_empty() {
+        assert!(Instant::now() < deadline, "boris gets the forwarded copy");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Time for the copy back to hq, and for any further round (there must be none).
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let anna = inbox(&hq_mail, "anna");
+    assert_eq!(anna.len(), 1, "{anna:?}");
+    assert!(!anna[0].1.contains("X-Pochta-Forwarded"), "anna keeps the letter as it came");
+    let boris = inbox(&branch_mail, "boris");
+    assert_eq!(boris.len(), 1, "{boris:?}");
+    assert!(boris[0].1.contains("X-Pochta-Forwarded: anna@example.org mac="));
+    // The copy did come back to hq (anna's letter and boris's forward), and stopped there.
+    let text = agents[0].client.get(agents[0].url("/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(text.lines().any(|l| l == "pochta_messages_accepted_total{site=\"hq\"} 2"), "{text}");
+    for metrics in [&agents[0], &agents[1]] {
+        let text = metrics.client.get(metrics.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(
+            text.lines().any(|l| l.starts_with("pochta_queue_messages{") && l.ends_with("} 0")),
+            "{text}"
+        );
+    }
+    for mut a in agents {
+        a.stop().await;
+    }
+}
