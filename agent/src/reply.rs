@@ -486,12 +486,6 @@ impl Reply {
         )
     }
 
-    /// RFC 5321 §6.3 and RFC 3463 §3.5 X.4.6 (routing loop detected): a letter forwarded too
-    /// many times, which cannot be filed instead.
-    pub fn forwarding_loop() -> Self {
-        Self::new(Code::TRANSACTION_FAILED, "5.4.6", "forwarding loop detected")
-    }
-
     /// RFC 3463 §3.4 X.3.0 (other mail system status): a Maildir write failed.
     pub fn local_delivery_failed(e: impl fmt::Display) -> Self {
         Self::new(Code::LOCAL_ERROR, "4.3.0", format!("local delivery failed: {e}"))
