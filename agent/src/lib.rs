@@ -218,6 +218,8 @@ impl App {
                 moves.clone(),
             )?
             .with_services(client_services(&cfg, imap.as_ref()));
+            let d = deliverer.clone();
+            let reporter = reporter.with_mailbox_sizes(Arc::new(move || d.mailbox_sizes()));
             Some(tokio::spawn(reporter.run(stop_rx.clone())))
         } else {
             None
@@ -225,7 +227,8 @@ impl App {
         let smtp_task = if smtp_bound.is_empty() {
             None
         } else {
-            let service = smtp_service(&cfg, &replica, &counters, queue.clone(), tls.clone());
+            let service =
+                smtp_service(&cfg, &replica, &counters, queue.clone(), tls.clone(), Some(deliverer.clone()));
             Some(tokio::spawn(service.serve(smtp_bound, stop_rx.clone(), Duration::from_secs(10))))
         };
         let mover = mailbox_move::Mover::new(
@@ -337,6 +340,7 @@ pub fn smtp_service<S: queue::Sink>(
     counters: &Arc<metrics::Counters>,
     sink: Arc<S>,
     tls: Arc<rustls::ServerConfig>,
+    mailboxes: Option<Arc<deliver::Deliverer>>,
 ) -> smtp::SmtpServer<S> {
     let hostname = if cfg.smtp.hostname.is_empty() {
         format!("{}.{}", cfg.site, cfg.domain)
@@ -350,8 +354,11 @@ pub fn smtp_service<S: queue::Sink>(
         peer_secret: cfg.peer_secret.clone(),
         limits: cfg.smtp.limits(),
     };
-    let view =
-        Arc::new(smtp::ReplicaView { replica: replica.clone(), stale_after_secs: cfg.stale_after_secs });
+    let view = Arc::new(smtp::ReplicaView {
+        replica: replica.clone(),
+        stale_after_secs: cfg.stale_after_secs,
+        mailboxes,
+    });
     smtp::SmtpServer::new(session, view, counters.clone(), sink, Some(tls))
 }
 

@@ -244,6 +244,7 @@ impl Mover {
                     }
                     Err(QueueError::Full) => return Ok(moved),
                     Err(QueueError::Io(e)) => return Err(e),
+                    Err(e @ QueueError::Refused(_)) => return Err(std::io::Error::other(e.to_string())),
                 }
             };
             // Durable in the queue: only now may the source go.

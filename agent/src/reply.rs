@@ -470,6 +470,22 @@ impl Reply {
 
     // --- What delivery records when a letter could not go, each with its rule. ---
 
+    /// RFC 5321 §4.2.2 (452 insufficient system storage) and RFC 3463 §3.3 X.2.2 (mailbox
+    /// full): the letter does not fit in the mailbox now; it may once letters are deleted.
+    pub fn mailbox_full(user: impl fmt::Display) -> Self {
+        Self::new(Code::INSUFFICIENT_STORAGE, "4.2.2", format!("mailbox of {user} is full"))
+    }
+
+    /// RFC 5321 §4.2.2 (552 exceeded storage allocation) and RFC 3463 §3.3 X.2.2: the letter is
+    /// larger than the whole quota, so it will never fit.
+    pub fn exceeds_quota(user: impl fmt::Display, quota: u64) -> Self {
+        Self::new(
+            Code::EXCEEDED_STORAGE,
+            "5.2.2",
+            format!("message larger than the mailbox quota of {user} ({quota} bytes)"),
+        )
+    }
+
     /// RFC 3463 §3.4 X.3.0 (other mail system status): a Maildir write failed.
     pub fn local_delivery_failed(e: impl fmt::Display) -> Self {
         Self::new(Code::LOCAL_ERROR, "4.3.0", format!("local delivery failed: {e}"))

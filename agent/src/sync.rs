@@ -5,7 +5,7 @@
 //! Idle cost is near zero: one reused, pinned HTTPS client for the server and one per peer,
 //! one long poll outstanding at a time in pull mode, one request an hour in push mode.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -381,7 +381,12 @@ pub struct StatsReporter {
     moves: crate::mailbox_move::Progress,
     /// What mail clients connect to; sent until one report carrying it is taken.
     services: Option<ClientServices>,
+    /// The bytes in each mailbox of this site, by folded user name (reads Maildirs).
+    mailbox_sizes: Option<MailboxSizes>,
 }
+
+/// Measures every mailbox of the site: `Deliverer::mailbox_sizes`.
+pub type MailboxSizes = Arc<dyn Fn() -> BTreeMap<String, u64> + Send + Sync>;
 
 impl StatsReporter {
     pub fn new(
@@ -391,12 +396,23 @@ impl StatsReporter {
         moves: crate::mailbox_move::Progress,
     ) -> Result<Self, pochta_transport::TransportError> {
         let client = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
-        Ok(Self { cfg, client, counters, queue_len, moves, services: None })
+        Ok(Self { cfg, client, counters, queue_len, moves, services: None, mailbox_sizes: None })
     }
 
     /// Reports `services` (what mail clients connect to) until a report carrying them is taken.
     pub fn with_services(self, services: ClientServices) -> Self {
         Self { services: Some(services), ..self }
+    }
+
+    /// Reports mailbox sizes too: all of them in the first report, then those that changed.
+    pub fn with_mailbox_sizes(self, sizes: MailboxSizes) -> Self {
+        Self { mailbox_sizes: Some(sizes), ..self }
+    }
+
+    /// The current mailbox sizes, read off the async threads; empty without a source.
+    async fn measure(&self) -> BTreeMap<String, u64> {
+        let Some(f) = self.mailbox_sizes.clone() else { return BTreeMap::new() };
+        tokio::task::spawn_blocking(move || f()).await.unwrap_or_default()
     }
 
     pub fn report(&self) -> StatsReport {
@@ -442,18 +458,28 @@ impl StatsReporter {
         let every = Duration::from_secs(self.cfg.stats_secs.max(1));
         let heartbeat = Duration::from_secs(self.cfg.heartbeat_secs.max(1)).max(every);
         let mut last: Option<(StatsReport, Instant)> = None;
+        // The sizes the server has: until a report got through, none (so the first has all).
+        let mut reported: BTreeMap<String, u64> = BTreeMap::new();
         loop {
             let report = self.report();
+            let sizes = self.measure().await;
+            let changed: BTreeMap<String, u64> = sizes
+                .iter()
+                .filter(|(u, n)| reported.get(*u) != Some(n))
+                .map(|(u, n)| (u.clone(), *n))
+                .collect();
             let due = match &last {
                 None => true,
-                Some((prev, at)) => *prev != report || at.elapsed() >= heartbeat,
+                Some((prev, at)) => *prev != report || !changed.is_empty() || at.elapsed() >= heartbeat,
             };
             if due {
-                match self.send(&report).await {
+                let with_sizes = StatsReport { mailbox_sizes: changed, ..report.clone() };
+                match self.send(&with_sizes).await {
                     Ok(()) => {
                         // The server keeps the services it was told: not sent again.
                         self.services = None;
                         last = Some((StatsReport { services: None, ..report }, Instant::now()));
+                        reported = sizes;
                     }
                     Err(e) => {
                         tracing::info!(error = %e, "stats report not delivered; the next one supersedes it")

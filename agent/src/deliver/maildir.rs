@@ -68,17 +68,14 @@ impl Maildirs {
         Ok(())
     }
 
-    /// Whether the mailbox already holds the message (in `new/`, or read and moved to `cur/`).
-    fn holds(md: &Path, name: &str) -> bool {
-        if md.join("new").join(name).exists() {
+    /// Whether the mailbox already holds the message (in `new/`, or read and moved to `cur/`),
+    /// named `name` or, written before names carried sizes, `base`.
+    fn holds(md: &Path, name: &str, base: &str) -> bool {
+        if md.join("new").join(name).exists() || md.join("new").join(base).exists() {
             return true;
         }
         let Ok(entries) = std::fs::read_dir(md.join("cur")) else { return false };
-        entries.flatten().any(|e| {
-            let n = e.file_name();
-            let n = n.to_string_lossy();
-            n == name || n.strip_prefix(name).is_some_and(|rest| rest.starts_with(':'))
-        })
+        entries.flatten().any(|e| maildir::unique_part(&e.file_name().to_string_lossy()) == base)
     }
 
     /// Delivers `data` into each mailbox's `new/` as `name`; one result per user, in order.
@@ -92,7 +89,7 @@ impl Maildirs {
         check: bool,
     ) -> Vec<std::io::Result<()>> {
         let check = check || matches!(name, CopyName::Relayed { .. });
-        let name = name.file(&self.host);
+        let (base, name) = (name.base(&self.host), name.file(&self.host, data.len() as u64));
         let mut results: Vec<Option<std::io::Result<()>>> = Vec::with_capacity(users.len());
         let mut writes = Vec::new();
         let mut which = Vec::new();
@@ -102,7 +99,7 @@ impl Maildirs {
                 results.push(Some(Err(e)));
                 continue;
             }
-            if check && Self::holds(&md, &name) {
+            if check && Self::holds(&md, &name, &base) {
                 results.push(Some(Ok(())));
                 continue;
             }
@@ -143,7 +140,8 @@ impl Maildirs {
         moved: &MoveMark,
         data: Arc<[u8]>,
     ) -> Vec<std::io::Result<()>> {
-        let name = moved.copy_name().file(&self.host);
+        let copy = moved.copy_name();
+        let (base, name) = (copy.base(&self.host), copy.file(&self.host, data.len() as u64));
         let mut results = Vec::with_capacity(users.len());
         for user in users {
             let mut md = self.path(user);
@@ -154,7 +152,7 @@ impl Maildirs {
                 results.push(Err(e));
                 continue;
             }
-            if Self::holds(&md, &name) {
+            if Self::holds(&md, &name, &base) {
                 results.push(Ok(()));
                 continue;
             }

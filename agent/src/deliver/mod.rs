@@ -12,6 +12,7 @@ pub mod client;
 pub mod maildir;
 pub mod mx;
 pub mod tls;
+pub mod usage;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,7 +20,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use pochta_directory::resolve::{Rejection, Sender, resolve};
-use pochta_directory::{Address, Directory, Domain, Level, SiteId};
+use pochta_directory::{Address, Directory, Domain, Level, LocalPart, SiteId};
 
 use crate::durable::Durable;
 use crate::mail::maildir::CopyName;
@@ -127,6 +128,7 @@ pub struct Letter {
 pub struct Deliverer {
     ctx: Context,
     maildirs: maildir::Maildirs,
+    sizes: usage::MailboxSizes,
     opportunistic: Arc<rustls::ClientConfig>,
     mx: mx::MxResolver,
 }
@@ -135,7 +137,8 @@ impl Deliverer {
     pub fn new(ctx: Context, durable: Arc<Durable>) -> Result<Self, rustls::Error> {
         let maildirs = maildir::Maildirs::new(ctx.maildir_root.clone(), &ctx.hostname, durable)
             .with_owner(ctx.mail_owner);
-        Ok(Self { ctx, maildirs, opportunistic: tls::opportunistic()?, mx: mx::MxResolver::default() })
+        let sizes = usage::MailboxSizes::default();
+        Ok(Self { ctx, maildirs, sizes, opportunistic: tls::opportunistic()?, mx: mx::MxResolver::default() })
     }
 
     pub fn context(&self) -> &Context {
@@ -220,10 +223,60 @@ impl Deliverer {
         }
     }
 
+    /// The bytes in `user`'s mailbox at this site (see [`usage`]).
+    pub fn mailbox_size(&self, user: &LocalPart) -> u64 {
+        self.sizes.size(&self.maildirs.path(user))
+    }
+
+    /// The size of every mailbox of this site's users, by folded name.
+    pub fn mailbox_sizes(&self) -> BTreeMap<String, u64> {
+        let dir = self.directory();
+        dir.users_at(&self.ctx.site)
+            .map(|u| (u.name.folded().to_owned(), self.mailbox_size(&u.name)))
+            .collect()
+    }
+
+    /// Why `user`'s mailbox cannot take `size` more bytes, if it cannot: larger than the quota
+    /// itself, a permanent refusal; otherwise a temporary one until letters are deleted.
+    pub fn over_quota(&self, dir: &Directory, user: &LocalPart, size: u64) -> Option<Reply> {
+        let quota = dir.user(user).and_then(|u| dir.quota_of(u))?;
+        let who = dir.official(user);
+        if size > quota {
+            return Some(Reply::exceeds_quota(who, quota));
+        }
+        (self.mailbox_size(user).saturating_add(size) > quota).then(|| Reply::mailbox_full(who))
+    }
+
+    /// [`Deliverer::over_quota`] for a user whose mailbox is here (his home site is this one,
+    /// and this site keeps mailboxes); `None` for anyone else.
+    pub fn home_refusal(&self, user: &LocalPart, size: u64) -> Option<Reply> {
+        let dir = self.directory();
+        // Forwarded without a copy, a letter fills no mailbox here (unless it loops back).
+        let files = |u: &pochta_directory::User| u.mailbox.forward.as_ref().is_none_or(|f| f.keep_copy);
+        let home = dir.user(user).is_some_and(|u| u.site == self.ctx.site && files(u));
+        if !home || !self.my_level(&dir).has_mailboxes() {
+            return None;
+        }
+        self.over_quota(&dir, user, size)
+    }
+
+    /// For each of `rcpts` (mailboxes of this site), the quota's refusal of `letter`, if any.
+    /// A letter of a mailbox moving here is never refused: it was in the user's mailbox already.
+    pub fn quota_refusals(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Option<Reply>> {
+        let moving = letter.from_peer && MoveMark::find(&letter.data, &self.ctx.peer_secret).is_some();
+        let dir = self.directory();
+        let size = letter.data.len() as u64;
+        rcpts.iter().map(|a| if moving { None } else { self.over_quota(&dir, a.local(), size) }).collect()
+    }
+
     async fn local(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
-        let users: Vec<_> = rcpts.iter().map(|a| a.local().clone()).collect();
         let moved = letter.from_peer.then(|| MoveMark::find(&letter.data, &self.ctx.peer_secret));
-        let results = if let Some(Some(moved)) = moved {
+        let refusals = self.quota_refusals(letter, rcpts);
+        let fit: Vec<usize> = (0..rcpts.len()).filter(|&i| refusals[i].is_none()).collect();
+        let users: Vec<_> = fit.iter().map(|&i| rcpts[i].local().clone()).collect();
+        let results = if users.is_empty() {
+            Vec::new()
+        } else if let Some(Some(moved)) = moved {
             // A letter of a mailbox moving here: filed where it was, named by its move id.
             self.maildirs.file_moved(&users, &moved.mark, letter.data[moved.start..].into()).await
         } else {
@@ -234,20 +287,31 @@ impl Deliverer {
             };
             self.maildirs.deliver(&users, &name, letter.data.clone(), letter.recovered).await
         };
-        results
+        let mut out: Vec<Outcome> = refusals
             .into_iter()
             .zip(rcpts)
             .map(|(r, a)| match r {
+                Some(why) => {
+                    tracing::info!(id = %letter.id, rcpt = %a, reply = %why, "over quota");
+                    Outcome::from(why)
+                }
+                None => Outcome::Delivered,
+            })
+            .collect();
+        for ((r, &i), user) in results.into_iter().zip(&fit).zip(&users) {
+            out[i] = match r {
                 Ok(()) => {
+                    self.sizes.added(&self.maildirs.path(user), letter.data.len() as u64);
                     self.ctx.counters.delivered.fetch_add(1, Ordering::Relaxed);
                     Outcome::Delivered
                 }
                 Err(e) => {
-                    tracing::warn!(id = %letter.id, rcpt = %a, error = %e, "Maildir delivery failed");
+                    tracing::warn!(id = %letter.id, rcpt = %rcpts[i], error = %e, "Maildir delivery failed");
                     Outcome::Temporary(Reply::local_delivery_failed(e))
                 }
-            })
-            .collect()
+            };
+        }
+        out
     }
 
     async fn to_site(&self, site: &SiteId, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {

@@ -149,9 +149,104 @@ pub fn prepend(fields: &str, data: &[u8]) -> Vec<u8> {
     out
 }
 
+/// `text` as a header value: as it is when it is printable ASCII, else as RFC 2047 encoded
+/// words (`=?UTF-8?B?...?=`, §4.1), each at most 75 characters (§2) and cut only between
+/// characters (§5: a word holds whole characters), folded with `CRLF SP` between words (the
+/// white space between encoded words is not part of the text, §6.2).
+pub fn encoded_words(text: &str) -> String {
+    use base64::Engine as _;
+    let plain = text.bytes().all(|b| (b' '..=b'~').contains(&b)) && !text.contains("=?");
+    if plain {
+        return text.to_owned();
+    }
+    // 45 bytes of UTF-8 are 60 base64 characters; with `=?UTF-8?B?` and `?=`, 72.
+    const MAX_BYTES: usize = 45;
+    let mut words = Vec::new();
+    let mut chunk = String::new();
+    for c in text.chars() {
+        if chunk.len() + c.len_utf8() > MAX_BYTES {
+            words.push(std::mem::take(&mut chunk));
+        }
+        chunk.push(c);
+    }
+    if !chunk.is_empty() {
+        words.push(chunk);
+    }
+    let b64 = base64::engine::general_purpose::STANDARD;
+    words.iter().map(|w| format!("=?UTF-8?B?{}?=", b64.encode(w))).collect::<Vec<_>>().join("\r\n ")
+}
+
+/// The addresses of an address-list field value (RFC 5322 §3.4: `To:`, `Cc:`), as written:
+/// the `<...>` of each mailbox, or the bare address; groups' names and comments skipped.
+/// Lenient, for deciding things about a letter, never for routing it.
+pub fn addresses(value: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let (mut quoted, mut depth, mut angle) = (false, 0usize, None::<usize>);
+    // The text of the current mailbox outside quotes, comments and angle brackets.
+    let mut bare = String::new();
+    let flush = |bare: &mut String, out: &mut Vec<String>| {
+        // `team: c@example.org` — the group's name ends at the colon.
+        let t = bare.rsplit(':').next().unwrap_or_default().trim();
+        if t.contains('@') && !t.contains(char::is_whitespace) {
+            out.push(t.to_owned());
+        }
+        bare.clear();
+    };
+    for (i, c) in value.char_indices() {
+        match c {
+            '"' if depth == 0 && angle.is_none() => quoted = !quoted,
+            _ if quoted => {}
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            _ if depth > 0 => {}
+            '<' => angle = Some(i + 1),
+            '>' => {
+                if let Some(a) = angle.take() {
+                    out.push(value[a..i].trim().to_owned());
+                    bare.clear();
+                }
+            }
+            _ if angle.is_some() => {}
+            ',' | ';' => flush(&mut bare, &mut out),
+            _ => bare.push(c),
+        }
+    }
+    flush(&mut bare, &mut out);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn encoded_words_are_short_and_whole() {
+        assert_eq!(encoded_words("Away until Monday"), "Away until Monday");
+        assert_eq!(encoded_words("В отпуске"), "=?UTF-8?B?0JIg0L7RgtC/0YPRgdC60LU=?=");
+        let long = "Я в отпуске до понедельника, пишите позже, пожалуйста";
+        let enc = encoded_words(long);
+        let mut back = String::new();
+        for w in enc.split("\r\n ") {
+            assert!(w.len() <= 75, "{w}");
+            let b64 = w.strip_prefix("=?UTF-8?B?").and_then(|w| w.strip_suffix("?=")).unwrap();
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            back.push_str(std::str::from_utf8(&bytes).expect("whole characters per word"));
+        }
+        assert_eq!(back, long);
+        assert!(encoded_words("a =?x?= b").starts_with("=?UTF-8?B?"));
+    }
+
+    #[test]
+    fn address_lists() {
+        let v = r#" "Petrov, Ivan" <ivan@example.org>, bob@example.net (Bob, the boss),
+	team: c@example.org, d@example.org;, <e@example.org>"#;
+        assert_eq!(
+            addresses(v),
+            ["ivan@example.org", "bob@example.net", "c@example.org", "d@example.org", "e@example.org"]
+        );
+        assert!(addresses("undisclosed-recipients:;").is_empty());
+    }
 
     #[test]
     fn fields_run_over_folds_and_stop_at_the_empty_line() {

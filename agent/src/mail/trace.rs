@@ -11,6 +11,13 @@
 //!   secret, truncated to 128 bits, checked in constant time) keeps anyone else from choosing
 //!   where a letter lands.
 //!
+//! * [`FORWARDED`] — `X-Pochta-Forwarded: <user's official address> mac=<hex>`, put on top of
+//!   the copy a user's forwarding sends on (see `queue::forward`). It counts forwarding hops
+//!   and names the users whose forwarding a letter went through, so a loop stops. It leaves
+//!   the deployment with the letter on purpose: a forward to an outside address that comes
+//!   back must still be recognised. `mac` (as for the move field) keeps a stranger from
+//!   writing the field himself to stop a user's forwarding of his letter.
+//!
 //! Architecture Invariant: [`RELAY`] stays inside the deployment: [`without_relay`] takes it out
 //! of a letter leaving for an MX or a smarthost, and out of the headers a DSN quotes.
 
@@ -22,6 +29,28 @@ use super::maildir::CopyName;
 
 pub const RELAY: &str = "X-Pochta-Relay";
 pub const MOVE: &str = "X-Pochta-Move";
+pub const FORWARDED: &str = "X-Pochta-Forwarded";
+
+/// The forwarding field of user `official`, signed with the peer secret, with its line ending.
+pub fn forwarded_field(official: &pochta_directory::Address, secret: &str) -> String {
+    let who = official.to_string().to_ascii_lowercase();
+    let tag = hex::encode(&mac(secret, &format!("forwarded {who}")).finalize().into_bytes()[..16]);
+    header::field(FORWARDED, &format!("{who} mac={tag}"))
+}
+
+/// The users (their addresses, lower case) whose forwarding the letter went through, newest
+/// first, from the fields whose MAC is right; its length is the number of forwarding hops.
+pub fn forwarded_by(data: &[u8], secret: &str) -> Vec<String> {
+    header::fields(data)
+        .filter(|f| f.is(FORWARDED))
+        .filter_map(|f| {
+            let (who, tag) = f.text()?.rsplit_once(" mac=")?;
+            let tag = hex::decode(tag).ok().filter(|t| t.len() == 16)?;
+            mac(secret, &format!("forwarded {who}")).verify_truncated_left(&tag).ok()?;
+            Some(who.to_owned())
+        })
+        .collect()
+}
 
 /// The relay field for copy `id` of agent `agent_id`, accepted at `created_ms`, with its line
 /// ending. The same bytes on every attempt: the receiver recognises a copy sent twice.
@@ -138,6 +167,19 @@ fn mac(secret: &str, value: &str) -> Hmac<Sha256> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarding_fields_count_hops() {
+        let a = pochta_directory::Address::parse("A.Ivanov@example.org").unwrap();
+        let once = header::prepend(&forwarded_field(&a, "s"), b"Subject: x\r\n\r\nbody\r\n");
+        let b = pochta_directory::Address::parse("b@example.org").unwrap();
+        let twice = header::prepend(&forwarded_field(&b, "s"), &once);
+        assert_eq!(forwarded_by(&twice, "s"), ["b@example.org", "a.ivanov@example.org"]);
+        assert!(forwarded_by(&twice, "other secret").is_empty());
+        let forged = header::prepend("X-Pochta-Forwarded: b@example.org\r\n", &once);
+        assert_eq!(forwarded_by(&forged, "s"), ["a.ivanov@example.org"]);
+        assert!(forwarded_by(b"Subject: x\r\n\r\nX-Pochta-Forwarded: in the body\r\n", "s").is_empty());
+    }
 
     fn mark(folder: &str, new: bool, flags: &str) -> MoveMark {
         MoveMark { id: "abc123".into(), secs: 1700000000, folder: folder.into(), new, flags: flags.into() }

@@ -9,8 +9,10 @@
 
 pub mod dsn;
 pub mod envelope;
+pub mod forward;
 pub mod runner;
 pub mod spool;
+pub mod vacation;
 
 pub use runner::{Queue, Schedule};
 
@@ -60,6 +62,10 @@ pub enum QueueError {
     Io(#[from] std::io::Error),
     #[error("the queue is full")]
     Full,
+    /// Refused in the session rather than accepted and bounced: no final recipient can take
+    /// the letter (every one's mailbox is over quota), and this is the answer.
+    #[error("refused: {0}")]
+    Refused(crate::reply::Reply),
 }
 
 /// Where SMTP hands accepted messages. `Ok` means durable.

@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use super::envelope::{Envelope, OriginRecord, Target, TargetState, now_ms};
 use super::spool::Spool;
-use super::{Incoming, QueueError, QueueId, Sink, dsn};
+use super::{Incoming, QueueError, QueueId, Sink, dsn, forward, vacation};
 use crate::config::{DeliveryConfig, QueueConfig};
 use crate::deliver::{Deliverer, Destination, Letter, Outcome};
 use crate::metrics::Counters;
@@ -102,6 +102,8 @@ pub struct Queue {
     deliverer: Arc<Deliverer>,
     /// The scheduler runs: until it does (and once it stopped), every letter is spooled.
     running: AtomicBool,
+    /// Whom vacation replies went to (`<data>/autoreply/`, beside the spool).
+    replies: Arc<vacation::ReplyLog>,
 }
 
 impl Queue {
@@ -141,6 +143,7 @@ impl Queue {
             counters,
             deliverer,
             running: AtomicBool::new(false),
+            replies: Arc::new(vacation::ReplyLog::new(root.with_file_name("autoreply"))),
         }))
     }
 
@@ -232,25 +235,33 @@ impl Queue {
         let mut env =
             new_envelope(id, msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data.len());
         let data = Arc::<[u8]>::from(msg.data);
-        // A peer's letters keep the queue: their Maildir names come from the relay field.
-        let fast = matches!(env.origin, OriginRecord::Outside | OriginRecord::User { .. })
-            && self.running.load(Ordering::Acquire);
-        if !fast {
+        if !self.running.load(Ordering::Acquire) {
             return self.store_env(env, seq, data, false).await;
         }
+        // A peer's letters keep the queue: their Maildir names come from the relay field.
+        let fast = matches!(env.origin, OriginRecord::Outside | OriginRecord::User { .. });
         let created = env.created;
         let groups = self.route(&mut env, created);
         let targets = env.targets.as_deref().unwrap_or_default();
         let local_only = !targets.is_empty()
             && targets.iter().all(Target::is_pending)
             && groups.keys().all(|d| *d == Destination::Local);
-        let Some(idx) = groups.into_values().next().filter(|_| local_only) else {
+        let local = groups.into_values().next().filter(|_| local_only);
+        if let Some(idx) = &local {
+            // Every final recipient is a mailbox here: a letter none of them can take is
+            // refused now, in the session, rather than accepted and bounced.
+            let letter = letter(&env, data.clone(), false);
+            if let Some(r) = self.refusal(&letter, &recipients(&env, idx)) {
+                return Err(QueueError::Refused(r));
+            }
+        }
+        let Some(idx) = local.filter(|_| fast) else {
             // The scheduler expands it again at its first attempt, against the directory then.
             env.targets = None;
             return self.store_env(env, seq, data, false).await;
         };
         let letter = letter(&env, data.clone(), false);
-        let outcomes = self.deliverer.deliver(&Destination::Local, &letter, &recipients(&env, &idx)).await;
+        let outcomes = self.deliver_local(&letter, &recipients(&env, &idx)).await;
         if outcomes.iter().all(|o| *o == Outcome::Delivered) {
             tracing::debug!(id = %env.id, rcpts = idx.len(), "delivered locally on acceptance");
             return Ok(env.id);
@@ -258,6 +269,113 @@ impl Queue {
         record(&mut env, &Destination::Local, &idx, outcomes);
         env.attempts = 1;
         self.store_env(env, seq, data, true).await
+    }
+
+    /// The session's answer when no one of `rcpts` (mailboxes of this site) can take
+    /// `letter` now: the quota's refusal, when they all refuse alike (all for good, or all
+    /// for now). Mixed answers cannot be given after DATA (one reply for all), so such a
+    /// letter is accepted, and each recipient fails or waits on its own.
+    fn refusal(&self, letter: &Letter, rcpts: &[Address]) -> Option<Reply> {
+        let dir = self.deliverer.directory();
+        let filing = |a: &Address| {
+            dir.user(a.local()).is_none_or(|u| {
+                forward::decide(&dir, u, &letter.data, &self.deliverer.context().peer_secret).file
+            })
+        };
+        if !rcpts.iter().all(filing) {
+            return None; // forwarded without a copy: no mailbox to fill
+        }
+        let refusals: Option<Vec<Reply>> = self.deliverer.quota_refusals(letter, rcpts).into_iter().collect();
+        let refusals = refusals?;
+        let permanent = refusals.first()?.is_permanent();
+        refusals.iter().all(|r| r.is_permanent() == permanent).then(|| refusals[0].clone())
+    }
+
+    /// Local delivery of `letter` to `rcpts` (mailboxes of this site), with what each user's
+    /// settings add: his forwarding (the copy queued here, the letter filed only when he keeps
+    /// a copy, see [`forward`]) and his vacation reply ([`vacation`]). A user whose mailbox
+    /// refuses the letter waits as a whole: nothing is forwarded until it fits, so a retry
+    /// never forwards twice.
+    async fn deliver_local(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
+        let dir = self.deliverer.directory();
+        let refusals = self.deliverer.quota_refusals(letter, rcpts);
+        let mut out = vec![Outcome::Delivered; rcpts.len()];
+        let mut file = Vec::new();
+        for (i, a) in rcpts.iter().enumerate() {
+            let Some(user) = dir.user(a.local()).filter(|_| !is_move(letter)) else {
+                file.push(i);
+                continue;
+            };
+            let filing = forward::decide(&dir, user, &letter.data, &self.deliverer.context().peer_secret);
+            if let Some(why) = refusals[i].clone().filter(|_| filing.file) {
+                tracing::info!(id = %letter.id, rcpt = %a, reply = %why, "over quota");
+                out[i] = Outcome::from(why);
+                continue;
+            }
+            if !filing.forward.is_empty() {
+                let copy = forward::copy(&dir, user, &letter.data, &self.deliverer.context().peer_secret);
+                let from = forward::sender(&dir, user, letter.reverse_path.as_ref());
+                let origin = OriginRecord::User { address: dir.official(&user.name) };
+                let to = filing.forward.len();
+                match self.store(from, filing.forward, origin, IpAddr::V6(Ipv6Addr::LOCALHOST), copy).await {
+                    Ok(fid) => tracing::info!(id = %letter.id, rcpt = %a, copy = %fid, to, "forwarded"),
+                    Err(e) => {
+                        out[i] = Outcome::Temporary(Reply::local_delivery_failed(e));
+                        continue;
+                    }
+                }
+            }
+            if filing.file {
+                file.push(i);
+            }
+        }
+        if !file.is_empty() {
+            let users: Vec<Address> = file.iter().map(|&i| rcpts[i].clone()).collect();
+            let filed = self.deliverer.deliver(&Destination::Local, letter, &users).await;
+            for (&i, o) in file.iter().zip(filed) {
+                out[i] = o;
+            }
+        }
+        for (i, a) in rcpts.iter().enumerate() {
+            if out[i] == Outcome::Delivered
+                && let Some(user) = dir.user(a.local())
+                && !is_move(letter)
+            {
+                self.vacation(&dir, user, letter, i).await;
+            }
+        }
+        out
+    }
+
+    /// Queues `user`'s vacation reply to `letter`, if it gets one (RFC 3834).
+    async fn vacation(&self, dir: &Directory, user: &pochta_directory::User, letter: &Letter, n: usize) {
+        let today = pochta_directory::Day::of_unix(now_ms() / 1000);
+        let sender = letter.reverse_path.as_ref();
+        let Some(v) = vacation::wants_reply(dir, user, sender, &letter.data, today) else { return };
+        let to = sender.expect("a reply has a sender").clone();
+        // A small file, fsynced: off the async threads.
+        let (log, u, who, days) = (self.replies.clone(), user.clone(), to.clone(), v.interval_days);
+        match tokio::task::spawn_blocking(move || log.take(&u, &who, days, today)).await {
+            Ok(Ok(true)) => {}
+            Ok(Ok(false)) => return,
+            Ok(Err(e)) => {
+                tracing::warn!(user = %user.name, error = %e, "vacation record unwritable; no reply");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(user = %user.name, error = %e, "vacation record check failed; no reply");
+                return;
+            }
+        }
+        let host = &self.deliverer.context().hostname;
+        let message_id = format!("vacation.{}.{n}@{host}", letter.id);
+        let data = vacation::reply(dir, user, v, &to, &letter.data, &message_id);
+        // Null sender (RFC 3834 §3.3): a failed auto-reply bounces to no one.
+        let from_ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
+        match self.store(None, vec![to.clone()], OriginRecord::Bounce, from_ip, data).await {
+            Ok(id) => tracing::info!(user = %user.name, %to, %id, "vacation reply queued"),
+            Err(e) => tracing::warn!(user = %user.name, %to, error = %e, "vacation reply not queued"),
+        }
     }
 
     /// The first half of every delivery attempt, the fast path's and the scheduler's: the
@@ -475,9 +593,13 @@ impl Queue {
         }
         let mut running = JoinSet::new();
         for (dest, idx) in go {
-            let (d, letter, rcpts) = (self.deliverer.clone(), letter.clone(), recipients(&env, &idx));
+            let (q, letter, rcpts) = (self.clone(), letter.clone(), recipients(&env, &idx));
             running.spawn(async move {
-                let out = d.deliver(&dest, &letter, &rcpts).await;
+                let out = if dest == Destination::Local {
+                    q.deliver_local(&letter, &rcpts).await
+                } else {
+                    q.deliverer.deliver(&dest, &letter, &rcpts).await
+                };
                 (dest, idx, out)
             });
         }
@@ -601,6 +723,12 @@ fn letter(env: &Envelope, data: Arc<[u8]>, recovered: bool) -> Letter {
         recovered,
         from_peer: matches!(env.origin, OriginRecord::Peer { .. }),
     }
+}
+
+/// Whether `letter` is a letter of a mailbox moving here: filed as it was, never forwarded
+/// or answered again.
+fn is_move(letter: &Letter) -> bool {
+    letter.from_peer && crate::mail::header::first(&letter.data, crate::mail::trace::MOVE).is_some()
 }
 
 /// The addresses of the recipients `idx` of `env`: one attempt at one destination (one

@@ -37,6 +37,8 @@ pub struct ReplicaView {
     pub replica: Arc<Replica>,
     /// No contact with the central server for longer than this makes the replica stale.
     pub stale_after_secs: u64,
+    /// The mailboxes of this site, for the quota at RCPT; `None`: not checked there.
+    pub mailboxes: Option<Arc<crate::deliver::Deliverer>>,
 }
 
 impl DirectoryView for ReplicaView {
@@ -46,5 +48,9 @@ impl DirectoryView for ReplicaView {
 
     fn stale(&self) -> bool {
         self.replica.contact().is_stale(self.stale_after_secs)
+    }
+
+    fn mailbox_refusal(&self, user: &pochta_directory::LocalPart, size: u64) -> Option<Reply> {
+        self.mailboxes.as_ref()?.home_refusal(user, size)
     }
 }

@@ -37,7 +37,7 @@ impl Session {
                     Ok(n) if n > self.cfg.limits.max_message as u64 => {
                         return self.reject("too_big", Reply::too_big());
                     }
-                    Ok(_) => {}
+                    Ok(n) => tx.size = Some(n),
                     Err(_) => return self.error(Reply::bad_arguments("bad SIZE value")),
                 },
                 // RFC 6152.

@@ -57,6 +57,12 @@ pub trait DirectoryView: Send + Sync + 'static {
     /// The replica has had no contact with the central server for too long: an unknown
     /// recipient may simply not have reached us yet.
     fn stale(&self) -> bool;
+    /// Why the mailbox of `user`, a user of this site, cannot take `size` more bytes now, if it
+    /// cannot (the quota, see `Deliverer::over_quota`); `None` where this agent keeps no
+    /// mailboxes for him.
+    fn mailbox_refusal(&self, _user: &pochta_directory::LocalPart, _size: u64) -> Option<Reply> {
+        None
+    }
 }
 
 /// The parts of the agent's configuration every session shares.
@@ -141,6 +147,8 @@ struct Tx {
     from: Option<Address>,
     rcpts: Vec<Address>,
     smtputf8: bool,
+    /// The size declared with MAIL FROM (RFC 1870).
+    size: Option<u64>,
     /// BDAT chunks so far.
     chunks: Vec<u8>,
     chunked: bool,
@@ -288,6 +296,11 @@ impl Session {
                     self.counters.accepted.fetch_add(1, Ordering::Relaxed);
                 }
                 self.reply(Reply::queued(&id));
+            }
+            Err(QueueError::Refused(r)) => {
+                tracing::info!(ip = %self.client_ip, reply = %r, "message refused at the end of data");
+                self.counters.reject("over_quota");
+                self.reply(r);
             }
             Err(e) => {
                 tracing::error!(error = %e, "the queue refused a message");

@@ -46,10 +46,23 @@ impl Session {
             Some(Authed::Peer(_)) => Who::Peer,
         };
         let dir = self.view.directory();
-        let rcpt = match policy::rcpt(&dir, &path.mailbox, tx.from.as_ref(), who, self.view.stale()) {
-            Ok(accepted) => accepted.address,
+        let accepted = match policy::rcpt(&dir, &path.mailbox, tx.from.as_ref(), who, self.view.stale()) {
+            Ok(accepted) => accepted,
             Err(refused) => return self.reject(refused.reason, refused.reply),
         };
+        // A recipient that is one mailbox of this site, over quota: refused now rather than
+        // at the end of the data (RFC 1870 §6 with a declared SIZE; a full mailbox takes not
+        // even one byte more). A list is never refused for one full member.
+        let res = &accepted.resolution;
+        if res.external.is_empty()
+            && res.mailbox_count() == 1
+            && let Some(names) = res.local.get(&self.cfg.site)
+            && let Some(name) = names.first()
+            && let Some(r) = self.view.mailbox_refusal(name, tx.size.unwrap_or(1).max(1))
+        {
+            return self.reject("over_quota", r);
+        }
+        let rcpt = accepted.address;
         if let Some(tx) = self.tx.as_mut()
             && !tx.rcpts.contains(&rcpt)
         {
