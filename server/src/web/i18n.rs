@@ -147,6 +147,34 @@ pub fn number(n: impl std::fmt::Display) -> String {
     out
 }
 
+/// A size in bytes for people: `812 B`, `12.3 MB`, `1 GB` (`12,3 МБ` in Russian), in binary
+/// multiples as quotas are counted (`manage::mailbox::MB`).
+pub fn size(lang: Lang, bytes: u64) -> String {
+    let mut unit = 0;
+    let mut value = bytes as f64;
+    while value >= 1024.0 && unit < 4 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let tenths = (value * 10.0).round() / 10.0;
+    let mut n = if unit == 0 || tenths >= 100.0 || tenths.fract() == 0.0 {
+        format!("{}", value.round())
+    } else {
+        format!("{tenths:.1}")
+    };
+    if lang == Lang::Ru {
+        n = n.replace('.', ",");
+    }
+    let key = match unit {
+        0 => "size-bytes",
+        1 => "size-kb",
+        2 => "size-mb",
+        3 => "size-gb",
+        _ => "size-tb",
+    };
+    lang.ta(key, &[("size", n)])
+}
+
 /// A Unix time as `2026-11-29 12:54 UTC`.
 pub fn datetime(t: i64) -> String {
     let c = pochta_directory::date::Civil::from_unix(t);
@@ -311,7 +339,8 @@ mod completeness {
                 .chain(
                     [
                         "name", "site", "address", "domain", "kind", "state", "level", "status", "from",
-                        "to", "id", "expires", "version", "user",
+                        "to", "id", "expires", "version", "user", "day", "size", "used", "quota", "value",
+                        "host", "port",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),
