@@ -220,6 +220,18 @@ mod tests {
         assert_eq!(datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(datetime(1_764_420_840), "2025-11-29 12:54 UTC");
     }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(Lang::En, 812), "812 B");
+        assert_eq!(size(Lang::En, 2048), "2 KB");
+        assert_eq!(size(Lang::En, 12_900_000), "12.3 MB");
+        assert_eq!(size(Lang::Ru, 12_900_000), "12,3 МБ");
+        assert_eq!(size(Lang::En, 1 << 30), "1 GB");
+        assert_eq!(size(Lang::Ru, 3 << 29), "1,5 ГБ");
+        assert_eq!(size(Lang::En, 500 << 20), "500 MB");
+        assert_eq!(size(Lang::En, 1 << 50), "1024 TB");
+    }
 }
 
 /// Every language has every key, and every key the code and the templates use exists.
