@@ -287,10 +287,12 @@ impl App {
         let replica = self.replica.clone();
         let cfg = self.cfg.clone();
         let smtp = self.smtp_addrs();
+        let imap = self.imap_listeners();
+        let dovecot = self.dovecot_pid();
         let task = tokio::spawn(self.run_until(async move {
             let _ = rx.await;
         }));
-        Running { port, fingerprint, replica, cfg, smtp, stop: tx, task }
+        Running { port, fingerprint, replica, cfg, smtp, imap, dovecot, stop: tx, task }
     }
 }
 
@@ -301,6 +303,8 @@ pub struct Running {
     replica: Arc<Replica>,
     cfg: Arc<Config>,
     smtp: smtp::SmtpAddrs,
+    imap: Option<imap::Listeners>,
+    dovecot: Option<watch::Receiver<Option<u32>>>,
     stop: tokio::sync::oneshot::Sender<()>,
     task: JoinHandle<Result<(), StartError>>,
 }
@@ -315,6 +319,14 @@ impl Running {
     }
     pub fn fingerprint(&self) -> &str {
         &self.fingerprint
+    }
+    /// The IMAP and POP3 listeners, when `[imap]` configures any.
+    pub fn imap_listeners(&self) -> Option<imap::Listeners> {
+        self.imap
+    }
+    /// Dovecot's master process id while it runs (`None` without `[imap]`).
+    pub fn dovecot_pid(&self) -> Option<watch::Receiver<Option<u32>>> {
+        self.dovecot.clone()
     }
     pub fn replica(&self) -> &Arc<Replica> {
         &self.replica

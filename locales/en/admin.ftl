@@ -222,7 +222,7 @@ op-put-group = { $kind ->
 }
 op-delete-group = Alias or list { $name } deleted
 import-title = Import users
-import-intro = Paste CSV or choose a file: name, display name, site, and optionally password and enabled (yes/no). New names create users; existing ones are updated (a different site moves the user). Check the preview first: the import is one change, all or nothing.
+import-intro = Paste CSV or choose a file: name, display name, site, and optionally password, enabled (yes/no) and quota (bytes, or with MB or GB: 500MB, 2GB; empty: the site's default). New names create users; existing ones are updated (a different site moves the user). Check the preview first: the import is one change, all or nothing.
 import-file = CSV file
 import-csv = CSV
 import-preview = Preview
@@ -284,3 +284,9 @@ dashboard-move = { $user } → { $site }: { $count } of { $total } { $total ->
 }
 dashboard-recent = Latest changes
 dashboard-all-history = All history
+
+users-col-usage = Mailbox usage
+site-default-quota = Default quota
+site-default-quota-hint = For users who have no quota of their own. Leave empty for no limit.
+ok-mailbox-saved = Mailbox settings saved.
+import-field-quota = quota

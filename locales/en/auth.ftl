@@ -20,3 +20,6 @@ me-new-password = New password
 me-confirm-password = New password again
 me-change-password = Change password
 ok-password-changed = Your password has been changed. Your other sessions have been ended.
+
+me-mailbox = Forwarding and auto-reply
+me-mailbox-intro = Your quota is set by the administrator.

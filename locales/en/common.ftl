@@ -43,3 +43,55 @@ ago-days = { $count ->
     [one] { $count } day ago
    *[other] { $count } days ago
 }
+
+# Sizes, in binary multiples (1 MB = 1024 KB) as mail quotas are counted.
+size-bytes = { $size } B
+size-kb = { $size } KB
+size-mb = { $size } MB
+size-gb = { $size } GB
+size-tb = { $size } TB
+unit-mb = MB
+unit-gb = GB
+usage-of = { $used } of { $quota }
+usage-unlimited = { $used } (no limit)
+usage-unknown-of = not reported yet (quota { $quota })
+usage-unknown = not reported yet
+quota-unlimited = no limit
+quota-site-default = the site's default quota
+
+mailbox-title = Mailbox
+mailbox-usage = Mailbox
+mailbox-quota = Quota
+mailbox-quota-unit = Unit
+mailbox-quota-hint = Leave empty for the site's default ({ $quota }).
+mailbox-quota-hint-none = Leave empty for the site's default (no limit).
+mailbox-forward = Forwarding
+mailbox-forward-to = Forward mail to (one address per line)
+mailbox-forward-hint = At most { $max } addresses, in this domain or outside. Leave empty to stop forwarding.
+mailbox-forward-off = off
+mailbox-keep-copy = Keep a copy in this mailbox
+mailbox-vacation = Vacation auto-reply
+mailbox-vacation-on = Send an auto-reply
+mailbox-vacation-start = First day
+mailbox-vacation-end = Last day
+mailbox-vacation-dates-hint = Days in UTC. Without a first day the reply starts now; without a last day it runs until switched off.
+mailbox-vacation-subject = Subject
+mailbox-vacation-text = Text
+mailbox-vacation-days = Reply to the same sender once in (days)
+mailbox-vacation-days-hint = From 1 to 365 days; 7 if left empty.
+mailbox-vacation-is-on = on
+mailbox-vacation-off = off
+mailbox-save = Save mailbox settings
+
+client-title = Mail program settings
+client-none = The servers of this site have not reported their addresses yet, so there are no settings to show. Ask your administrator.
+client-intro = User name: { $address }, and your password. Use one incoming server (IMAP or POP3) and the outgoing one (SMTP).
+client-col-protocol = Protocol
+client-col-server = Server
+client-col-port = Port
+client-col-security = Security
+client-imap = IMAP (incoming)
+client-pop3 = POP3 (incoming)
+client-smtp = SMTP (outgoing)
+client-tls = SSL/TLS
+client-starttls = STARTTLS

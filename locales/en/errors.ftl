@@ -51,8 +51,8 @@ err-current-password = The current password is wrong.
 err-import-empty = The file has no users.
 err-import-too-long = At most { $max } lines per import.
 err-import-columns = { $count ->
-    [one] Expected 3 to 5 columns, found { $count }.
-   *[other] Expected 3 to 5 columns, found { $count }.
+    [one] Expected 3 to 6 columns, found { $count }.
+   *[other] Expected 3 to 6 columns, found { $count }.
 }
 err-import-duplicate = “{ $name }” appears twice in the file.
 err-import-enabled = The “enabled” column takes yes or no.
@@ -65,3 +65,5 @@ err-vacation-text = The auto-reply needs a text of at most { $max } bytes.
 err-vacation-dates = The auto-reply cannot end before it starts.
 err-vacation-interval = Reply to the same sender at most once in 1 to { $max } days.
 err-control-characters = The text contains control characters; remove them.
+err-quota = “{ $value }” is not a quota: give a number of megabytes or gigabytes (bytes in the API), more than zero and at most 1 PB.
+err-forward-address = “{ $address }” is not an e-mail address.

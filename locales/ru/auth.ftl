@@ -21,3 +21,6 @@ me-new-password = Новый пароль
 me-confirm-password = Новый пароль ещё раз
 me-change-password = Сменить пароль
 ok-password-changed = Пароль изменён. Все остальные ваши сеансы завершены.
+
+me-mailbox = Пересылка и автоответ
+me-mailbox-intro = Квоту ящика устанавливает администратор.

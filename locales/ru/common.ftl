@@ -47,3 +47,55 @@ ago-days = { $count ->
     [few] { $count } дня назад
    *[many] { $count } дней назад
 }
+
+# Размеры — в двоичных кратных (1 МБ = 1024 КБ), как считаются квоты почты.
+size-bytes = { $size } Б
+size-kb = { $size } КБ
+size-mb = { $size } МБ
+size-gb = { $size } ГБ
+size-tb = { $size } ТБ
+unit-mb = МБ
+unit-gb = ГБ
+usage-of = { $used } из { $quota }
+usage-unlimited = { $used } (без ограничения)
+usage-unknown-of = данных пока нет (квота { $quota })
+usage-unknown = данных пока нет
+quota-unlimited = без ограничения
+quota-site-default = квота площадки по умолчанию
+
+mailbox-title = Почтовый ящик
+mailbox-usage = Почтовый ящик
+mailbox-quota = Квота
+mailbox-quota-unit = Единица
+mailbox-quota-hint = Оставьте пустым, чтобы действовала квота площадки ({ $quota }).
+mailbox-quota-hint-none = Оставьте пустым, чтобы действовала квота площадки (без ограничения).
+mailbox-forward = Пересылка
+mailbox-forward-to = Пересылать почту на адреса (по одному в строке)
+mailbox-forward-hint = Не больше { $max } адресов, в нашем домене или внешних. Чтобы отключить пересылку, очистите поле.
+mailbox-forward-off = выключена
+mailbox-keep-copy = Оставлять копию в этом ящике
+mailbox-vacation = Автоответ на время отсутствия
+mailbox-vacation-on = Отправлять автоответ
+mailbox-vacation-start = С какого дня
+mailbox-vacation-end = По какой день
+mailbox-vacation-dates-hint = Дни по UTC. Без начальной даты автоответ включается сразу, без конечной — работает, пока его не выключат.
+mailbox-vacation-subject = Тема
+mailbox-vacation-text = Текст
+mailbox-vacation-days = Отвечать одному отправителю не чаще раза в (дней)
+mailbox-vacation-days-hint = От 1 до 365 дней; если не указать — 7.
+mailbox-vacation-is-on = включён
+mailbox-vacation-off = выключен
+mailbox-save = Сохранить настройки ящика
+
+client-title = Настройка почтовой программы
+client-none = Серверы этой площадки ещё не сообщили свои адреса, поэтому показать настройки пока нельзя. Обратитесь к администратору.
+client-intro = Имя пользователя: { $address }, пароль — ваш обычный. Выберите один сервер входящей почты (IMAP или POP3) и сервер исходящей (SMTP).
+client-col-protocol = Протокол
+client-col-server = Сервер
+client-col-port = Порт
+client-col-security = Защита соединения
+client-imap = IMAP (входящая)
+client-pop3 = POP3 (входящая)
+client-smtp = SMTP (исходящая)
+client-tls = SSL/TLS
+client-starttls = STARTTLS

@@ -125,19 +125,19 @@ fn main() {
     for lang in [Lang::En, Lang::Ru] {
         let l = lang.code();
         measure(&format!("[{l}] users, page 1 (by name, 50)"), 300, || {
-            users_page(&dir, admin(lang), UsersQuery::default()).render().unwrap()
+            users_page(&dir, &Default::default(), admin(lang), UsersQuery::default()).render().unwrap()
         });
         measure(&format!("[{l}] users, page 1000 (by name, 50)"), 300, || {
             let q = UsersQuery { page: Some(1000), ..Default::default() };
-            users_page(&dir, admin(lang), q).render().unwrap()
+            users_page(&dir, &Default::default(), admin(lang), q).render().unwrap()
         });
         measure(&format!("[{l}] users, sorted by display name"), 100, || {
             let q = UsersQuery { sort: "display_name".into(), ..Default::default() };
-            users_page(&dir, admin(lang), q).render().unwrap()
+            users_page(&dir, &Default::default(), admin(lang), q).render().unwrap()
         });
         measure(&format!("[{l}] users, search \"petrova\" + site filter"), 100, || {
             let q = UsersQuery { q: "petrova".into(), site: "site3".into(), ..Default::default() };
-            users_page(&dir, admin(lang), q).render().unwrap()
+            users_page(&dir, &Default::default(), admin(lang), q).render().unwrap()
         });
         let data = || DashboardData {
             version: 1000,

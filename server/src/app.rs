@@ -50,6 +50,7 @@ impl App {
         let public_url =
             if config.public_url.is_empty() { format!("https://{addr}") } else { config.public_url.clone() };
         let pusher = Pusher::new(db.clone(), publisher.clone(), peer_secret);
+        let reports = Arc::new(crate::reports::AgentReports::load(&db.pool).await?);
         let state = AppState {
             db,
             publisher,
@@ -60,6 +61,7 @@ impl App {
             hashing: Arc::new(Semaphore::new(2)),
             web: Default::default(),
             moves: Default::default(),
+            reports,
             site_summaries: Default::default(),
         };
         Ok(App { state, listener, tls: identity.server_config()? })

@@ -13,6 +13,7 @@ pub mod manage;
 pub mod moves;
 pub mod publish;
 pub mod push;
+pub mod reports;
 pub mod state;
 pub mod summary;
 pub mod web;

@@ -25,6 +25,8 @@ pub struct AppState {
     pub web: Arc<crate::web::state::WebState>,
     /// The mailbox moves agents last reported, for the dashboard.
     pub moves: Arc<crate::moves::MoveBoard>,
+    /// The client services and mailbox sizes agents last reported (users pages, `/me`, API).
+    pub reports: Arc<crate::reports::AgentReports>,
     /// Per-site user counts and MX priorities, kept per directory version (the dashboard, the
     /// sites and DNS pages, `/api/v1/sites`).
     pub site_summaries: Arc<crate::summary::SiteSummaries>,

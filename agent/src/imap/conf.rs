@@ -55,7 +55,6 @@ impl Settings<'_> {
              # Log lines go to the agent, which logs them with its own.\n\
              log_path = /dev/stderr\n\
              protocols = {protocols}\n\
-             listen =\n\
              ssl = required\n\
              ssl_min_protocol = TLSv1.2\n\
              ssl_cert = <{cert}\n\

@@ -83,6 +83,8 @@ impl Imap {
         }
         if accounts.chown {
             open_for_dovecot(dir, &maildir_root).map_err(|e| files(dir, e))?;
+            // Dovecot makes the home of a user who logs in before his first letter.
+            accounts.mail.chown(&maildir_root).map_err(|e| files(&maildir_root, e))?;
         }
         let settings = conf::Settings {
             instance: format!("pochta-{}", cfg.agent_id),

@@ -7,6 +7,7 @@
 mod cli;
 mod deliver;
 mod helpers;
+mod imap;
 mod mailbox;
 mod mailbox_move;
 mod ordering;

@@ -69,6 +69,7 @@ struct NewSite {
     id: String,
     name: String,
     level: Level,
+    default_quota: Option<u64>,
 }
 
 async fn create(
@@ -76,7 +77,12 @@ async fn create(
     State(st): State<AppState>,
     Json(body): Json<NewSite>,
 ) -> Result<(StatusCode, Json<SiteView>), ApiError> {
-    let new = manage::sites::NewSite { id: body.id, name: body.name, level: body.level };
+    let new = manage::sites::NewSite {
+        id: body.id,
+        name: body.name,
+        level: body.level,
+        default_quota: body.default_quota,
+    };
     let (id, _) = manage::sites::create(&st, &admin.author, new).await?;
     let (dir, _, summary) = st.current_with_summary();
     Ok((StatusCode::CREATED, Json(view(&dir, &summary, find(&dir, id.as_str())?))))
@@ -87,6 +93,13 @@ async fn create(
 struct SitePatch {
     name: Option<String>,
     level: Option<Level>,
+    /// Absent: unchanged; `null`: no default quota.
+    #[serde(default, deserialize_with = "present")]
+    default_quota: Option<Option<u64>>,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
+    Option::<u64>::deserialize(d).map(Some)
 }
 
 async fn update(
@@ -95,7 +108,8 @@ async fn update(
     Path(id): Path<String>,
     Json(patch): Json<SitePatch>,
 ) -> Result<Json<SiteView>, ApiError> {
-    let patch = manage::sites::SitePatch { name: patch.name, level: patch.level };
+    let patch =
+        manage::sites::SitePatch { name: patch.name, level: patch.level, default_quota: patch.default_quota };
     manage::sites::update(&st, &admin.author, &id, patch).await?;
     show(admin, State(st), Path(id)).await
 }

@@ -99,7 +99,8 @@ async fn snapshot(
 const STATS_KEPT_SECS: i64 = 31 * 24 * 3600;
 
 /// Stores a time-stamped report of the agent's traffic counters for the dashboard (the time is
-/// the server's: agents' clocks may be wrong), and keeps its latest mailbox moves in memory.
+/// the server's: agents' clocks may be wrong), keeps its latest mailbox moves in memory, and
+/// its client services and mailbox sizes in the database and in memory (`crate::reports`).
 async fn stats(
     Agent(agent): Agent,
     State(st): State<AppState>,
@@ -117,5 +118,7 @@ async fn stats(
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
     db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
     st.moves.put(&agent.id, &agent.site, r.mailbox_moves);
+    let (dir, _) = st.publisher.current();
+    st.reports.record(&st.db.pool, &dir, &agent.id, &agent.site, r.services, &r.mailbox_sizes).await?;
     Ok(StatusCode::NO_CONTENT)
 }

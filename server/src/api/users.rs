@@ -4,8 +4,9 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
+use pochta_directory::model::{Forwarding, MailboxSettings, Vacation};
 use pochta_directory::{Directory, SiteId, User};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use super::{Json, Path, Query, parse};
 use crate::auth::Admin;
@@ -31,10 +32,18 @@ pub(super) struct UserView {
     pub former_sites: Vec<String>,
     pub enabled: bool,
     pub has_password: bool,
+    /// His own quota in bytes; `null`: the site's default.
+    pub quota: Option<u64>,
+    /// The quota in force (his own, else the site's); `null`: no limit.
+    pub quota_in_force: Option<u64>,
+    pub forward: Option<Forwarding>,
+    pub vacation: Option<Vacation>,
+    /// Bytes in his mailbox as his home site's agent last reported; `null`: not reported yet.
+    pub mailbox_bytes: Option<u64>,
 }
 
 impl UserView {
-    pub(super) fn new(dir: &Directory, u: &User) -> Self {
+    pub(super) fn new(dir: &Directory, u: &User, mailbox_bytes: Option<u64>) -> Self {
         UserView {
             name: u.name.to_string(),
             address: dir.official(&u.name).to_string(),
@@ -44,6 +53,11 @@ impl UserView {
             former_sites: u.former_sites.iter().map(ToString::to_string).collect(),
             enabled: u.enabled,
             has_password: u.password.is_some(),
+            quota: u.mailbox.quota,
+            quota_in_force: dir.quota_of(u),
+            forward: u.mailbox.forward.clone(),
+            vacation: u.mailbox.vacation.clone(),
+            mailbox_bytes,
         }
     }
 }
@@ -79,8 +93,9 @@ async fn list(
         limit: q.limit.unwrap_or(50).min(1000),
         ..Default::default()
     };
-    let (total, page) = manage::users::search(&dir, &search);
-    let items = page.into_iter().map(|u| UserView::new(&dir, u)).collect();
+    let usage = st.reports.usage();
+    let (total, page) = manage::users::search(&dir, &search, &|u| usage.of(u));
+    let items = page.into_iter().map(|u| UserView::new(&dir, u, usage.of(u))).collect();
     Ok(Json(Page { total, offset: q.offset, items }))
 }
 
@@ -88,13 +103,19 @@ fn find<'a>(dir: &'a Directory, name: &str) -> Result<&'a User, ApiError> {
     manage::users::find(dir, name)
 }
 
+/// One user as the API shows him, with his mailbox usage.
+fn view(st: &AppState, name: &str) -> Result<Json<UserView>, ApiError> {
+    let (dir, _) = st.publisher.current();
+    let u = find(&dir, name)?;
+    Ok(Json(UserView::new(&dir, u, st.reports.usage().of(u))))
+}
+
 async fn show(
     _: Admin,
     State(st): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<Json<UserView>, ApiError> {
-    let (dir, _) = st.publisher.current();
-    Ok(Json(UserView::new(&dir, find(&dir, &name)?)))
+    view(&st, &name)
 }
 
 #[derive(Deserialize)]
@@ -107,9 +128,18 @@ struct NewUser {
     password: Option<String>,
     #[serde(default = "yes")]
     enabled: bool,
+    quota: Option<u64>,
+    forward: Option<Forwarding>,
+    vacation: Option<Vacation>,
 }
 fn yes() -> bool {
     true
+}
+
+/// For PATCH: a field that is absent stays as it is (`None`), one that is `null` is removed
+/// (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 async fn create(
@@ -123,10 +153,10 @@ async fn create(
         site: body.site,
         password: body.password,
         enabled: body.enabled,
+        mailbox: MailboxSettings { quota: body.quota, forward: body.forward, vacation: body.vacation },
     };
     let (name, _) = manage::users::create(&st, &admin.author, new).await?;
-    let (dir, _) = st.publisher.current();
-    Ok((StatusCode::CREATED, Json(UserView::new(&dir, find(&dir, name.as_str())?))))
+    Ok((StatusCode::CREATED, view(&st, name.as_str())?))
 }
 
 #[derive(Deserialize)]
@@ -134,6 +164,12 @@ async fn create(
 struct UserPatch {
     display_name: Option<String>,
     enabled: Option<bool>,
+    #[serde(default, deserialize_with = "present")]
+    quota: Option<Option<u64>>,
+    #[serde(default, deserialize_with = "present")]
+    forward: Option<Option<Forwarding>>,
+    #[serde(default, deserialize_with = "present")]
+    vacation: Option<Option<Vacation>>,
 }
 
 async fn update(
@@ -142,7 +178,14 @@ async fn update(
     Path(name): Path<String>,
     Json(patch): Json<UserPatch>,
 ) -> Result<Json<UserView>, ApiError> {
-    let patch = manage::users::UserPatch { display_name: patch.display_name, enabled: patch.enabled };
+    // One edit for every field: a refusal of any of them changes none.
+    let patch = manage::users::UserPatch {
+        display_name: patch.display_name,
+        enabled: patch.enabled,
+        quota: patch.quota,
+        forward: patch.forward,
+        vacation: patch.vacation,
+    };
     manage::users::update(&st, &admin.author, &name, patch).await?;
     show(admin, State(st), Path(name)).await
 }

@@ -171,6 +171,8 @@ pub async fn agent_seen(pool: &sqlx::AnyPool, id: &str, applied: Option<Version>
 }
 
 pub async fn delete_agent(tx: &mut super::Tx<'_>, id: &str) -> Result<bool, DbError> {
+    // What it last offered mail clients goes with it (`db::reports`).
+    sqlx::query("DELETE FROM agent_services WHERE agent = $1").bind(id).execute(&mut **tx).await?;
     Ok(sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected()
         == 1)
 }

@@ -23,13 +23,15 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), 
     match op {
         Op::PutSite(s) => {
             sqlx::query(
-                "INSERT INTO sites (id, name, level, agents) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, level = excluded.level, agents = excluded.agents",
+                "INSERT INTO sites (id, name, level, agents, default_quota) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, level = excluded.level, \
+                 agents = excluded.agents, default_quota = excluded.default_quota",
             )
             .bind(s.id.as_str())
             .bind(&s.name)
             .bind(u8::from(s.level) as i64)
             .bind(json(&s.agents))
+            .bind(s.default_quota.map(bytes_column))
             .execute(&mut **tx)
             .await?;
         }
@@ -73,28 +75,37 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), 
 
 async fn put_user_row(tx: &mut Tx<'_>, u: &User) -> Result<(), DbError> {
     sqlx::query(
-                "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                 ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, \
-                 display_name = excluded.display_name, site = excluded.site, \
-                 former_sites = excluded.former_sites, password = excluded.password, enabled = excluded.enabled",
-            )
-            .bind(u.name.folded())
-            .bind(u.name.as_str())
-            .bind(&u.display_name)
-            .bind(u.site.as_str())
-            .bind(json(&u.former_sites))
-            .bind(u.password.as_ref().map(|p| p.0.clone()))
-            .bind(u.enabled as i64)
-            .execute(&mut **tx)
-            .await?;
+        "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled, mailbox) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+         ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, \
+         display_name = excluded.display_name, site = excluded.site, \
+         former_sites = excluded.former_sites, password = excluded.password, enabled = excluded.enabled, \
+         mailbox = excluded.mailbox",
+    )
+    .bind(u.name.folded())
+    .bind(u.name.as_str())
+    .bind(&u.display_name)
+    .bind(u.site.as_str())
+    .bind(json(&u.former_sites))
+    .bind(u.password.as_ref().map(|p| p.0.clone()))
+    .bind(u.enabled as i64)
+    .bind(json(&u.mailbox))
+    .execute(&mut **tx)
+    .await?;
     Ok(())
+}
+
+/// Byte counts live in signed 64-bit columns (PostgreSQL has no unsigned type); anything past
+/// 8 EiB is "no practical limit" and is stored as the largest value rather than refused.
+pub(super) fn bytes_column(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// Reads the whole directory. Done once at start; afterwards the server keeps it in memory.
 pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbError> {
     let mut dir = Directory::new(domain);
-    for row in sqlx::query("SELECT id, name, level, agents FROM sites").fetch_all(pool).await? {
+    for row in sqlx::query("SELECT id, name, level, agents, default_quota FROM sites").fetch_all(pool).await?
+    {
         let id: String = row.try_get("id")?;
         let level: i64 = row.try_get("level")?;
         let site = Site {
@@ -102,14 +113,15 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             name: row.try_get("name")?,
             level: u8::try_from(level).map_err(corrupt)?.try_into().map_err(corrupt)?,
             agents: parse(&row.try_get::<String, _>("agents")?, "site agents")?,
-            default_quota: None,
+            default_quota: row.try_get::<Option<i64>, _>("default_quota")?.map(|q| q.max(0) as u64),
         };
         dir.sites.insert(site.id.clone(), site);
     }
-    let rows =
-        sqlx::query("SELECT local_part, display_name, site, former_sites, password, enabled FROM users")
-            .fetch_all(pool)
-            .await?;
+    let rows = sqlx::query(
+        "SELECT local_part, display_name, site, former_sites, password, enabled, mailbox FROM users",
+    )
+    .fetch_all(pool)
+    .await?;
     for row in rows {
         let local: String = row.try_get("local_part")?;
         let site: String = row.try_get("site")?;
@@ -120,7 +132,7 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             former_sites: parse(&row.try_get::<String, _>("former_sites")?, "former sites")?,
             password: row.try_get::<Option<String>, _>("password")?.map(pochta_directory::PasswordHash),
             enabled: row.try_get::<i64, _>("enabled")? != 0,
-            mailbox: Default::default(),
+            mailbox: parse(&row.try_get::<String, _>("mailbox")?, "mailbox settings")?,
         };
         dir.users.insert(user.name.clone(), user);
     }

@@ -1,7 +1,9 @@
 //! Bulk import of users from CSV, with a dry run that says what would change.
 //!
-//! Columns: `name, display_name, site[, password[, enabled]]`; a first line starting with `name`
-//! is a header. A new name creates a user; an existing one is updated (display name, site — a
+//! Columns: `name, display_name, site[, password[, enabled[, quota]]]`; a first line starting
+//! with `name` is a header. The quota is bytes or a number with MB or GB (`500MB`, `1.5 GB`);
+//! an empty quota cell means the site's default, and a file without the column leaves quotas
+//! as they are. A new name creates a user; an existing one is updated (display name, site — a
 //! move, as one click would do it — enabled, password). The whole file is one change set: when
 //! any line is wrong, nothing is imported.
 
@@ -40,6 +42,9 @@ pub struct Row {
     password: Option<String>,
     enabled_text: String,
     enabled: bool,
+    quota_text: Option<String>,
+    /// `None`: the file has no quota column for this line (leave it as it is).
+    quota: Option<Option<u64>>,
 }
 
 #[derive(Debug, Default)]
@@ -124,6 +129,8 @@ pub fn plan(dir: &Directory, text: &str) -> Plan {
             password: Some(get(3)).filter(|p| !p.is_empty()),
             enabled_text: get(4),
             enabled: true,
+            quota_text: f.get(5).cloned(),
+            quota: None,
         };
         match check_row(dir, &mut row, &mut seen, f.len()) {
             Ok(()) => {}
@@ -147,9 +154,9 @@ fn check_row(
     seen: &mut HashSet<LocalPart>,
     columns: usize,
 ) -> Result<(), ApiError> {
-    if !(3..=5).contains(&columns) {
+    if !(3..=6).contains(&columns) {
         return Err(ApiError::bad_request(format!(
-            "line {}: expected 3 to 5 columns, found {columns}",
+            "line {}: expected 3 to 6 columns, found {columns}",
             row.line
         ))
         .key("err-import-columns")
@@ -167,6 +174,7 @@ fn check_row(
     }
     row.enabled = parse_enabled(&row.enabled_text)
         .ok_or_else(|| ApiError::bad_request("enabled: use yes or no").key("err-import-enabled"))?;
+    row.quota = row.quota_text.as_deref().map(super::mailbox::parse_quota_text).transpose()?;
     let target = dir
         .site(&site)
         .ok_or_else(|| ApiError::from(pochta_directory::DirectoryError::NoSuchSite(site.clone())))?;
@@ -199,6 +207,9 @@ fn check_row(
             }
             if row.password.is_some() {
                 row.changes.push("password");
+            }
+            if row.quota.is_some_and(|q| q != u.mailbox.quota) {
+                row.changes.push("quota");
             }
             row.action = if row.changes.is_empty() { Action::Unchanged } else { Action::Update };
         }
@@ -240,12 +251,18 @@ pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Opt
                 former_sites: Default::default(),
                 password: hash,
                 enabled: r.enabled,
-                mailbox: Default::default(),
+                mailbox: pochta_directory::model::MailboxSettings {
+                    quota: r.quota.flatten(),
+                    ..Default::default()
+                },
             })),
             Some(old) => {
                 let mut u = old.clone();
                 u.display_name = r.display_name.clone();
                 u.enabled = r.enabled;
+                if let Some(q) = r.quota {
+                    u.mailbox.quota = q;
+                }
                 if u.site != site {
                     let from = std::mem::replace(&mut u.site, site.clone());
                     u.former_sites.insert(from);

@@ -10,6 +10,7 @@
 pub mod agents;
 pub mod groups;
 pub mod import;
+pub mod mailbox;
 pub mod sites;
 pub mod users;
 

@@ -40,13 +40,17 @@ pub struct NewSite {
     pub id: String,
     pub name: String,
     pub level: Level,
+    /// Quota of its users who have none of their own; `None`: no limit.
+    pub default_quota: Option<u64>,
 }
 
 pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId, Version), ApiError> {
     let id = parse_field("id", "id", "err-site-id", SiteId::parse(&new.id))
         .map_err(|e| e.arg("id", new.id.trim()))?;
     let name = check_name(&new.name)?;
-    let site = Site { id: id.clone(), name, level: new.level, agents: vec![], default_quota: None };
+    let default_quota =
+        super::mailbox::check_quota(new.default_quota).map_err(|e| e.field("default_quota"))?;
+    let site = Site { id: id.clone(), name, level: new.level, agents: vec![], default_quota };
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {
@@ -66,10 +70,15 @@ pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId
 pub struct SitePatch {
     pub name: Option<String>,
     pub level: Option<Level>,
+    /// `Some(None)`: no default quota.
+    pub default_quota: Option<Option<u64>>,
 }
 
 pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> Result<Version, ApiError> {
     let name = patch.name.as_deref().map(check_name).transpose()?;
+    if let Some(q) = patch.default_quota {
+        super::mailbox::check_quota(q).map_err(|e| e.field("default_quota"))?;
+    }
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {
@@ -80,6 +89,9 @@ pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> 
             }
             if let Some(l) = patch.level {
                 s.level = l;
+            }
+            if let Some(q) = patch.default_quota {
+                s.default_quota = q;
             }
             Ok(if &s == old { vec![] } else { vec![Op::PutSite(s)] })
         })

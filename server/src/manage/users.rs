@@ -1,5 +1,6 @@
 //! Users: create, edit, disable, delete, set a password, move to another site.
 
+use pochta_directory::model::{Forwarding, MailboxSettings, Vacation};
 use pochta_directory::password::check_strength;
 use pochta_directory::wire::Version;
 use pochta_directory::{Address, Directory, LocalPart, Op, SiteId, User};
@@ -33,12 +34,15 @@ pub struct NewUser {
     pub site: String,
     pub password: Option<String>,
     pub enabled: bool,
+    /// Quota, forwarding and vacation; checked with the rest of the user by `Directory::check`.
+    pub mailbox: MailboxSettings,
 }
 
 /// Creates a user. The password, when given, must meet the strength rules.
 pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalPart, Version), ApiError> {
     let name = parse_name(&new.name)?;
     let site = parse_site(&new.site)?;
+    super::mailbox::check_quota(new.mailbox.quota)?;
     let password = match new.password {
         Some(p) => {
             check_strength(&p)?;
@@ -53,7 +57,7 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
         former_sites: Default::default(),
         password,
         enabled: new.enabled,
-        mailbox: Default::default(),
+        mailbox: new.mailbox,
     };
     let v = st
         .publisher
@@ -70,10 +74,15 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
     Ok((name, v))
 }
 
+/// What to change; `None` leaves a field as it is. For the mailbox settings, `Some(None)`
+/// removes the quota (the site's default applies), the forwarding or the vacation reply.
 #[derive(Default)]
 pub struct UserPatch {
     pub display_name: Option<String>,
     pub enabled: Option<bool>,
+    pub quota: Option<Option<u64>>,
+    pub forward: Option<Option<Forwarding>>,
+    pub vacation: Option<Option<Vacation>>,
 }
 
 /// Ends every browser session of a user but `keep` (a session cookie), in the edit's
@@ -83,8 +92,13 @@ async fn end_sessions(edit: &mut Edit<'_>, name: &LocalPart, keep: Option<&str>)
     Ok(db::web::delete_sessions_of(&mut *edit.tx, Role::User, name.folded(), keep).await?)
 }
 
-/// Edits a user's display name and whether he is enabled; disabling ends his sessions.
+/// Edits a user's display name, whether he is enabled, and his mailbox settings; disabling
+/// ends his sessions. Every field is checked before anything is written: the quota here, the
+/// rest by `Directory::check` inside the commit, which runs before its transaction writes.
 pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -> Result<Version, ApiError> {
+    if let Some(q) = patch.quota {
+        super::mailbox::check_quota(q)?;
+    }
     let mut edit = st.publisher.begin().await?;
     let old = find(edit.directory(), name)?;
     let mut u = old.clone();
@@ -93,6 +107,15 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -
     }
     if let Some(e) = patch.enabled {
         u.enabled = e;
+    }
+    if let Some(q) = patch.quota {
+        u.mailbox.quota = q;
+    }
+    if let Some(f) = patch.forward {
+        u.mailbox.forward = f;
+    }
+    if let Some(v) = patch.vacation {
+        u.mailbox.vacation = v;
     }
     let ops = if &u == old { vec![] } else { vec![Op::put_user_keeping_password(&u)] };
     if patch.enabled == Some(false) {
@@ -247,6 +270,8 @@ pub enum SortKey {
     Name,
     DisplayName,
     Site,
+    /// Bytes in the mailbox (as the home site reported); not reported sorts as least.
+    Usage,
 }
 
 impl SortKey {
@@ -254,6 +279,7 @@ impl SortKey {
         match s {
             "display_name" => SortKey::DisplayName,
             "site" => SortKey::Site,
+            "usage" => SortKey::Usage,
             _ => SortKey::Name,
         }
     }
@@ -262,6 +288,7 @@ impl SortKey {
             SortKey::Name => "name",
             SortKey::DisplayName => "display_name",
             SortKey::Site => "site",
+            SortKey::Usage => "usage",
         }
     }
 }
@@ -282,8 +309,13 @@ pub struct Search {
 
 /// Runs a search over the in-memory directory: one pass over the users, and for a sort other
 /// than by name a partial selection of just the page asked for, so 100,000 users take a few
-/// milliseconds. Returns the number of matches and the page.
-pub fn search<'a>(dir: &'a Directory, s: &Search) -> (usize, Vec<&'a User>) {
+/// milliseconds. `usage` gives a user's mailbox size for the sort by usage. Returns the number of
+/// matches and the page.
+pub fn search<'a>(
+    dir: &'a Directory,
+    s: &Search,
+    usage: &dyn Fn(&User) -> Option<u64>,
+) -> (usize, Vec<&'a User>) {
     let mut needle = s.q.trim().to_lowercase();
     // `ivanov@example.org` or `ivanov@msk.example.org`: search by the local part.
     if let Some((local, domain)) = needle.split_once('@') {
@@ -315,26 +347,25 @@ pub fn search<'a>(dir: &'a Directory, s: &Search) -> (usize, Vec<&'a User>) {
         return (total, page);
     }
     // Sort keys are computed once per match, not once per comparison.
-    let mut all: Vec<(String, &User)> = dir
+    let mut all: Vec<(String, Option<u64>, &User)> = dir
         .users
         .values()
         .filter(matches)
-        .map(|u| {
-            let key = match s.sort {
-                SortKey::DisplayName => u.display_name.to_lowercase(),
-                _ => String::new(),
-            };
-            (key, u)
+        .map(|u| match s.sort {
+            SortKey::DisplayName => (u.display_name.to_lowercase(), None, u),
+            SortKey::Usage => (String::new(), usage(u), u),
+            _ => (String::new(), None, u),
         })
         .collect();
     let total = all.len();
-    let cmp = |a: &(String, &User), b: &(String, &User)| {
+    let cmp = |a: &(String, Option<u64>, &User), b: &(String, Option<u64>, &User)| {
         let o = match s.sort {
             SortKey::DisplayName => a.0.cmp(&b.0),
-            SortKey::Site => a.1.site.cmp(&b.1.site),
+            SortKey::Usage => a.1.cmp(&b.1),
+            SortKey::Site => a.2.site.cmp(&b.2.site),
             SortKey::Name => std::cmp::Ordering::Equal,
         }
-        .then_with(|| a.1.name.cmp(&b.1.name));
+        .then_with(|| a.2.name.cmp(&b.2.name));
         if s.desc { o.reverse() } else { o }
     };
     if end < all.len() && end > 0 {
@@ -342,6 +373,6 @@ pub fn search<'a>(dir: &'a Directory, s: &Search) -> (usize, Vec<&'a User>) {
         all.truncate(end);
     }
     all.sort_by(cmp);
-    let page = all.into_iter().skip(s.offset).take(s.limit).map(|(_, u)| u).collect();
+    let page = all.into_iter().skip(s.offset).take(s.limit).map(|(.., u)| u).collect();
     (total, page)
 }

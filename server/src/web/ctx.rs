@@ -90,6 +90,19 @@ impl Ctx {
     pub fn num(&self, n: impl std::fmt::Display) -> String {
         super::i18n::number(n)
     }
+    /// A size in bytes, `12.3 MB`.
+    pub fn size(&self, bytes: &u64) -> String {
+        super::i18n::size(self.lang, *bytes)
+    }
+    /// A mailbox's usage: "12.3 MB of 1 GB", "12.3 MB (no limit)", or "not reported yet".
+    pub fn usage(&self, used: &Option<u64>, quota: &Option<u64>) -> String {
+        match (used, quota) {
+            (Some(u), Some(q)) => self.t2("usage-of", "used", self.size(u), "quota", self.size(q)),
+            (Some(u), None) => self.t1("usage-unlimited", "used", self.size(u)),
+            (None, Some(q)) => self.t1("usage-unknown-of", "quota", self.size(q)),
+            (None, None) => self.t("usage-unknown"),
+        }
+    }
     pub fn when(&self, t: &i64) -> String {
         super::i18n::datetime(*t)
     }

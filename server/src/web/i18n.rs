@@ -147,6 +147,34 @@ pub fn number(n: impl std::fmt::Display) -> String {
     out
 }
 
+/// A size in bytes for people: `812 B`, `12.3 MB`, `1 GB` (`12,3 МБ` in Russian), in binary
+/// multiples as quotas are counted (`manage::mailbox::MB`).
+pub fn size(lang: Lang, bytes: u64) -> String {
+    let mut unit = 0;
+    let mut value = bytes as f64;
+    while value >= 1024.0 && unit < 4 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    let tenths = (value * 10.0).round() / 10.0;
+    let mut n = if unit == 0 || tenths >= 100.0 || tenths.fract() == 0.0 {
+        format!("{}", value.round())
+    } else {
+        format!("{tenths:.1}")
+    };
+    if lang == Lang::Ru {
+        n = n.replace('.', ",");
+    }
+    let key = match unit {
+        0 => "size-bytes",
+        1 => "size-kb",
+        2 => "size-mb",
+        3 => "size-gb",
+        _ => "size-tb",
+    };
+    lang.ta(key, &[("size", n)])
+}
+
 /// A Unix time as `2026-11-29 12:54 UTC`.
 pub fn datetime(t: i64) -> String {
     let c = pochta_directory::date::Civil::from_unix(t);
@@ -191,6 +219,18 @@ mod tests {
         assert_eq!(number(999u64), "999");
         assert_eq!(datetime(0), "1970-01-01 00:00 UTC");
         assert_eq!(datetime(1_764_420_840), "2025-11-29 12:54 UTC");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(size(Lang::En, 812), "812 B");
+        assert_eq!(size(Lang::En, 2048), "2 KB");
+        assert_eq!(size(Lang::En, 12_900_000), "12.3 MB");
+        assert_eq!(size(Lang::Ru, 12_900_000), "12,3 МБ");
+        assert_eq!(size(Lang::En, 1 << 30), "1 GB");
+        assert_eq!(size(Lang::Ru, 3 << 29), "1,5 ГБ");
+        assert_eq!(size(Lang::En, 500 << 20), "500 MB");
+        assert_eq!(size(Lang::En, 1 << 50), "1024 TB");
     }
 }
 
@@ -311,7 +351,8 @@ mod completeness {
                 .chain(
                     [
                         "name", "site", "address", "domain", "kind", "state", "level", "status", "from",
-                        "to", "id", "expires", "version", "user",
+                        "to", "id", "expires", "version", "user", "day", "size", "used", "quota", "value",
+                        "host", "port",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

@@ -1,4 +1,6 @@
-//! The end user's own page: his addresses, home site and lists, and changing his password.
+//! The end user's own page: his addresses, home site and lists, his mailbox (usage and quota,
+//! forwarding and vacation reply, which he sets himself; the quota is the administrator's),
+//! the settings for his mail program, and changing his password.
 
 use askama::Template;
 use axum::Router;
@@ -10,6 +12,7 @@ use pochta_directory::password::check_strength;
 use serde::Deserialize;
 
 use super::error::WebError;
+use super::mailbox::{self, ClientRow, MailboxFacts, MailboxForm};
 use super::session::{Ctx, Page, Posted, UserOnly};
 use super::{FormErrors, flash};
 use crate::db;
@@ -17,7 +20,10 @@ use crate::manage;
 use crate::state::AppState;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/me", get(me_page)).route("/me/password", post(change_password))
+    Router::new()
+        .route("/me", get(me_page))
+        .route("/me/password", post(change_password))
+        .route("/me/mailbox", post(change_mailbox))
 }
 
 #[derive(Template)]
@@ -33,9 +39,25 @@ pub(super) struct MePage {
     pub lists: Vec<(String, String)>,
     pub ok: Option<String>,
     pub errors: FormErrors,
+    pub mb: MailboxForm,
+    pub mb_action: String,
+    pub mb_quota: bool,
+    pub facts: MailboxFacts,
+    pub client: Vec<ClientRow>,
 }
 
 fn me(st: &AppState, ctx: &Ctx, errors: FormErrors, ok: Option<String>) -> Result<MePage, WebError> {
+    me_with(st, ctx, errors, ok, None)
+}
+
+/// The page; `posted`: the mailbox form as typed, when it was refused.
+fn me_with(
+    st: &AppState,
+    ctx: &Ctx,
+    errors: FormErrors,
+    ok: Option<String>,
+    posted: Option<MailboxForm>,
+) -> Result<MePage, WebError> {
     let (dir, _) = st.publisher.current();
     let u = manage::users::find(&dir, ctx.name()).map_err(|e| WebError::api(e, ctx))?;
     let addrs = manage::users::addresses(&dir, u);
@@ -55,6 +77,11 @@ fn me(st: &AppState, ctx: &Ctx, errors: FormErrors, ok: Option<String>) -> Resul
         lists,
         ok,
         errors,
+        mb: posted.unwrap_or_else(|| MailboxForm::of(u)),
+        mb_action: "/me/mailbox".into(),
+        mb_quota: false,
+        facts: MailboxFacts::of(st, &dir, u),
+        client: mailbox::client_rows(st, &dir, u),
     })
 }
 
@@ -130,4 +157,25 @@ async fn change_password(
         };
     tracing::info!(user = ctx.name(), other_sessions_ended = ended, "password changed by its user");
     Ok(Redirect::to("/me?ok=password-changed").into_response())
+}
+
+/// The user's own forwarding and vacation reply. The quota is not his to set: the form has no
+/// such field and whatever is posted for it is ignored.
+async fn change_mailbox(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<UserOnly, MailboxForm>,
+) -> Result<Response, WebError> {
+    let author = format!("{} (self-service)", ctx.name());
+    let r = match form.patch(false) {
+        Ok(patch) => manage::users::update(&st, &author, ctx.name(), patch).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(_) => Ok(Redirect::to("/me?ok=mailbox-saved").into_response()),
+        Err(e) => {
+            let errors = mailbox::form_errors(&e, ctx.lang);
+            let page = me_with(&st, &ctx, errors, None, Some(form))?;
+            Ok(ctx.render(super::refused(e.status), &page))
+        }
+    }
 }

@@ -8,6 +8,7 @@ pub mod ctx;
 pub mod dashboard;
 pub mod error;
 pub mod i18n;
+pub mod mailbox;
 pub mod ratelimit;
 pub mod session;
 pub mod state;
@@ -155,6 +156,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "site-saved" => "ok-site-saved",
         "site-deleted" => "ok-site-deleted",
         "password-changed" => "ok-password-changed",
+        "mailbox-saved" => "ok-mailbox-saved",
         _ => return None,
     };
     Some(ctx.t(key))

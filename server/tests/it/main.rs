@@ -14,6 +14,7 @@ mod directory;
 mod e2e;
 mod history;
 mod mail;
+mod mailbox;
 mod restart;
 mod sync;
 mod tokens;

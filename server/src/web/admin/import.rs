@@ -56,6 +56,7 @@ fn preview(c: &Ctx, plan: &Plan) -> (Vec<PreviewRow>, String) {
                             "display_name" => "import-field-display-name",
                             "site" => "import-field-site",
                             "enabled" => "import-field-enabled",
+                            "quota" => "import-field-quota",
                             _ => "import-field-password",
                         })
                     })

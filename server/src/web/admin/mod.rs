@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/new", get(users::new_page).post(users::create))
         .route("/admin/users/{name}", get(users::show).post(users::update))
         .route("/admin/users/{name}/password", post(users::set_password))
+        .route("/admin/users/{name}/mailbox", post(users::update_mailbox))
         .route("/admin/users/{name}/move", get(users::move_page).post(users::move_to))
         .route("/admin/users/{name}/delete", get(users::delete_page).post(users::delete))
         .route("/admin/groups", get(groups::list))

@@ -59,6 +59,28 @@ pub struct SiteForm {
     pub name: String,
     #[serde(default)]
     pub level: String,
+    /// A number in `default_quota_unit` (MB or GB); empty: no limit. Only the edit form has it.
+    #[serde(default)]
+    pub default_quota: String,
+    #[serde(default)]
+    pub default_quota_unit: String,
+}
+
+impl SiteForm {
+    pub fn quota_in_gb(&self) -> bool {
+        self.default_quota_unit.eq_ignore_ascii_case("GB")
+    }
+}
+
+/// A stored quota as the form shows it: whole gigabytes in GB, anything else in MB.
+fn quota_field(q: Option<u64>) -> (String, String) {
+    use crate::manage::mailbox::{GB, MB};
+    match q {
+        None => (String::new(), "GB".into()),
+        Some(q) if q % GB == 0 => ((q / GB).to_string(), "GB".into()),
+        Some(q) if q % MB == 0 => ((q / MB).to_string(), "MB".into()),
+        Some(q) => (format!("{:.2}", q as f64 / MB as f64), "MB".into()),
+    }
 }
 
 #[derive(Template)]
@@ -94,7 +116,12 @@ pub async fn create(
 ) -> Response {
     let result = async {
         let level = manage::sites::parse_level(&form.level)?;
-        let new = manage::sites::NewSite { id: form.id.clone(), name: form.name.clone(), level };
+        let new = manage::sites::NewSite {
+            id: form.id.clone(),
+            name: form.name.clone(),
+            level,
+            default_quota: None,
+        };
         manage::sites::create(&st, ctx.name(), new).await
     }
     .await;
@@ -117,6 +144,8 @@ pub struct SitePage {
     pub row: SiteRow,
     pub form: SiteForm,
     pub agents: Vec<AgentView>,
+    /// The quota of its users who have none of their own; `None`: no limit.
+    pub default_quota: Option<u64>,
     pub errors: FormErrors,
     pub ok: Option<String>,
     /// A fresh enrollment code, right after one was made.
@@ -141,12 +170,28 @@ async fn site_page(
         version.0,
         db::now(),
     );
-    let form = form.unwrap_or_else(|| SiteForm {
-        id: row.id.clone(),
-        name: row.name.clone(),
-        level: row.level.to_string(),
+    let default_quota = site.default_quota;
+    let form = form.unwrap_or_else(|| {
+        let (default_quota, default_quota_unit) = quota_field(site.default_quota);
+        SiteForm {
+            id: row.id.clone(),
+            name: row.name.clone(),
+            level: row.level.to_string(),
+            default_quota,
+            default_quota_unit,
+        }
     });
-    Ok(SitePage { c: ctx.clone(), row, form, agents, errors, ok: None, code: None, code_expires: 0 })
+    Ok(SitePage {
+        c: ctx.clone(),
+        row,
+        form,
+        agents,
+        default_quota,
+        errors,
+        ok: None,
+        code: None,
+        code_expires: 0,
+    })
 }
 
 pub async fn show(
@@ -167,14 +212,20 @@ pub async fn update(
 ) -> Result<Response, WebError> {
     let result: Result<_, ApiError> = async {
         let level = manage::sites::parse_level(&form.level)?;
-        let patch = manage::sites::SitePatch { name: Some(form.name.clone()), level: Some(level) };
+        let quota = manage::mailbox::parse_quota_in(&form.default_quota, &form.default_quota_unit)
+            .map_err(|e| e.field("default_quota"))?;
+        let patch = manage::sites::SitePatch {
+            name: Some(form.name.clone()),
+            level: Some(level),
+            default_quota: Some(quota),
+        };
         manage::sites::update(&st, ctx.name(), &id, patch).await
     }
     .await;
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/admin/sites/{}?ok=site-saved", urlencode(&id))).into_response()),
         Err(e) => {
-            let errors = FormErrors::from_api(&e, ctx.lang, &["name", "level"]);
+            let errors = FormErrors::from_api(&e, ctx.lang, &["name", "level", "default_quota"]);
             let page = site_page(&st, &ctx, &id, Some(form), errors).await?;
             Ok(ctx.render(refused(e.status), &page))
         }

@@ -11,8 +11,10 @@ use serde::Deserialize;
 use super::ConfirmPage;
 use crate::error::ApiError;
 use crate::manage::{self, users::SortKey};
+use crate::reports::AgentReports;
 use crate::state::AppState;
 use crate::web::error::WebError;
+use crate::web::mailbox::{self, ClientRow, MailboxFacts, MailboxForm};
 use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
 use crate::web::{FormErrors, flash, refused};
 
@@ -93,6 +95,9 @@ pub struct UserRow {
     pub display_name: String,
     pub site: String,
     pub enabled: bool,
+    /// Bytes used (as the home site reported) and the quota in force.
+    pub used: Option<u64>,
+    pub quota: Option<u64>,
 }
 
 #[derive(Template)]
@@ -111,7 +116,9 @@ pub struct UsersPage {
 }
 
 /// Builds the users page (public for the benchmark).
-pub fn users_page(dir: &Directory, c: Ctx, q: UsersQuery) -> UsersPage {
+pub fn users_page(dir: &Directory, reports: &AgentReports, c: Ctx, q: UsersQuery) -> UsersPage {
+    let usage = reports.usage();
+    let usage_of = |u: &pochta_directory::User| usage.of(u);
     let per = q.per();
     let site = if q.site.is_empty() { None } else { SiteId::parse(&q.site).ok() };
     let search = manage::users::Search {
@@ -127,13 +134,13 @@ pub fn users_page(dir: &Directory, c: Ctx, q: UsersQuery) -> UsersPage {
         offset: (q.page() - 1).saturating_mul(per),
         limit: per,
     };
-    let (mut total, mut found) = manage::users::search(dir, &search);
+    let (mut total, mut found) = manage::users::search(dir, &search, &usage_of);
     let pages = total.div_ceil(per).max(1);
     // Past the end (the list shrank, or a hand-made link): show the last page.
     let page = q.page().min(pages);
     if page < q.page() {
         let search = manage::users::Search { offset: (page - 1) * per, ..search };
-        (total, found) = manage::users::search(dir, &search);
+        (total, found) = manage::users::search(dir, &search, &usage_of);
     }
     let rows = found
         .into_iter()
@@ -143,6 +150,8 @@ pub fn users_page(dir: &Directory, c: Ctx, q: UsersQuery) -> UsersPage {
             display_name: u.display_name.clone(),
             site: u.site.to_string(),
             enabled: u.enabled,
+            used: usage.of(u),
+            quota: dir.quota_of(u),
         })
         .collect();
     let sites = dir.sites.values().map(|s| (s.id.to_string(), s.name.clone())).collect();
@@ -156,7 +165,7 @@ pub async fn list(
     Query(q): Query<UsersQuery>,
 ) -> Response {
     let (dir, _) = st.publisher.current();
-    let page = users_page(&dir, ctx.clone(), q);
+    let page = users_page(&dir, &st.reports, ctx.clone(), q);
     ctx.render(StatusCode::OK, &page)
 }
 
@@ -210,6 +219,7 @@ pub async fn create(
         site: form.site.clone(),
         password: Some(form.password.clone()).filter(|p| !p.is_empty()),
         enabled: form.enabled.is_some(),
+        mailbox: Default::default(),
     };
     match manage::users::create(&st, ctx.name(), new).await {
         Ok((name, _)) => Redirect::to(&format!("/admin/users/{}?ok=user-created", urlencode(name.as_str())))
@@ -243,14 +253,23 @@ pub struct UserPage {
     pub move_to: Vec<(String, String)>,
     pub ok: Option<String>,
     pub errors: FormErrors,
+    /// The mailbox form (as stored, or as posted when refused) and where it goes.
+    pub mb: MailboxForm,
+    pub mb_action: String,
+    /// The administrator sets the quota; the user on `/me` does not.
+    pub mb_quota: bool,
+    pub facts: MailboxFacts,
+    pub client: Vec<ClientRow>,
 }
 
 fn user_page(
+    st: &AppState,
     dir: &Directory,
     ctx: &Ctx,
     name: &str,
     ok: Option<String>,
     errors: FormErrors,
+    posted: Option<MailboxForm>,
 ) -> Result<UserPage, ApiError> {
     let u = manage::users::find(dir, name)?;
     let addrs = manage::users::addresses(dir, u);
@@ -269,6 +288,11 @@ fn user_page(
         move_to: mailbox_sites(dir).into_iter().filter(|(id, _)| *id != u.site.as_str()).collect(),
         ok,
         errors,
+        mb: posted.unwrap_or_else(|| MailboxForm::of(u)),
+        mb_action: format!("/admin/users/{}/mailbox", urlencode(u.name.as_str())),
+        mb_quota: true,
+        facts: MailboxFacts::of(st, dir, u),
+        client: mailbox::client_rows(st, dir, u),
     })
 }
 
@@ -285,7 +309,7 @@ pub async fn show(
     Query(q): Query<OkQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
-    let page = user_page(&dir, &ctx, &name, flash(&ctx, &q.ok), FormErrors::default())
+    let page = user_page(&st, &dir, &ctx, &name, flash(&ctx, &q.ok), FormErrors::default(), None)
         .map_err(|e| WebError::api(e, &ctx))?;
     Ok(ctx.render(StatusCode::OK, &page))
 }
@@ -298,9 +322,21 @@ fn again(
     e: ApiError,
     fields: &[&'static str],
 ) -> Result<Response, WebError> {
+    again_with(st, ctx, name, e, fields, None)
+}
+
+/// The same, keeping what was typed in the mailbox form.
+fn again_with(
+    st: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    e: ApiError,
+    fields: &[&'static str],
+    posted: Option<MailboxForm>,
+) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
     let errors = FormErrors::from_api(&e, ctx.lang, fields);
-    let page = user_page(&dir, ctx, name, None, errors).map_err(|e| WebError::api(e, ctx))?;
+    let page = user_page(st, &dir, ctx, name, None, errors, posted).map_err(|e| WebError::api(e, ctx))?;
     Ok(ctx.render(refused(e.status), &page))
 }
 
@@ -318,12 +354,34 @@ pub async fn update(
     Posted(ctx, form, ..): Posted<AdminOnly, EditForm>,
 ) -> Result<Response, WebError> {
     let enabled = form.enabled.is_some();
-    let patch = manage::users::UserPatch { display_name: Some(form.display_name), enabled: Some(enabled) };
+    let patch = manage::users::UserPatch {
+        display_name: Some(form.display_name),
+        enabled: Some(enabled),
+        ..Default::default()
+    };
     match manage::users::update(&st, ctx.name(), &name, patch).await {
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/users/{}?ok=user-saved", urlencode(&name))).into_response())
         }
         Err(e) => again(&st, &ctx, &name, e, &["display_name"]),
+    }
+}
+
+/// Quota, forwarding and vacation: one edit, or nothing when any field is refused.
+pub async fn update_mailbox(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, MailboxForm>,
+) -> Result<Response, WebError> {
+    let r = match form.patch(true) {
+        Ok(patch) => manage::users::update(&st, ctx.name(), &name, patch).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(_) => {
+            Ok(Redirect::to(&format!("/admin/users/{}?ok=mailbox-saved", urlencode(&name))).into_response())
+        }
+        Err(e) => again_with(&st, &ctx, &name, e, mailbox::FIELDS, Some(form)),
     }
 }
 

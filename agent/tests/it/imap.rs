@@ -1,0 +1,363 @@
+//! IMAP and POP3 through the agent's own Dovecot: a real agent, a real Dovecot it starts,
+//! letters sent with swaks and read with Python's imaplib and poplib (and once with curl).
+//! Nothing here depends on the central server: the agent runs standalone throughout.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use pochta_directory::{Level, Op, PasswordHash, User};
+use serde_json::Value;
+
+use crate::helpers::*;
+
+const PASSWORD: &str = "correct horse 1";
+
+/// A standalone agent of site `msk` with IMAP, IMAPS, POP3 and POP3S on free ports.
+struct Site {
+    agent: TestAgent,
+    dep: Deployment,
+    mail: PathBuf,
+    _root: tempfile::TempDir,
+}
+
+/// The four listeners of a running agent.
+struct Ports {
+    imap: SocketAddr,
+    imaps: SocketAddr,
+    pop3s: SocketAddr,
+}
+
+fn with_password(mut u: User, password: &str) -> User {
+    u.password = Some(PasswordHash::create(password));
+    u
+}
+
+impl Site {
+    async fn start(users: Vec<User>) -> Site {
+        assert!(
+            std::path::Path::new("/usr/sbin/dovecot").exists(),
+            "Dovecot is needed: apt-get install dovecot-imapd dovecot-pop3d (scripts/test does)"
+        );
+        let root = tempfile::tempdir().unwrap();
+        // Dovecot's mail user must pass through the temporary folder to the mailboxes.
+        std::fs::set_permissions(root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o711)).unwrap();
+        let mut dep = Deployment::new();
+        let mut spb = site("spb", Level::Two);
+        spb.agents.push(pochta_directory::AgentEndpoint {
+            id: "spb-1".into(),
+            url: String::new(),
+            tls_sha256: "00".repeat(32),
+            smtp: "mx.spb.example.org:25".into(),
+        });
+        let mut ops = vec![Op::PutSite(site("msk", Level::One)), Op::PutSite(spb)];
+        ops.extend(users.into_iter().map(Op::PutUser));
+        let v1 = dep.commit(ops);
+        let any = "127.0.0.1:0".parse().ok();
+        let mut cfg = config(&dep, "msk-1", "msk", dead_server(), "127.0.0.1:0".parse().unwrap());
+        cfg.smtp.listen = any;
+        cfg.imap.imap = any;
+        cfg.imap.imaps = any;
+        cfg.imap.pop3 = any;
+        cfg.imap.pop3s = any;
+        cfg.imap.host = "mail.msk.example.org".into();
+        let dir = write_config(root.path(), "agent", &cfg);
+        let agent = TestAgent::start(&dir).await;
+        assert!(agent.push(&[&v1]).await.0.is_success());
+        agent.wait_version(1, 10).await;
+        let s = Site { agent, dep, mail: dir.join("mail"), _root: root };
+        s.wait_dovecot().await;
+        s
+    }
+
+    fn ports(&self) -> Ports {
+        let l = self.agent.running().imap_listeners().expect("[imap] is configured");
+        Ports { imap: l.imap.unwrap(), imaps: l.imaps.unwrap(), pop3s: l.pop3s.unwrap() }
+    }
+
+    /// Waits until Dovecot answers on IMAPS.
+    async fn wait_dovecot(&self) {
+        let addr = self.ports().imaps;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if Instant::now() > deadline {
+                // Dovecot's own words on its configuration, for the failure message.
+                let conf = self.agent.dir.join("dovecot/dovecot.conf");
+                let check = std::process::Command::new("/usr/sbin/dovecot").arg("-n").arg("-c").arg(&conf).output();
+                let check = check.map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).unwrap_or_default();
+                panic!("Dovecot does not listen on {addr}: {check}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn commit(&mut self, ops: Vec<Op>) {
+        let frame = self.dep.commit(ops);
+        assert!(self.agent.push(&[&frame]).await.0.is_success());
+        self.agent.wait_version(self.dep.version().0, 10).await;
+    }
+
+    /// Sends a letter with swaks to the agent's port-25 listener; swaks' exit status.
+    fn swaks(&self, to: &str, subject: &str) {
+        let mx = self.agent.running().smtp_addrs().mx.unwrap();
+        let out = std::process::Command::new("swaks")
+            .args(["--server", &mx.to_string(), "--from", "someone@example.net", "--to", to])
+            .args(["--header", &format!("Subject: {subject}"), "--body", "Hello from the outside.", "--silent", "2"])
+            .output()
+            .expect("swaks runs (apt-get install swaks)");
+        assert!(out.status.success(), "swaks: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// Runs a Python script with `args`; its last line of output, as JSON.
+fn py(script: &str, args: &[String]) -> Value {
+    let out = std::process::Command::new("python3").arg("-c").arg(script).args(args).output().expect("python3 runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "python failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_str(stdout.lines().last().unwrap_or("null")).expect("the script prints JSON")
+}
+
+/// Logs in over IMAPS; `{"ok": bool, "text": server's answer}` and, once in, the INBOX's
+/// subjects and sizes and the UIDVALIDITY.
+const IMAP_LOGIN: &str = r#"
+import imaplib, ssl, sys, json
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+m = imaplib.IMAP4_SSL(host, port, ssl_context=ssl._create_unverified_context())
+try:
+    typ, data = m.login(user, password)
+except imaplib.IMAP4.error as e:
+    print(json.dumps({"ok": False, "text": str(e)})); sys.exit(0)
+typ, data = m.select("INBOX")
+n = int(data[0])
+_, v = m.status("INBOX", "(UIDVALIDITY)")
+letters = []
+if n:
+    _, items = m.fetch("1:*", "(RFC822.SIZE BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+    for it in items:
+        if isinstance(it, tuple):
+            size = int(it[0].split(b"RFC822.SIZE ")[1].split()[0].rstrip(b")"))
+            letters.append({"size": size, "subject": it[1].decode().strip()})
+m.logout()
+print(json.dumps({"ok": True, "count": n, "letters": letters, "status": v[0].decode()}))
+"#;
+
+fn imap_login(ports: &Ports, user: &str, password: &str) -> Value {
+    let a = ports.imaps;
+    py(IMAP_LOGIN, &[a.ip().to_string(), a.port().to_string(), user.into(), password.into()])
+}
+
+/// Waits (a few seconds at most) until `f` holds for the IMAP view of `user`'s login.
+fn wait_login(ports: &Ports, user: &str, password: &str, f: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let v = imap_login(ports, user, password);
+        if f(&v) || Instant::now() > deadline {
+            return v;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_letter_sent_with_swaks_is_read_with_imap_pop3_and_curl() {
+    let mut disabled = with_password(user("olga", "msk"), PASSWORD);
+    disabled.enabled = false;
+    let users = vec![
+        with_password(user("ivan", "msk"), PASSWORD),
+        disabled,
+        with_password(user("petr", "spb"), PASSWORD),
+    ];
+    let site = Site::start(users).await;
+    let ports = site.ports();
+    site.swaks("ivan@example.org", "Quarterly report");
+
+    let v = wait_login(&ports, "ivan", PASSWORD, |v| v["count"] == 1);
+    assert_eq!(v["ok"], true, "{v}");
+    assert_eq!(v["letters"][0]["subject"], "Subject: Quarterly report", "{v}");
+    // The size IMAP reports is the size of the file the agent delivered: nothing half-written.
+    let file = std::fs::read_dir(site.mail.join("ivan/Maildir/new"))
+        .unwrap()
+        .chain(std::fs::read_dir(site.mail.join("ivan/Maildir/cur")).unwrap())
+        .flatten()
+        .next()
+        .expect("the letter is in the Maildir");
+    assert_eq!(v["letters"][0]["size"], file.metadata().unwrap().len(), "{v}");
+
+    // The full address logs in as well; a wrong password, a disabled account and a user of
+    // another site do not — the last is referred to his home site's server.
+    assert_eq!(imap_login(&ports, "Ivan@example.org", PASSWORD)["ok"], true);
+    let wrong = imap_login(&ports, "ivan", "wrong password 1");
+    assert_eq!(wrong["ok"], false);
+    assert!(wrong["text"].as_str().unwrap().contains("AUTHENTICATIONFAILED"), "{wrong}");
+    let off = imap_login(&ports, "olga", PASSWORD);
+    assert_eq!(off["ok"], false, "{off}");
+    let elsewhere = imap_login(&ports, "petr", PASSWORD);
+    assert!(elsewhere["text"].as_str().unwrap().contains("REFERRAL imap://petr;AUTH=PLAIN@mx.spb.example.org/"), "{elsewhere}");
+    assert_eq!(imap_login(&ports, "nobody", PASSWORD)["ok"], false);
+
+    // POP3 over TLS sees the same letter.
+    let pop = py(
+        r#"
+import poplib, ssl, sys, json
+p = poplib.POP3_SSL(sys.argv[1], int(sys.argv[2]), context=ssl._create_unverified_context())
+p.user("ivan"); p.pass_(sys.argv[3])
+count, size = p.stat()
+_, lines, _ = p.retr(1)
+p.quit()
+print(json.dumps({"count": count, "subject": [l.decode() for l in lines if l.startswith(b"Subject:")]}))
+"#,
+        &[ports.pop3s.ip().to_string(), ports.pop3s.port().to_string(), PASSWORD.into()],
+    );
+    assert_eq!(pop["count"], 1, "{pop}");
+    assert_eq!(pop["subject"][0], "Subject: Quarterly report");
+
+    // Before TLS, from another address (Dovecot counts a client on its own address as
+    // secure), a password is refused; after STARTTLS it is taken.
+    let starttls = py(
+        r#"
+import imaplib, ssl, socket, sys, json
+class FromElsewhere(imaplib.IMAP4):
+    def _create_socket(self, timeout):
+        return socket.create_connection((self.host, self.port), timeout, source_address=("127.0.0.2", 0))
+m = FromElsewhere(sys.argv[1], int(sys.argv[2]))
+before = list(m.capabilities)
+try:
+    m.login("ivan", sys.argv[3]); plain = "accepted"
+except imaplib.IMAP4.error as e:
+    plain = str(e)
+m.starttls(ssl_context=ssl._create_unverified_context())
+typ, _ = m.login("ivan", sys.argv[3])
+print(json.dumps({"before": before, "plain": plain, "after_tls": typ}))
+"#,
+        &[ports.imap.ip().to_string(), ports.imap.port().to_string(), PASSWORD.into()],
+    );
+    assert!(starttls["before"].as_array().unwrap().iter().any(|c| c == "LOGINDISABLED"), "{starttls}");
+    assert!(starttls["plain"].as_str().unwrap().contains("PRIVACYREQUIRED"), "{starttls}");
+    assert_eq!(starttls["after_tls"], "OK");
+
+    // curl, as a mail client would: list the INBOX and fetch the letter.
+    let url = format!("imaps://127.0.0.1:{}/INBOX;UID=1", ports.imaps.port());
+    let out = std::process::Command::new("curl")
+        .args(["-sk", "--user", &format!("ivan:{PASSWORD}"), &url])
+        .output()
+        .expect("curl runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Subject: Quarterly report") && text.contains("Hello from the outside."), "{text}");
+    let mut site = site;
+    site.agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_password_or_a_disabled_account_is_in_force_at_once_without_the_server() {
+    let mut site = Site::start(vec![with_password(user("ivan", "msk"), PASSWORD)]).await;
+    let ports = site.ports();
+    assert_eq!(imap_login(&ports, "ivan", PASSWORD)["ok"], true);
+
+    // The change set arrives (the central server is down all along: a dead link).
+    let new = "a new password 2";
+    let started = Instant::now();
+    site.commit(vec![Op::SetPassword { name: lp("ivan"), hash: Some(PasswordHash::create(new)) }]).await;
+    let v = imap_login(&ports, "ivan", new);
+    let took = started.elapsed();
+    assert_eq!(v["ok"], true, "the new password works at the first try: {v}");
+    assert_eq!(imap_login(&ports, "ivan", PASSWORD)["ok"], false, "the old one fails");
+    println!("password change in force for IMAP {took:?} after the push");
+
+    let mut off = site.agent.directory().users[&lp("ivan")].clone();
+    off.enabled = false;
+    site.commit(vec![Op::put_user_keeping_password(&off)]).await;
+    assert_eq!(imap_login(&ports, "ivan", new)["ok"], false, "a disabled account cannot log in");
+
+    site.commit(vec![Op::DeleteUser { name: lp("ivan") }]).await;
+    assert_eq!(imap_login(&ports, "ivan", new)["ok"], false, "a deleted one neither");
+    site.agent.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn idle_sees_each_letter_whole_and_dovecot_killed_comes_back() {
+    let mut site = Site::start(vec![with_password(user("ivan", "msk"), PASSWORD)]).await;
+    let ports = site.ports();
+    // An IMAP client in IDLE the whole time while 60 letters arrive; at each EXISTS it fetches
+    // the new letters' sizes (which must equal the delivered files) and UIDVALIDITY.
+    let watcher = {
+        let a = ports.imaps;
+        let args = vec![a.ip().to_string(), a.port().to_string(), PASSWORD.to_owned()];
+        std::thread::spawn(move || {
+            py(
+                r#"
+import imaplib, ssl, sys, json, time, socket
+m = imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=ssl._create_unverified_context())
+m.login("ivan", sys.argv[3])
+m.select("INBOX")
+_, v = m.status("INBOX", "(UIDVALIDITY)")
+validity = {v[0].decode().split("UIDVALIDITY ")[1].rstrip(")")}
+seen, sizes, waits = 0, [], []
+deadline = time.time() + 60
+while seen < 60 and time.time() < deadline:
+    tag = m._new_tag()
+    m.send(tag + b" IDLE\r\n")
+    m.readline()  # + idling
+    m.sock.settimeout(30)
+    t0 = time.time()
+    line = m.readline()
+    waits.append(time.time() - t0)
+    m.send(b"DONE\r\n")
+    while not m.readline().startswith(tag):
+        pass
+    m.sock.settimeout(None)
+    _, data = m.search(None, "ALL")
+    n = len(data[0].split())
+    if n > seen:
+        _, items = m.fetch("%d:%d" % (seen + 1, n), "(RFC822.SIZE BODY.PEEK[TEXT])")
+        for it in items:
+            if isinstance(it, tuple):
+                size = int(it[0].split(b"RFC822.SIZE ")[1].split()[0].rstrip(b")"))
+                sizes.append(size)
+        seen = n
+    _, v = m.status("INBOX", "(UIDVALIDITY)")
+    validity.add(v[0].decode().split("UIDVALIDITY ")[1].rstrip(")"))
+print(json.dumps({"seen": seen, "sizes": sizes, "validity": sorted(validity)}))
+"#,
+                &args,
+            )
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for i in 0..60 {
+        site.swaks("ivan@example.org", &format!("Letter {i}"));
+    }
+    let seen = tokio::task::spawn_blocking(move || watcher.join().unwrap()).await.unwrap();
+    assert_eq!(seen["seen"], 60, "{seen}");
+    assert_eq!(seen["validity"].as_array().unwrap().len(), 1, "UIDVALIDITY stays: {seen}");
+    let mut files: Vec<u64> = ["new", "cur"]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(site.mail.join("ivan/Maildir").join(d)).unwrap().flatten())
+        .map(|e| e.metadata().unwrap().len())
+        .collect();
+    let mut sizes: Vec<u64> = seen["sizes"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
+    files.sort();
+    sizes.sort();
+    assert_eq!(sizes, files, "every size IMAP saw is a whole delivered letter");
+
+    // Dovecot killed: mail is still taken while it is down, and the agent starts it again.
+    let mut pid = site.agent.running().dovecot_pid().unwrap();
+    let first = pid.borrow().expect("Dovecot runs");
+    std::process::Command::new("kill").args(["-9", &first.to_string()]).status().unwrap();
+    site.swaks("ivan@example.org", "While Dovecot was down");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(p) = *pid.borrow_and_update()
+            && p != first
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the agent restarts Dovecot");
+        let _ = tokio::time::timeout(Duration::from_millis(200), pid.changed()).await;
+    }
+    let v = wait_login(&ports, "ivan", PASSWORD, |v| v["count"] == 61);
+    assert_eq!(v["count"], 61, "{v}");
+    site.agent.stop().await;
+    assert!(
+        std::process::Command::new("kill").args(["-0", &pid.borrow().unwrap_or(first).to_string()]).status().is_ok()
+    );
+}
