@@ -154,7 +154,8 @@ impl Imap {
     /// replica until `stop`.
     pub async fn run(self, replica: Arc<Replica>, stop: watch::Receiver<bool>) {
         let Imap { accounts, site, maildir_root, passwd, supervisor, .. } = self;
-        let writer = PasswdWriter { path: passwd, site, maildir_root, accounts, last: String::new() };
+        let writer =
+            PasswdWriter { path: passwd, site, maildir_root, accounts, last: String::new(), written: None };
         let mut writer = writer;
         writer.refresh(&replica.directory());
         let dovecot = tokio::spawn(supervisor.run(stop.clone()));
@@ -168,7 +169,7 @@ impl Imap {
                     }
                     writer.refresh(&replica.directory());
                 }
-                _ = stop_rx.changed() => break,
+                _ = stop_rx.changed() => break
             }
         }
         let _ = dovecot.await;
@@ -182,6 +183,8 @@ struct PasswdWriter {
     accounts: Accounts,
     /// The text last written: an unchanged one is not written again.
     last: String,
+    /// The modification time given to the file last written.
+    written: Option<std::time::SystemTime>,
 }
 
 impl PasswdWriter {
@@ -193,14 +196,17 @@ impl PasswdWriter {
         if text == self.last {
             return;
         }
-        match passwd::write(&self.path, &text, self.accounts.internal) {
-            Ok(()) => {
+        match passwd::write(&self.path, &text, self.accounts.internal, self.written) {
+            Ok(at) => {
+                self.written = Some(at);
                 tracing::debug!(target: "dovecot", users = dir.users.len(), ms = started.elapsed().as_millis() as u64,
                     "passwd-file rewritten");
                 self.last = text;
             }
-            Err(e) => tracing::error!(target: "dovecot",
-                "cannot write {}: {e}; IMAP and POP3 logins use the previous one", self.path.display()),
+            Err(e) => {
+                tracing::error!(target: "dovecot",
+                "cannot write {}: {e}; IMAP and POP3 logins use the previous one", self.path.display())
+            }
         }
     }
 }

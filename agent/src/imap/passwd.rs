@@ -86,11 +86,23 @@ fn line(
 /// file when it changes and never sees half of it. Not fsynced: it is made again from the
 /// replica at every start. `owner`: who the file is given to (Dovecot's internal user, when
 /// the agent runs as root).
-pub fn write(path: &Path, text: &str, owner: Option<Owner>) -> std::io::Result<()> {
+///
+/// Dovecot notices a new file by its modification time in whole seconds and its size, and a
+/// changed password hash has the same length: the file's time is set to at least one second
+/// after `previous` (the time of the last file written), so two changes within one second are
+/// both seen. Returns the time given to the file.
+pub fn write(
+    path: &Path,
+    text: &str,
+    owner: Option<Owner>,
+    previous: Option<std::time::SystemTime>,
+) -> std::io::Result<std::time::SystemTime> {
     use std::os::unix::fs::OpenOptionsExt;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
     let tmp = path.with_extension("tmp");
+    // One block so the file is closed before it is renamed.
     {
-        use std::io::Write;
+        use std::io::Write as _;
         // The hashes are secrets: readable by the agent (and Dovecot's auth process) only.
         let mut f =
             std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
@@ -99,8 +111,14 @@ pub fn write(path: &Path, text: &str, owner: Option<Owner>) -> std::io::Result<(
             // Dovecot's auth process reads the file as its internal user.
             std::os::unix::fs::fchown(&f, Some(o.uid), Some(o.gid))?;
         }
+        let secs = |t: SystemTime| t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = secs(SystemTime::now());
+        let at = previous.map_or(now, |p| now.max(secs(p) + 1));
+        let at = UNIX_EPOCH + Duration::from_secs(at);
+        f.set_modified(at)?;
+        std::fs::rename(&tmp, path)?;
+        Ok(at)
     }
-    std::fs::rename(&tmp, path)
 }
 
 #[cfg(test)]
