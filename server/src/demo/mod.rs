@@ -42,6 +42,12 @@ pub struct DemoAgent {
     pub submissions: String,
     /// Root of the site's mailboxes: `<maildir>/<user>/Maildir/{new,cur,tmp}`.
     pub maildir: PathBuf,
+    /// IMAP with STARTTLS (143 role), IMAP over TLS (993), POP3 with STARTTLS (110), POP3 over
+    /// TLS (995), served by the agent's own Dovecot; empty at a site without mailboxes.
+    pub imap: String,
+    pub imaps: String,
+    pub pop3: String,
+    pub pop3s: String,
 }
 
 impl DemoAgent {
@@ -84,7 +90,17 @@ pub fn agent_binary() -> anyhow::Result<PathBuf> {
 
 /// A free loopback port (bound and released: good enough on a quiet machine).
 pub fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    // A port is picked by binding and letting go, so the kernel may offer one again before
+    // its listener has started: never hand out the same one twice in this process.
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    for _ in 0..100 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        if GIVEN.lock().expect("not poisoned").insert(port) {
+            return Ok(port);
+        }
+    }
+    bail!("no free loopback port found")
 }
 
 /// Starts a seeded server in this process. Used by the demo, the end-to-end tests and benchmarks.
@@ -185,6 +201,15 @@ pub async fn start_agent(
     let submission = format!("127.0.0.1:{}", free_port()?);
     let submissions = format!("127.0.0.1:{}", free_port()?);
     let maildir = data_dir.join("mail");
+    let level = {
+        let (dir, _) = running.state.publisher.current();
+        dir.sites.values().find(|s| s.id.as_str() == site).map(|s| u8::from(s.level)).unwrap_or(0)
+    };
+    // Sites with mailboxes read them over IMAP and POP3 (the agent runs Dovecot).
+    let mailbox_port = || -> anyhow::Result<String> {
+        Ok(if level > 0 { format!("127.0.0.1:{}", free_port()?) } else { String::new() })
+    };
+    let (imap, imaps, pop3, pop3s) = (mailbox_port()?, mailbox_port()?, mailbox_port()?, mailbox_port()?);
     {
         // `enroll` has flags only for the port-25 role; the rest goes into agent.toml.
         let path = data_dir.join("agent.toml");
@@ -218,13 +243,17 @@ pub async fn start_agent(
             delivery.insert("retry_max_secs".into(), max.into());
         }
         cfg.insert("delivery".into(), delivery.into());
+        if level > 0 {
+            let mut imap_cfg = section(&mut cfg, "imap")?;
+            for (key, addr) in [("imap", &imap), ("imaps", &imaps), ("pop3", &pop3), ("pop3s", &pop3s)] {
+                imap_cfg.insert(key.into(), addr.clone().into());
+            }
+            imap_cfg.insert("host".into(), "127.0.0.1".into());
+            cfg.insert("imap".into(), imap_cfg.into());
+        }
         std::fs::write(&path, toml::to_string(&cfg)?)?;
     }
     let child = run_agent(agent_bin, &data_dir, &base.join(format!("agent-{site}.log")))?;
-    let level = {
-        let (dir, _) = running.state.publisher.current();
-        dir.sites.values().find(|s| s.id.as_str() == site).map(|s| u8::from(s.level)).unwrap_or(0)
-    };
     let agent = DemoAgent {
         site: site.to_owned(),
         level,
@@ -238,6 +267,10 @@ pub async fn start_agent(
         submission,
         submissions,
         maildir,
+        imap,
+        imaps,
+        pop3,
+        pop3s,
     };
     Ok((child, agent))
 }
@@ -320,7 +353,8 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
         // Retries every few seconds (not the production minute) so mail for a stopped site
         // flows soon after it is back.
-        let links = AgentLinks { pull, retry: Some((5.0, 60.0)), ..Default::default() };
+        // Reports every 15 s, so the dashboard and the users' mailbox usage move while you watch.
+        let links = AgentLinks { pull, retry: Some((5.0, 60.0)), stats_secs: Some(15), ..Default::default() };
         let (child, agent) = start_agent(&running, &agent_bin, &base, site, links).await?;
         children.push(child);
         agents.push(agent);
@@ -386,6 +420,10 @@ fn print_info(i: &DemoInfo) {
             a.maildir.display()
         );
     }
+    println!("\n  Mailboxes over IMAP and POP3 (STARTTLS / TLS):");
+    for a in i.agents.iter().filter(|a| !a.imaps.is_empty()) {
+        println!("  {:<8} imap {}  imaps {}  pop3 {}  pop3s {}", a.site, a.imap, a.imaps, a.pop3, a.pop3s);
+    }
     println!(
         "\n  Users: {} seeded, password '{}', e.g. {}",
         USERS,
@@ -423,6 +461,13 @@ fn mail_hints(i: &DemoInfo) {
     println!("  # mail from outside, in at the gateway (level 0), relayed to the branch:");
     println!("  swaks --server {} --from someone@example.net --to {branch}@{d}", gw.smtp);
     println!("  ls {}", br_agent.inbox(&branch).display());
+    if !br_agent.imaps.is_empty() {
+        println!("  # ...and read it at the branch over IMAP (the first letter in the INBOX):");
+        println!(
+            "  curl -sk --user '{branch}@{d}:{}' 'imaps://{}/INBOX;MAILINDEX=1'",
+            i.user_password, br_agent.imaps
+        );
+    }
     println!("  # a user at the head office writes to a list (submission: STARTTLS + AUTH):");
     println!(
         "  swaks --server {} -tls --auth PLAIN --auth-user {hq}@{d} --auth-password '{}' --from {hq}@{d} --to engineering@{d}",
