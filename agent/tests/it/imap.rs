@@ -399,3 +399,39 @@ print(json.dumps({"seen": seen, "sizes": sizes, "validity": sorted(validity)}))
         .unwrap();
     assert!(!alive.success(), "Dovecot stops with the agent");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_quota_holds_for_imap_append_as_for_delivery() {
+    let mut ivan = with_password(user("ivan", "msk"), PASSWORD);
+    ivan.mailbox.quota = Some(20_000);
+    let site = Site::start(vec![ivan]).await;
+    let ports = site.ports();
+    let v = py(
+        r#"
+import imaplib, ssl, sys, json
+m = imaplib.IMAP4_SSL(sys.argv[1], int(sys.argv[2]), ssl_context=ssl._create_unverified_context())
+m.login("ivan", sys.argv[3])
+_, root = m.getquotaroot("INBOX")
+small = m.append("INBOX", None, None, b"Subject: small\r\n\r\n" + b"s" * 1000 + b"\r\n")
+try:
+    big = m.append("INBOX", None, None, b"Subject: big\r\n\r\n" + b"b" * 30000 + b"\r\n")
+except imaplib.IMAP4.error as e:
+    big = ("NO", [str(e)])
+m.select("INBOX")
+_, data = m.search(None, "ALL")
+print(json.dumps({"root": [str(r) for r in root], "small": small[0], "big": [big[0], str(big[1])],
+                  "count": len(data[0].split())}))
+"#,
+        &[ports.imaps.ip().to_string(), ports.imaps.port().to_string(), PASSWORD.into()],
+    );
+    assert!(
+        v["root"].to_string().contains("(STORAGE 0 20)"),
+        "the limit is the user's quota, 20,000 bytes in KiB: {v}"
+    );
+    assert_eq!(v["small"], "OK", "{v}");
+    assert_eq!(v["big"][0], "NO", "{v}");
+    assert!(v["big"][1].as_str().unwrap().contains("OVERQUOTA"), "{v}");
+    assert_eq!(v["count"], 1, "the refused letter is not there: {v}");
+    let mut site = site;
+    site.agent.stop().await;
+}
