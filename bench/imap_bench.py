@@ -20,10 +20,23 @@ def hostport(s):
     return h, int(p)
 
 
+def logged_in(imaps, user, password):
+    """A session, once Dovecot (started by the agent with the demo) takes logins."""
+    deadline = time.monotonic() + 30
+    while True:
+        m = imaplib.IMAP4_SSL(*hostport(imaps), ssl_context=CTX)
+        try:
+            m.login(user, password)
+            return m
+        except imaplib.IMAP4.error:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def idle_latency(demo, user, password, n):
     hq = next(a for a in demo["agents"] if a["site"] == "hq")
-    m = imaplib.IMAP4_SSL(*hostport(hq["imaps"]), ssl_context=CTX)
-    m.login(user, password)
+    m = logged_in(hq["imaps"], user, password)
     m.select("INBOX")
     smtp = smtplib.SMTP(*hostport(hq["smtp"]))
     waits = []

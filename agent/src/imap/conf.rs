@@ -120,7 +120,9 @@ impl Settings<'_> {
         if a.unprivileged() {
             // Running as one ordinary user: no chroot, no user changes.
             let _ = writeln!(c, "service anvil {{\n  chroot =\n}}");
-            let _ = writeln!(c, "default_internal_group = {}", a.internal_user);
+            if let Some(g) = &a.internal_group {
+                let _ = writeln!(c, "default_internal_group = {g}");
+            }
         }
         c
     }
@@ -138,6 +140,7 @@ mod tests {
             chown: true,
             internal_user: "dovecot".into(),
             login_user: "dovenull".into(),
+            internal_group: None,
             internal: Some(Owner { uid: 103, gid: 107 }),
         };
         let s = Settings {

@@ -21,6 +21,8 @@ pub struct Accounts {
     /// `default_internal_user` and `default_login_user` of Dovecot.
     pub internal_user: String,
     pub login_user: String,
+    /// `default_internal_group`: the agent's own group when Dovecot runs as the agent.
+    pub internal_group: Option<String>,
     /// The internal user's ids when they are not the agent's: its auth process reads the
     /// passwd-file as that user.
     pub internal: Option<Owner>,
@@ -39,6 +41,8 @@ pub enum OwnerError {
     Root,
     #[error("this agent's own user (uid {0}) is not in /etc/passwd: Dovecot needs its name")]
     NoOwnName(u32),
+    #[error("this agent's own group (gid {0}) is not in /etc/group: Dovecot needs its name")]
+    NoOwnGroup(u32),
 }
 
 impl Accounts {
@@ -61,16 +65,20 @@ impl Accounts {
                 chown: true,
                 internal_user: INTERNAL_USER.into(),
                 login_user: "dovenull".into(),
+                internal_group: None,
                 internal: Some(internal),
             })
         } else {
             let (uid, gid) = (uid.as_raw(), rustix::process::getegid().as_raw());
             let (name, ..) = lookup(&passwd, |_, u| u == uid).ok_or(OwnerError::NoOwnName(uid))?;
+            let groups = std::fs::read_to_string("/etc/group").unwrap_or_default();
+            let group = group_name(&groups, gid).ok_or(OwnerError::NoOwnGroup(gid))?;
             Ok(Accounts {
                 mail: Owner { uid, gid },
                 chown: false,
                 internal_user: name.clone(),
                 login_user: name,
+                internal_group: Some(group),
                 internal: None,
             })
         }
@@ -98,6 +106,15 @@ fn lookup(passwd: &str, pick: impl Fn(&str, u32) -> bool) -> Option<(String, u32
     })
 }
 
+/// The name of group `gid` in `/etc/group` text.
+fn group_name(groups: &str, gid: u32) -> Option<String> {
+    groups.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == gid).then(|| name.to_owned())
+    })
+}
+
 /// Directories on the way to `path` that another user cannot pass through (no `x` for
 /// others), so Dovecot's mail processes would not reach the mailboxes.
 pub fn closed_ancestors(path: &Path) -> Vec<std::path::PathBuf> {
@@ -119,5 +136,6 @@ mod tests {
         assert_eq!(lookup(passwd, |n, _| n == "mail"), Some(("mail".into(), 8, 8)));
         assert_eq!(lookup(passwd, |_, u| u == 0).map(|e| e.0), Some("root".into()));
         assert_eq!(lookup(passwd, |n, _| n == "broken"), None);
+        assert_eq!(group_name("root:x:0:\nnogroup:x:65534:\n", 65534), Some("nogroup".into()));
     }
 }

@@ -1,7 +1,7 @@
 //! Runs Dovecot in the foreground as the agent's child: its log lines become the agent's, an
 //! exit is followed by a restart after a growing pause, and the agent's stop stops it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,8 @@ const MAX_PAUSE: Duration = Duration::from_secs(60);
 const HEALTHY: Duration = Duration::from_secs(60);
 /// How long Dovecot gets to stop its processes before it is killed.
 const STOP_GRACE: Duration = Duration::from_secs(5);
+/// util-linux's `setpriv` (in every Debian).
+const SETPRIV: &str = "/usr/bin/setpriv";
 
 pub(super) struct Supervisor {
     pub(super) binary: PathBuf,
@@ -30,6 +32,8 @@ pub(super) struct Supervisor {
 impl Supervisor {
     pub(super) async fn run(self, mut stop: watch::Receiver<bool>) {
         let mut pause = FIRST_PAUSE;
+        // A Dovecot of this agent that outlived it (the agent was killed) holds the ports.
+        self.stop_leftover().await;
         while !*stop.borrow() {
             let _ = std::fs::remove_file(&self.pidfile);
             let started = Instant::now();
@@ -69,8 +73,40 @@ impl Supervisor {
         }
     }
 
+    /// Stops the Dovecot named by the pid file if it runs this agent's configuration.
+    async fn stop_leftover(&self) {
+        let Some(pid) =
+            std::fs::read_to_string(&self.pidfile).ok().and_then(|t| t.trim().parse::<i32>().ok())
+        else {
+            return;
+        };
+        let proc = PathBuf::from(format!("/proc/{pid}"));
+        let ours = std::fs::read(proc.join("cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains(&*self.conf.to_string_lossy()));
+        let Some(p) = rustix::process::Pid::from_raw(pid).filter(|_| ours) else { return };
+        tracing::warn!(target: "dovecot", pid, "stopping a Dovecot left running by an earlier start of this agent");
+        let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + STOP_GRACE;
+        while proc.exists() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        if proc.exists() {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     fn spawn(&self) -> std::io::Result<Child> {
-        let mut child = Command::new(&self.binary)
+        // Dovecot must not outlive the agent (a killed agent cannot stop it): util-linux's
+        // setpriv gives it a parent-death signal, which needs no unsafe code here.
+        let mut cmd = if Path::new(SETPRIV).exists() {
+            let mut c = Command::new(SETPRIV);
+            c.arg("--pdeathsig").arg("TERM").arg("--").arg(&self.binary);
+            c
+        } else {
+            Command::new(&self.binary)
+        };
+        let mut child = cmd
             .arg("-F")
             .arg("-c")
             .arg(&self.conf)
