@@ -18,6 +18,7 @@
 pub mod conf;
 pub mod owner;
 pub mod passwd;
+pub mod state;
 mod supervise;
 
 use std::net::{SocketAddr, TcpListener};
