@@ -5,9 +5,12 @@
 //!
 //! The receiving agent extends the first two the way Dovecot itself writes them: it takes the
 //! dot-lock `<file>.lock` (created exclusively), writes the new text into it and renames it
-//! over the file, so it never races Dovecot, and a reader sees the old or the new file whole.
-//! The new file's modification time is at least one second past the old one's: Dovecot
-//! re-reads `dovecot-keywords` only when its time in seconds has changed.
+//! over the file, so a reader sees the old or the new file whole. `subscriptions` is guarded
+//! by that lock alone; Dovecot writes `dovecot-keywords` only under the folder's
+//! `dovecot-uidlist.lock`, so the agent holds that one too (Dovecot 2.3
+//! `maildir-keywords.c`, `subscription-file.c`). Names are only ever added, at the end. The
+//! new file's modification time is at least one second past the old one's: Dovecot re-reads
+//! `dovecot-keywords` only when its time in seconds has changed.
 
 use std::io::Write as _;
 use std::os::unix::fs::OpenOptionsExt as _;
@@ -18,6 +21,8 @@ use crate::durable::{self, Owner};
 
 pub const KEYWORDS: &str = "dovecot-keywords";
 pub const SUBSCRIPTIONS: &str = "subscriptions";
+/// The dot-lock Dovecot holds on a folder while it syncs it (and writes its keywords).
+const UIDLIST_LOCK: &str = "dovecot-uidlist.lock";
 
 /// Keyword letters `a`–`z`: Dovecot's Maildir has no room for a 27th keyword in file names.
 const MAX_KEYWORDS: usize = 26;
@@ -80,18 +85,18 @@ pub fn letters_for(folder_dir: &Path, names: &[String], owner: Option<Owner>) ->
     if names.iter().all(|n| known.iter().any(|k| k.as_deref() == Some(n.as_str()))) {
         return Ok(letters(&known));
     }
-    // Under the lock, from the file as it is now (Dovecot may have added one meanwhile).
+    // Dovecot writes `dovecot-keywords` only while it holds the folder's uidlist lock (and
+    // removes a `dovecot-keywords.lock` it finds): that lock is the one to hold. From the file
+    // as it is now (Dovecot may have added one meanwhile).
+    let _uidlist = Lock::take(&folder_dir.join(UIDLIST_LOCK))?;
     let mut known = Vec::new();
     rewrite_locked(&path, owner, |old| {
         known = parse_keywords(old);
         for n in &names {
-            if known.iter().any(|k| k.as_deref() == Some(n.as_str())) {
-                continue;
-            }
-            match known.iter().position(Option::is_none) {
-                Some(free) => known[free] = Some((*n).clone()),
-                None if known.len() < MAX_KEYWORDS => known.push(Some((*n).clone())),
-                None => {}
+            // Only at the end, never in a gap: a Dovecot that read the file before names a
+            // letter in a gap `unknown-<n>` without looking again; past the end it re-reads.
+            if !known.iter().any(|k| k.as_deref() == Some(n.as_str())) && known.len() < MAX_KEYWORDS {
+                known.push(Some((*n).clone()));
             }
         }
         let mut text = String::new();
@@ -229,6 +234,22 @@ fn rewrite_locked(
     }
 }
 
+/// A dot-lock held until dropped.
+struct Lock(std::path::PathBuf);
+
+impl Lock {
+    fn take(path: &Path) -> std::io::Result<Lock> {
+        take_lock(path)?;
+        Ok(Lock(path.to_owned()))
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// Creates the dot-lock `lock`, waiting up to 10 s for another holder; a lock untouched for
 /// two minutes (Dovecot's stale time for these files) is taken over.
 fn take_lock(lock: &Path) -> std::io::Result<std::fs::File> {
@@ -267,9 +288,19 @@ mod tests {
         assert_eq!(names_of("RSac", &known), ["$Work", "Old"]);
         assert_eq!(names_of("Sb", &known), Vec::<String>::new(), "an unknown letter has no name");
         let got = letters_for(d, &["Old".into(), "Urgent".into(), "$Work".into()], None).unwrap();
-        assert_eq!(got, "cba", "the free index 1 is taken");
-        assert_eq!(std::fs::read_to_string(d.join(KEYWORDS)).unwrap(), "0 $Work\n1 Urgent\n2 Old\n");
-        assert!(!d.join("dovecot-keywords.lock").exists());
+        assert_eq!(got, "cda", "a new name goes at the end, never into the gap at 1");
+        assert_eq!(std::fs::read_to_string(d.join(KEYWORDS)).unwrap(), "0 $Work\n2 Old\n3 Urgent\n");
+        assert!(!d.join("dovecot-keywords.lock").exists() && !d.join(UIDLIST_LOCK).exists());
+        // While Dovecot holds the folder's uidlist lock, the file is not touched.
+        std::fs::write(d.join(UIDLIST_LOCK), "").unwrap();
+        let held = std::thread::spawn({
+            let d = d.to_owned();
+            move || letters_for(&d, &["Later".into()], None).unwrap()
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!std::fs::read_to_string(d.join(KEYWORDS)).unwrap().contains("Later"));
+        std::fs::remove_file(d.join(UIDLIST_LOCK)).unwrap();
+        assert_eq!(held.join().unwrap(), "e");
         // A new folder gets the file; a name that is no keyword is left out.
         let e = d.join("empty");
         std::fs::create_dir(&e).unwrap();
