@@ -23,6 +23,7 @@ use sha2::{Digest as _, Sha256};
 use tokio::sync::watch;
 
 use crate::deliver::DirectorySource;
+use crate::imap::state;
 use crate::mail::maildir::{self, valid_folder};
 use crate::mail::trace::MoveMark;
 use crate::mail::{crlf, header};
@@ -100,7 +101,12 @@ struct Found {
     /// The unique part of the file name (before `:`).
     unique: String,
     new: bool,
+    /// The system flags (upper case letters).
     flags: String,
+    /// The names of its keywords (from the folder's `dovecot-keywords`).
+    keywords: Vec<String>,
+    /// Whether its folder is subscribed.
+    subscribed: bool,
 }
 
 impl Mover {
@@ -162,8 +168,11 @@ impl Mover {
         stop: &watch::Receiver<bool>,
     ) -> std::io::Result<usize> {
         let md = maildir::mailbox(&self.cfg.maildir_root, user);
-        let found = tokio::task::spawn_blocking(move || letters(&md)).await.map_err(std::io::Error::other)?;
+        let scan = md.clone();
+        let found =
+            tokio::task::spawn_blocking(move || letters(&scan)).await.map_err(std::io::Error::other)?;
         if found.is_empty() {
+            self.clean(user, md).await;
             return Ok(0);
         }
         let name = user.to_string();
@@ -177,7 +186,33 @@ impl Mover {
         tracing::info!(user = %name, to = %to, letters = found.len(), "moving a mailbox");
         let result = self.hand_over(user, found, &mut p, stop).await;
         self.progress.done(&name);
+        if result.is_ok() {
+            self.clean(user, md).await;
+        }
         result
+    }
+
+    /// Once no letter of `user` is left here, removes Dovecot's state of his Maildir (index
+    /// files, keywords, subscriptions): they describe letters that live elsewhere now, and a
+    /// move back must start clean. A letter is never removed.
+    async fn clean(&self, user: &LocalPart, md: PathBuf) {
+        let dir = (self.cfg.directory)();
+        if dir.user(user).is_none_or(|u| u.site == self.cfg.site) {
+            return;
+        }
+        let done = tokio::task::spawn_blocking(move || {
+            if letters(&md).is_empty() { crate::imap::state::remove_all(&md) } else { Ok(0) }
+        })
+        .await
+        .map_err(std::io::Error::other)
+        .and_then(|r| r);
+        match done {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(user = %user, files = n, "mailbox moved: Dovecot's state here removed"),
+            Err(e) => {
+                tracing::warn!(user = %user, error = %e, "cannot remove Dovecot's state of a moved mailbox")
+            }
+        }
     }
 
     async fn hand_over(
@@ -228,6 +263,8 @@ impl Mover {
                 folder: f.folder.clone(),
                 new: f.new,
                 flags: f.flags.clone(),
+                keywords: f.keywords.clone(),
+                subscribed: f.subscribed,
             };
             let msg = Incoming {
                 reverse_path: None,
@@ -283,8 +320,11 @@ fn users_away(root: &Path, dir: &Directory, me: &SiteId) -> std::io::Result<Vec<
         .collect())
 }
 
-/// Every letter in `md` (INBOX and Maildir++ folders), `new/` before `cur/`.
+/// Every letter in `md` (INBOX and Maildir++ folders), `new/` before `cur/`. A letter in
+/// `new/` with flags (Dovecot renames it there when a client sets flags before it is seen)
+/// counts as in `cur/`.
 fn letters(md: &Path) -> Vec<Found> {
+    let subscribed = state::subscriptions(md);
     let mut out = Vec::new();
     let mut folders = vec![(md.to_owned(), String::new())];
     if let Ok(entries) = std::fs::read_dir(md) {
@@ -299,9 +339,11 @@ fn letters(md: &Path) -> Vec<Found> {
         }
     }
     for (path, folder) in folders {
+        let keywords = state::keywords(&path);
+        let sub = subscribed.contains(&state::subscription_name(&folder));
         for new in [true, false] {
-            let sub = path.join(if new { "new" } else { "cur" });
-            let Ok(entries) = std::fs::read_dir(&sub) else { continue };
+            let dir = path.join(if new { "new" } else { "cur" });
+            let Ok(entries) = std::fs::read_dir(&dir) else { continue };
             let mut files: Vec<_> = entries
                 .flatten()
                 .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
@@ -311,12 +353,16 @@ fn letters(md: &Path) -> Vec<Found> {
             files.sort();
             for name in files {
                 let (unique, flags) = maildir::split_info(&name);
+                let system: String = flags.chars().filter(char::is_ascii_uppercase).collect();
+                let keywords = state::names_of(&flags, &keywords);
                 out.push(Found {
-                    path: sub.join(&name),
+                    path: dir.join(&name),
                     folder: folder.clone(),
                     unique: unique.to_owned(),
-                    new,
-                    flags: if new { String::new() } else { flags },
+                    new: new && system.is_empty() && keywords.is_empty(),
+                    flags: system,
+                    keywords,
+                    subscribed: sub,
                 });
             }
         }
@@ -350,15 +396,22 @@ mod tests {
         std::fs::write(md.join("cur/2.b.h:2,RS"), "x").unwrap();
         std::fs::write(md.join("tmp/3.c.h"), "x").unwrap();
         std::fs::write(md.join(".Sent/cur/4.d.h:2,S"), "x").unwrap();
-        let mut got: Vec<_> =
-            letters(&md).into_iter().map(|f| (f.folder, f.unique, f.new, f.flags)).collect();
+        std::fs::write(md.join(".Sent/new/5.e.h,S=1,W=2:2,FSba"), "x").unwrap();
+        std::fs::write(md.join(".Sent/dovecot-keywords"), "0 $Work\n1 Later\n").unwrap();
+        std::fs::write(md.join("subscriptions"), "V\t2\n\nSent\n").unwrap();
+        let mut got: Vec<_> = letters(&md)
+            .into_iter()
+            .map(|f| (f.folder, f.unique, f.new, f.flags, f.keywords.join(" "), f.subscribed))
+            .collect();
         got.sort();
+        let s = String::from;
         assert_eq!(
             got,
             vec![
-                ("".into(), "1.a.h".into(), true, "".into()),
-                ("".into(), "2.b.h".into(), false, "RS".into()),
-                ("Sent".into(), "4.d.h".into(), false, "S".into()),
+                (s(""), s("1.a.h"), true, s(""), s(""), false),
+                (s(""), s("2.b.h"), false, s("RS"), s(""), false),
+                (s("Sent"), s("4.d.h"), false, s("S"), s(""), true),
+                (s("Sent"), s("5.e.h,S=1,W=2"), false, s("FS"), s("Later $Work"), true),
             ]
         );
     }

@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use pochta_directory::LocalPart;
 
 use crate::durable::{self, Durable, Owner, Write};
+use crate::imap::state;
 use crate::mail::maildir::{self, CopyName};
 use crate::mail::trace::MoveMark;
 
@@ -133,7 +134,9 @@ impl Maildirs {
     /// into `new/`, or `cur/` with its flags, of INBOX or the Maildir++ folder `.<folder>/`,
     /// named by the move id ([`CopyName::Moved`]) — a mailbox that already holds that name is
     /// skipped, so a letter sent twice is filed once. `data` is the letter without the move's
-    /// trace.
+    /// trace. Its keywords get the letters of the destination folder's `dovecot-keywords`
+    /// (extended when needed), and a subscribed folder joins the mailbox's `subscriptions`,
+    /// both before the letter is there ([`crate::imap::state`]).
     pub async fn file_moved(
         &self,
         users: &[LocalPart],
@@ -156,10 +159,37 @@ impl Maildirs {
                 results.push(Ok(()));
                 continue;
             }
-            let dest = if moved.new {
+            // Dovecot's keywords and subscriptions first, so Dovecot never sees the letter
+            // before the keyword names its letters stand for.
+            let state = {
+                let (md, top, owner) = (md.clone(), self.path(user), self.owner);
+                let (keywords, folder, subscribed) =
+                    (moved.keywords.clone(), moved.folder.clone(), moved.subscribed);
+                tokio::task::spawn_blocking(move || {
+                    if subscribed {
+                        state::subscribe(&top, &state::subscription_name(&folder), owner)?;
+                    }
+                    state::letters_for(&md, &keywords, owner)
+                })
+                .await
+                .map_err(std::io::Error::other)
+                .and_then(|r| r)
+            };
+            let keywords = match state {
+                Ok(k) => k,
+                Err(e) => {
+                    results.push(Err(e));
+                    continue;
+                }
+            };
+            let dest = if moved.new && keywords.is_empty() {
                 md.join("new").join(&name)
             } else {
-                md.join("cur").join(maildir::with_flags(&name, &moved.flags))
+                let mut flags: Vec<char> =
+                    moved.flags.chars().filter(char::is_ascii_uppercase).chain(keywords.chars()).collect();
+                flags.sort_unstable();
+                flags.dedup();
+                md.join("cur").join(maildir::with_flags(&name, &flags.into_iter().collect::<String>()))
             };
             let write = Write::via(md.join("tmp").join(&name), dest, data.clone()).owned_by(self.owner);
             results.push(self.durable.commit(vec![write]).await);

@@ -14,11 +14,15 @@
 //!
 //! Architecture Invariant: the agent alone writes letters into `new/` (through `tmp/`, fsynced,
 //! renamed), Dovecot alone moves them to `cur/` and writes its index files; neither edits a
-//! file the other wrote, so Dovecot never sees a letter half-written.
+//! file the other wrote, so Dovecot never sees a letter half-written. The one exception is a
+//! mailbox move ([`state`]): the receiving agent files a moved letter into `cur/` and extends
+//! `dovecot-keywords` and `subscriptions` (under Dovecot's dot-lock, by rename, before the
+//! letter exists), and the old site's mover removes Dovecot's state once no letter is left.
 
 pub mod conf;
 pub mod owner;
 pub mod passwd;
+pub mod state;
 mod supervise;
 
 use std::net::{SocketAddr, TcpListener};

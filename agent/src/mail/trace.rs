@@ -10,6 +10,12 @@
 //!   empty: INBOX) and with which Maildir flags. `mac` (HMAC-SHA-256 with the deployment's peer
 //!   secret, truncated to 128 bits, checked in constant time) keeps anyone else from choosing
 //!   where a letter lands.
+//! * [`MOVE_STATE`] — `X-Pochta-Move-State: id=<move id> keywords=<hex>,<hex> subscribed=<yes|no>
+//!   mac=<hex>`, just above the move field: the letter's IMAP keywords by name and whether its
+//!   folder was subscribed. A field of its own, signed on its own over the same move id, because
+//!   agents of older versions refuse a move field with a key they do not know (they would file
+//!   the letter into INBOX with the field in it); they take this one out with the other trace
+//!   fields above the move field and file the letter as before, without keywords.
 //!
 //! * [`FORWARDED`] — `X-Pochta-Forwarded: <user's official address> mac=<hex>`, put on top of
 //!   the copy a user's forwarding sends on (see `queue::forward`). It counts forwarding hops
@@ -29,6 +35,7 @@ use super::maildir::CopyName;
 
 pub const RELAY: &str = "X-Pochta-Relay";
 pub const MOVE: &str = "X-Pochta-Move";
+pub const MOVE_STATE: &str = "X-Pochta-Move-State";
 pub const FORWARDED: &str = "X-Pochta-Forwarded";
 
 /// The forwarding field of user `official`, signed with the peer secret, with its line ending.
@@ -98,8 +105,13 @@ pub struct MoveMark {
     pub folder: String,
     /// In `new/` (unread, never seen) rather than `cur/`.
     pub new: bool,
-    /// The Maildir flags of `cur/` (`:2,<flags>`).
+    /// The Maildir flags of `cur/` (`:2,<flags>`): the system flags, upper case; keyword
+    /// letters mean nothing outside their folder, so keywords travel by name instead.
     pub flags: String,
+    /// The IMAP keywords set on the letter, by name ([`MOVE_STATE`]).
+    pub keywords: Vec<String>,
+    /// Whether the letter's folder was subscribed ([`MOVE_STATE`]).
+    pub subscribed: bool,
 }
 
 /// A moved letter as the receiver reads it: the mark, and where the letter as it was starts
@@ -116,11 +128,48 @@ impl MoveMark {
         CopyName::Moved { secs: self.secs, id: self.id.clone() }
     }
 
-    /// The signed field, with its line ending.
+    /// The signed fields (the state field, then the move field), with their line endings.
     pub fn field(&self, secret: &str) -> String {
         let value = self.signed_part();
-        let mac = hex::encode(&mac(secret, &value).finalize().into_bytes()[..16]);
-        header::field(MOVE, &format!("{value} mac={mac}"))
+        let tag = hex::encode(&mac(secret, &value).finalize().into_bytes()[..16]);
+        let state = self.state_part();
+        let state_tag =
+            hex::encode(&mac(secret, &format!("move-state {state}")).finalize().into_bytes()[..16]);
+        header::field(MOVE_STATE, &format!("{state} mac={state_tag}"))
+            + &header::field(MOVE, &format!("{value} mac={tag}"))
+    }
+
+    fn state_part(&self) -> String {
+        let keywords: Vec<String> = self.keywords.iter().map(|k| hex::encode(k.as_bytes())).collect();
+        format!(
+            "id={} keywords={} subscribed={}",
+            self.id,
+            keywords.join(","),
+            if self.subscribed { "yes" } else { "no" }
+        )
+    }
+
+    /// Reads a state field's signed part into `self` if it is for this move id.
+    fn read_state(&mut self, signed: &str) -> Option<()> {
+        let (mut keywords, mut subscribed, mut id) = (Vec::new(), false, None);
+        for part in signed.split(' ') {
+            let (k, v) = part.split_once('=')?;
+            match k {
+                "id" => id = Some(v),
+                "keywords" => {
+                    for k in v.split(',').filter(|k| !k.is_empty()) {
+                        keywords.push(String::from_utf8(hex::decode(k).ok()?).ok()?);
+                    }
+                }
+                "subscribed" => subscribed = v == "yes",
+                // Room for more: a key of a later version is skipped.
+                _ => {}
+            }
+        }
+        (id? == self.id).then_some(())?;
+        self.keywords = keywords;
+        self.subscribed = subscribed;
+        Some(())
     }
 
     fn signed_part(&self) -> String {
@@ -140,8 +189,15 @@ impl MoveMark {
         let field = header::first(data, MOVE)?;
         let (signed, tag) = field.text()?.rsplit_once(" mac=")?;
         mac(secret, signed).verify_truncated_left(&hex::decode(tag).ok().filter(|t| t.len() == 16)?).ok()?;
-        let mut m =
-            MoveMark { id: String::new(), secs: 0, folder: String::new(), new: false, flags: String::new() };
+        let mut m = MoveMark {
+            id: String::new(),
+            secs: 0,
+            folder: String::new(),
+            new: false,
+            flags: String::new(),
+            keywords: Vec::new(),
+            subscribed: false,
+        };
         for part in signed.split(' ') {
             let (k, v) = part.split_once('=')?;
             match k {
@@ -154,7 +210,22 @@ impl MoveMark {
             }
         }
         let folder_ok = m.folder.is_empty() || super::maildir::valid_folder(&m.folder);
-        (!m.id.is_empty() && folder_ok).then_some(Moved { mark: m, start: field.span.end })
+        if m.id.is_empty() || !folder_ok {
+            return None;
+        }
+        // The state field stands above the move field; without one (a sender of an older
+        // version), no keywords and no subscription.
+        let above = header::fields(data).take_while(|f| f.span.end <= field.span.start);
+        for f in above.filter(|f| f.is(MOVE_STATE)) {
+            let Some((signed, tag)) = f.text().and_then(|t| t.rsplit_once(" mac=")) else { continue };
+            let Some(tag) = hex::decode(tag).ok().filter(|t| t.len() == 16) else { continue };
+            if mac(secret, &format!("move-state {signed}")).verify_truncated_left(&tag).is_ok()
+                && m.read_state(signed).is_some()
+            {
+                break;
+            }
+        }
+        Some(Moved { mark: m, start: field.span.end })
     }
 }
 
@@ -182,7 +253,47 @@ mod tests {
     }
 
     fn mark(folder: &str, new: bool, flags: &str) -> MoveMark {
-        MoveMark { id: "abc123".into(), secs: 1700000000, folder: folder.into(), new, flags: flags.into() }
+        MoveMark {
+            id: "abc123".into(),
+            secs: 1700000000,
+            folder: folder.into(),
+            new,
+            flags: flags.into(),
+            keywords: vec![],
+            subscribed: false,
+        }
+    }
+
+    #[test]
+    fn keywords_and_the_subscription_travel_signed_and_older_agents_still_file_the_letter() {
+        let m = MoveMark {
+            keywords: vec!["$Work".into(), "Личное".into()],
+            subscribed: true,
+            ..mark("Work", false, "S")
+        };
+        let f = m.field("s3cret");
+        assert!(f.starts_with("X-Pochta-Move-State: "), "{f}");
+        let data = format!("Received: by b\r\n{f}Subject: hi\r\n\r\nbody\r\n");
+        let got = MoveMark::find(data.as_bytes(), "s3cret").unwrap();
+        assert_eq!(got.mark, m);
+        assert_eq!(&data[got.start..], "Subject: hi\r\n\r\nbody\r\n");
+        // A forged or altered state field is ignored; the letter is still filed where it was.
+        let forged = data.replace("subscribed=yes", "subscribed=no");
+        let got = MoveMark::find(forged.as_bytes(), "s3cret").unwrap();
+        assert_eq!(got.mark, MoveMark { keywords: vec![], subscribed: false, ..m.clone() });
+        // The state field of another letter does not apply to this one.
+        let other = MoveMark { id: "def456".into(), ..m.clone() }.field("s3cret");
+        let (other_state, _) = other.split_at(other.find("X-Pochta-Move:").unwrap());
+        let (_, this_move) = f.split_at(f.find("X-Pochta-Move:").unwrap());
+        let mixed = format!("{other_state}{this_move}\r\n");
+        assert!(MoveMark::find(mixed.as_bytes(), "s3cret").unwrap().mark.keywords.is_empty());
+        // What an agent of the previous version reads: the move field alone, every key known.
+        let (_, old_view) = f.split_at(f.find("X-Pochta-Move:").unwrap());
+        let value = old_view.trim_end().strip_prefix("X-Pochta-Move: ").unwrap();
+        for part in value.split(' ') {
+            let key = part.split_once('=').unwrap().0;
+            assert!(["id", "secs", "folder", "in", "flags", "mac"].contains(&key), "{key}");
+        }
     }
 
     #[test]

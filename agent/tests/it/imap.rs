@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::helpers::*;
 
-const PASSWORD: &str = "correct horse 1";
+pub const PASSWORD: &str = "correct horse 1";
 
 /// A standalone agent of site `msk` with IMAP, IMAPS, POP3 and POP3S on free ports.
 struct Site {
@@ -28,7 +28,7 @@ struct Ports {
     pop3s: SocketAddr,
 }
 
-fn with_password(mut u: User, password: &str) -> User {
+pub fn with_password(mut u: User, password: &str) -> User {
     u.password = Some(PasswordHash::create(password));
     u
 }
@@ -136,7 +136,7 @@ impl Site {
 }
 
 /// Runs a Python script with `args`; its last line of output, as JSON.
-fn py(script: &str, args: &[String]) -> Value {
+pub fn py(script: &str, args: &[String]) -> Value {
     let out = std::process::Command::new("python3")
         .arg("-c")
         .arg(script)

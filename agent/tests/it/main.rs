@@ -8,6 +8,7 @@ mod cli;
 mod deliver;
 mod helpers;
 mod imap;
+mod imap_move;
 mod mailbox;
 mod mailbox_move;
 mod ordering;
