@@ -156,7 +156,7 @@ async fn create(
         mailbox: MailboxSettings { quota: body.quota, forward: body.forward, vacation: body.vacation },
     };
     let (name, _) = manage::users::create(&st, &admin.author, new).await?;
-    Ok((StatusCode::CREATED, view(&st, name.as_str())?))
+    Ok((StatusCode::CREATED, view(&st, &name.to_string())?))
 }
 
 #[derive(Deserialize)]

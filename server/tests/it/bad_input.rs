@@ -333,3 +333,25 @@ async fn bad_input_changes_nothing(backend: Backend) {
     assert_eq!(app.ok("/groups/staff").await["members"], json!(["ivanov@example.org"]));
     assert_eq!(app.ok("/sites").await.as_array().unwrap().len(), 2);
 }
+
+both_backends!(a_quoted_name_is_answered_as_it_was_created);
+/// A user created under a quoted local part used to be answered 422 after the commit (the
+/// answer looked him up again by his unquoted text, which is not a valid local part), so a
+/// client told "refused" found him listed, replicated and receiving mail. Whatever the answer
+/// is, it must say what happened.
+async fn a_quoted_name_is_answered_as_it_was_created(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.site("msk", 1).await;
+    let before = app.version().await;
+    let (status, body) = app.post("/users", json!({"name": "\"../../etc-x2\"", "site": "msk"})).await;
+    let (_, list) = app.get("/users").await;
+    let listed = list.to_string().contains("etc-x2");
+    if status.is_success() {
+        assert!(listed, "a created user is listed: {body}");
+        assert_eq!(app.version().await, before + 1);
+    } else {
+        assert!(status.is_client_error(), "{status} {body}");
+        assert!(!listed, "a refused user was created anyway: {list}");
+        assert_eq!(app.version().await, before, "a refusal moved the version");
+    }
+}
