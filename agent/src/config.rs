@@ -271,6 +271,9 @@ pub struct DeliveryConfig {
     pub timeout_secs: f64,
     /// The name this agent gives in EHLO and in DSNs. Empty: `<site>.<domain>`.
     pub hostname: String,
+    /// Files in a Maildir's `tmp/` older than this were left by a crash (a delivery renames
+    /// its file within moments) and are removed; the Maildir convention's 36 hours.
+    pub tmp_grace_secs: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -284,6 +287,7 @@ impl Default for DeliveryConfig {
             concurrency: 64,
             timeout_secs: 60.0,
             hostname: String::new(),
+            tmp_grace_secs: 36 * 3600,
         }
     }
 }

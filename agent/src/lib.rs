@@ -246,6 +246,11 @@ impl App {
         let move_task = tokio::spawn(mover.run(replica.subscribe(), stop_rx.clone()));
         let schedule = queue::Schedule::from_config(&cfg.delivery, deliverer.context().hostname.clone());
         let imap_task = imap.map(|i| tokio::spawn(i.run(replica.clone(), stop_rx.clone())));
+        let sweep_task = tokio::spawn(sweep_tmp(
+            deliverer.context().maildir_root.clone(),
+            Duration::from_secs(cfg.delivery.tmp_grace_secs),
+            stop_rx.clone(),
+        ));
         let queue_task = tokio::spawn(queue.clone().run(schedule, stop_rx));
 
         let served = tokio::select! {
@@ -268,6 +273,7 @@ impl App {
         }
         let _ = move_task.await;
         let _ = queue_task.await;
+        let _ = sweep_task.await;
         if let Some(t) = imap_task {
             let _ = t.await;
         }
@@ -403,6 +409,22 @@ fn deliverer(
     };
     deliver::Deliverer::new(ctx, durable)
         .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))
+}
+
+/// Sweeps the Maildirs' `tmp/` at start and every hour until `stop`.
+async fn sweep_tmp(root: PathBuf, grace: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        let r = root.clone();
+        let removed =
+            tokio::task::spawn_blocking(move || deliver::maildir::sweep_tmp(&r, grace)).await.unwrap_or(0);
+        if removed > 0 {
+            tracing::info!(removed, "removed files a crash left in Maildir tmp/");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
 }
 
 /// What mail clients at this site connect to: submission from `[smtp]`, IMAP and POP3 from

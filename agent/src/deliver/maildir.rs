@@ -197,3 +197,30 @@ impl Maildirs {
         results
     }
 }
+
+/// Removes the files in the `tmp/` of every mailbox and folder under `root` that were last
+/// changed more than `grace` ago: what a crash between writing and renaming left behind
+/// (never a letter: a letter is in `new/` or `cur/`). Returns how many were removed.
+pub fn sweep_tmp(root: &Path, grace: std::time::Duration) -> usize {
+    let Some(cutoff) = std::time::SystemTime::now().checked_sub(grace) else { return 0 };
+    let mut removed = 0;
+    let Ok(users) = std::fs::read_dir(root) else { return 0 };
+    for user in users.flatten() {
+        let md = user.path().join("Maildir");
+        let folders = std::fs::read_dir(&md).into_iter().flatten().flatten().filter_map(|e| {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            (name.starts_with('.') && name.len() > 1 && e.path().is_dir()).then(|| e.path())
+        });
+        for dir in std::iter::once(md.clone()).chain(folders) {
+            let Ok(files) = std::fs::read_dir(dir.join("tmp")) else { continue };
+            for f in files.flatten() {
+                let old = f.metadata().ok().filter(|m| m.is_file()).and_then(|m| m.modified().ok());
+                if old.is_some_and(|t| t < cutoff) && std::fs::remove_file(f.path()).is_ok() {
+                    removed += 1;
+                }
+            }
+        }
+    }
+    removed
+}

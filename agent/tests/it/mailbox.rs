@@ -489,3 +489,35 @@ async fn a_forwarding_loop_across_two_sites_ends_with_one_copy_each() {
         a.stop().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn files_a_crash_left_in_maildir_tmp_are_removed_after_the_grace_period() {
+    let root = tempfile::tempdir().unwrap();
+    let mail = root.path().join("mail");
+    let ago = |secs: u64| std::time::SystemTime::now() - Duration::from_secs(secs);
+    let put = |path: PathBuf, at: std::time::SystemTime| {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, "half a letter").unwrap();
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(at).unwrap();
+        path
+    };
+    let md = mail.join("ivan").join("Maildir");
+    let stale = put(md.join("tmp").join("1700000000.crashed.host"), ago(7200));
+    let stale_folder = put(md.join(".Work").join("tmp").join("1700000001.crashed.host"), ago(7200));
+    let writing = put(md.join("tmp").join("1700000002.in-flight.host"), ago(60));
+    let letter = put(md.join("cur").join("1700000003.old-letter.host:2,S"), ago(30 * 86400));
+    let dep = Deployment::new();
+    let mut cfg = config(&dep, "a1", "msk", dead_server(), "127.0.0.1:0".parse().unwrap());
+    cfg.delivery.maildir_root = mail.clone();
+    cfg.delivery.tmp_grace_secs = 3600;
+    let dir = write_config(root.path(), "agent", &cfg);
+    let mut agent = TestAgent::start(&dir).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stale.exists() || stale_folder.exists() {
+        assert!(Instant::now() < deadline, "the agent removes what a crash left in tmp/");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(writing.exists(), "a file younger than the grace period stays");
+    assert!(letter.exists(), "a letter is never touched, however old");
+    agent.stop().await;
+}
