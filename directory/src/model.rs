@@ -360,8 +360,15 @@ pub enum DirectoryError {
     VacationEndsBeforeStart,
     #[error("the vacation reply's interval must be 1 to {MAX_VACATION_DAYS} days")]
     BadVacationInterval,
-    #[error("the text contains control characters")]
-    ControlCharacters,
+    /// The field (`display_name`, `description`, `name`, `vacation_subject`, `vacation_text`)
+    /// holds a control character: such text would break the mail headers and pages built from it.
+    #[error("the {0} contains control characters")]
+    ControlCharacters(&'static str),
+}
+
+/// Whether one-line directory text holds a control character (CR, LF, NUL, TAB, DEL, C1, ...).
+fn has_control(text: &str) -> bool {
+    text.chars().any(char::is_control)
 }
 
 /// The whole directory of one mail domain.
@@ -434,6 +441,9 @@ impl Directory {
     pub fn check(&self, op: &Op) -> Result<(), DirectoryError> {
         match op {
             Op::PutSite(s) => {
+                if has_control(&s.name) {
+                    return Err(DirectoryError::ControlCharacters("name"));
+                }
                 let n = self.users_at(&s.id).count();
                 if !s.level.has_mailboxes() && n > 0 {
                     return Err(DirectoryError::SiteNotEmpty(s.id.clone(), n));
@@ -448,6 +458,9 @@ impl Directory {
                 if n > 0 { Err(DirectoryError::SiteNotEmpty(id.clone(), n)) } else { Ok(()) }
             }
             Op::PutUser(u) => {
+                if has_control(&u.display_name) {
+                    return Err(DirectoryError::ControlCharacters("display_name"));
+                }
                 self.name_free(&u.name, true)?;
                 self.check_mailbox(u)?;
                 match self.sites.get(&u.site) {
@@ -460,6 +473,9 @@ impl Directory {
                 self.users.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchUser(name.clone()))
             }
             Op::PutGroup(g) => {
+                if has_control(&g.description) {
+                    return Err(DirectoryError::ControlCharacters("description"));
+                }
                 self.name_free(&g.name, false)?;
                 if g.members.contains(&self.official(&g.name)) {
                     return Err(DirectoryError::SelfMember(match g.kind {
@@ -498,10 +514,11 @@ impl Directory {
                 return Err(DirectoryError::BadVacationText);
             }
             // A header may not carry line breaks; the body may, but no other controls.
-            if v.subject.chars().any(char::is_control)
-                || v.text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t')
-            {
-                return Err(DirectoryError::ControlCharacters);
+            if has_control(&v.subject) {
+                return Err(DirectoryError::ControlCharacters("vacation_subject"));
+            }
+            if v.text.chars().any(|c| c.is_control() && c != '\n' && c != '\r' && c != '\t') {
+                return Err(DirectoryError::ControlCharacters("vacation_text"));
             }
             if let (Some(s), Some(e)) = (v.start, v.end)
                 && e < s
@@ -642,7 +659,10 @@ mod tests {
         u.mailbox.forward =
             Some(Forwarding { to: [Address::parse("boss@other.example").unwrap()].into(), keep_copy: false });
         u.mailbox.vacation = Some(Vacation { subject: "a\r\nBcc: x@y".into(), ..vacation() });
-        assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::ControlCharacters));
+        assert_eq!(
+            d.apply(&Op::PutUser(u.clone())),
+            Err(DirectoryError::ControlCharacters("vacation_subject"))
+        );
         u.mailbox.vacation = Some(Vacation { interval_days: 0, ..vacation() });
         assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::BadVacationInterval));
         u.mailbox.vacation = Some(Vacation {
@@ -654,6 +674,28 @@ mod tests {
         u.mailbox.vacation = Some(vacation());
         d.apply(&Op::PutUser(u.clone())).unwrap();
         assert_eq!(d.user(&u.name).unwrap().mailbox.vacation, Some(vacation()));
+    }
+
+    #[test]
+    fn control_characters_in_directory_text_are_refused() {
+        let (mut d, mut u) = dir();
+        u.display_name = "Ivan\r\nBcc: all@example.org".into();
+        assert_eq!(d.apply(&Op::PutUser(u.clone())), Err(DirectoryError::ControlCharacters("display_name")));
+        u.display_name = "Иван\u{0}".into();
+        assert!(d.apply(&Op::PutUser(u.clone())).is_err());
+        let site = Site { name: "Head\toffice".into(), ..d.sites.values().next().unwrap().clone() };
+        assert_eq!(d.apply(&Op::PutSite(site)), Err(DirectoryError::ControlCharacters("name")));
+        let g = Group {
+            name: LocalPart::parse("staff").unwrap(),
+            kind: GroupKind::List,
+            description: "a\u{85}b".into(),
+            members: BTreeSet::new(),
+            policy: PostingPolicy::Anyone,
+        };
+        assert_eq!(d.apply(&Op::PutGroup(g)), Err(DirectoryError::ControlCharacters("description")));
+        assert!(d.users.is_empty() && d.groups.is_empty());
+        u.display_name = "Иван Петров".into();
+        d.apply(&Op::PutUser(u)).unwrap();
     }
 
     #[test]

@@ -119,7 +119,7 @@ impl From<DirectoryError> for ApiError {
                 .key("err-vacation-interval")
                 .arg("max", pochta_directory::model::MAX_VACATION_DAYS)
                 .field("vacation_days"),
-            DirectoryError::ControlCharacters => err.key("err-control-characters"),
+            DirectoryError::ControlCharacters(field) => err.key("err-control-characters").field(field),
         }
     }
 }

@@ -81,6 +81,20 @@ impl Deployment {
         frame
     }
 
+    /// Seals `ops` as the next change set without applying them to the model: a validly
+    /// signed set the directory's rules refuse (what a compromised or buggy server could send).
+    pub fn seal_unchecked(&self, ops: Vec<Op>) -> Vec<u8> {
+        let set = ChangeSet {
+            deployment: self.id,
+            version: self.version().next(),
+            prev: self.head(),
+            at: 1_700_000_000 + self.frames.len() as i64,
+            author: "test".into(),
+            ops,
+        };
+        set.seal(&self.signer).0
+    }
+
     pub fn frame(&self, v: u64) -> &[u8] {
         &self.frames[(v - 1) as usize]
     }

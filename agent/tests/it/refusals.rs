@@ -176,3 +176,18 @@ async fn a_push_without_the_peer_secret_is_refused_and_changes_nothing() {
     let (status, _) = agent.push(&[&v3]).await;
     assert_eq!(status, StatusCode::OK, "with the secret it applies");
 }
+
+#[tokio::test]
+async fn a_signed_set_with_control_characters_in_directory_text_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let (dep, agent) = agent_at_v2(root.path()).await;
+    let mut forged = user("smuggler", "msk");
+    forged.display_name = "Smuggler\r\nBcc: everyone@example.org".into();
+    let frame = dep.seal_unchecked(vec![Op::PutUser(forged)]);
+    let before = observed(&agent).await;
+    let (status, json) = agent.push(&[&frame]).await;
+    assert!(status.is_client_error(), "{status} {json}");
+    assert!(json["error"].as_str().unwrap_or_default().contains("control characters"), "{json}");
+    assert_eq!(observed(&agent).await, before, "nothing changed");
+    assert!(!agent.directory().users.contains_key(&lp("smuggler")));
+}

@@ -144,6 +144,20 @@ async fn bad_input_changes_nothing(backend: Backend) {
             "already exists",
         ),
         // Rules of the directory.
+        case(
+            M::POST,
+            "/users",
+            json!({"name": "new", "site": "msk", "display_name": "New\r\nBcc: all@example.org"}),
+            S::UNPROCESSABLE_ENTITY,
+            "control characters",
+        ),
+        case(
+            M::POST,
+            "/groups",
+            json!({"name": "nul", "kind": "list", "members": [], "description": "a\u{0}b"}),
+            S::UNPROCESSABLE_ENTITY,
+            "control characters",
+        ),
         case(M::POST, "/users", json!({"name": "new", "site": "hq"}), S::UNPROCESSABLE_ENTITY, "level 0"),
         case(M::POST, "/users/ivanov/move", json!({"site": "hq"}), S::UNPROCESSABLE_ENTITY, "level 0"),
         case(M::PATCH, "/sites/msk", json!({"level": 0}), S::CONFLICT, "move them first"),
