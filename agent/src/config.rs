@@ -184,8 +184,10 @@ pub struct SmtpConfig {
     pub idle_timeout_secs: f64,
     pub session_timeout_secs: f64,
     pub max_concurrent_auth: usize,
-    /// Refuse bare LF line endings instead of normalising them.
+    /// Submission listeners: refuse bare LF line endings in messages instead of normalising them.
     pub reject_bare_lf: bool,
+    /// The port-25 role: the same, on by default (`false` normalises, as Postfix's `normalize`).
+    pub reject_bare_lf_mx: bool,
 }
 
 impl Default for SmtpConfig {
@@ -208,6 +210,7 @@ impl Default for SmtpConfig {
             session_timeout_secs: l.session_timeout.as_secs_f64(),
             max_concurrent_auth: l.max_concurrent_auth,
             reject_bare_lf: l.reject_bare_lf,
+            reject_bare_lf_mx: l.reject_bare_lf_mx,
         }
     }
 }
@@ -227,6 +230,7 @@ impl SmtpConfig {
             session_timeout: secs(self.session_timeout_secs),
             max_concurrent_auth: self.max_concurrent_auth.max(1),
             reject_bare_lf: self.reject_bare_lf,
+            reject_bare_lf_mx: self.reject_bare_lf_mx,
             ..crate::smtp::Limits::default()
         }
     }

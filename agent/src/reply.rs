@@ -272,6 +272,11 @@ impl Reply {
         Self::new(Code::SYNTAX_ERROR, "5.5.2", "bare <CR> or NUL in command")
     }
 
+    /// RFC 5321 §2.3.8: commands end with CRLF; RFC 3463 X.5.2 (syntax error).
+    pub fn bare_lf_in_command() -> Self {
+        Self::new(Code::SYNTAX_ERROR, "5.5.2", "bare <LF> received: end each command with <CR><LF>")
+    }
+
     /// RFC 5321 §4.2.3 (502 not implemented); RFC 3463 X.5.1.
     pub fn not_implemented() -> Self {
         Self::new(Code::NOT_IMPLEMENTED, "5.5.1", "command not implemented")

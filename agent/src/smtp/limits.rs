@@ -37,9 +37,13 @@ pub struct Limits {
     /// Simultaneous Argon2id verifications in the whole agent (each takes ~19 MiB and tens of
     /// milliseconds of CPU).
     pub max_concurrent_auth: usize,
-    /// Refuse messages with a bare LF line ending (Postfix `smtpd_forbid_bare_newline =
-    /// reject`) instead of normalising them to CRLF (Postfix `normalize`, the default).
+    /// On the submission listeners (587, 465): refuse messages with a bare LF line ending
+    /// (Postfix `smtpd_forbid_bare_newline = reject`) instead of normalising them to CRLF
+    /// (Postfix `normalize`, the default there: old mail clients send them).
     pub reject_bare_lf: bool,
+    /// The same on the port-25 role, where it is on by default: a bare LF from another server
+    /// is what SMTP smuggling is built on, and no conforming MTA sends one.
+    pub reject_bare_lf_mx: bool,
 }
 
 impl Default for Limits {
@@ -58,6 +62,7 @@ impl Default for Limits {
             max_connections: 2000,
             max_concurrent_auth: 4,
             reject_bare_lf: false,
+            reject_bare_lf_mx: true,
         }
     }
 }

@@ -1,13 +1,21 @@
 //! DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030), the loop check (RFC 5321 §6.3), our
 //! `Received:` field (§4.4) and the hand-over to the queue.
 
-use super::{Action, Authed, Session, State, Tx, Waiting};
+use super::{Action, Authed, Role, Session, State, Tx, Waiting};
 use crate::mail::{date, header};
 use crate::queue::{Incoming, Origin};
 use crate::reply::Reply;
 use crate::smtp::data::{self, DataReceiver};
 
 impl Session {
+    /// Whether this listener refuses a message with a bare LF (see `Limits`).
+    fn reject_bare_lf(&self) -> bool {
+        match self.role {
+            Role::Mx => self.cfg.limits.reject_bare_lf_mx,
+            Role::Submission | Role::Submissions => self.cfg.limits.reject_bare_lf,
+        }
+    }
+
     pub(super) fn data(&mut self) {
         match &self.tx {
             None => return self.error(Reply::bad_sequence("need MAIL before DATA")),
@@ -17,8 +25,7 @@ impl Session {
             Some(_) => {}
         }
         self.reply(Reply::start_data());
-        self.state =
-            State::Data(DataReceiver::new(self.cfg.limits.max_message, self.cfg.limits.reject_bare_lf));
+        self.state = State::Data(DataReceiver::new(self.cfg.limits.max_message, self.reject_bare_lf()));
     }
 
     pub(super) fn bdat(&mut self, size: usize, last: bool) {
@@ -64,7 +71,7 @@ impl Session {
         }
         let mut tx = self.tx.take().expect("checked");
         let body = std::mem::take(&mut tx.chunks);
-        let body = match data::check_chunked(&body, self.cfg.limits.reject_bare_lf) {
+        let body = match data::check_chunked(&body, self.reject_bare_lf()) {
             Ok(None) => body,
             Ok(Some(normalised)) => normalised,
             Err(bare) => {

@@ -356,6 +356,11 @@ impl Session {
                 self.pos += n + 1;
                 if line.last() == Some(&b'\r') {
                     line.pop();
+                } else {
+                    // RFC 5321 §2.3.8: a command ends with CRLF. A bare LF ending one would let
+                    // a client (or a proxy in front of us) disagree with us about where a
+                    // command ends: the line is refused, never run. A NUL marks it for `command`.
+                    line.push(0);
                 }
                 Some(Ok(line))
             }
@@ -472,6 +477,10 @@ impl Session {
     fn command(&mut self, line: &[u8]) -> Option<Action> {
         // RFC 5321 §2.3.8: CR and LF appear only together. A bare CR (or a NUL) inside a
         // command is an attempt to smuggle a line past a parser: refuse the whole command.
+        if line.last() == Some(&0) && !line[..line.len() - 1].iter().any(|&b| b == b'\r' || b == 0) {
+            self.reject("bare_lf", Reply::bare_lf_in_command());
+            return None;
+        }
         if line.iter().any(|&b| b == b'\r' || b == 0) {
             self.reject("bare_cr", Reply::bare_cr_in_command());
             return None;
