@@ -373,6 +373,16 @@ impl Config {
         dir.join("queue")
     }
 
+    /// The server name mail clients are told to use: `[imap] host`, else the `[smtp]` hostname,
+    /// else `<site>.<domain>`.
+    pub fn client_host(&self) -> String {
+        [&self.imap.host, &self.smtp.hostname]
+            .into_iter()
+            .find(|h| !h.is_empty())
+            .cloned()
+            .unwrap_or_else(|| format!("{}.{}", self.site, self.domain))
+    }
+
     /// Where local mailboxes live: `[delivery] maildir_root`, or `<data>/mail`.
     pub fn maildir_root(&self, dir: &Path) -> PathBuf {
         if self.delivery.maildir_root.as_os_str().is_empty() {

@@ -431,11 +431,7 @@ async fn sweep_tmp(root: PathBuf, grace: Duration, mut stop: watch::Receiver<boo
 /// `[imap]`, each under the name clients are told to use.
 fn client_services(cfg: &Config, imap: Option<&imap::Imap>) -> pochta_directory::api::ClientServices {
     let mut s = imap.map(imap::Imap::services).unwrap_or_default();
-    let host = [&cfg.imap.host, &cfg.smtp.hostname]
-        .into_iter()
-        .find(|h| !h.is_empty())
-        .cloned()
-        .unwrap_or_else(|| format!("{}.{}", cfg.site, cfg.domain));
+    let host = cfg.client_host();
     let at = |a: Option<SocketAddr>| a.map(|a| format!("{host}:{}", a.port())).unwrap_or_default();
     s.submission = at(cfg.smtp.submission);
     s.submissions = at(cfg.smtp.submissions);

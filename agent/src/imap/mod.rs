@@ -104,11 +104,7 @@ impl Imap {
         let conf_path = base.join("dovecot.conf");
         std::fs::write(&conf_path, settings.render()).map_err(|e| files(&conf_path, e))?;
         let passwd = settings.passwd_path();
-        let host = [&ic.host, &cfg.smtp.hostname]
-            .into_iter()
-            .find(|h| !h.is_empty())
-            .cloned()
-            .unwrap_or_else(|| format!("{}.{}", cfg.site, cfg.domain));
+        let host = cfg.client_host();
         let (pid_tx, pid) = watch::channel(None);
         let supervisor = supervise::Supervisor {
             binary: ic.dovecot.clone(),
@@ -159,9 +155,8 @@ impl Imap {
     /// replica until `stop`.
     pub async fn run(self, replica: Arc<Replica>, stop: watch::Receiver<bool>) {
         let Imap { accounts, site, maildir_root, passwd, supervisor, .. } = self;
-        let writer =
+        let mut writer =
             PasswdWriter { path: passwd, site, maildir_root, accounts, last: String::new(), written: None };
-        let mut writer = writer;
         writer.refresh(&replica.directory());
         let dovecot = tokio::spawn(supervisor.run(stop.clone()));
         let mut changes = replica.subscribe();

@@ -67,15 +67,7 @@ impl Deployment {
     /// Applies `ops` to the model (they must be valid) and seals the next change set.
     pub fn commit(&mut self, ops: Vec<Op>) -> Vec<u8> {
         self.model.apply_all(&ops).expect("test ops are valid");
-        let set = ChangeSet {
-            deployment: self.id,
-            version: self.version().next(),
-            prev: self.head(),
-            at: 1_700_000_000 + self.frames.len() as i64,
-            author: "test".into(),
-            ops,
-        };
-        let (frame, hash) = set.seal(&self.signer);
+        let (frame, hash) = self.next_set(ops).seal(&self.signer);
         self.frames.push(frame.clone());
         self.hashes.push(hash);
         frame
@@ -84,15 +76,19 @@ impl Deployment {
     /// Seals `ops` as the next change set without applying them to the model: a validly
     /// signed set the directory's rules refuse (what a compromised or buggy server could send).
     pub fn seal_unchecked(&self, ops: Vec<Op>) -> Vec<u8> {
-        let set = ChangeSet {
+        self.next_set(ops).seal(&self.signer).0
+    }
+
+    /// `ops` as the change set after the last one committed.
+    fn next_set(&self, ops: Vec<Op>) -> ChangeSet {
+        ChangeSet {
             deployment: self.id,
             version: self.version().next(),
             prev: self.head(),
             at: 1_700_000_000 + self.frames.len() as i64,
             author: "test".into(),
             ops,
-        };
-        set.seal(&self.signer).0
+        }
     }
 
     pub fn frame(&self, v: u64) -> &[u8] {
