@@ -4,8 +4,10 @@
 //! size limits of RFC 5321 §4.5.3.1. Everything that reaches the rest of Pochta went through
 //! [`Address::parse`], [`LocalPart::parse`] or [`Domain::parse`]:
 //!
-//! * a local part is kept as its unquoted content and compared case-insensitively
-//!   (Unicode lower case), so `"john"`, `john` and `JOHN` are the same mailbox;
+//! * a local part is kept as its unquoted content in Unicode normalisation form C and compared
+//!   case-insensitively (Unicode lower case), so `"john"`, `john` and `JOHN` are the same
+//!   mailbox, and so are `josé` typed with a precomposed `é` and with `e` + combining acute
+//!   (RFC 6531 §3.3 leaves the comparison to the receiving server; RFC 6532 §3.1 recommends NFC);
 //! * a domain is kept as its lower-case A-label (punycode) form, so `пример.рф` and
 //!   `XN--E1AFMKFD.XN--P1AI` are the same domain;
 //! * bad input of any kind is an [`AddressError`], never a panic.
@@ -19,6 +21,7 @@ use std::str::FromStr;
 
 use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use unicode_normalization::UnicodeNormalization;
 
 /// RFC 5321 §4.5.3.1.1: local part, in octets.
 const MAX_LOCAL_PART: usize = 64;
@@ -136,7 +139,14 @@ impl LocalPart {
         if text.is_empty() {
             return Err(AddressError::EmptyLocalPart);
         }
-        let local = Self { folded: text.to_lowercase(), text };
+        let local = if text.is_ascii() {
+            Self { folded: text.to_ascii_lowercase(), text }
+        } else {
+            // Lower-casing can leave a string that is not in NFC (a few letters lower-case to a
+            // base letter plus a combining mark): normalise again after it.
+            let text: String = text.nfc().collect();
+            Self { folded: text.to_lowercase().nfc().collect(), text }
+        };
         // RFC 5321 §4.5.3.1.1, measured on the form we write, so that what we accept we can
         // also send.
         if local.written_len() > MAX_LOCAL_PART {
@@ -155,7 +165,8 @@ impl LocalPart {
         &self.folded
     }
 
-    fn needs_quotes(&self) -> bool {
+    /// Whether the local part can only be written as a quoted string (`"john smith"`).
+    pub fn needs_quotes(&self) -> bool {
         !is_dot_string(&self.text)
     }
 

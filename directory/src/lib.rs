@@ -6,6 +6,7 @@ pub mod address;
 pub mod api;
 pub mod date;
 pub mod model;
+pub mod names;
 pub mod password;
 pub mod resolve;
 pub mod wire;

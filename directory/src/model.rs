@@ -342,6 +342,15 @@ pub enum DirectoryError {
     NameTaken(LocalPart, &'static str),
     #[error("the name '{0}' is reserved")]
     Reserved(LocalPart),
+    /// See `names`: the rules for names the directory gives out.
+    #[error("the name '{0}' contains {1:?}: use letters, digits, dots, hyphens and underscores")]
+    NameChar(LocalPart, char),
+    #[error("the name '{0}' starts or ends with a dot, or has two dots in a row")]
+    NameDots(LocalPart),
+    #[error("the name '{0}' mixes letters of different scripts (such as Latin and Cyrillic)")]
+    MixedScripts(LocalPart),
+    #[error("the name '{0}' looks like the existing name '{1}'")]
+    Confusable(LocalPart, LocalPart),
     #[error("site '{0}' is level 0 and keeps no mailboxes")]
     NoMailboxes(SiteId),
     #[error("a {0} cannot contain itself")]
@@ -423,6 +432,9 @@ impl Directory {
     fn name_free(&self, name: &LocalPart, for_user: bool) -> Result<(), DirectoryError> {
         if RESERVED_NAMES.contains(&name.folded()) {
             return Err(DirectoryError::Reserved(name.clone()));
+        }
+        if !self.users.contains_key(name) && !self.groups.contains_key(name) {
+            crate::names::check_new(name, self.users.keys().chain(self.groups.keys()))?;
         }
         if for_user && self.groups.contains_key(name) {
             let kind = match self.groups[name].kind {

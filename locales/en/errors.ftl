@@ -8,8 +8,8 @@ err-bad-form = The form could not be read. Reload the page and try again.
 err-too-large = The form is too large.
 err-internal = An internal error occurred; it has been logged. Please try again later.
 err-invalid = The input is not valid.
-err-user-name = A name may contain Latin letters, digits, dots, hyphens and underscores, up to 64 characters, and must not start or end with a dot.
-err-group-name = A name may contain Latin letters, digits, dots, hyphens and underscores, up to 64 characters, and must not start or end with a dot.
+err-user-name = A name may contain letters (of one alphabet), digits, dots, hyphens and underscores, up to 64 characters, and must not start or end with a dot.
+err-group-name = A name may contain letters (of one alphabet), digits, dots, hyphens and underscores, up to 64 characters, and must not start or end with a dot.
 err-site-id = A site id is one DNS label: lower-case Latin letters, digits and hyphens.
 err-site-name = Give the site a name of one line, at most 200 characters.
 err-level = Choose a server level: 0, 1 or 2.
@@ -30,6 +30,10 @@ err-name-taken = { $kind ->
    *[list] The name “{ $name }” is already taken by a list.
 }
 err-name-reserved = The name “{ $name }” is reserved.
+err-name-char = The name “{ $name }” contains “{ $char }”. Use letters, digits, dots, hyphens and underscores.
+err-name-dots = The name “{ $name }” must not start or end with a dot or have two dots in a row.
+err-name-mixed-scripts = The name “{ $name }” mixes letters of different alphabets (for example Latin and Cyrillic). Type it in one alphabet.
+err-name-confusable = The name “{ $name }” looks the same as the existing name “{ $other }”. Choose a name that cannot be mistaken for it.
 err-self-member = { $kind ->
     [alias] An alias cannot contain itself.
    *[list] A list cannot contain itself.

@@ -98,6 +98,14 @@ impl From<DirectoryError> for ApiError {
                 err.key("err-name-taken").arg("name", n).arg("kind", kind).field("name")
             }
             DirectoryError::Reserved(n) => err.key("err-name-reserved").arg("name", n).field("name"),
+            DirectoryError::NameChar(n, c) => {
+                err.key("err-name-char").arg("name", n).arg("char", c).field("name")
+            }
+            DirectoryError::NameDots(n) => err.key("err-name-dots").arg("name", n).field("name"),
+            DirectoryError::MixedScripts(n) => err.key("err-name-mixed-scripts").arg("name", n).field("name"),
+            DirectoryError::Confusable(n, other) => {
+                err.key("err-name-confusable").arg("name", n).arg("other", other).field("name")
+            }
             DirectoryError::NoMailboxes(s) => err.key("err-no-mailboxes").arg("site", s).field("site"),
             DirectoryError::SelfMember(kind) => err.key("err-self-member").arg("kind", kind).field("members"),
             DirectoryError::BadDay(d) => err.key("err-bad-day").arg("day", d).field("vacation"),

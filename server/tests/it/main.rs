@@ -6,6 +6,7 @@
 #[macro_use]
 mod helpers;
 
+mod api_property;
 mod bad_input;
 mod bed;
 mod browser;

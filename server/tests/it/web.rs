@@ -344,7 +344,21 @@ async fn user_forms_change_only_on_good_input(backend: Backend) {
             (
                 vec![("name", "bad name@"), ("site", "msk")],
                 "name-error",
-                t("A name may contain Latin letters", "Имя может содержать латинские буквы"),
+                t(
+                    "A name may contain letters (of one alphabet)",
+                    "Имя может содержать буквы одного алфавита",
+                ),
+            ),
+            (
+                // "ivanov" with a Cyrillic "о".
+                vec![("name", "ivan\u{43e}v"), ("site", "msk")],
+                "name-error",
+                t("mixes letters of different alphabets", "смешаны буквы разных алфавитов"),
+            ),
+            (
+                vec![("name", "\"john smith\""), ("site", "msk")],
+                "name-error",
+                t("contains “ ”", "недопустимый символ « »"),
             ),
             (
                 vec![("name", "ivanov"), ("site", "msk")],
