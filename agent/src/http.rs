@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, QueryRejection};
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -42,7 +42,7 @@ pub struct AppState {
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route(path::PUSH, post(push).layer(DefaultBodyLimit::max(MAX_PUSH_BODY)))
+        .route(path::PUSH, post(push))
         .route(path::CHANGES, get(changes))
         .route("/status", get(status))
         .route("/metrics", get(metrics))
@@ -83,23 +83,32 @@ impl IntoResponse for ApiError {
 async fn push(
     State(st): State<AppState>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Result<Json<PushReply>, ApiError> {
     let version = || st.replica.version();
     // Only the server (and peers) know the deployment's peer secret. The frames are signed
     // anyway; this keeps strangers from replaying old pushes to fake contact with the server.
     check_peer_secret(&st, &headers).map_err(|e| e.with_version(version()))?;
-    let body = body.map_err(|r| {
-        let status = r.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                format!("the push body is over the {MAX_PUSH_BODY}-byte limit; nothing was applied"),
-            )
-        } else {
-            ApiError::new(status, r.body_text())
-        }
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the push body is over the {MAX_PUSH_BODY}-byte limit; nothing was applied"),
+        )
         .with_version(version())
+    };
+    // Refused from its announced length, before a byte of it is read; a chunked body is read
+    // up to the cap and no further.
+    let announced = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_PUSH_BODY as u64) {
+        return Err(too_large());
+    }
+    let body = axum::body::to_bytes(body, MAX_PUSH_BODY).await.map_err(|e| {
+        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+            too_large()
+        } else {
+            ApiError::new(StatusCode::BAD_REQUEST, format!("the push body could not be read: {e}"))
+                .with_version(version())
+        }
     })?;
     // Applying runs in its own task: a client that hangs up must not cancel it half-way.
     let replica = st.replica.clone();
@@ -194,6 +203,7 @@ async fn metrics(State(st): State<AppState>) -> Response {
 async fn status(State(st): State<AppState>) -> Json<StatusReport> {
     let mut report = StatusReport::live(&st.cfg, &st.replica);
     report.mailbox_moves = st.moves.list();
+    report.clock = st.queue.clock();
     Json(report)
 }
 

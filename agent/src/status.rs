@@ -29,6 +29,9 @@ pub struct StatusReport {
     /// Mailboxes being moved from this site to users' new home sites (empty when none).
     #[serde(default)]
     pub mailbox_moves: Vec<pochta_directory::api::MoveProgress>,
+    /// The queue's clock against the wall clock: jumps seen (`crate::clock`).
+    #[serde(default)]
+    pub clock: crate::clock::ClockStatus,
 }
 
 impl StatusReport {
@@ -53,6 +56,7 @@ impl StatusReport {
             users: dir.users.len(),
             groups: dir.groups.len(),
             mailbox_moves: Vec::new(),
+            clock: Default::default(),
         }
     }
 
@@ -69,7 +73,7 @@ impl StatusReport {
         format!(
             "agent         {}\nsite          {} (level {})\ndomain        {}\ndeployment    {}\n\
              version       {} (server: {})\nlast contact  {} — {}{}\n\
-             directory     {} sites, {} users, {} aliases and lists\n",
+             directory     {} sites, {} users, {} aliases and lists\n{}",
             self.agent_id,
             self.site,
             self.level,
@@ -83,6 +87,13 @@ impl StatusReport {
             self.sites,
             self.users,
             self.groups,
+            match &self.clock.last_jump {
+                Some(j) => format!(
+                    "clock         the wall clock jumped by {} s (unix time {}); queue times are {} s off it\n",
+                    j.by_secs, j.noticed_at, self.clock.offset_secs
+                ),
+                None => String::new(),
+            },
         )
     }
 }

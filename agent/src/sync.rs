@@ -168,6 +168,19 @@ impl Syncer {
         // A new agent starts from the snapshot, unless the server is known to be empty too.
         if self.replica.version() == Version(0) && self.replica.contact().server_version != Some(Version(0)) {
             self.bootstrap().await?;
+        } else if self.replica.snapshot_wanted() {
+            // A signed set far beyond us arrived (`replica::SNAPSHOT_HORIZON`): start from the
+            // server's snapshot rather than replaying everything in between.
+            tracing::info!(version = %self.replica.version(), "a change set beyond the snapshot horizon arrived; fetching a snapshot");
+            match self.fetch_snapshot().await {
+                Err(e @ SyncError::Unreachable(..)) => return Err(e),
+                r => {
+                    self.replica.snapshot_answered();
+                    if let Err(e) = r {
+                        tracing::warn!(error = %e, "the snapshot did not help; catching up from the change log");
+                    }
+                }
+            }
         }
         let mut wait = wait;
         loop {

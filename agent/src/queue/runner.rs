@@ -24,9 +24,10 @@ use pochta_directory::{Address, Directory};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::envelope::{Envelope, OriginRecord, Target, TargetState, now_ms};
+use super::envelope::{Envelope, OriginRecord, Target, TargetState};
 use super::spool::Spool;
 use super::{Incoming, QueueError, QueueId, Sink, dsn, forward, vacation};
+use crate::clock::{ClockStatus, QueueClock};
 use crate::config::{DeliveryConfig, QueueConfig};
 use crate::deliver::{Deliverer, Destination, Letter, Outcome};
 use crate::metrics::Counters;
@@ -34,6 +35,9 @@ use crate::reply::Reply;
 
 /// Messages at most this large stay in memory between acceptance and their first attempt.
 const KEEP_IN_MEMORY: usize = 4 << 20;
+
+/// How often the scheduler compares the queue's clock with the wall clock (and saves it).
+const CLOCK_CHECK_MS: i64 = 5_000;
 
 /// Retry and lifetime policy, from `[delivery]`.
 #[derive(Debug, Clone)]
@@ -104,6 +108,9 @@ pub struct Queue {
     running: AtomicBool,
     /// Whom vacation replies went to (`<data>/autoreply/`, beside the spool).
     replies: Arc<vacation::ReplyLog>,
+    /// The time every queue record is measured in: retries and lifetimes survive a wall-clock
+    /// jump (`crate::clock`).
+    clock: QueueClock,
 }
 
 impl Queue {
@@ -115,6 +122,7 @@ impl Queue {
         deliverer: Arc<Deliverer>,
     ) -> std::io::Result<Arc<Self>> {
         let spool = Spool::open(root, cfg.spool_dirs, deliverer.maildirs().durable().clone())?;
+        let clock = QueueClock::open(root);
         let counters = deliverer.context().counters.clone();
         let mut msgs = BTreeMap::new();
         for found in spool.load_all(true) {
@@ -144,6 +152,7 @@ impl Queue {
             deliverer,
             running: AtomicBool::new(false),
             replies: Arc::new(vacation::ReplyLog::new(root.with_file_name("autoreply"))),
+            clock,
         }))
     }
 
@@ -158,6 +167,11 @@ impl Queue {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The queue's clock against the wall clock, for `/status`.
+    pub fn clock(&self) -> ClockStatus {
+        self.clock.status()
     }
 
     /// Whether message `id` is still in the queue.
@@ -184,7 +198,7 @@ impl Queue {
 
     fn next_id(&self) -> (QueueId, u64) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        (QueueId(format!("{:011x}{}{seq:06x}", now_ms(), self.boot)), seq)
+        (QueueId(format!("{:011x}{}{seq:06x}", crate::clock::wall_ms(), self.boot)), seq)
     }
 
     async fn store(
@@ -199,7 +213,8 @@ impl Queue {
             return Err(QueueError::Full);
         }
         let (id, seq) = self.next_id();
-        let env = new_envelope(id, reverse_path, recipients, origin, client_ip, data.len());
+        let env =
+            new_envelope(self.clock.now_ms(), id, reverse_path, recipients, origin, client_ip, data.len());
         self.store_env(env, seq, data.into(), false).await
     }
 
@@ -232,8 +247,15 @@ impl Queue {
     async fn local_only(&self, msg: Incoming) -> Result<QueueId, QueueError> {
         let origin = OriginRecord::from(&msg.origin);
         let (id, seq) = self.next_id();
-        let mut env =
-            new_envelope(id, msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data.len());
+        let mut env = new_envelope(
+            self.clock.now_ms(),
+            id,
+            msg.reverse_path,
+            msg.recipients,
+            origin,
+            msg.client_ip,
+            msg.data.len(),
+        );
         let data = Arc::<[u8]>::from(msg.data);
         if !self.running.load(Ordering::Acquire) {
             return self.store_env(env, seq, data, false).await;
@@ -266,7 +288,7 @@ impl Queue {
             tracing::debug!(id = %env.id, rcpts = idx.len(), "delivered locally on acceptance");
             return Ok(env.id);
         }
-        record(&mut env, &Destination::Local, &idx, outcomes);
+        record(&mut env, &Destination::Local, &idx, outcomes, self.clock.now_ms());
         env.attempts = 1;
         self.store_env(env, seq, data, true).await
     }
@@ -349,7 +371,7 @@ impl Queue {
 
     /// Queues `user`'s vacation reply to `letter`, if it gets one (RFC 3834).
     async fn vacation(&self, dir: &Directory, user: &pochta_directory::User, letter: &Letter, n: usize) {
-        let today = pochta_directory::Day::of_unix(now_ms() / 1000);
+        let today = pochta_directory::Day::of_unix(crate::clock::unix_now());
         let sender = letter.reverse_path.as_ref();
         let Some(v) = vacation::wants_reply(dir, user, sender, &letter.data, today) else { return };
         let to = sender.expect("a reply has a sender").clone();
@@ -408,14 +430,19 @@ impl Queue {
         let permits = Arc::new(Semaphore::new(schedule.concurrency));
         let mut tasks = JoinSet::new();
         let mut last_control = 0;
+        let mut last_clock = self.clock.now_ms();
         loop {
             if *stop.borrow() {
                 break;
             }
-            let now = now_ms();
+            let now = self.clock.now_ms();
             if now - last_control >= 500 {
                 self.control();
                 last_control = now;
+            }
+            if now - last_clock >= CLOCK_CHECK_MS {
+                self.clock.check(self.lock().msgs.is_empty());
+                last_clock = now;
             }
             let (due, next) = self.take_due(now, permits.available_permits());
             for id in due {
@@ -480,7 +507,7 @@ impl Queue {
                     slot.force = true;
                 }
                 "bounce" => {
-                    let now = now_ms();
+                    let now = self.clock.now_ms();
                     let failed = |t: &mut Target| {
                         if t.is_pending() {
                             t.state = TargetState::failed(now, &Reply::removed_by_admin());
@@ -529,7 +556,7 @@ impl Queue {
 
     /// Records a transaction's fate at `dest`. On recovery, every waiting message goes now.
     fn settle(&self, dest: &Destination, reached: bool, schedule: &Schedule) -> i64 {
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let mut st = self.lock();
         let d = st.dests.entry(dest.clone()).or_default();
         d.probing = false;
@@ -572,7 +599,7 @@ impl Queue {
                 }
             }
         };
-        let now = now_ms();
+        let now = self.clock.now_ms();
         env.attempts += 1;
         let groups = self.route(&mut env, now);
         let letter = letter(&env, data.clone(), recovered);
@@ -607,7 +634,7 @@ impl Queue {
             let Ok((dest, idx, outcomes)) = joined else { continue };
             let all_temp = outcomes.iter().all(|o| matches!(o, Outcome::Temporary(_)));
             rcpt_temp |= !all_temp && outcomes.iter().any(|o| matches!(o, Outcome::Temporary(_)));
-            record(&mut env, &dest, &idx, outcomes);
+            record(&mut env, &dest, &idx, outcomes, self.clock.now_ms());
             if dest != Destination::Local {
                 let retry_at = self.settle(&dest, !all_temp, schedule);
                 if all_temp {
@@ -621,7 +648,7 @@ impl Queue {
                 rcpt_temp = true;
             }
         }
-        let now = now_ms();
+        let now = self.clock.now_ms();
         let expires = env.created + schedule.lifetime.as_millis() as i64;
         if !env.is_done() && now >= expires {
             let targets = env.targets.as_mut().expect("expanded");
@@ -647,7 +674,7 @@ impl Queue {
 
     fn unreadable(&self, id: &QueueId, e: &str) {
         tracing::error!(%id, error = %e, "cannot read a queued message");
-        self.release(id, None, now_ms() + 60_000);
+        self.release(id, None, self.clock.now_ms() + 60_000);
     }
 
     /// Puts a message back after an unfinished attempt.
@@ -671,13 +698,13 @@ impl Queue {
         schedule: &Schedule,
     ) {
         let id = env.id.clone();
-        if let Some(report) = dsn::build(&env, data, &schedule.hostname, now_ms()) {
+        if let Some(report) = dsn::build(&env, data, &schedule.hostname, self.clock.now_ms()) {
             let to = env.reverse_path.clone().expect("a DSN has a recipient");
             let from_ip = IpAddr::V6(Ipv6Addr::LOCALHOST);
             if let Err(e) = self.store(None, vec![to], OriginRecord::Bounce, from_ip, report).await {
                 tracing::error!(%id, error = %e, "cannot queue the DSN; will try again");
                 let _ = self.spool.save_env(dir, &env).await;
-                self.release(&id, Some(env), now_ms() + 60_000);
+                self.release(&id, Some(env), self.clock.now_ms() + 60_000);
                 return;
             }
             tracing::info!(%id, failed = env.failed().count(), "DSN queued");
@@ -691,6 +718,7 @@ impl Queue {
 }
 
 fn new_envelope(
+    now: i64,
     id: QueueId,
     reverse_path: Option<Address>,
     recipients: Vec<Address>,
@@ -698,7 +726,6 @@ fn new_envelope(
     client_ip: IpAddr,
     size: usize,
 ) -> Envelope {
-    let now = now_ms();
     Envelope {
         id,
         reverse_path,
@@ -739,8 +766,8 @@ fn recipients(env: &Envelope, idx: &[usize]) -> Vec<Address> {
 }
 
 /// One attempt's outcomes for the recipients `idx` of `env`, into their states.
-fn record(env: &mut Envelope, dest: &Destination, idx: &[usize], outcomes: Vec<Outcome>) {
-    let (at, via) = (now_ms(), dest.to_string());
+fn record(env: &mut Envelope, dest: &Destination, idx: &[usize], outcomes: Vec<Outcome>, at: i64) {
+    let via = dest.to_string();
     let targets = env.targets.as_mut().expect("routed before sending");
     for (&i, o) in idx.iter().zip(outcomes) {
         apply(&mut targets[i], o, &via, at);

@@ -25,6 +25,12 @@ pub enum Refusal {
     DoesNotApply { version: Version, error: DirectoryError },
     #[error("the snapshot is at version {snapshot}, behind this replica at {replica}")]
     OlderSnapshot { snapshot: Version, replica: Version },
+    #[error(
+        "change set {version} is more than {horizon} versions beyond this replica at {replica}: \
+         not held; the agent fetches a snapshot instead",
+        horizon = super::SNAPSHOT_HORIZON
+    )]
+    BeyondHorizon { version: Version, replica: Version },
 }
 
 /// What to do with a change-set frame whose header was read.

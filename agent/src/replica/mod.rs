@@ -10,7 +10,7 @@ pub mod apply;
 pub mod db;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use pochta_directory::wire::{
@@ -27,6 +27,11 @@ pub use db::{Db, DbError, StoredState};
 pub const MAX_HELD_SETS: usize = 4096;
 /// ...and at most this many bytes of them. Sets beyond are dropped; catch-up fetches them again.
 pub const MAX_HELD_BYTES: usize = 64 << 20;
+/// A signed set further than this beyond the replica's version is not held: the gap before it
+/// may never be filled (the server prunes old frames; an attacker replaying a captured future
+/// set would pin it in memory), and replaying a thousand sets costs more than a snapshot. The
+/// set is refused and the agent fetches a snapshot from the server instead.
+pub const SNAPSHOT_HORIZON: u64 = 1000;
 
 /// What the replica holds right now, swapped as a whole after each commit.
 #[derive(Debug)]
@@ -143,6 +148,8 @@ pub struct Replica {
     pending: tokio::sync::Mutex<Pending>,
     held: AtomicUsize,
     catch_up: Notify,
+    /// A set beyond [`SNAPSHOT_HORIZON`] was seen: the next catch-up starts from a snapshot.
+    snapshot_wanted: AtomicBool,
     /// The live version, for tasks that act on changes (see [`Replica::subscribe`]).
     changes: tokio::sync::watch::Sender<Version>,
 }
@@ -172,6 +179,7 @@ impl Replica {
             pending: tokio::sync::Mutex::new(Pending::default()),
             held: AtomicUsize::new(0),
             catch_up: Notify::new(),
+            snapshot_wanted: AtomicBool::new(false),
             changes: tokio::sync::watch::Sender::new(state.version),
         })
     }
@@ -209,6 +217,16 @@ impl Replica {
     }
 
     /// Waits until a gap (or anyone) asks for a catch-up fetch.
+    /// Whether a set beyond the snapshot horizon was seen since the last installed snapshot.
+    pub fn snapshot_wanted(&self) -> bool {
+        self.snapshot_wanted.load(Ordering::Acquire)
+    }
+
+    /// The server answered the snapshot request (with or without a newer snapshot).
+    pub fn snapshot_answered(&self) {
+        self.snapshot_wanted.store(false, Ordering::Release);
+    }
+
     pub async fn catch_up_requested(&self) {
         self.catch_up.notified().await;
     }
@@ -323,6 +341,7 @@ impl Replica {
         }
         self.db.replace_all(&snap.directory, snap.version, snap.head).await?;
         tracing::info!(version = %snap.version, users = snap.directory.users.len(), "installed snapshot");
+        self.snapshot_wanted.store(false, Ordering::Release);
         let mut cur =
             Cursor { version: snap.version, head: snap.head, base: snap.version, dir: Some(snap.directory) };
         let stale: Vec<Version> = pending.held.range(..=snap.version).map(|(v, _)| *v).collect();
@@ -374,7 +393,15 @@ impl Replica {
                 self.apply_set(cur, frame, &set).await
             }
             Placement::Gap => {
+                // Verified first: only the deployment's own sets may ask for a snapshot.
                 let set = ChangeSet::open(frame, &self.verifier, &self.deployment)?;
+                if header.version.0 > cur.version.0.saturating_add(SNAPSHOT_HORIZON) {
+                    self.snapshot_wanted.store(true, Ordering::Release);
+                    self.catch_up.notify_one();
+                    return Err(
+                        Refusal::BeyondHorizon { version: header.version, replica: cur.version }.into()
+                    );
+                }
                 hold(pending, header.version, frame, set);
                 Ok(())
             }

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod cli;
+mod clock_jump;
 mod deliver;
 mod helpers;
 mod imap;
@@ -17,6 +18,7 @@ mod property;
 mod queue;
 mod queue_rig;
 mod refusals;
+mod replication_edges;
 mod smtp_harness;
 mod smtp_net;
 mod smtp_properties;
