@@ -6,7 +6,7 @@
 //! once (with a DSN each), and a year back would postpone every retry by a year. So the queue
 //! reads [`QueueClock`]: wall time as it was when the clock was last in step, advanced by the
 //! monotonic clock while the agent runs. Across restarts it continues from what was saved in
-//! `<queue>/clock`, counting the time the agent was down when the wall clock says it was
+//! `<data>/queue-clock` (beside the spool, not in it), counting the time the agent was down when the wall clock says it was
 //! between zero and [`MAX_COUNTED_DOWNTIME_MS`] (a longer or negative gap is a jump). A jump
 //! is logged and shown on `/status`; once the queue is empty, nothing depends on the queue's
 //! times, and the clock steps back to the wall clock.
@@ -77,9 +77,9 @@ pub struct QueueClock {
 }
 
 impl QueueClock {
-    /// The clock saved in `dir/clock`, continued (or the wall clock when there is none).
-    pub fn open(dir: &Path) -> Self {
-        let path = dir.join("clock");
+    /// The clock saved at `path`, continued (or the wall clock when there is none).
+    pub fn open(path: &Path) -> Self {
+        let path = path.to_owned();
         let saved = std::fs::read(&path).ok().and_then(|b| serde_json::from_slice::<Saved>(&b).ok());
         let clock = Self::continued(saved, wall_ms());
         let clock = Self { path: Some(path), ..clock };
@@ -167,7 +167,7 @@ impl QueueClock {
         self.state.lock().expect("the clock lock is never poisoned").status.clone()
     }
 
-    /// Writes `clock` (write + rename: a torn file would lose the queue's time; it is not
+    /// Writes the clock file (write + rename: a torn file would lose the queue's time; it is not
     /// fsynced, since losing the last few seconds of it costs nothing).
     fn save(&self) {
         let Some(path) = &self.path else { return };

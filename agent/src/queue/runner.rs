@@ -122,7 +122,7 @@ impl Queue {
         deliverer: Arc<Deliverer>,
     ) -> std::io::Result<Arc<Self>> {
         let spool = Spool::open(root, cfg.spool_dirs, deliverer.maildirs().durable().clone())?;
-        let clock = QueueClock::open(root);
+        let clock = QueueClock::open(&root.with_file_name("queue-clock"));
         let counters = deliverer.context().counters.clone();
         let mut msgs = BTreeMap::new();
         for found in spool.load_all(true) {

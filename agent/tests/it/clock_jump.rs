@@ -9,15 +9,10 @@ use std::time::{Duration, Instant};
 
 use pochta_agent::config::Config;
 use pochta_directory::{Level, Op};
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
-use crate::helpers::{Deployment, PEER_SECRET, config, dead_server, free_port, user, write_config};
+use crate::helpers::{Deployment, config, dead_server, free_port, user, write_config};
+use crate::process::{BinAgent, send};
 use crate::queue_rig::{mailbox, site_at};
-
-const BIN: &str = env!("CARGO_BIN_EXE_pochta-agent");
 
 /// libfaketime's preload library (Debian's `faketime` package).
 fn libfaketime() -> PathBuf {
@@ -31,104 +26,20 @@ fn libfaketime() -> PathBuf {
     found.expect("libfaketime is missing: install Debian's `faketime` package (scripts/test does)")
 }
 
-struct Agent {
-    child: Child,
-    client: reqwest::Client,
-    https: u16,
-}
-
-impl Agent {
-    /// Starts the binary with the wall clock at the offset in `offset_file`.
-    async fn start(dir: &Path, offset_file: &Path, https: u16) -> Agent {
-        let child = Command::new(BIN)
-            .args(["run", "--data"])
-            .arg(dir)
-            .env("RUST_LOG", "warn,pochta_agent::clock=info")
-            .env("LD_PRELOAD", libfaketime())
-            .env("FAKETIME_TIMESTAMP_FILE", offset_file)
-            .env("FAKETIME_NO_CACHE", "1")
-            .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(pem) = std::fs::read_to_string(dir.join("tls.crt")) {
-                let pin = pochta_transport::fingerprint_of_pem(&pem).unwrap();
-                let client = pochta_transport::pinned_client(&pin).unwrap();
-                if client.get(format!("https://127.0.0.1:{https}/status")).send().await.is_ok() {
-                    return Agent { child, client, https };
-                }
-            }
-            assert!(Instant::now() < deadline, "the agent did not come up");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("https://127.0.0.1:{}{path}", self.https)).send().await.unwrap()
-    }
-
-    async fn status(&self) -> Value {
-        serde_json::from_slice(&self.get("/status").await.bytes().await.unwrap()).unwrap()
-    }
-
-    async fn queued(&self) -> u64 {
-        let metrics = self.get("/metrics").await.text().await.unwrap();
-        let line = metrics.lines().find(|l| l.starts_with("pochta_queue_messages")).expect("queue gauge");
-        line.rsplit(' ').next().unwrap().parse().unwrap()
-    }
-
-    async fn push(&self, dep: &Deployment) {
-        let body = pochta_directory::wire::pack(dep.frames.iter().map(Vec::as_slice));
-        let resp = self
-            .client
-            .post(format!("https://127.0.0.1:{}/sync/push", self.https))
-            .bearer_auth(PEER_SECRET)
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(resp.status().as_u16(), 200);
-    }
-
-    async fn stop(mut self) {
-        let pid = self.child.id().unwrap().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().await.unwrap();
-        tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await.expect("it stops").unwrap();
-    }
-}
-
-/// One SMTP transaction from a stranger; returns the reply to the end of DATA.
-async fn send(port: u16, from: &str, to: &str) -> String {
-    let s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
-    let (r, mut w) = s.into_split();
-    let mut r = BufReader::new(r);
-    let mut reply = String::new();
-    let read = async |r: &mut BufReader<_>| {
-        let mut all = String::new();
-        loop {
-            let mut line = String::new();
-            r.read_line(&mut line).await.unwrap();
-            all.push_str(&line);
-            if line.len() < 4 || line.as_bytes()[3] == b' ' {
-                return all;
-            }
-        }
-    };
-    read(&mut r).await;
-    for cmd in [
-        "EHLO outside.test\r\n".to_owned(),
-        format!("MAIL FROM:<{from}>\r\n"),
-        format!("RCPT TO:<{to}>\r\n"),
-        "DATA\r\n".to_owned(),
-        "Subject: across a clock jump\r\n\r\nHello.\r\n.\r\n".to_owned(),
-    ] {
-        w.write_all(cmd.as_bytes()).await.unwrap();
-        reply = read(&mut r).await;
-    }
-    w.write_all(b"QUIT\r\n").await.unwrap();
-    reply
+/// Starts the binary with the wall clock at the offset in `offset_file`.
+async fn start(dir: &Path, offset_file: &Path, https: u16) -> BinAgent {
+    let lib = libfaketime();
+    BinAgent::start(
+        dir,
+        https,
+        &[
+            ("LD_PRELOAD", lib.as_os_str()),
+            ("FAKETIME_TIMESTAMP_FILE", offset_file.as_os_str()),
+            ("FAKETIME_NO_CACHE", "1".as_ref()),
+            ("FAKETIME_DONT_FAKE_MONOTONIC", "1".as_ref()),
+        ],
+    )
+    .await
 }
 
 #[tokio::test]
@@ -158,9 +69,10 @@ async fn a_wall_clock_jump_neither_expires_nor_postpones_queued_letters() {
     cfg.delivery.maildir_root = dir.join("mail");
     cfg.save(&dir).unwrap();
 
-    let agent = Agent::start(&dir, &offset, https).await;
+    let agent = start(&dir, &offset, https).await;
     agent.push(&dep).await;
-    let reply = send(smtp, "ivanov@example.org", "petrov@example.org").await;
+    let message = "Subject: across a clock jump\r\n\r\nHello.";
+    let reply = send(smtp, "ivanov@example.org", &["petrov@example.org"], message).await.unwrap();
     assert!(reply.starts_with("250"), "{reply}");
     assert_eq!(agent.queued().await, 1);
     assert_eq!(agent.status().await["clock"]["jumps"], 0);
@@ -187,7 +99,7 @@ async fn a_wall_clock_jump_neither_expires_nor_postpones_queued_letters() {
     // most a day, so the letter still has a day of its two.
     agent.stop().await;
     std::fs::write(&offset, "+900d\n").unwrap();
-    let agent = Agent::start(&dir, &offset, https).await;
+    let agent = start(&dir, &offset, https).await;
     let status = agent.status().await;
     assert_eq!(status["clock"]["jumps"], 1, "the jump while down is noticed at the start: {status}");
     tokio::time::sleep(Duration::from_secs(3)).await;

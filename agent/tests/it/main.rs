@@ -6,6 +6,7 @@
 
 mod cli;
 mod clock_jump;
+mod crash_kills;
 mod deliver;
 mod helpers;
 mod imap;
@@ -14,6 +15,7 @@ mod mailbox;
 mod mailbox_move;
 mod ordering;
 mod peers;
+mod process;
 mod property;
 mod queue;
 mod queue_rig;
