@@ -352,7 +352,7 @@ mod completeness {
                     [
                         "name", "site", "address", "domain", "kind", "state", "level", "status", "from",
                         "to", "id", "expires", "version", "user", "day", "size", "used", "quota", "value",
-                        "host", "port",
+                        "host", "port", "char", "other",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),
