@@ -8,6 +8,7 @@ pub mod date;
 pub mod model;
 pub mod names;
 pub mod password;
+pub mod password_pool;
 pub mod resolve;
 pub mod wire;
 
@@ -16,3 +17,4 @@ pub use model::{
     AgentEndpoint, Day, Directory, DirectoryError, Forwarding, Group, GroupKind, Level, MailboxSettings, Op,
     PasswordHash, PostingPolicy, Site, SiteId, User, Vacation,
 };
+pub use password_pool::PasswordPool;

@@ -9,7 +9,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::{Context, Poll};
 
-use pochta_directory::PasswordHash;
+use pochta_directory::{PasswordHash, PasswordPool};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
@@ -28,8 +28,10 @@ pub(crate) struct Shared<S> {
     pub counters: Arc<Counters>,
     pub sink: Arc<S>,
     pub tls: Option<TlsAcceptor>,
-    /// Caps concurrent Argon2id verifications in the whole agent.
+    /// Caps concurrent Argon2id verifications in the whole agent; as many permits as the
+    /// pool has memory areas, so a permitted check never waits for one.
     pub auth: Arc<Semaphore>,
+    pub passwords: Arc<PasswordPool>,
     /// Connections per client address and in all, for the limits the listener enforces.
     pub per_ip: Mutex<HashMap<IpAddr, usize>>,
     pub total: std::sync::atomic::AtomicUsize,
@@ -159,12 +161,13 @@ pub(crate) async fn serve<S: Sink>(
                 let Ok(permit) = shared.auth.clone().acquire_owned().await else { break };
                 let user = v.user;
                 let (hash, password) = (v.hash, v.password);
+                let pool = shared.passwords.clone();
                 let ok = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
                     match hash {
-                        Some(h) => h.verify(&password),
+                        Some(h) => pool.verify(&h, &password),
                         None => {
-                            let _ = dummy_hash().verify(&password);
+                            let _ = pool.verify(dummy_hash(), &password);
                             false
                         }
                     }

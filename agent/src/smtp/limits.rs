@@ -34,8 +34,9 @@ pub struct Limits {
     pub max_connections_per_ip: usize,
     /// Simultaneous connections overall.
     pub max_connections: usize,
-    /// Simultaneous Argon2id verifications in the whole agent (each takes ~19 MiB and tens of
-    /// milliseconds of CPU).
+    /// Simultaneous Argon2id verifications in the whole agent: each takes one of as many reused
+    /// 19 MiB memory areas and tens of milliseconds of CPU, so this bounds the memory a login
+    /// flood can take (2 × 19 MiB by default) while a two-core site still checks in parallel.
     pub max_concurrent_auth: usize,
     /// On the submission listeners (587, 465): refuse messages with a bare LF line ending
     /// (Postfix `smtpd_forbid_bare_newline = reject`) instead of normalising them to CRLF
@@ -60,7 +61,7 @@ impl Default for Limits {
             session_timeout: Duration::from_secs(3600),
             max_connections_per_ip: 50,
             max_connections: 2000,
-            max_concurrent_auth: 4,
+            max_concurrent_auth: 2,
             reject_bare_lf: false,
             reject_bare_lf_mx: true,
         }

@@ -123,7 +123,9 @@ impl<S: Sink> SmtpServer<S> {
             c.alpn_protocols.clear();
             TlsAcceptor::from(Arc::new(c))
         });
-        let auth = Arc::new(Semaphore::new(cfg.limits.max_concurrent_auth.max(1)));
+        let areas = cfg.limits.max_concurrent_auth.max(1);
+        let auth = Arc::new(Semaphore::new(areas));
+        let passwords = Arc::new(pochta_directory::PasswordPool::new(areas));
         let shared = Arc::new(Shared {
             cfg: Arc::new(cfg),
             view,
@@ -131,6 +133,7 @@ impl<S: Sink> SmtpServer<S> {
             sink,
             tls,
             auth,
+            passwords,
             per_ip: Mutex::new(HashMap::new()),
             total: Default::default(),
         });

@@ -4,6 +4,7 @@
 // The modules of one test binary share their helpers with `pub`; nothing outside can reach them.
 #![allow(unreachable_pub)]
 
+mod auth_memory;
 mod cli;
 mod clock_jump;
 mod crash_kills;
