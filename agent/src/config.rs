@@ -87,6 +87,9 @@ pub struct Config {
     /// none runs.
     #[serde(default, skip_serializing_if = "ImapConfig::is_off")]
     pub imap: ImapConfig,
+    /// Password guessing (`[logins]`): one throttle per account for SMTP AUTH, IMAP and POP3.
+    #[serde(default)]
+    pub logins: LoginsConfig,
 }
 
 /// `[imap]`: the listeners of the Dovecot this agent runs for its site's mailboxes.
@@ -401,4 +404,39 @@ fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
 #[cfg(not(unix))]
 fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
     std::fs::File::create(path)
+}
+
+/// `[logins]`: failed logins for one account, from any client and over any protocol, past
+/// `free_failures` make strangers wait `first_delay_secs`, doubling with each further failure
+/// up to `max_delay_secs`; an address the account logged in from before is never made to wait.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LoginsConfig {
+    pub free_failures: u32,
+    pub first_delay_secs: u64,
+    pub max_delay_secs: u64,
+}
+
+impl Default for LoginsConfig {
+    fn default() -> Self {
+        let p = pochta_directory::login_throttle::ThrottlePolicy::default();
+        LoginsConfig {
+            free_failures: p.free_failures,
+            first_delay_secs: p.first_delay.as_secs(),
+            max_delay_secs: p.max_delay.as_secs(),
+        }
+    }
+}
+
+impl LoginsConfig {
+    pub fn policy(&self) -> pochta_directory::login_throttle::ThrottlePolicy {
+        use std::time::Duration;
+        let first = Duration::from_secs(self.first_delay_secs.max(1));
+        pochta_directory::login_throttle::ThrottlePolicy {
+            free_failures: self.free_failures,
+            first_delay: first,
+            max_delay: Duration::from_secs(self.max_delay_secs).max(first),
+            ..Default::default()
+        }
+    }
 }

@@ -211,5 +211,6 @@ fn config_from_response(
             ..Default::default()
         },
         imap: Default::default(),
+        logins: Default::default(),
     })
 }

@@ -79,6 +79,8 @@ pub struct App {
     deliverer: Arc<deliver::Deliverer>,
     smtp: smtp::server::Bound,
     imap: Option<imap::Imap>,
+    /// One throttle for every login path of the agent: SMTP AUTH and Dovecot's.
+    logins: Arc<pochta_directory::LoginThrottle>,
 }
 
 impl App {
@@ -115,6 +117,7 @@ impl App {
             agent = %cfg.agent_id, site = %cfg.site, %addr, version = %replica.version(),
             mode = if cfg.pull { "pull" } else { "push" }, "agent ready"
         );
+        let logins = Arc::new(pochta_directory::LoginThrottle::new(cfg.logins.policy()));
         Ok(App {
             cfg: Arc::new(cfg),
             replica,
@@ -127,6 +130,7 @@ impl App {
             deliverer,
             smtp,
             imap,
+            logins,
         })
     }
 
@@ -186,8 +190,19 @@ impl App {
     /// Runs until `shutdown` completes, then stops serving (letting requests in flight finish
     /// for a few seconds), stops syncing and closes the replica.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) -> Result<(), StartError> {
-        let App { cfg, replica, listener, tls, queue, deliverer, counters, smtp: smtp_bound, imap, .. } =
-            self;
+        let App {
+            cfg,
+            replica,
+            listener,
+            tls,
+            queue,
+            deliverer,
+            counters,
+            smtp: smtp_bound,
+            imap,
+            logins,
+            ..
+        } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = axum_server::Handle::new();
         let moves = mailbox_move::Progress::default();
@@ -227,8 +242,15 @@ impl App {
         let smtp_task = if smtp_bound.is_empty() {
             None
         } else {
-            let service =
-                smtp_service(&cfg, &replica, &counters, queue.clone(), tls.clone(), Some(deliverer.clone()));
+            let service = smtp_service(
+                &cfg,
+                &replica,
+                &counters,
+                queue.clone(),
+                tls.clone(),
+                Some(deliverer.clone()),
+                logins.clone(),
+            );
             Some(tokio::spawn(service.serve(smtp_bound, stop_rx.clone(), Duration::from_secs(10))))
         };
         let mover = mailbox_move::Mover::new(
@@ -245,7 +267,7 @@ impl App {
         );
         let move_task = tokio::spawn(mover.run(replica.subscribe(), stop_rx.clone()));
         let schedule = queue::Schedule::from_config(&cfg.delivery, deliverer.context().hostname.clone());
-        let imap_task = imap.map(|i| tokio::spawn(i.run(replica.clone(), stop_rx.clone())));
+        let imap_task = imap.map(|i| tokio::spawn(i.run(replica.clone(), logins.clone(), stop_rx.clone())));
         let sweep_task = tokio::spawn(sweep_tmp(
             deliverer.context().maildir_root.clone(),
             Duration::from_secs(cfg.delivery.tmp_grace_secs),
@@ -359,6 +381,7 @@ pub fn smtp_service<S: queue::Sink>(
     sink: Arc<S>,
     tls: Arc<rustls::ServerConfig>,
     mailboxes: Option<Arc<deliver::Deliverer>>,
+    logins: Arc<pochta_directory::LoginThrottle>,
 ) -> smtp::SmtpServer<S> {
     let hostname = if cfg.smtp.hostname.is_empty() {
         format!("{}.{}", cfg.site, cfg.domain)
@@ -371,6 +394,7 @@ pub fn smtp_service<S: queue::Sink>(
         agent_id: cfg.agent_id.clone(),
         peer_secret: cfg.peer_secret.clone(),
         limits: cfg.smtp.limits(),
+        logins,
     };
     let view = Arc::new(smtp::ReplicaView {
         replica: replica.clone(),

@@ -337,6 +337,19 @@ impl Reply {
         Self::new(Code::AUTH_FAILED, "5.7.8", "authentication credentials invalid")
     }
 
+    /// RFC 4954 §6: 454 4.7.0 temporary authentication failure — the account is paused after
+    /// too many failed logins (from anywhere); the password was not checked.
+    pub fn auth_throttled(wait: std::time::Duration) -> Self {
+        Self::new(
+            Code::TEMP_AUTH_FAILURE,
+            "4.7.0",
+            format!(
+                "too many failed logins for this account; try again in {} seconds",
+                wait.as_secs().max(1)
+            ),
+        )
+    }
+
     /// RFC 4954 §4: 501 on a client's "*" (cancel) or a response that is not base64.
     pub fn auth_cancelled() -> Self {
         Self::new(Code::BAD_ARGUMENTS, "5.7.0", "authentication cancelled")

@@ -5,6 +5,7 @@
 pub mod address;
 pub mod api;
 pub mod date;
+pub mod login_throttle;
 pub mod model;
 pub mod names;
 pub mod password;
@@ -13,6 +14,7 @@ pub mod resolve;
 pub mod wire;
 
 pub use address::{Address, AddressError, Domain, LocalPart};
+pub use login_throttle::{LoginThrottle, Outcome as LoginOutcome, Verdict as LoginVerdict};
 pub use model::{
     AgentEndpoint, Day, Directory, DirectoryError, Forwarding, Group, GroupKind, Level, MailboxSettings, Op,
     PasswordHash, PostingPolicy, Site, SiteId, User, Vacation,

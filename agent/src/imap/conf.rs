@@ -28,6 +28,8 @@ pub struct Settings<'a> {
     pub accounts: &'a Accounts,
     pub max_concurrent_auth: usize,
     pub max_connections_per_user: usize,
+    /// The `auth_policy_*` settings that send logins past the agent's throttle.
+    pub policy: String,
 }
 
 impl Settings<'_> {
@@ -96,6 +98,7 @@ impl Settings<'_> {
             per_user = self.max_connections_per_user.max(1),
             passwd = self.passwd_path().display(),
         );
+        c.push_str(&self.policy);
         // Argon2id costs 19 MiB per check: the auth workers bound how many run at once.
         let _ =
             writeln!(c, "service auth-worker {{\n  process_limit = {}\n}}", self.max_concurrent_auth.max(1));
@@ -157,6 +160,7 @@ mod tests {
             accounts: &accounts,
             max_concurrent_auth: 3,
             max_connections_per_user: 10,
+            policy: String::new(),
         };
         let c = s.render();
         assert!(

@@ -22,6 +22,7 @@
 pub mod conf;
 pub mod owner;
 pub mod passwd;
+pub mod policy;
 pub mod state;
 mod supervise;
 
@@ -30,7 +31,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use pochta_directory::api::ClientServices;
-use pochta_directory::{Directory, SiteId};
+use pochta_directory::{Directory, LoginThrottle, SiteId};
 use tokio::sync::watch;
 
 use crate::config::Config;
@@ -61,6 +62,7 @@ pub struct Imap {
     passwd: PathBuf,
     supervisor: supervise::Supervisor,
     pid: watch::Receiver<Option<u32>>,
+    policy: policy::PolicyListener,
 }
 
 impl Imap {
@@ -91,6 +93,7 @@ impl Imap {
             // Dovecot makes the home of a user who logs in before his first letter.
             accounts.mail.chown(&maildir_root).map_err(|e| files(&maildir_root, e))?;
         }
+        let policy = policy::PolicyListener::bind().map_err(|e| files(Path::new("127.0.0.1:0"), e))?;
         let settings = conf::Settings {
             instance: format!("pochta-{}", cfg.agent_id),
             base: base.clone(),
@@ -100,6 +103,7 @@ impl Imap {
             accounts: &accounts,
             max_concurrent_auth: ic.max_concurrent_auth,
             max_connections_per_user: ic.max_connections_per_user,
+            policy: policy.dovecot_settings(),
         };
         let conf_path = base.join("dovecot.conf");
         std::fs::write(&conf_path, settings.render()).map_err(|e| files(&conf_path, e))?;
@@ -121,6 +125,7 @@ impl Imap {
             passwd,
             supervisor,
             pid,
+            policy,
         }))
     }
 
@@ -151,10 +156,11 @@ impl Imap {
         self.pid.clone()
     }
 
-    /// Writes the passwd-file, runs Dovecot, and rewrites the file after each change of the
-    /// replica until `stop`.
-    pub async fn run(self, replica: Arc<Replica>, stop: watch::Receiver<bool>) {
-        let Imap { accounts, site, maildir_root, passwd, supervisor, .. } = self;
+    /// Writes the passwd-file, runs Dovecot, answers its login policy from `logins`, and
+    /// rewrites the file after each change of the replica until `stop`.
+    pub async fn run(self, replica: Arc<Replica>, logins: Arc<LoginThrottle>, stop: watch::Receiver<bool>) {
+        let Imap { accounts, site, maildir_root, passwd, supervisor, policy, .. } = self;
+        let policy = tokio::spawn(policy.serve(logins, stop.clone()));
         let mut writer =
             PasswdWriter { path: passwd, site, maildir_root, accounts, last: String::new(), written: None };
         writer.refresh(&replica.directory());
@@ -173,6 +179,7 @@ impl Imap {
             }
         }
         let _ = dovecot.await;
+        let _ = policy.await;
     }
 }
 

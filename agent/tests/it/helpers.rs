@@ -202,6 +202,7 @@ pub fn config(
         delivery: Default::default(),
         smtp: Default::default(),
         imap: Default::default(),
+        logins: Default::default(),
     }
 }
 

@@ -14,18 +14,18 @@ use crate::helpers::*;
 pub const PASSWORD: &str = "correct horse 1";
 
 /// A standalone agent of site `msk` with IMAP, IMAPS, POP3 and POP3S on free ports.
-struct Site {
-    agent: TestAgent,
+pub struct Site {
+    pub agent: TestAgent,
     dep: Deployment,
     mail: PathBuf,
     _root: tempfile::TempDir,
 }
 
 /// The four listeners of a running agent.
-struct Ports {
-    imap: SocketAddr,
-    imaps: SocketAddr,
-    pop3s: SocketAddr,
+pub struct Ports {
+    pub imap: SocketAddr,
+    pub imaps: SocketAddr,
+    pub pop3s: SocketAddr,
 }
 
 pub fn with_password(mut u: User, password: &str) -> User {
@@ -34,7 +34,12 @@ pub fn with_password(mut u: User, password: &str) -> User {
 }
 
 impl Site {
-    async fn start(users: Vec<User>) -> Site {
+    pub async fn start(users: Vec<User>) -> Site {
+        Site::start_with(users, |_| {}).await
+    }
+
+    /// [`Site::start`], with `tune` applied to the agent's configuration first.
+    pub async fn start_with(users: Vec<User>, tune: impl FnOnce(&mut pochta_agent::config::Config)) -> Site {
         assert!(
             std::path::Path::new("/usr/sbin/dovecot").exists(),
             "Dovecot is needed: apt-get install dovecot-imapd dovecot-pop3d (scripts/test does)"
@@ -56,11 +61,13 @@ impl Site {
         let any = "127.0.0.1:0".parse().ok();
         let mut cfg = config(&dep, "msk-1", "msk", dead_server(), "127.0.0.1:0".parse().unwrap());
         cfg.smtp.listen = any;
+        cfg.smtp.submissions = any;
         cfg.imap.imap = any;
         cfg.imap.imaps = any;
         cfg.imap.pop3 = any;
         cfg.imap.pop3s = any;
         cfg.imap.host = "mail.msk.example.org".into();
+        tune(&mut cfg);
         let dir = write_config(root.path(), "agent", &cfg);
         let agent = TestAgent::start(&dir).await;
         assert!(agent.push(&[&v1]).await.0.is_success());
@@ -70,7 +77,7 @@ impl Site {
         s
     }
 
-    fn ports(&self) -> Ports {
+    pub fn ports(&self) -> Ports {
         let l = self.agent.running().imap_listeners().expect("[imap] is configured");
         Ports { imap: l.imap.unwrap(), imaps: l.imaps.unwrap(), pop3s: l.pop3s.unwrap() }
     }

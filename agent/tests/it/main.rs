@@ -12,6 +12,7 @@ mod deliver;
 mod helpers;
 mod imap;
 mod imap_move;
+mod login_throttle;
 mod mailbox;
 mod mailbox_move;
 mod ordering;

@@ -75,6 +75,7 @@ pub fn session_config(limits: Limits) -> SessionConfig {
         agent_id: "agent-msk".into(),
         peer_secret: PEER_SECRET.into(),
         limits,
+        logins: Default::default(),
     }
 }
 

@@ -3,7 +3,9 @@
 //! with the deployment's peer secret.
 
 use base64::Engine as _;
-use pochta_directory::{Address, PasswordHash};
+use std::time::Instant;
+
+use pochta_directory::{Address, LoginVerdict, PasswordHash};
 
 use super::{Action, Authed, Session, State, Verify, Waiting};
 use crate::reply::Reply;
@@ -139,6 +141,12 @@ impl Session {
             }
             return None;
         }
+        if let LoginVerdict::Wait(wait) = self.cfg.logins.check(authcid, self.client_ip, Instant::now()) {
+            self.login = authcid.to_owned();
+            self.throttled(wait);
+            return None;
+        }
+        self.login = authcid.to_owned();
         let dir = self.view.directory();
         let Ok(user) = Address::parse(authcid.trim()) else {
             // Still cost the client a verification, like an unknown user.

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use pochta_directory::{Address, Directory, PasswordHash, SiteId};
+use pochta_directory::{Address, Directory, LoginOutcome, LoginThrottle, PasswordHash, SiteId};
 use smtp_proto::Request;
 
 use super::data::DataReceiver;
@@ -75,6 +75,9 @@ pub struct SessionConfig {
     /// Peer agents authenticate as `agent:<id>` with this secret.
     pub peer_secret: String,
     pub limits: Limits,
+    /// Failed logins per account across every client and every login path of this agent
+    /// (SMTP AUTH here, Dovecot's IMAP/POP3 through its policy hook).
+    pub logins: Arc<LoginThrottle>,
 }
 
 /// Who the client proved to be.
@@ -176,6 +179,8 @@ pub struct Session {
     out: Vec<u8>,
     errors: u32,
     auth_failures: u32,
+    /// The name given to the password check under way, for the throttle's record.
+    login: String,
 }
 
 impl Session {
@@ -208,6 +213,7 @@ impl Session {
             out: Vec::new(),
             errors: 0,
             auth_failures: 0,
+            login: String::new(),
         };
         let greeting = Reply::greeting(&s.cfg.hostname);
         s.reply(greeting);
@@ -272,6 +278,9 @@ impl Session {
 
     pub fn verified(&mut self, user: Option<Address>, ok: bool) {
         self.state = State::Command;
+        let outcome = if ok && user.is_some() { LoginOutcome::Success } else { LoginOutcome::Failure };
+        let login = std::mem::take(&mut self.login);
+        self.cfg.logins.record(&login, self.client_ip, outcome, std::time::Instant::now());
         if let (true, Some(user)) = (ok, user) {
             tracing::info!(%user, ip = %self.client_ip, "SMTP AUTH succeeded");
             self.auth = Some(Authed::User(user));
@@ -331,14 +340,27 @@ impl Session {
     }
 
     fn auth_failed(&mut self) {
-        self.counters.reject("auth_failed");
+        self.auth_refused("auth_failed", Reply::auth_failed());
+    }
+
+    /// The account is paused for strangers: refused without a password check.
+    fn throttled(&mut self, wait: std::time::Duration) {
+        tracing::info!(ip = %self.client_ip, login = %self.login, wait_secs = wait.as_secs(),
+            "SMTP AUTH refused: too many failed logins for this account");
+        self.login.clear();
+        self.auth_refused("auth_throttled", Reply::auth_throttled(wait));
+    }
+
+    /// A refused AUTH: counted under `reason`; the session ends after too many.
+    fn auth_refused(&mut self, reason: &'static str, reply: Reply) {
+        self.counters.reject(reason);
         self.auth_failures += 1;
         if self.auth_failures >= self.cfg.limits.max_auth_failures {
             let r = Reply::too_many_auth_failures(&self.cfg.hostname);
             self.reply(r);
             self.state = State::Closed;
         } else {
-            self.error(Reply::auth_failed());
+            self.error(reply);
         }
     }
 
