@@ -13,6 +13,14 @@
 //! (the journal merges concurrent fsyncs into one commit), renames, fsyncs each touched
 //! directory *once* for the whole batch, and then completes every job of the batch. No path
 //! ever skips an fsync.
+//!
+//! A failed job is undone, never retried: whatever it wrote under a new name is removed
+//! before its error is reported, so a letter the client was told 4xx never surfaces later (at
+//! the next recovery or in a mailbox) and a partial file does not keep a full disk full. An
+//! fsync that failed is not tried again either: the kernel may have dropped the dirty pages
+//! and marked them clean, so a second fsync would report success for data that is gone (the
+//! "fsyncgate" lesson PostgreSQL learned in 2018); the caller answers 4xx and the client
+//! sends the bytes again.
 
 use std::collections::BTreeSet;
 use std::io::Write as _;
@@ -28,6 +36,9 @@ pub struct Write {
     pub data: Arc<[u8]>,
     /// Who the file belongs to, when not the agent (mailboxes Dovecot serves as another user).
     pub owner: Option<Owner>,
+    /// `dest` is a new name (a letter, a spool file), removed when the job fails; a rewrite
+    /// of an existing file keeps whatever `dest` holds.
+    pub fresh: bool,
 }
 
 /// A file's owner (user and group id).
@@ -49,17 +60,17 @@ impl Write {
     pub fn beside(dest: PathBuf, data: Arc<[u8]>) -> Self {
         let name = dest.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let tmp = dest.with_file_name(format!(".{name}.tmp"));
-        Self { tmp: Some(tmp), dest, data, owner: None }
+        Self { tmp: Some(tmp), dest, data, owner: None, fresh: false }
     }
 
     /// A write straight to `dest`: only for files whose content proves itself complete.
     pub fn direct(dest: PathBuf, data: Arc<[u8]>) -> Self {
-        Self { tmp: None, dest, data, owner: None }
+        Self { tmp: None, dest, data, owner: None, fresh: true }
     }
 
     /// Through a temporary file in `tmp`, renamed to `dest`.
     pub fn via(tmp: PathBuf, dest: PathBuf, data: Arc<[u8]>) -> Self {
-        Self { tmp: Some(tmp), dest, data, owner: None }
+        Self { tmp: Some(tmp), dest, data, owner: None, fresh: true }
     }
 
     /// The file is given to `owner` before it is made durable and visible.
@@ -239,8 +250,38 @@ fn run_batch(batch: Vec<Job>) {
         {
             r = Err(std::io::Error::other(format!("fsync of {}: {e}", d.display())));
         }
+        if let Err(e) = &r {
+            undo(&job.writes, e);
+        }
         let _ = job.done.send(r);
     }
+}
+
+/// Removes what a failed job wrote: every temporary file, and each new name it may have
+/// created. The directories are fsynced after (best effort: if that fails too, a removed name
+/// may come back after a crash, and recovery then finds a file the client was refused — the
+/// spool's checksum and the Maildir names make it a duplicate the client's retry replaces).
+fn undo(writes: &[Write], why: &std::io::Error) {
+    let mut dirs: BTreeSet<PathBuf> = BTreeSet::new();
+    for w in writes {
+        let mut gone = |p: &Path| match std::fs::remove_file(p) {
+            Ok(()) => {
+                dirs.extend(p.parent().map(Path::to_path_buf));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::error!(path = %p.display(), error = %e, "cannot remove a failed write"),
+        };
+        if let Some(tmp) = &w.tmp {
+            gone(tmp);
+        }
+        if w.fresh {
+            gone(&w.dest);
+        }
+    }
+    for d in dirs {
+        let _ = sync_dir(&d);
+    }
+    tracing::warn!(files = writes.len(), error = %why, "a durable write failed and was undone");
 }
 
 fn write_file(path: &Path, data: &[u8]) -> std::io::Result<std::fs::File> {

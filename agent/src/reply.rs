@@ -251,6 +251,11 @@ impl Reply {
         Self::new(Code::LOCAL_ERROR, "4.3.0", "cannot queue the message now, try again later")
     }
 
+    /// RFC 5321 §4.2.2 452 insufficient system storage; RFC 3463 §3.4 X.3.1 mail system full.
+    pub fn storage_full() -> Self {
+        Self::new(Code::INSUFFICIENT_STORAGE, "4.3.1", "insufficient system storage, try again later")
+    }
+
     /// RFC 5321 §4.2.4 (500 unrecognised command); RFC 3463 §3.6 X.5.1 invalid command.
     pub fn unknown_command() -> Self {
         Self::new(Code::SYNTAX_ERROR, "5.5.1", "command unrecognized")

@@ -9,6 +9,7 @@ mod cli;
 mod clock_jump;
 mod crash_kills;
 mod deliver;
+mod disk_faults;
 mod helpers;
 mod imap;
 mod imap_move;

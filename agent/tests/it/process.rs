@@ -23,7 +23,24 @@ impl BinAgent {
     /// Starts `pochta-agent run` on the data directory `dir` (whose `agent.toml` listens on
     /// `https`) with extra environment variables, and waits until it answers `/status`.
     pub async fn start(dir: &Path, https: u16, env: &[(&str, &std::ffi::OsStr)]) -> BinAgent {
-        let mut cmd = Command::new(BIN);
+        BinAgent::start_under(&[], dir, https, env).await
+    }
+
+    /// [`BinAgent::start`], run by `wrapper` (e.g. `fiu-run -x`), which must exec the agent.
+    pub async fn start_under(
+        wrapper: &[&str],
+        dir: &Path,
+        https: u16,
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> BinAgent {
+        let mut cmd = match wrapper.split_first() {
+            Some((program, args)) => {
+                let mut c = Command::new(program);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
         cmd.args(["run", "--data"]).arg(dir).env("RUST_LOG", "warn").kill_on_drop(true);
         for (k, v) in env {
             cmd.env(k, v);

@@ -80,6 +80,12 @@ pub struct SessionConfig {
     pub logins: Arc<LoginThrottle>,
 }
 
+/// ENOSPC or EDQUOT: the file system (or the agent's quota on it) is full.
+fn out_of_space(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+}
+
 /// Who the client proved to be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authed {
@@ -310,6 +316,12 @@ impl Session {
                 tracing::info!(ip = %self.client_ip, reply = %r, "message refused at the end of data");
                 self.counters.reject("over_quota");
                 self.reply(r);
+            }
+            Err(QueueError::Io(e)) if out_of_space(&e) => {
+                // Nothing of the letter is left on disk: it is accepted again once space is freed.
+                tracing::error!(error = %e, "the queue's file system is full: a message was refused");
+                self.counters.reject("disk_full");
+                self.reply(Reply::storage_full());
             }
             Err(e) => {
                 tracing::error!(error = %e, "the queue refused a message");
