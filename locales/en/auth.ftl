@@ -9,6 +9,10 @@ login-too-many = { $minutes ->
     [one] Too many failed attempts. Try again in { $minutes } minute.
    *[other] Too many failed attempts. Try again in { $minutes } minutes.
 }
+login-too-many-seconds = { $seconds ->
+    [one] Too many failed attempts. Try again in { $seconds } second.
+   *[other] Too many failed attempts. Try again in { $seconds } seconds.
+}
 me-title = My account
 me-addresses = My addresses
 me-lists = Lists and aliases I receive mail from

@@ -96,12 +96,12 @@ async fn login(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone,
         next: next.clone(),
         errors,
     };
-    if let Some(wait) = st.web.limiter.blocked(&form.login, ctx.client, now) {
-        let minutes = (wait + 59) / 60;
-        let msg = ctx.t1("login-too-many", "minutes", minutes);
+    if let Some(wait) = st.web.limiter.wait(&form.login, ctx.client, now) {
+        let msg = super::ratelimit::wait_message(&ctx, wait);
         let mut r = ctx
             .render(StatusCode::TOO_MANY_REQUESTS, &page(FormErrors { fields: vec![], general: Some(msg) }));
-        r.headers_mut().insert(header::RETRY_AFTER, wait.max(1).into());
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        r.headers_mut().insert(header::RETRY_AFTER, secs.max(1).into());
         return r;
     }
     let found = match lookup(&st, &form.login).await {
@@ -117,7 +117,7 @@ async fn login(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone,
         return ctx
             .render(StatusCode::UNAUTHORIZED, &page(FormErrors { fields: vec![], general: Some(msg) }));
     };
-    st.web.limiter.succeeded(&form.login);
+    st.web.limiter.succeeded(&form.login, ctx.client);
     // A fresh session id at every login; whatever session the browser had ends.
     if let Some(old) = &ctx.cookie {
         let _ = db::web::delete_session(&st.db.pool, old).await;

@@ -122,8 +122,8 @@ async fn change_password(
     };
     let now = db::now();
     let account = format!("{}@{}", ctx.name(), ctx.domain);
-    if let Some(wait) = st.web.limiter.blocked(&account, ctx.client, now) {
-        return again(FormErrors::field("current", ctx.t1("login-too-many", "minutes", (wait + 59) / 60)));
+    if let Some(wait) = st.web.limiter.wait(&account, ctx.client, now) {
+        return again(FormErrors::field("current", super::ratelimit::wait_message(&ctx, wait)));
     }
     let hash = {
         let (dir, _) = st.publisher.current();

@@ -1,13 +1,19 @@
-//! Login rate limiting: failed attempts are counted per account (whatever name was typed, so an
-//! unknown name is limited exactly like a known one) and per client address, in a sliding window.
+//! The web login's two guards. Per account, the deployment's one policy
+//! (`pochta_directory::LoginThrottle`, the same as every agent's for SMTP AUTH and IMAP):
+//! failures from anywhere make strangers wait, doubling, while the address the account last
+//! logged in from is never made to wait — a stranger cannot lock the owner out. Per client
+//! address, a sliding window here: one address failing for many accounts is refused for all.
 //! Kept in memory: a restart forgets the counts, which only ever helps a legitimate user.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-/// Failed logins allowed per account within `WINDOW_SECS`.
-pub const PER_ACCOUNT: usize = 5;
+use pochta_directory::{LoginOutcome, LoginThrottle, LoginVerdict};
+
+use super::session::Ctx;
+
 /// Failed logins allowed per client address within `WINDOW_SECS`.
 pub const PER_CLIENT: usize = 20;
 pub const WINDOW_SECS: i64 = 15 * 60;
@@ -15,61 +21,54 @@ pub const WINDOW_SECS: i64 = 15 * 60;
 const MAX_KEYS: usize = 100_000;
 
 #[derive(Default)]
-pub struct RateLimiter {
-    failures: Mutex<HashMap<Key, Vec<i64>>>,
+pub struct Guards {
+    accounts: LoginThrottle,
+    clients: Mutex<HashMap<IpAddr, Vec<i64>>>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum Key {
-    Account(String),
-    Client(IpAddr),
+/// A client the request does not name is a stranger everywhere.
+fn ip(client: Option<IpAddr>) -> IpAddr {
+    client.unwrap_or(IpAddr::from([0, 0, 0, 0]))
 }
 
-impl RateLimiter {
-    /// When the caller may try again (seconds from `now`), or `None` when he may try now.
-    pub fn blocked(&self, account: &str, client: Option<IpAddr>, now: i64) -> Option<i64> {
-        let mut map = self.failures.lock().expect("not poisoned");
-        let mut wait = None;
-        for (key, limit) in keys(account, client) {
-            if let Some(times) = map.get_mut(&key) {
-                times.retain(|t| now - t < WINDOW_SECS);
-                if times.len() >= limit {
-                    let until = times[times.len() - limit] + WINDOW_SECS - now;
-                    wait = Some(wait.map_or(until, |w: i64| w.max(until)));
-                }
-            }
+impl Guards {
+    /// How long `client` must wait before it may try a password for `account`, if at all.
+    pub fn wait(&self, account: &str, client: Option<IpAddr>, now: i64) -> Option<Duration> {
+        if let LoginVerdict::Wait(w) = self.accounts.check(account, ip(client), Instant::now()) {
+            return Some(w);
         }
-        wait
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let times = map.get_mut(&ip(client))?;
+        times.retain(|t| now - t < WINDOW_SECS);
+        (times.len() >= PER_CLIENT)
+            .then(|| Duration::from_secs((times[times.len() - PER_CLIENT] + WINDOW_SECS - now).max(1) as u64))
     }
 
     pub fn failed(&self, account: &str, client: Option<IpAddr>, now: i64) {
-        let mut map = self.failures.lock().expect("not poisoned");
+        self.accounts.record(account, ip(client), LoginOutcome::Failure, Instant::now());
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
         if map.len() >= MAX_KEYS {
             map.retain(|_, times| times.iter().any(|t| now - t < WINDOW_SECS));
         }
-        for (key, _) in keys(account, client) {
-            if map.len() < MAX_KEYS || map.contains_key(&key) {
-                map.entry(key).or_default().push(now);
-            }
+        if map.len() < MAX_KEYS || map.contains_key(&ip(client)) {
+            map.entry(ip(client)).or_default().push(now);
         }
     }
 
-    /// A successful login clears the account's count (not the client's).
-    pub fn succeeded(&self, account: &str) {
-        self.failures.lock().expect("not poisoned").remove(&Key::Account(normalise(account)));
+    /// A successful login clears the account's count and makes `client` known for it.
+    pub fn succeeded(&self, account: &str, client: Option<IpAddr>) {
+        self.accounts.record(account, ip(client), LoginOutcome::Success, Instant::now());
     }
 }
 
-fn normalise(account: &str) -> String {
-    account.trim().to_lowercase()
-}
-
-fn keys(account: &str, client: Option<IpAddr>) -> Vec<(Key, usize)> {
-    let mut k = vec![(Key::Account(normalise(account)), PER_ACCOUNT)];
-    if let Some(ip) = client {
-        k.push((Key::Client(ip), PER_CLIENT));
+/// "Try again in 40 seconds" / "in 15 minutes", in the page's language.
+pub fn wait_message(ctx: &Ctx, wait: Duration) -> String {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    if secs < 60 {
+        ctx.t1("login-too-many-seconds", "seconds", secs.max(1))
+    } else {
+        ctx.t1("login-too-many", "minutes", secs.div_ceil(60))
     }
-    k
 }
 
 #[cfg(test)]
@@ -77,22 +76,21 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_per_account_and_per_client() {
-        let r = RateLimiter::default();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..PER_ACCOUNT {
-            assert_eq!(r.blocked("Ivanov", Some(ip), 1000), None);
-            r.failed("ivanov", Some(ip), 1000);
+    fn strangers_wait_the_owner_does_not_and_one_client_is_limited_for_all() {
+        let g = Guards::default();
+        let owner: Option<IpAddr> = Some("192.0.2.1".parse().unwrap());
+        let stranger: Option<IpAddr> = Some("198.51.100.1".parse().unwrap());
+        g.succeeded("ivanov@example.org", owner);
+        for _ in 0..6 {
+            assert_eq!(g.wait("ivanov", stranger, 1000), None);
+            g.failed("Ivanov@example.org", stranger, 1000);
         }
-        assert_eq!(r.blocked("IVANOV ", Some(ip), 1000), Some(WINDOW_SECS));
-        assert_eq!(r.blocked("ivanov", Some(ip), 1000 + WINDOW_SECS), None);
-        // Another account from the same client still may, until the client's limit.
-        assert_eq!(r.blocked("petrov", Some(ip), 1001), None);
+        assert!(g.wait("ivanov@example.org", stranger, 1000).is_some());
+        assert_eq!(g.wait("ivanov@example.org", owner, 1000), None);
         for i in 0..PER_CLIENT {
-            r.failed(&format!("user{i}"), Some(ip), 1001);
+            g.failed(&format!("user{i}"), stranger, 1001);
         }
-        assert!(r.blocked("sidorov", Some(ip), 1002).is_some());
-        assert_eq!(r.blocked("sidorov", Some("192.0.2.2".parse().unwrap()), 1002), None);
-        r.succeeded("ivanov");
+        assert!(g.wait("sidorov", stranger, 1002).is_some());
+        assert_eq!(g.wait("sidorov", Some("192.0.2.2".parse().unwrap()), 1002), None);
     }
 }

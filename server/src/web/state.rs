@@ -1,9 +1,9 @@
 //! The web application's memory that is not in the database, carried in `AppState`.
 
-use super::ratelimit::RateLimiter;
+use super::ratelimit::Guards;
 
 #[derive(Default)]
 pub struct WebState {
-    /// Failed logins, per account and per client address.
-    pub limiter: RateLimiter,
+    /// Failed logins, per account (the deployment's one policy) and per client address.
+    pub limiter: Guards,
 }

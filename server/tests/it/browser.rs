@@ -57,8 +57,15 @@ pub(crate) const SESSION: &str = "__Host-pochta_session";
 
 impl Browser {
     pub(crate) fn new(app: &TestApp, lang: &'static str) -> Browser {
+        Browser::from_address(app, lang, "127.0.0.1")
+    }
+
+    /// A browser whose connections come from `ip` (a loopback address: 127.0.0.x), to be
+    /// another client in the server's eyes.
+    pub(crate) fn from_address(app: &TestApp, lang: &'static str, ip: &str) -> Browser {
         pochta_transport::install_crypto();
         let client = reqwest::Client::builder()
+            .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
             .danger_accept_invalid_certs(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
