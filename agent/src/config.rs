@@ -90,6 +90,9 @@ pub struct Config {
     /// Password guessing (`[logins]`): one throttle per account for SMTP AUTH, IMAP and POP3.
     #[serde(default)]
     pub logins: LoginsConfig,
+    /// Checks on mail from outside before the 250 (`[door]`): spam, viruses, greylisting.
+    #[serde(default, skip_serializing_if = "DoorConfig::is_off")]
+    pub door: DoorConfig,
 }
 
 /// `[imap]`: the listeners of the Dovecot this agent runs for its site's mailboxes.
@@ -437,6 +440,103 @@ impl LoginsConfig {
             first_delay: first,
             max_delay: Duration::from_secs(self.max_delay_secs).max(first),
             ..Default::default()
+        }
+    }
+}
+
+/// `[door]`: what is checked on mail from outside (never on our users' submissions or on peer
+/// agents), before the answer to its data. Nothing is checked by default.
+///
+/// ```toml
+/// [door]
+/// rspamd = "http://127.0.0.1:11333"   # rspamd's normal worker
+/// clamd = "/run/clamav/clamd.ctl"     # clamd's socket, or "127.0.0.1:3310"
+/// scan_timeout_secs = 20
+/// fail_open = false                   # a scanner out: 451 (true: accept unscanned, marked)
+/// junk_score = 5.0                    # from this rspamd score on, into Junk
+///
+/// [door.greylist]
+/// enabled = true
+/// delay_secs = 300
+/// exempt_networks = ["192.0.2.0/24"]
+/// exempt_domains = ["partner.example"]
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DoorConfig {
+    /// rspamd's normal worker, `http://host:port`; empty: no spam scan.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub rspamd: String,
+    /// clamd: a Unix socket path or `host:port`; empty: no virus scan.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub clamd: String,
+    /// How long one scan may take before it counts as failed.
+    pub scan_timeout_secs: f64,
+    /// A scanner that is down or too slow: accept the letter unscanned, with an
+    /// `X-Pochta-Unscanned` field saying why, instead of deferring it with 451.
+    pub fail_open: bool,
+    /// Larger letters are not scanned (scanners have their own limits) and are marked so.
+    pub max_scan_bytes: usize,
+    /// From this rspamd score on, a letter rspamd lets through goes into the recipients' Junk
+    /// folder (the site's own threshold below rspamd's "add header").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub junk_score: Option<f64>,
+    pub greylist: GreylistConfig,
+}
+
+impl Default for DoorConfig {
+    fn default() -> Self {
+        Self {
+            rspamd: String::new(),
+            clamd: String::new(),
+            scan_timeout_secs: 20.0,
+            fail_open: false,
+            max_scan_bytes: 20 * 1024 * 1024,
+            junk_score: None,
+            greylist: GreylistConfig::default(),
+        }
+    }
+}
+
+impl DoorConfig {
+    /// Whether the door checks nothing.
+    pub fn is_off(&self) -> bool {
+        self.rspamd.is_empty() && self.clamd.is_empty() && !self.greylist.enabled
+    }
+}
+
+/// `[door.greylist]`: see [`crate::door::greylist`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GreylistConfig {
+    pub enabled: bool,
+    /// A retry passes this long after the first attempt…
+    pub delay_secs: u64,
+    /// …and before this long after it; later, it starts over.
+    pub window_secs: u64,
+    /// A triplet (or a whitelisted network) that passed stays good while used within this.
+    pub pass_ttl_secs: u64,
+    /// A client network whose triplets passed this many times passes at once.
+    pub whitelist_after: u32,
+    /// Networks (`192.0.2.0/24`, `2001:db8::/48`, or single addresses) never greylisted.
+    pub exempt_networks: Vec<String>,
+    /// Sender domains (and their subdomains) never greylisted.
+    pub exempt_domains: Vec<String>,
+    /// Triplets held at most; the oldest go first.
+    pub max_entries: usize,
+}
+
+impl Default for GreylistConfig {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            delay_secs: 300,
+            window_secs: 86400,
+            pass_ttl_secs: 36 * 86400,
+            whitelist_after: 5,
+            exempt_networks: Vec::new(),
+            exempt_domains: Vec::new(),
+            max_entries: 200_000,
         }
     }
 }

@@ -212,5 +212,6 @@ fn config_from_response(
         },
         imap: Default::default(),
         logins: Default::default(),
+        door: Default::default(),
     })
 }

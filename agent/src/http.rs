@@ -38,6 +38,8 @@ pub struct AppState {
     pub queue: Arc<Queue>,
     /// Mailbox moves in progress, for `/status`.
     pub moves: crate::mailbox_move::Progress,
+    /// The door, for its scanners' health in `/status`.
+    pub door: Option<Arc<crate::door::Door>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -204,6 +206,7 @@ async fn status(State(st): State<AppState>) -> Json<StatusReport> {
     let mut report = StatusReport::live(&st.cfg, &st.replica);
     report.mailbox_moves = st.moves.list();
     report.clock = st.queue.clock();
+    report.door = st.door.as_ref().map(|d| d.status());
     Json(report)
 }
 

@@ -14,6 +14,7 @@
 pub mod clock;
 pub mod config;
 pub mod deliver;
+pub mod door;
 pub mod durable;
 pub mod enroll;
 pub mod http;
@@ -64,6 +65,8 @@ pub enum StartError {
     Queue(String, std::io::Error),
     #[error("IMAP/POP3: {0}")]
     Imap(#[from] imap::ImapError),
+    #[error("{0}")]
+    Door(#[from] door::DoorError),
 }
 
 /// A configured agent, bound to its port, ready to run.
@@ -81,6 +84,8 @@ pub struct App {
     imap: Option<imap::Imap>,
     /// One throttle for every login path of the agent: SMTP AUTH and Dovecot's.
     logins: Arc<pochta_directory::LoginThrottle>,
+    /// The checks on mail from outside, when `[door]` configures any.
+    door: Option<Arc<door::Door>>,
 }
 
 impl App {
@@ -118,6 +123,7 @@ impl App {
             mode = if cfg.pull { "pull" } else { "push" }, "agent ready"
         );
         let logins = Arc::new(pochta_directory::LoginThrottle::new(cfg.logins.policy()));
+        let door = door::Door::open(&cfg.door, dir, &smtp_hostname(&cfg)).await?.map(Arc::new);
         Ok(App {
             cfg: Arc::new(cfg),
             replica,
@@ -131,6 +137,7 @@ impl App {
             smtp,
             imap,
             logins,
+            door,
         })
     }
 
@@ -201,6 +208,7 @@ impl App {
             smtp: smtp_bound,
             imap,
             logins,
+            door,
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -212,6 +220,7 @@ impl App {
             counters: counters.clone(),
             queue: queue.clone(),
             moves: moves.clone(),
+            door: door.clone(),
         });
         let mut server = axum_server::from_tcp_rustls(listener, RustlsConfig::from_config(tls.clone()))
             .map_err(StartError::Serve)?;
@@ -249,7 +258,7 @@ impl App {
                 queue.clone(),
                 tls.clone(),
                 Some(deliverer.clone()),
-                logins.clone(),
+                Guards { logins: logins.clone(), door: door.clone() },
             );
             Some(tokio::spawn(service.serve(smtp_bound, stop_rx.clone(), Duration::from_secs(10))))
         };
@@ -373,6 +382,12 @@ impl Running {
     }
 }
 
+/// What every SMTP session of the agent checks against: the one login throttle, and the door.
+pub struct Guards {
+    pub logins: Arc<pochta_directory::LoginThrottle>,
+    pub door: Option<Arc<door::Door>>,
+}
+
 /// The SMTP service of this agent, handing accepted mail to `sink` (the queue).
 pub fn smtp_service<S: queue::Sink>(
     cfg: &Config,
@@ -381,20 +396,17 @@ pub fn smtp_service<S: queue::Sink>(
     sink: Arc<S>,
     tls: Arc<rustls::ServerConfig>,
     mailboxes: Option<Arc<deliver::Deliverer>>,
-    logins: Arc<pochta_directory::LoginThrottle>,
+    guards: Guards,
 ) -> smtp::SmtpServer<S> {
-    let hostname = if cfg.smtp.hostname.is_empty() {
-        format!("{}.{}", cfg.site, cfg.domain)
-    } else {
-        cfg.smtp.hostname.clone()
-    };
+    let Guards { logins, door } = guards;
     let session = smtp::SessionConfig {
-        hostname,
+        hostname: smtp_hostname(cfg),
         site: cfg.site.clone(),
         agent_id: cfg.agent_id.clone(),
         peer_secret: cfg.peer_secret.clone(),
         limits: cfg.smtp.limits(),
         logins,
+        door,
     };
     let view = Arc::new(smtp::ReplicaView {
         replica: replica.clone(),
@@ -448,6 +460,15 @@ async fn sweep_tmp(root: PathBuf, grace: Duration, mut stop: watch::Receiver<boo
             _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
+    }
+}
+
+/// The name in the SMTP greeting and `Received:` fields: `[smtp] hostname`, else `<site>.<domain>`.
+fn smtp_hostname(cfg: &Config) -> String {
+    if cfg.smtp.hostname.is_empty() {
+        format!("{}.{}", cfg.site, cfg.domain)
+    } else {
+        cfg.smtp.hostname.clone()
     }
 }
 

@@ -441,6 +441,37 @@ impl Reply {
     }
 
     /// RFC 5321 §4.1.1.11 relay policy: 554 5.7.1 relay access denied (RFC 3463 §3.8 X.7.1).
+    /// The door's virus scan found one (RFC 3463 §3.8 X.7.1: delivery not authorized); 554,
+    /// the transaction failed, as Postfix's and Exim's virus refusals.
+    pub fn virus(name: &str) -> Self {
+        Self::new(Code::TRANSACTION_FAILED, "5.7.1", format!("virus found: {name}; the message was refused"))
+    }
+
+    /// rspamd's "reject": refused as spam (550 5.7.1), with rspamd's reason.
+    pub fn spam(why: &str) -> Self {
+        Self::new(Code::MAILBOX_UNAVAILABLE, "5.7.1", format!("message refused as spam: {why}"))
+    }
+
+    /// rspamd's "soft reject": try again later (451 4.7.1).
+    pub fn spam_deferred(why: &str) -> Self {
+        Self::new(Code::LOCAL_ERROR, "4.7.1", format!("message deferred: {why}; try again later"))
+    }
+
+    /// Greylisting (at RCPT, or rspamd's "greylist" after the data): 451 4.7.1 with a hint
+    /// of when a retry will pass.
+    pub fn greylisted(retry_in: Option<u64>) -> Self {
+        let text = match retry_in {
+            Some(s) => format!("greylisted: this sender is new here; please try again in {s} seconds"),
+            None => "greylisted: please try again later".to_owned(),
+        };
+        Self::new(Code::LOCAL_ERROR, "4.7.1", text)
+    }
+
+    /// A scanner the door must ask is down or too slow: the letter is not taken unscanned.
+    pub fn cannot_scan() -> Self {
+        Self::new(Code::LOCAL_ERROR, "4.7.1", "the message cannot be scanned now; try again later")
+    }
+
     pub fn relay_denied() -> Self {
         Self::new(Code::TRANSACTION_FAILED, "5.7.1", "relay access denied")
     }

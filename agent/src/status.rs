@@ -32,6 +32,9 @@ pub struct StatusReport {
     /// The queue's clock against the wall clock: jumps seen (`crate::clock`).
     #[serde(default)]
     pub clock: crate::clock::ClockStatus,
+    /// The checks on mail from outside, when `[door]` configures any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub door: Option<crate::door::DoorStatus>,
 }
 
 impl StatusReport {
@@ -57,6 +60,7 @@ impl StatusReport {
             groups: dir.groups.len(),
             mailbox_moves: Vec::new(),
             clock: Default::default(),
+            door: None,
         }
     }
 
@@ -73,7 +77,7 @@ impl StatusReport {
         format!(
             "agent         {}\nsite          {} (level {})\ndomain        {}\ndeployment    {}\n\
              version       {} (server: {})\nlast contact  {} — {}{}\n\
-             directory     {} sites, {} users, {} aliases and lists\n{}",
+             directory     {} sites, {} users, {} aliases and lists\n{}{}",
             self.agent_id,
             self.site,
             self.level,
@@ -94,6 +98,11 @@ impl StatusReport {
                 ),
                 None => String::new(),
             },
+            self.door
+                .iter()
+                .flat_map(|d| &d.warnings)
+                .map(|w| format!("WARNING       {w}\n"))
+                .collect::<String>(),
         )
     }
 }

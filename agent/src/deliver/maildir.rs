@@ -48,6 +48,15 @@ impl Maildirs {
         maildir::mailbox(&self.root, user)
     }
 
+    /// The mailbox's INBOX, or its Maildir++ folder `.<folder>`.
+    fn folder(&self, user: &LocalPart, folder: Option<&str>) -> PathBuf {
+        let md = self.path(user);
+        match folder {
+            Some(f) => md.join(format!(".{f}")),
+            None => md,
+        }
+    }
+
     fn ensure(&self, md: &Path) -> std::io::Result<()> {
         if self.made.lock().expect("not poisoned").contains(md) {
             return Ok(());
@@ -79,7 +88,8 @@ impl Maildirs {
         entries.flatten().any(|e| maildir::unique_part(&e.file_name().to_string_lossy()) == base)
     }
 
-    /// Delivers `data` into each mailbox's `new/` as `name`; one result per user, in order.
+    /// Delivers `data` into each mailbox's `new/` as `name` (of the Maildir++ folder
+    /// `.<folder>/` when one is given: Junk for spam); one result per user, in order.
     /// With `check`, skips mailboxes that already hold the message (recovery after a crash);
     /// a copy relayed by a peer is always checked: the peer may have sent it before.
     pub async fn deliver(
@@ -88,6 +98,7 @@ impl Maildirs {
         name: &CopyName,
         data: Arc<[u8]>,
         check: bool,
+        folder: Option<&str>,
     ) -> Vec<std::io::Result<()>> {
         let check = check || matches!(name, CopyName::Relayed { .. });
         let (base, name) = (name.base(&self.host), name.file(&self.host, data.len() as u64));
@@ -95,7 +106,7 @@ impl Maildirs {
         let mut writes = Vec::new();
         let mut which = Vec::new();
         for (i, user) in users.iter().enumerate() {
-            let md = self.path(user);
+            let md = self.folder(user, folder);
             if let Err(e) = self.ensure(&md) {
                 results.push(Some(Err(e)));
                 continue;
@@ -115,7 +126,7 @@ impl Maildirs {
                 Ok(()) => which.iter().for_each(|&i| results[i] = Some(Ok(()))),
                 Err(e) => {
                     for &i in &which {
-                        let md = self.path(&users[i]);
+                        let md = self.folder(&users[i], folder);
                         results[i] = Some(if md.join("new").join(&name).exists() {
                             durable::sync_dir(&md.join("new"))
                         } else {

@@ -30,6 +30,10 @@ use crate::queue::QueueId;
 use crate::reply::Reply;
 use client::{Security, Transaction};
 
+/// The Maildir++ folder spam is filed into (`.Junk`), which Dovecot shows as the `\Junk` special-use
+/// mailbox (RFC 6154).
+pub const JUNK: &str = "Junk";
+
 /// The current directory (the replica's in-memory `Arc<Directory>`).
 pub type DirectorySource = Arc<dyn Fn() -> Arc<Directory> + Send + Sync>;
 
@@ -285,7 +289,9 @@ impl Deliverer {
                 Some(mark) => mark.copy_name(),
                 None => CopyName::Queued { created_ms: letter.created, id: letter.id.0.clone() },
             };
-            self.maildirs.deliver(&users, &name, letter.data.clone(), letter.recovered).await
+            // The door's spam verdict (made at the first hop, see `crate::door`): into Junk.
+            let folder = crate::door::marked_spam(&letter.data).then_some(JUNK);
+            self.maildirs.deliver(&users, &name, letter.data.clone(), letter.recovered, folder).await
         };
         let mut out: Vec<Outcome> = refusals
             .into_iter()

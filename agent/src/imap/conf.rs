@@ -78,6 +78,8 @@ impl Settings<'_> {
              first_valid_gid = {gid}\n\
              last_valid_gid = {gid}\n\
              mail_location = maildir:~/Maildir\n\
+             # Spam from the door is filed into .Junk; mail clients see it as the Junk folder.\n\
+             namespace inbox {{\n  inbox = yes\n  mailbox Junk {{\n    special_use = \\Junk\n    auto = subscribe\n  }}\n}}\n\
              # The agent files every letter itself (tmp/ → new/, fsynced); no LDA, no LMTP.\n\
              maildir_very_dirty_syncs = no\n\
              mail_plugins = $mail_plugins quota\n\

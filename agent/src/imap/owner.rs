@@ -95,6 +95,12 @@ impl Accounts {
     }
 }
 
+/// The ids of system user `name` (e.g. `_rspamd`), if `/etc/passwd` has him.
+pub fn system_user(name: &str) -> Option<Owner> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    lookup(&passwd, |n, _| n == name).map(|(_, uid, gid)| Owner { uid, gid })
+}
+
 /// `(name, uid, gid)` of the first `/etc/passwd` entry `pick` accepts.
 fn lookup(passwd: &str, pick: impl Fn(&str, u32) -> bool) -> Option<(String, u32, u32)> {
     passwd.lines().find_map(|line| {

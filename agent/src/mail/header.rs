@@ -119,7 +119,12 @@ pub fn count(data: &[u8], name: &str) -> usize {
 /// `data` without any field called `name` (folds included), or `None` when it has none — so
 /// a letter without it is not copied.
 pub fn without(data: &[u8], name: &str) -> Option<Vec<u8>> {
-    let drop: Vec<Range<usize>> = fields(data).filter(|f| f.is(name)).map(|f| f.span).collect();
+    without_where(data, |f| f.is(name))
+}
+
+/// `data` without the fields `drop` picks (folds included), or `None` when it picks none.
+pub fn without_where(data: &[u8], drop: impl Fn(&Field<'_>) -> bool) -> Option<Vec<u8>> {
+    let drop: Vec<Range<usize>> = fields(data).filter(|f| drop(f)).map(|f| f.span).collect();
     if drop.is_empty() {
         return None;
     }

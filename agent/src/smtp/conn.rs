@@ -18,8 +18,9 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::session::{Action, DirectoryView, Role, Session, SessionConfig, Step};
+use crate::door;
 use crate::metrics::Counters;
-use crate::queue::Sink;
+use crate::queue::{Origin, Sink};
 
 /// What every connection of the service shares.
 pub(crate) struct Shared<S> {
@@ -176,7 +177,31 @@ pub(crate) async fn serve<S: Sink>(
                 .unwrap_or(false);
                 session.verified(user, ok);
             }
-            Step::Action(Action::Enqueue(msg)) => {
+            Step::Action(Action::Enqueue(mut msg)) => {
+                if let Some(door) = shared.cfg.door.as_ref().filter(|d| d.scans())
+                    && msg.origin == Origin::Outside
+                {
+                    let letter = door::Letter {
+                        client_ip: msg.client_ip,
+                        helo: session.helo(),
+                        from: msg.reverse_path.as_ref(),
+                        rcpts: &msg.recipients,
+                        data: &msg.data,
+                    };
+                    let name = format!("{}-{}", peer, msg.data.len());
+                    match door.scan(&letter, &name).await {
+                        door::Decision::Refuse { reason, reply } => {
+                            session.refused_at_door(reason, reply);
+                            continue;
+                        }
+                        door::Decision::Accept { data, junk } => {
+                            if junk {
+                                tracing::info!(ip = %peer.ip(), "spam accepted for the Junk folder");
+                            }
+                            msg.data = data;
+                        }
+                    }
+                }
                 // Not cancelled by shutdown or a client hanging up: once started, the queue
                 // finishes, and the answer reflects what it did.
                 let r = shared.sink.enqueue(*msg).await;

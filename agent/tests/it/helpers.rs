@@ -203,6 +203,7 @@ pub fn config(
         smtp: Default::default(),
         imap: Default::default(),
         logins: Default::default(),
+        door: Default::default(),
     }
 }
 

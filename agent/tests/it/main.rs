@@ -10,6 +10,7 @@ mod clock_jump;
 mod crash_kills;
 mod deliver;
 mod disk_faults;
+mod door;
 mod helpers;
 mod imap;
 mod imap_move;

@@ -76,6 +76,7 @@ pub fn session_config(limits: Limits) -> SessionConfig {
         peer_secret: PEER_SECRET.into(),
         limits,
         logins: Default::default(),
+        door: None,
     }
 }
 

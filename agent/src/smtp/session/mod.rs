@@ -78,6 +78,8 @@ pub struct SessionConfig {
     /// Failed logins per account across every client and every login path of this agent
     /// (SMTP AUTH here, Dovecot's IMAP/POP3 through its policy hook).
     pub logins: Arc<LoginThrottle>,
+    /// The checks on mail from outside (`[door]`), when any are configured.
+    pub door: Option<Arc<crate::door::Door>>,
 }
 
 /// ENOSPC or EDQUOT: the file system (or the agent's quota on it) is full.
@@ -253,6 +255,21 @@ impl Session {
 
     pub fn is_tls(&self) -> bool {
         self.tls
+    }
+
+    /// The name the client gave in HELO or EHLO, or `""`.
+    pub fn helo(&self) -> &str {
+        self.helo.as_deref().unwrap_or("")
+    }
+
+    /// The door refused the letter after its data (spam, a virus, a scanner out): nothing
+    /// was queued.
+    pub fn refused_at_door(&mut self, reason: &'static str, reply: Reply) {
+        self.state = State::Command;
+        self.tx = None;
+        tracing::info!(ip = %self.client_ip, reason, reply = %reply, "message refused at the door");
+        self.counters.reject(reason);
+        self.reply(reply);
     }
 
     /// The handshake after STARTTLS finished: everything about the session starts over

@@ -2,6 +2,7 @@
 //! [`crate::smtp::policy::rcpt`].
 
 use super::{Authed, Session};
+use crate::door::greylist::Decision;
 use crate::reply::Reply;
 use crate::smtp::path::{Path, PathError};
 use crate::smtp::policy::{self, Who};
@@ -63,6 +64,16 @@ impl Session {
             return self.reject("over_quota", r);
         }
         let rcpt = accepted.address;
+        // Greylisting (the door's first step): strangers only, recipients we would take.
+        if who == Who::Stranger
+            && let Some(g) = self.cfg.door.as_ref().and_then(|d| d.greylist.as_ref())
+            && let Decision::Defer { retry_in } = g.check(self.client_ip, tx.from.as_ref(), &rcpt)
+        {
+            // Not a client error: a retry is what is asked for, so it does not count
+            // towards closing the session.
+            self.counters.reject("greylisted");
+            return self.reply(Reply::greylisted(Some(retry_in)));
+        }
         if let Some(tx) = self.tx.as_mut()
             && !tx.rcpts.contains(&rcpt)
         {
