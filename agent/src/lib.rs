@@ -241,7 +241,8 @@ impl App {
                 Arc::new(move || q.len()),
                 moves.clone(),
             )?
-            .with_services(client_services(&cfg, imap.as_ref()));
+            .with_services(client_services(&cfg, imap.as_ref()))
+            .with_door(door.clone());
             let d = deliverer.clone();
             let reporter = reporter.with_mailbox_sizes(Arc::new(move || d.mailbox_sizes()));
             Some(tokio::spawn(reporter.run(stop_rx.clone())))

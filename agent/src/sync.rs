@@ -396,6 +396,8 @@ pub struct StatsReporter {
     services: Option<ClientServices>,
     /// The bytes in each mailbox of this site, by folded user name (reads Maildirs).
     mailbox_sizes: Option<MailboxSizes>,
+    /// The door, whose scanners' failures the server's dashboard shows.
+    door: Option<Arc<crate::door::Door>>,
 }
 
 /// Measures every mailbox of the site: `Deliverer::mailbox_sizes`.
@@ -409,12 +411,17 @@ impl StatsReporter {
         moves: crate::mailbox_move::Progress,
     ) -> Result<Self, pochta_transport::TransportError> {
         let client = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
-        Ok(Self { cfg, client, counters, queue_len, moves, services: None, mailbox_sizes: None })
+        Ok(Self { cfg, client, counters, queue_len, moves, services: None, mailbox_sizes: None, door: None })
     }
 
     /// Reports `services` (what mail clients connect to) until a report carrying them is taken.
     pub fn with_services(self, services: ClientServices) -> Self {
         Self { services: Some(services), ..self }
+    }
+
+    /// Reports the door's warnings too (a scanner out).
+    pub fn with_door(self, door: Option<Arc<crate::door::Door>>) -> Self {
+        Self { door, ..self }
     }
 
     /// Reports mailbox sizes too: all of them in the first report, then those that changed.
@@ -439,6 +446,8 @@ impl StatsReporter {
             mailbox_moves: self.moves.list(),
             services: self.services.clone(),
             mailbox_sizes: Default::default(),
+            refused: c.rejected,
+            warnings: self.door.as_ref().map(|d| d.alerts()).unwrap_or_default(),
         }
     }
 

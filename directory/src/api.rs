@@ -176,6 +176,34 @@ pub struct StatsReport {
     /// the last figure per user and shows the one from the user's home site.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub mailbox_sizes: std::collections::BTreeMap<String, u64>,
+    /// Letters and commands refused since start, by reason (`unknown_recipient`, `spam`,
+    /// `virus`, `greylisted`, ...): the paper's "received but not accepted", explained.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub refused: std::collections::BTreeMap<String, u64>,
+    /// What the administrator must know now; sent with every report while it lasts, so a
+    /// report without it means "all is well".
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<AgentWarning>,
+}
+
+/// Something wrong at an agent that its administrator must act on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AgentWarning {
+    /// A scanner of the door (`rspamd`, `clamd`) does not answer: mail from outside is
+    /// deferred with 451, or with `fail_open` accepted unscanned.
+    ScannerFailing {
+        scanner: String,
+        /// Where the agent looks for it (a URL or a socket).
+        at: String,
+        /// Unix seconds of the first failure in this run of them.
+        since: i64,
+        fail_open: bool,
+        error: String,
+    },
+    /// A kind this server does not know yet (a newer agent).
+    #[serde(other)]
+    Other,
 }
 
 /// The endpoints a mail client uses at one site, each `host:port`, empty when not offered.
@@ -341,6 +369,8 @@ mod tests {
             mailbox_moves: vec![],
             services: None,
             mailbox_sizes: Default::default(),
+            refused: Default::default(),
+            warnings: vec![],
         };
         pinned(idle.clone(), r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5}"#);
         pinned(
@@ -352,5 +382,11 @@ mod tests {
             serde_json::from_str(r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"rejected":{}}"#)
                 .unwrap();
         assert_eq!((old.queue, old.mailbox_moves), (0, vec![]));
+        // A warning this server does not know is kept as one, not a refused report.
+        let newer: StatsReport = serde_json::from_str(
+            r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"warnings":[{"kind":"disk_on_fire","x":1}]}"#,
+        )
+        .unwrap();
+        assert_eq!(newer.warnings, vec![AgentWarning::Other]);
     }
 }

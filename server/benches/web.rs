@@ -109,6 +109,7 @@ fn main() {
                     sent: n / 2,
                     queue: step as u64 % 7,
                 },
+                refused: [("unknown_recipient".to_owned(), n / 3), ("spam".to_owned(), n / 5)].into(),
             });
         }
     }
@@ -147,6 +148,7 @@ fn main() {
             period: Period::Day,
             now,
             moves: Vec::new(),
+            warnings: Vec::new(),
         };
         // Every request after the first at a version: the per-site counts come from the cache.
         let summaries = SiteSummaries::default();

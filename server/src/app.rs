@@ -61,6 +61,7 @@ impl App {
             hashing: Arc::new(Semaphore::new(2)),
             web: Default::default(),
             moves: Default::default(),
+            warnings: Default::default(),
             reports,
             site_summaries: Default::default(),
         };

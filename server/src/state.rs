@@ -25,6 +25,8 @@ pub struct AppState {
     pub web: Arc<crate::web::state::WebState>,
     /// The mailbox moves agents last reported, for the dashboard.
     pub moves: Arc<crate::moves::MoveBoard>,
+    /// The warnings agents last reported (a scanner out), for the dashboard.
+    pub warnings: Arc<crate::moves::WarningBoard>,
     /// The client services and mailbox sizes agents last reported (users pages, `/me`, API).
     pub reports: Arc<crate::reports::AgentReports>,
     /// Per-site user counts and MX priorities, kept per directory version (the dashboard, the

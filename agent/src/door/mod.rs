@@ -171,6 +171,24 @@ impl Door {
         }
     }
 
+    /// The scanners' failures, for the server's dashboard.
+    pub fn alerts(&self) -> Vec<pochta_directory::api::AgentWarning> {
+        let (r, c) = self.health.lock().expect("not poisoned").clone();
+        [("rspamd", r), ("clamd", c)]
+            .into_iter()
+            .filter_map(|(name, h)| {
+                let h = h?;
+                Some(pochta_directory::api::AgentWarning::ScannerFailing {
+                    scanner: name.to_owned(),
+                    at: h.at,
+                    since: h.failing_since?,
+                    fail_open: self.cfg.fail_open,
+                    error: h.failing?,
+                })
+            })
+            .collect()
+    }
+
     fn record(&self, clamd: bool, result: Result<(), String>) {
         let mut h = self.health.lock().expect("not poisoned");
         let Some(h) = (if clamd { h.1.as_mut() } else { h.0.as_mut() }) else { return };

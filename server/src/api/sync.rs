@@ -114,10 +114,11 @@ async fn stats(
         sent: r.sent,
         queue: r.queue,
     };
-    db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c).await?;
+    db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c, &r.refused).await?;
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
     db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
     st.moves.put(&agent.id, &agent.site, r.mailbox_moves);
+    st.warnings.put(&agent.id, &agent.site, r.warnings);
     let (dir, _) = st.publisher.current();
     st.reports.record(&st.db.pool, &dir, &agent.id, &agent.site, r.services, &r.mailbox_sizes).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,5 +1,7 @@
 //! Browser sessions of the web application and the traffic counters agents report.
 
+use std::collections::BTreeMap;
+
 use sqlx::Row;
 
 use super::auth::digest;
@@ -136,6 +138,8 @@ pub struct StatRow {
     pub site: String,
     pub at: i64,
     pub counters: Counters,
+    /// Refusals since the agent started, by reason.
+    pub refused: BTreeMap<String, u64>,
 }
 
 /// Records a report; a second report in the same second replaces the first.
@@ -145,13 +149,14 @@ pub async fn put_stats(
     site: &str,
     at: i64,
     c: &Counters,
+    refused: &BTreeMap<String, u64>,
 ) -> Result<(), DbError> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     sqlx::query(
-        "INSERT INTO agent_stats (agent, site, at, received, accepted, delivered, sent, queue) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        "INSERT INTO agent_stats (agent, site, at, received, accepted, delivered, sent, queue, refused) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (agent, at) DO UPDATE SET received = excluded.received, accepted = excluded.accepted, \
-         delivered = excluded.delivered, sent = excluded.sent, queue = excluded.queue",
+         delivered = excluded.delivered, sent = excluded.sent, queue = excluded.queue, refused = excluded.refused",
     )
     .bind(agent)
     .bind(site)
@@ -161,6 +166,7 @@ pub async fn put_stats(
     .bind(n(c.delivered))
     .bind(n(c.sent))
     .bind(n(c.queue))
+    .bind(serde_json::to_string(refused).expect("counters serialise"))
     .execute(pool)
     .await?;
     Ok(())
@@ -169,7 +175,7 @@ pub async fn put_stats(
 /// Reports since `since` (and the last one before it, so the first interval has a base), oldest first.
 pub async fn stats_since(pool: &sqlx::AnyPool, since: i64) -> Result<Vec<StatRow>, DbError> {
     let rows = sqlx::query(
-        "SELECT agent, site, at, received, accepted, delivered, sent, queue FROM agent_stats \
+        "SELECT agent, site, at, received, accepted, delivered, sent, queue, refused FROM agent_stats \
          WHERE at >= (SELECT COALESCE(MAX(b.at), $1) FROM agent_stats b WHERE b.at < $1 AND b.agent = agent_stats.agent) \
          ORDER BY at, agent",
     )
@@ -190,6 +196,8 @@ pub async fn stats_since(pool: &sqlx::AnyPool, since: i64) -> Result<Vec<StatRow
                     sent: n(r.try_get("sent")?),
                     queue: n(r.try_get("queue")?),
                 },
+                // A row written before refusals were reported, or unreadable: none.
+                refused: serde_json::from_str(&r.try_get::<String, _>("refused")?).unwrap_or_default(),
             })
         })
         .collect()

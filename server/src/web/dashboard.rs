@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use pochta_directory::Directory;
-use pochta_directory::api::MoveProgress;
+use pochta_directory::api::{AgentWarning, MoveProgress};
 use serde::Deserialize;
 
 use super::admin::history::{HistoryRow, history_rows};
@@ -28,6 +28,30 @@ pub struct Traffic {
     pub delivered: u64,
     pub sent: u64,
     pub queue: u64,
+    /// Letters and commands refused, in all and by kind (a translation key and a count, the
+    /// largest first): the paper's "received but not accepted", explained.
+    pub refused: u64,
+    pub refusals: Vec<(&'static str, u64)>,
+}
+
+/// The kind of refusal an agent's reason belongs to, as the translation key the dashboard shows.
+pub fn refusal_kind(reason: &str) -> &'static str {
+    match reason {
+        "unknown_recipient" | "unknown_recipient_stale" | "bad_recipient" | "disabled" | "policy" => {
+            "refusal-unknown-recipient"
+        }
+        "relay_denied" => "refusal-relay",
+        "greylisted" => "refusal-greylisted",
+        "dnsbl" => "refusal-dnsbl",
+        "spf" | "dkim" | "dmarc" => "refusal-forged",
+        "spam" | "spam_deferred" => "refusal-spam",
+        "virus" => "refusal-virus",
+        "too_many_connections" | "rate_limit" => "refusal-rate",
+        "auth_failed" | "auth_throttled" => "refusal-auth",
+        "over_quota" => "refusal-quota",
+        "scanner_unavailable" | "queue_error" | "disk_full" => "refusal-ours",
+        _ => "refusal-other",
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -86,6 +110,8 @@ pub struct Chart {
 pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<(u64, u64)>) {
     use std::collections::BTreeMap;
     let mut prev: BTreeMap<&str, db::web::Counters> = BTreeMap::new();
+    let mut prev_refused: BTreeMap<&str, &BTreeMap<String, u64>> = BTreeMap::new();
+    let mut kinds: BTreeMap<&str, BTreeMap<&'static str, u64>> = BTreeMap::new();
     let mut sites: BTreeMap<&str, Traffic> = BTreeMap::new();
     let mut latest_queue: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
     let mut buckets = vec![(0u64, 0u64); BUCKETS];
@@ -105,8 +131,17 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
             queue: c.queue,
         };
         prev.insert(&r.agent, c);
+        let before = prev_refused.insert(&r.agent, &r.refused);
         if r.at < since {
             continue;
+        }
+        // A reason first seen after the base report counts whole; at the base, nothing does.
+        let site_kinds = kinds.entry(&r.site).or_default();
+        for (reason, &now) in &r.refused {
+            let n = d(now, before.map(|b| b.get(reason).copied().unwrap_or(0)));
+            if n > 0 {
+                *site_kinds.entry(refusal_kind(reason)).or_default() += n;
+            }
         }
         let t =
             sites.entry(&r.site).or_insert_with(|| Traffic { site: r.site.clone(), ..Default::default() });
@@ -123,6 +158,14 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
     for (site, q) in latest_queue.values() {
         if let Some(t) = sites.get_mut(site) {
             t.queue += q;
+        }
+    }
+    for (site, k) in kinds {
+        if let Some(t) = sites.get_mut(site) {
+            let mut by: Vec<(&'static str, u64)> = k.into_iter().collect();
+            by.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+            t.refused = by.iter().map(|(_, n)| n).sum();
+            t.refusals = by;
         }
     }
     (sites.into_values().collect(), buckets)
@@ -183,6 +226,28 @@ pub struct DashboardPage {
     pub chart: Option<Chart>,
     pub recent: Vec<HistoryRow>,
     pub stale: usize,
+    /// What agents warn about now (a scanner out), as sentences.
+    pub warnings: Vec<String>,
+}
+
+/// "rspamd of agent msk-1 (msk) has not answered since …: mail from outside is deferred".
+pub fn warning_text(agent: &str, site: &str, w: &AgentWarning, c: &Ctx) -> Option<String> {
+    match w {
+        AgentWarning::ScannerFailing { scanner, since, fail_open, error, .. } => {
+            let key = if *fail_open { "dashboard-scanner-unscanned" } else { "dashboard-scanner-deferring" };
+            Some(c.lang.ta(
+                key,
+                &[
+                    ("scanner", scanner.clone()),
+                    ("agent", agent.to_owned()),
+                    ("site", site.to_owned()),
+                    ("since", c.when(since)),
+                    ("error", error.clone()),
+                ],
+            ))
+        }
+        AgentWarning::Other => None,
+    }
 }
 
 /// What the dashboard shows besides the directory: read from the database.
@@ -195,12 +260,15 @@ pub struct DashboardData {
     pub now: i64,
     /// Mailbox moves in progress, each with the site it leaves (`MoveBoard::all`).
     pub moves: Vec<(String, MoveProgress)>,
+    /// Warnings by agent and site (`WarningBoard::by_agent`).
+    pub warnings: Vec<(String, String, AgentWarning)>,
 }
 
 /// Builds the dashboard from its inputs (public for the benchmark). `summary` is the directory's
 /// per-site counts and MX priorities, cached per version (`AppState::current_with_summary`).
 pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: DashboardData) -> DashboardPage {
-    let DashboardData { version, agents, stats, recent, period, now, mut moves } = data;
+    let DashboardData { version, agents, stats, recent, period, now, mut moves, warnings } = data;
+    let warnings = warnings.iter().filter_map(|(agent, site, w)| warning_text(agent, site, w, &c)).collect();
     let (stats, recent) = (&stats[..], &recent[..]);
     let mut views = agent_views(agents, version, now);
     let stale = views.iter().filter(|a| matches!(a.state, AgentState::Stale | AgentState::Never)).count();
@@ -229,6 +297,7 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
         chart: chart(&buckets),
         recent,
         stale,
+        warnings,
         c,
     }
 }
@@ -252,7 +321,8 @@ pub async fn page(
     let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
     let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
     let moves = st.moves.all();
-    let data = DashboardData { version: version.0, agents, stats, recent, period, now, moves };
+    let warnings = st.warnings.by_agent();
+    let data = DashboardData { version: version.0, agents, stats, recent, period, now, moves, warnings };
     let page = dashboard_page(ctx.clone(), &dir, &summary, data);
     Ok(ctx.render(StatusCode::OK, &page))
 }

@@ -354,7 +354,7 @@ mod completeness {
                     [
                         "name", "site", "address", "domain", "kind", "state", "level", "status", "from",
                         "to", "id", "expires", "version", "user", "day", "size", "used", "quota", "value",
-                        "host", "port", "char", "other",
+                        "host", "port", "char", "other", "scanner", "agent", "since", "error",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

@@ -790,16 +790,24 @@ async fn dashboard_agents_and_traffic() {
     assert_eq!(
         post(
             &app,
-            json!({"received": 10, "accepted": 8, "delivered": 5, "sent": 3, "queue": 2}),
+            json!({"received": 10, "accepted": 8, "delivered": 5, "sent": 3, "queue": 2, "refused": {"spam": 1}}),
             Some(secret)
         )
         .await,
         StatusCode::NO_CONTENT
     );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(post(&app, json!({"received": 25, "accepted": 20, "delivered": 12, "sent": 7, "queue": 4, "rejected": {"relay_denied": 1}}), Some(secret)).await, StatusCode::NO_CONTENT);
+    // Refusals count like the other counters: what was new since the base report, by kind.
+    let warning = json!({"kind": "scanner_failing", "scanner": "rspamd", "at": "http://127.0.0.1:11333",
+                         "since": 1_800_000_000, "fail_open": false, "error": "connection refused"});
+    let second = json!({"received": 25, "accepted": 20, "delivered": 12, "sent": 7, "queue": 4,
+                        "refused": {"spam": 2, "relay_denied": 1}, "warnings": [warning]});
+    assert_eq!(post(&app, second.clone(), Some(secret)).await, StatusCode::NO_CONTENT);
     let r = b.get("/admin?period=1h").await;
-    r.lacks("No data yet").has("id=\"traffic-table\"").has("<td class=\"num\">15</td><td class=\"num\">12</td><td class=\"num\">7</td><td class=\"num\">4</td><td class=\"num\">4</td>").has("<polyline");
+    r.lacks("No data yet").has("id=\"traffic-table\"").has("<td class=\"num\">15</td><td class=\"num\">12</td><td class=\"num\">2</td><td class=\"num\">7</td><td class=\"num\">4</td><td class=\"num\">4</td>").has("<polyline");
+    r.has("Why msk refused: relaying denied 1 · spam 1")
+        .has("rspamd of agent ")
+        .has("mail from outside is deferred (451) until it is back. Error: connection refused");
     let mut ru = Browser::admin(&app, "ru").await;
     ru.get("/admin")
         .await
@@ -807,7 +815,15 @@ async fn dashboard_agents_and_traffic() {
         .has("Принято")
         .has("Доставлено")
         .has("Отправлено")
+        .has("Отклонено")
+        .has("Причины отказов, msk: попытка пересылки через нас 1 · спам 1")
+        .has("почта извне откладывается (451), пока он не заработает")
         .has("синхронизирован");
+    // The scanner is back: the next report carries no warning, and the dashboard none.
+    let mut calm = second.clone();
+    calm.as_object_mut().unwrap().remove("warnings");
+    assert_eq!(post(&app, calm, Some(secret)).await, StatusCode::NO_CONTENT);
+    b.get("/admin?period=1h").await.lacks("rspamd of agent");
     ru.get("/admin/history?q=ivanov").await.has("Пользователь ivanov сохранён на площадке msk");
 }
 
@@ -854,9 +870,9 @@ async fn post(app: &TestApp, body: serde_json::Value, token: Option<&str>) -> St
         .status
 }
 
-/// The numbers of the dashboard's traffic row for `site`: received, accepted, delivered, sent,
-/// queue; `None` while the table has no row for it.
-fn traffic_row(page: &str, site: &str) -> Option<[u64; 5]> {
+/// The numbers of the dashboard's traffic row for `site`: received, accepted, refused,
+/// delivered, sent, queue; `None` while the table has no row for it.
+fn traffic_row(page: &str, site: &str) -> Option<[u64; 6]> {
     let table = &page[page.find("id=\"traffic-table\"")?..];
     let row = &table[table.find(&format!("<tr><td>{site}</td>"))?..];
     let row = &row[..row.find("</tr>")?];
@@ -915,8 +931,8 @@ async fn dashboard_shows_the_traffic_real_agents_report() {
         let r = b.get("/admin?period=1h").await;
         let (m, s) = (traffic_row(&r.body, "msk"), traffic_row(&r.body, "spb"));
         if let (
-            Some([received, accepted, delivered, sent, _]),
-            Some([s_received, s_accepted, s_delivered, ..]),
+            Some([received, accepted, _, delivered, sent, _]),
+            Some([s_received, s_accepted, _, s_delivered, ..]),
         ) = (m, s)
             && received > 0
             && accepted > 0
