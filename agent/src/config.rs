@@ -93,6 +93,35 @@ pub struct Config {
     /// Checks on mail from outside before the 250 (`[door]`): spam, viruses, greylisting.
     #[serde(default, skip_serializing_if = "DoorConfig::is_off")]
     pub door: DoorConfig,
+    /// The resolver the door asks (`[dns]`): the system's, or these servers.
+    #[serde(default, skip_serializing_if = "DnsConfig::is_default")]
+    pub dns: DnsConfig,
+}
+
+/// `[dns]`: where the agent's look-ups for SPF, DKIM and DMARC go.
+///
+/// ```toml
+/// [dns]
+/// servers = ["127.0.0.1:53"]   # e.g. a local caching resolver; empty: /etc/resolv.conf
+/// timeout_secs = 5
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DnsConfig {
+    pub servers: Vec<SocketAddr>,
+    pub timeout_secs: f64,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        Self { servers: Vec::new(), timeout_secs: 5.0 }
+    }
+}
+
+impl DnsConfig {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// `[imap]`: the listeners of the Dovecot this agent runs for its site's mailboxes.
@@ -482,6 +511,29 @@ pub struct DoorConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub junk_score: Option<f64>,
     pub greylist: GreylistConfig,
+    /// SPF, DKIM, ARC and DMARC (`[door.auth]`).
+    pub auth: AuthConfig,
+}
+
+/// `[door.auth]`: verifying who sent a letter from outside; see [`crate::door::auth`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AuthConfig {
+    pub enabled: bool,
+    /// SPF at MAIL FROM (for DMARC and `Authentication-Results`).
+    pub spf: bool,
+    /// Refuse an SPF `fail` at MAIL FROM on its own (550 5.7.23); off, as forwarding fails SPF.
+    pub reject_spf_fail: bool,
+    pub dkim: bool,
+    pub arc: bool,
+    /// DMARC after the data: `p=reject` failures refused, `p=quarantine` into Junk.
+    pub dmarc: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self { enabled: false, spf: true, reject_spf_fail: false, dkim: true, arc: true, dmarc: true }
+    }
 }
 
 impl Default for DoorConfig {
@@ -494,6 +546,7 @@ impl Default for DoorConfig {
             max_scan_bytes: 20 * 1024 * 1024,
             junk_score: None,
             greylist: GreylistConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -501,7 +554,7 @@ impl Default for DoorConfig {
 impl DoorConfig {
     /// Whether the door checks nothing.
     pub fn is_off(&self) -> bool {
-        self.rspamd.is_empty() && self.clamd.is_empty() && !self.greylist.enabled
+        self.rspamd.is_empty() && self.clamd.is_empty() && !self.greylist.enabled && !self.auth.enabled
     }
 }
 

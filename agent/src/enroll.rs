@@ -213,5 +213,6 @@ fn config_from_response(
         imap: Default::default(),
         logins: Default::default(),
         door: Default::default(),
+        dns: Default::default(),
     })
 }

@@ -123,7 +123,9 @@ impl App {
             mode = if cfg.pull { "pull" } else { "push" }, "agent ready"
         );
         let logins = Arc::new(pochta_directory::LoginThrottle::new(cfg.logins.policy()));
-        let door = door::Door::open(&cfg.door, dir, &smtp_hostname(&cfg)).await?.map(Arc::new);
+        let door = door::Door::open(&cfg.door, &cfg.dns, dir, &smtp_hostname(&cfg), cfg.domain.as_str())
+            .await?
+            .map(Arc::new);
         Ok(App {
             cfg: Arc::new(cfg),
             replica,

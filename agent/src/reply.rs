@@ -467,6 +467,42 @@ impl Reply {
         Self::new(Code::LOCAL_ERROR, "4.7.1", text)
     }
 
+    /// RFC 7208 §8.4 and RFC 7372 (X.7.23 SPF validation failed).
+    pub fn spf_failed(domain: &str, ip: &std::net::IpAddr) -> Self {
+        Self::new(
+            Code::MAILBOX_UNAVAILABLE,
+            "5.7.23",
+            format!("SPF of {domain} does not allow {ip} to send its mail"),
+        )
+    }
+
+    /// RFC 7208 §8.6 and RFC 7372 (X.7.24 SPF validation error): the look-ups failed.
+    pub fn spf_temporary(domain: &str) -> Self {
+        Self::new(
+            Code::LOCAL_ERROR,
+            "4.7.24",
+            format!("cannot check the SPF of {domain} now; try again later"),
+        )
+    }
+
+    /// RFC 7489 §7.3 (DMARC `p=reject`: 550 5.7.1).
+    pub fn dmarc_rejected(domain: &str) -> Self {
+        Self::new(
+            Code::MAILBOX_UNAVAILABLE,
+            "5.7.1",
+            format!("this message fails the DMARC policy of {domain}, which asks to refuse it"),
+        )
+    }
+
+    /// DMARC could not be evaluated: the DNS failed.
+    pub fn dmarc_temporary(domain: &str) -> Self {
+        Self::new(
+            Code::LOCAL_ERROR,
+            "4.7.1",
+            format!("cannot check the DMARC policy of {domain} now; try again later"),
+        )
+    }
+
     /// A scanner the door must ask is down or too slow: the letter is not taken unscanned.
     pub fn cannot_scan() -> Self {
         Self::new(Code::LOCAL_ERROR, "4.7.1", "the message cannot be scanned now; try again later")

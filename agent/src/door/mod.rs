@@ -9,6 +9,7 @@
 //! fields a stranger wrote himself were removed; the home site files a letter marked
 //! `X-Spam: Yes` into the user's Junk folder.
 
+pub mod auth;
 pub mod clamd;
 pub mod greylist;
 pub mod private;
@@ -39,6 +40,8 @@ pub struct Letter<'a> {
     pub from: Option<&'a Address>,
     pub rcpts: &'a [Address],
     pub data: &'a [u8],
+    /// The SPF result of the sender check at MAIL FROM, when SPF is checked.
+    pub spf: Option<&'a mail_auth::SpfOutput>,
 }
 
 /// What the door decided after the data.
@@ -86,6 +89,7 @@ pub struct Door {
     rspamd: Option<rspamd::Rspamd>,
     clamd: Option<clamd::Clamd>,
     pub greylist: Option<greylist::Greylist>,
+    pub auth: Option<auth::Auth>,
     health: Mutex<(Option<ScannerHealth>, Option<ScannerHealth>)>,
 }
 
@@ -101,6 +105,8 @@ pub enum DoorError {
     Rspamd(String, String),
     #[error(transparent)]
     Greylist(#[from] greylist::GreylistError),
+    #[error("[dns]: no resolver: {0}")]
+    Dns(String),
 }
 
 fn now_secs() -> i64 {
@@ -110,7 +116,13 @@ fn now_secs() -> i64 {
 impl Door {
     /// The door `[door]` describes, or `None` when it checks nothing. The greylist's state
     /// lives in `data/greylist.db`.
-    pub async fn open(cfg: &DoorConfig, data: &Path, hostname: &str) -> Result<Option<Door>, DoorError> {
+    pub async fn open(
+        cfg: &DoorConfig,
+        dns: &crate::config::DnsConfig,
+        data: &Path,
+        hostname: &str,
+        domain: &str,
+    ) -> Result<Option<Door>, DoorError> {
         if cfg.is_off() {
             return Ok(None);
         }
@@ -135,15 +147,33 @@ impl Door {
         } else {
             None
         };
+        let auth = if cfg.auth.enabled {
+            Some(auth::Auth::new(&cfg.auth, dns, hostname, domain, cfg.fail_open).map_err(DoorError::Dns)?)
+        } else {
+            None
+        };
         let health =
             |on: bool, at: &str| on.then(|| ScannerHealth { at: at.to_owned(), ..Default::default() });
         let health = Mutex::new((health(rspamd.is_some(), &cfg.rspamd), health(clamd.is_some(), &cfg.clamd)));
-        Ok(Some(Door { cfg: cfg.clone(), hostname: hostname.to_owned(), rspamd, clamd, greylist, health }))
+        Ok(Some(Door {
+            cfg: cfg.clone(),
+            hostname: hostname.to_owned(),
+            rspamd,
+            clamd,
+            greylist,
+            auth,
+            health,
+        }))
     }
 
     /// Whether anything is checked after the data.
     pub fn scans(&self) -> bool {
-        self.rspamd.is_some() || self.clamd.is_some()
+        self.rspamd.is_some() || self.clamd.is_some() || self.auth.is_some()
+    }
+
+    /// The sender check at MAIL FROM, when SPF is checked.
+    pub fn checks_sender(&self) -> bool {
+        self.auth.as_ref().is_some_and(auth::Auth::checks_sender)
     }
 
     pub fn status(&self) -> DoorStatus {
@@ -216,8 +246,11 @@ impl Door {
 
     /// Scans a letter from outside after its data, before the answer.
     pub async fn scan(&self, letter: &Letter<'_>, queue_id: &str) -> Decision {
-        let data = header::without_where(letter.data, |f| OUR_FIELDS.iter().any(|n| f.is(n)))
+        let mut data = header::without_where(letter.data, |f| OUR_FIELDS.iter().any(|n| f.is(n)))
             .unwrap_or_else(|| letter.data.to_vec());
+        if let Some(clean) = self.auth.as_ref().and_then(|a| a.without_forged_results(&data)) {
+            data = clean;
+        }
         if data.len() > self.cfg.max_scan_bytes {
             let mut fields = String::new();
             fields.push_str(&header::field(
@@ -246,14 +279,22 @@ impl Door {
                 None => None,
             }
         };
-        let (spam, virus) = tokio::join!(spam, virus);
+        let sender = async {
+            match &self.auth {
+                Some(a) => {
+                    Some(a.check_letter(letter.client_ip, letter.helo, letter.from, letter.spf, &data).await)
+                }
+                None => None,
+            }
+        };
+        let (spam, virus, sender) = tokio::join!(spam, virus, sender);
         if let Some(r) = &spam {
             self.record(false, r.as_ref().map(|_| ()).map_err(ToString::to_string));
         }
         if let Some(r) = &virus {
             self.record(true, r.as_ref().map(|_| ()).map_err(ToString::to_string));
         }
-        self.decide(data, spam, virus)
+        self.decide(data, spam, virus, sender)
     }
 
     fn decide(
@@ -261,8 +302,17 @@ impl Door {
         data: Vec<u8>,
         spam: Option<Result<rspamd::Verdict, rspamd::Error>>,
         virus: Option<Result<clamd::Verdict, clamd::Error>>,
+        sender: Option<auth::LetterCheck>,
     ) -> Decision {
         let mut fields = String::new();
+        let mut quarantine = false;
+        if let Some(s) = sender {
+            if let Some((reason, reply)) = s.refuse {
+                return Decision::Refuse { reason, reply };
+            }
+            quarantine = s.quarantine;
+            fields.push_str(&s.field);
+        }
         let mut unscanned = Vec::new();
         match virus {
             Some(Ok(clamd::Verdict::Virus(name))) => {
@@ -274,7 +324,7 @@ impl Door {
             Some(Err(e)) => unscanned.push(format!("clamd: {e}")),
             None => {}
         }
-        let mut junk = false;
+        let mut junk = quarantine;
         let mut subject = None;
         match spam {
             Some(Ok(v)) => {
@@ -309,6 +359,8 @@ impl Door {
                 fields.push_str(&header::field("X-Spam-Score", &score));
             }
             Some(Err(e)) => unscanned.push(format!("rspamd: {e}")),
+            // DMARC's quarantine without rspamd to say it.
+            None if junk => fields.push_str(&header::field(SPAM_FIELD, "Yes")),
             None => {}
         }
         if !unscanned.is_empty() {

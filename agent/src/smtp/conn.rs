@@ -187,6 +187,7 @@ pub(crate) async fn serve<S: Sink>(
                         from: msg.reverse_path.as_ref(),
                         rcpts: &msg.recipients,
                         data: &msg.data,
+                        spf: session.spf(),
                     };
                     let name = format!("{}-{}", peer, msg.data.len());
                     match door.scan(&letter, &name).await {
@@ -206,6 +207,12 @@ pub(crate) async fn serve<S: Sink>(
                 // finishes, and the answer reflects what it did.
                 let r = shared.sink.enqueue(*msg).await;
                 session.enqueued_counted(r, S::COUNTS_ACCEPTED);
+            }
+            Step::Action(Action::CheckSender(q)) => {
+                let Some(door) = shared.cfg.door.as_ref() else { break };
+                let Some(auth) = door.auth.as_ref() else { break };
+                let check = auth.check_sender(q.client_ip, &q.helo, q.from.as_ref()).await;
+                session.sender_checked(check.spf, check.refuse);
             }
             Step::Close => {
                 let _ = write_out(&mut stream, &mut session).await;

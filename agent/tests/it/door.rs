@@ -327,3 +327,216 @@ async fn greylisting_defers_a_new_sender_passes_its_retry_and_remembers_across_a
     let f = wait_for(&site, |f| count(f, "INBOX", "hello") == 4).await;
     assert_eq!(count(&f, "INBOX", "hello"), 4);
 }
+
+/// A private Knot DNS (Debian's `knot`), authoritative for the whole test top-level domain
+/// `example.` (so the DMARC tree walk up to `_dmarc.example` gets real answers), on a
+/// loopback port.
+struct Knot {
+    child: std::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Knot {
+    /// Serves `records` (zone-file lines with absolute names) in the zone `example.`.
+    fn start(dir: &Path, records: &str) -> Knot {
+        assert!(
+            Path::new("/usr/sbin/knotd").exists(),
+            "Knot DNS is needed: apt-get install knot (scripts/test does)"
+        );
+        std::fs::create_dir_all(dir.join("db")).unwrap();
+        let port = free_port();
+        let conf = format!(
+            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\n\ndatabase:\n    storage: {d}/db\n\n\
+             log:\n  - target: {d}/knot.log\n    any: info\n\ntemplate:\n  - id: default\n    storage: {d}\n\n\
+             zone:\n  - domain: example\n    file: example.zone\n",
+            d = dir.display()
+        );
+        std::fs::write(
+            dir.join("example.zone"),
+            format!("$ORIGIN example.\n$TTL 60\n@ SOA ns.example. hostmaster.example. 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n{records}\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.join("knot.conf"), conf).unwrap();
+        let child = std::process::Command::new("/usr/sbin/knotd")
+            .arg("-c")
+            .arg(dir.join("knot.conf"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let k = Knot { child, addr };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(addr).is_ok() {
+                return k;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "knotd does not listen: {}",
+            std::fs::read_to_string(dir.join("knot.log")).unwrap_or_default()
+        );
+    }
+}
+
+/// A TXT record's value in zone-file syntax: split into strings of at most 255 bytes.
+fn txt(value: &str) -> String {
+    let parts: Vec<String> =
+        value.as_bytes().chunks(250).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect();
+    parts.join(" ")
+}
+
+/// Signs `path` with Python's `dkim` (Debian's python3-dkim: an independent signer) as
+/// `selector._domainkey.domain`; writes the signed letter to `out`.
+fn dkim_sign(path: &str, key: &Path, domain: &str, selector: &str, out: &Path) {
+    let script = "import dkim, sys\nmsg = open(sys.argv[1], 'rb').read()\n\
+                  sig = dkim.sign(msg, sys.argv[3].encode(), sys.argv[4].encode(), open(sys.argv[2], 'rb').read(),\n\
+                  include_headers=[b'From', b'To', b'Subject', b'Date', b'Message-ID'])\n\
+                  open(sys.argv[5], 'wb').write(sig + msg)\n";
+    let st = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", script, path])
+        .arg(key)
+        .args([selector, domain])
+        .arg(out)
+        .status()
+        .expect("python3 runs");
+    assert!(st.success(), "python3-dkim signs (apt-get install python3-dkim; scripts/test does)");
+}
+
+fn letter_from(dir: &Path, from: &str, subject: &str, extra: &str) -> String {
+    let path = dir.join(format!("{}.eml", subject.replace(' ', "-")));
+    let text = format!(
+        "From: {from}\r\nTo: alice@example.org\r\nSubject: {subject}\r\nDate: Thu, 03 Dec 2026 09:00:00 +0000\r\n\
+         Message-ID: <{}@test>\r\n{extra}\r\nThe quarterly figures are attached to the shared folder.\r\n",
+        subject.replace(' ', ".")
+    );
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn forged_senders_are_refused_and_the_first_hop_says_who_was_verified() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    // A DKIM key of signed.example, made the way an administrator would.
+    let key = dir.join("dkim.pem");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let der = std::process::Command::new("openssl")
+        .args(["rsa", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap()
+        .stdout;
+    let public = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(der)
+    };
+    let knot = Knot::start(
+        &dir.join("knot"),
+        &[
+            // outside.example sends from loopback and asks that failures be refused.
+            "outside.example. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"".to_owned(),
+            "_dmarc.outside.example. TXT \"v=DMARC1; p=reject\"".to_owned(),
+            // signed.example never sends from loopback: only its DKIM signature can pass.
+            "signed.example. TXT \"v=spf1 -all\"".to_owned(),
+            "_dmarc.signed.example. TXT \"v=DMARC1; p=reject\"".to_owned(),
+            format!("sel._domainkey.signed.example. TXT {}", txt(&format!("v=DKIM1; k=rsa; p={public}"))),
+            "quarantine.example. TXT \"v=spf1 -all\"".to_owned(),
+            "_dmarc.quarantine.example. TXT \"v=DMARC1; p=quarantine\"".to_owned(),
+            // An SPF record that includes itself: a permanent error, not a hang.
+            "loop.example. TXT \"v=spf1 include:loop.example -all\"".to_owned(),
+        ]
+        .join("\n"),
+    );
+    let servers = vec![knot.addr];
+    let site = Site::start_with(vec![with_password(user("alice", "msk"), PASSWORD)], move |cfg| {
+        cfg.door.auth.enabled = true;
+        cfg.dns.servers = servers;
+        cfg.dns.timeout_secs = 1.0;
+    })
+    .await;
+    let code = |v: &Value| v["code"].as_u64().unwrap();
+
+    // SPF passes for outside.example; a stranger's Authentication-Results claiming our domain go.
+    let forged_ar = "Authentication-Results: example.org; dkim=pass header.d=bank.example\r\n";
+    let plain = letter_from(dir, "Olga <olga@outside.example>", "from outside", forged_ar);
+    let v = send_as(&site, "olga@outside.example", "127.0.0.1", &plain);
+    assert_eq!(code(&v), 250, "{v}");
+    // Signed by signed.example (SPF fails for it): DKIM passes and aligns, so DMARC passes.
+    let unsigned = letter_from(dir, "Boss <boss@signed.example>", "signed letter", "");
+    let signed = dir.join("signed.eml");
+    dkim_sign(&unsigned, &key, "signed.example", "sel", &signed);
+    let signed = signed.display().to_string();
+    assert_eq!(code(&send_as(&site, "boss@signed.example", "127.0.0.1", &signed)), 250);
+    // The same letter changed after signing: DKIM fails, SPF fails, p=reject: refused.
+    let tampered = dir.join("tampered.eml");
+    let text = std::fs::read_to_string(&signed).unwrap().replace("quarterly figures", "bank details");
+    std::fs::write(&tampered, text).unwrap();
+    let v = send_as(&site, "boss@signed.example", "127.0.0.1", &tampered.display().to_string());
+    assert_eq!(code(&v), 550, "{v}");
+    assert!(
+        v["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("5.7.1 this message fails the DMARC policy of signed.example"),
+        "{v}"
+    );
+    // Unsigned from signed.example: the same.
+    assert_eq!(code(&send_as(&site, "boss@signed.example", "127.0.0.1", &unsigned)), 550);
+    // p=quarantine: taken, into Junk.
+    let q = letter_from(dir, "q@quarantine.example", "quarantined", "");
+    assert_eq!(code(&send_as(&site, "q@quarantine.example", "127.0.0.1", &q)), 250);
+    // A looping SPF record: a normal answer (accepted, no DMARC record), with spf=permerror.
+    let looping = letter_from(dir, "l@loop.example", "looping spf", "");
+    assert_eq!(code(&send_as(&site, "l@loop.example", "127.0.0.1", &looping)), 250);
+
+    let f =
+        wait_for(&site, |f| count(f, "INBOX", "looping spf") == 1 && count(f, "Junk", "quarantined") == 1)
+            .await;
+    let h = header(&f, "INBOX", "from outside");
+    assert!(h.contains("Authentication-Results: msk.example.org;") && h.contains("spf=pass"), "{h}");
+    assert!(h.contains("dmarc=pass") && !h.contains("bank.example"), "the forged results are gone: {h}");
+    assert_eq!(h.matches("Authentication-Results:").count(), 1, "{h}");
+    let h = header(&f, "INBOX", "signed letter");
+    assert!(
+        h.contains("dkim=pass") && h.contains("header.i=@signed.example") && h.contains("dmarc=pass"),
+        "{h}"
+    );
+    assert!(header(&f, "INBOX", "looping spf").contains("spf=permerror"), "{f}");
+    assert_eq!(count(&f, "INBOX", "quarantined"), 0);
+    let m = metrics(&site).await;
+    assert_eq!(refused(&m, "dmarc"), 2, "{m}");
+    drop(knot);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resolver_that_does_not_answer_defers_mail_rather_than_let_it_in_unchecked() {
+    // A DNS server address where nothing answers.
+    let servers = vec![format!("127.0.0.1:{}", free_port()).parse().unwrap()];
+    let site = Site::start_with(vec![with_password(user("alice", "msk"), PASSWORD)], move |cfg| {
+        cfg.door.auth.enabled = true;
+        cfg.dns.servers = servers;
+        cfg.dns.timeout_secs = 0.3;
+    })
+    .await;
+    let scratch = tempfile::tempdir().unwrap();
+    let l = letter_from(scratch.path(), "x@outside.example", "no dns", "");
+    let v = send_as(&site, "x@outside.example", "127.0.0.1", &l);
+    assert_eq!(v["code"], 451, "{v}");
+    assert!(v["text"].as_str().unwrap().contains("cannot check the DMARC policy"), "{v}");
+}

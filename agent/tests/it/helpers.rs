@@ -204,6 +204,7 @@ pub fn config(
         imap: Default::default(),
         logins: Default::default(),
         door: Default::default(),
+        dns: Default::default(),
     }
 }
 

@@ -205,6 +205,7 @@ impl S {
                         self.session.enqueued(Ok(QueueId(format!("Q{}", self.queued.len()))));
                     }
                 }
+                Step::Action(Action::CheckSender(_)) => unreachable!("these sessions have no door"),
             }
         }
         out.extend(self.session.take_output());

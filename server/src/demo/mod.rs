@@ -69,6 +69,8 @@ pub struct DemoInfo {
     pub sample_users: Vec<String>,
     pub agents: Vec<DemoAgent>,
     pub data_dir: PathBuf,
+    /// The gateway's door scans with the demo's private rspamd and clamd.
+    pub scanners: bool,
 }
 
 /// The `pochta-agent` binary: beside this executable (cargo puts both in one target folder).
@@ -166,6 +168,8 @@ pub struct AgentLinks {
     pub retry: Option<(f64, f64)>,
     /// `stats_secs`: how often the agent reports its traffic counters (default 10 minutes).
     pub stats_secs: Option<u64>,
+    /// `[door]`: rspamd's URL and clamd's socket, for an agent that faces the outside.
+    pub door: Option<(String, String)>,
 }
 
 /// Enrolls and starts one agent process for `site`.
@@ -243,6 +247,12 @@ pub async fn start_agent(
             delivery.insert("retry_max_secs".into(), max.into());
         }
         cfg.insert("delivery".into(), delivery.into());
+        if let Some((rspamd, clamd)) = &links.door {
+            let mut door = section(&mut cfg, "door")?;
+            door.insert("rspamd".into(), rspamd.clone().into());
+            door.insert("clamd".into(), clamd.clone().into());
+            cfg.insert("door".into(), door.into());
+        }
         if level > 0 {
             let mut imap_cfg = section(&mut cfg, "imap")?;
             for (key, addr) in [("imap", &imap), ("imaps", &imaps), ("pop3", &pop3), ("pop3s", &pop3s)] {
@@ -273,6 +283,43 @@ pub async fn start_agent(
         pop3s,
     };
     Ok((child, agent))
+}
+
+/// Private rspamd and clamd for the gateway's door, in `base/scanners/`, when both are
+/// installed; `None` (with a note) otherwise: the demo then runs without a door.
+async fn demo_scanners(
+    base: &Path,
+) -> Option<(pochta_agent::door::private::Scanner, pochta_agent::door::private::Scanner)> {
+    use pochta_agent::door::private;
+    if !Path::new("/usr/bin/rspamd").exists() || !Path::new("/usr/sbin/clamd").exists() {
+        println!(
+            "note: rspamd and clamd are not installed (apt-get install rspamd clamav-daemon): the gateway runs without spam and virus checks"
+        );
+        return None;
+    }
+    let dir = base.join("scanners");
+    let started = tokio::task::spawn_blocking(move || -> Result<_, private::PrivateError> {
+        let listen = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map_err(|e| private::PrivateError::Io("a free port".into(), e))?;
+        let rspamd = private::rspamd(&dir.join("rspamd"), listen)?;
+        let clamd = private::clamd(&dir.join("clamd"))?;
+        std::fs::write(dir.join("eicar.com"), private::EICAR)
+            .map_err(|e| private::PrivateError::Io("eicar.com".into(), e))?;
+        Ok((rspamd, clamd))
+    })
+    .await;
+    match started {
+        Ok(Ok(s)) => Some(s),
+        Ok(Err(e)) => {
+            println!("note: the demo's scanners did not start, the gateway runs without them: {e}");
+            None
+        }
+        Err(e) => {
+            println!("note: the demo's scanners did not start: {e}");
+            None
+        }
+    }
 }
 
 /// Starts `pochta-agent run` on an enrolled data folder, logging to `log`.
@@ -350,11 +397,18 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
     let (running, done) = seeded_server(&base.join("server"), USERS, true).await?;
     let mut children = Vec::new();
     let mut agents = Vec::new();
+    let scanners = demo_scanners(&base).await;
+    let door = scanners.as_ref().map(|(r, c)| (r.at.clone(), c.at.clone()));
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
         // Retries every few seconds (not the production minute) so mail for a stopped site
         // flows soon after it is back.
         // Reports every 15 s, so the dashboard and the users' mailbox usage move while you watch.
-        let links = AgentLinks { pull, retry: Some((5.0, 60.0)), stats_secs: Some(15), ..Default::default() };
+        let mut links =
+            AgentLinks { pull, retry: Some((5.0, 60.0)), stats_secs: Some(15), ..Default::default() };
+        // The gateway faces the outside: its door scans with the demo's own rspamd and clamd.
+        if site == seed::GATEWAY {
+            links.door = door.clone();
+        }
         let (child, agent) = start_agent(&running, &agent_bin, &base, site, links).await?;
         children.push(child);
         agents.push(agent);
@@ -373,6 +427,7 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
         sample_users,
         agents,
         data_dir: base.clone(),
+        scanners: door.is_some(),
     };
     std::fs::write(base.join("demo.json"), serde_json::to_string_pretty(&info)?)?;
     print_info(&info);
@@ -387,6 +442,7 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
         let _ = c.wait().await;
     }
     running.stop().await;
+    drop(scanners);
     if !keep {
         let _ = std::fs::remove_dir_all(&base);
     }
@@ -466,6 +522,32 @@ fn mail_hints(i: &DemoInfo) {
         println!(
             "  curl -sk --user '{branch}@{d}:{}' 'imaps://{}/INBOX;MAILINDEX=1'",
             i.user_password, br_agent.imaps
+        );
+    }
+    if i.scanners {
+        let eicar = i.data_dir.join("scanners/eicar.com");
+        println!(
+            "  # spam and viruses from outside are refused at the gateway, before the 250 (the demo runs its own rspamd and clamd):"
+        );
+        println!(
+            "  swaks --server {} --from someone@example.net --to {branch}@{d} --body '{}'   # 550 5.7.1 spam",
+            gw.smtp,
+            pochta_agent::door::private::GTUBE
+        );
+        println!(
+            "  swaks --server {} --from someone@example.net --to {branch}@{d} --attach @{}   # 554 5.7.1 virus",
+            gw.smtp,
+            eicar.display()
+        );
+        println!("  # spam below rspamd's reject score is taken into the user's Junk folder:");
+        println!(
+            "  swaks --server {} --from someone@example.net --to {branch}@{d} --body 'Great offer {}'",
+            gw.smtp,
+            pochta_agent::door::private::SPAM_PHRASE
+        );
+        println!(
+            "  # greylisting is off in the demo: add [door.greylist] enabled = true to {}/agent.toml and restart that agent",
+            gw.data_dir.display()
         );
     }
     println!("  # a user at the head office writes to a list (submission: STARTTLS + AUTH):");

@@ -97,12 +97,13 @@ impl Session {
     }
 
     /// Loop check, trace header, and the hand-over to the queue.
-    pub(super) fn finish(&mut self, tx: Tx, body: Vec<u8>) -> Option<Action> {
+    pub(super) fn finish(&mut self, mut tx: Tx, body: Vec<u8>) -> Option<Action> {
         if header::count(&body, "Received") > self.cfg.limits.max_received {
             self.reject("loop", Reply::loop_detected());
             return None;
         }
         let msg = header::prepend(&self.received_header(&tx), &body);
+        self.last_spf = tx.spf.take();
         let origin = match &self.auth {
             None => Origin::Outside,
             Some(Authed::User(a)) => Origin::User(a.clone()),

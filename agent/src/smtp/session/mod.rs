@@ -114,6 +114,16 @@ pub enum Action {
     Verify(Verify),
     /// Queue the message, then call [`Session::enqueued`].
     Enqueue(Box<Incoming>),
+    /// Check the sender (SPF) with the door, then call [`Session::sender_checked`].
+    CheckSender(SenderQuery),
+}
+
+/// The envelope sender of a stranger, for the door's check at MAIL FROM.
+#[derive(Debug, Clone)]
+pub struct SenderQuery {
+    pub client_ip: IpAddr,
+    pub helo: String,
+    pub from: Option<Address>,
 }
 
 #[derive(Debug)]
@@ -130,6 +140,7 @@ enum Waiting {
     Tls,
     Auth,
     Queue,
+    Sender,
 }
 
 #[derive(Debug)]
@@ -166,6 +177,8 @@ struct Tx {
     /// A BDAT chunk failed: the rest of the chunks are drained and refused with this reply.
     failed: Option<Reply>,
     oversized: bool,
+    /// The door's SPF result for this sender, when it checks one.
+    spf: Option<mail_auth::SpfOutput>,
 }
 
 pub struct Session {
@@ -189,6 +202,8 @@ pub struct Session {
     auth_failures: u32,
     /// The name given to the password check under way, for the throttle's record.
     login: String,
+    /// The SPF result of the transaction handed to the queue, for the door's data check.
+    last_spf: Option<mail_auth::SpfOutput>,
 }
 
 impl Session {
@@ -222,6 +237,7 @@ impl Session {
             errors: 0,
             auth_failures: 0,
             login: String::new(),
+            last_spf: None,
         };
         let greeting = Reply::greeting(&s.cfg.hostname);
         s.reply(greeting);
@@ -260,6 +276,25 @@ impl Session {
     /// The name the client gave in HELO or EHLO, or `""`.
     pub fn helo(&self) -> &str {
         self.helo.as_deref().unwrap_or("")
+    }
+
+    /// The SPF result of the letter being received, when the door checked its sender.
+    pub fn spf(&self) -> Option<&mail_auth::SpfOutput> {
+        self.last_spf.as_ref()
+    }
+
+    /// The door checked the sender given with MAIL FROM: refused, or taken.
+    pub fn sender_checked(&mut self, spf: mail_auth::SpfOutput, refuse: Option<(&'static str, Reply)>) {
+        self.state = State::Command;
+        if let Some((reason, reply)) = refuse {
+            tracing::info!(ip = %self.client_ip, reason, reply = %reply, "sender refused at the door");
+            self.tx = None;
+            return self.reject(reason, reply);
+        }
+        if let Some(tx) = self.tx.as_mut() {
+            tx.spf = Some(spf);
+        }
+        self.reply(Reply::sender_ok());
     }
 
     /// The door refused the letter after its data (spam, a virus, a scanner out): nothing
@@ -544,7 +579,7 @@ impl Session {
                 return None;
             };
             if verb.eq_ignore_ascii_case(b"MAIL") {
-                self.mail(args);
+                return self.mail(args);
             } else {
                 self.rcpt(args);
             }
