@@ -101,6 +101,12 @@ fn wait_until(what: &'static str, scanner: &Scanner, ready: impl Fn() -> bool) -
 
 /// Starts rspamd's normal worker on `listen` (loopback), with its files in `dir`.
 pub fn rspamd(dir: &Path, listen: SocketAddr) -> Result<Scanner, PrivateError> {
+    rspamd_in(dir, listen, None)
+}
+
+/// [`rspamd`], inside the network namespace `netns` when one is given (the test bed's sites
+/// each have their own loopback).
+pub fn rspamd_in(dir: &Path, listen: SocketAddr, netns: Option<&str>) -> Result<Scanner, PrivateError> {
     if !Path::new("/usr/bin/rspamd").exists() {
         return Err(PrivateError::Missing("rspamd", "rspamd"));
     }
@@ -125,7 +131,16 @@ pub fn rspamd(dir: &Path, listen: SocketAddr) -> Result<Scanner, PrivateError> {
     );
     let conf_path = dir.join("rspamd.conf");
     std::fs::write(&conf_path, conf).map_err(io(dir))?;
-    let mut cmd = Command::new("/usr/bin/rspamd");
+    // `ip netns exec` execs rspamd itself: the child is rspamd, its process group rspamd's.
+    let in_ns = |program: &str| match netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, program]);
+            c
+        }
+        None => Command::new(program),
+    };
+    let mut cmd = in_ns("/usr/bin/rspamd");
     cmd.arg("-f").arg("-c").arg(&conf_path);
     // rspamd never runs its workers as root: as root, give the folder to its own user.
     if rustix::process::geteuid().is_root() {
@@ -138,7 +153,15 @@ pub fn rspamd(dir: &Path, listen: SocketAddr) -> Result<Scanner, PrivateError> {
     }
     let child = spawn(&mut cmd, dir)?;
     let s = Scanner { child: Some(child), at: format!("http://{listen}"), dir: dir.to_owned() };
-    wait_until("rspamd", &s, || std::net::TcpStream::connect(listen).is_ok())?;
+    let answers = || match netns {
+        None => std::net::TcpStream::connect(listen).is_ok(),
+        Some(_) => in_ns("/usr/bin/bash")
+            .args(["-c", &format!("exec 3<>/dev/tcp/{}/{}", listen.ip(), listen.port())])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success()),
+    };
+    wait_until("rspamd", &s, answers)?;
     Ok(s)
 }
 

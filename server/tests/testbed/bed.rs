@@ -275,6 +275,39 @@ impl Bed {
         site.child = Some(child);
     }
 
+    /// Gives the gateway a door with its own rspamd (in the gateway's namespace) and clamd (on a
+    /// Unix socket), and restarts its agent with it. The scanners live as long as the result.
+    pub(crate) fn enable_door(&mut self) -> Vec<pochta_agent::door::private::Scanner> {
+        use pochta_agent::door::private;
+        let dir = self.base.join("scanners");
+        let ns = self.net.ns("gw");
+        let rspamd = private::rspamd_in(&dir.join("rspamd"), "127.0.0.1:11333".parse().unwrap(), Some(&ns))
+            .expect("rspamd starts (apt-get install rspamd; scripts/test does)");
+        let clamd = private::clamd(&dir.join("clamd")).expect("clamd starts (apt-get install clamav-daemon)");
+        let i = self.sites.iter().position(|s| s.name == seed::GATEWAY).unwrap();
+        let mut gw = self.sites.remove(i);
+        self.stop_agent(&mut gw);
+        let path = gw.data.join("agent.toml");
+        let mut cfg: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let mut door = toml::Table::new();
+        door.insert("rspamd".into(), rspamd.at.clone().into());
+        door.insert("clamd".into(), clamd.at.clone().into());
+        cfg.insert("door".into(), door.into());
+        std::fs::write(&path, toml::to_string(&cfg).unwrap()).unwrap();
+        self.start_agent(&mut gw);
+        self.sites.insert(i, gw);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while self.status(seed::GATEWAY).is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the gateway did not come back: {}",
+                self.log("agent-gw")
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        vec![rspamd, clamd]
+    }
+
     pub(crate) fn stop_agent(&self, site: &mut Site) {
         let mut c = site.child.take().expect("running");
         let _ = c.kill();

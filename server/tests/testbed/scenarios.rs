@@ -27,6 +27,8 @@ pub(crate) fn letter(id: &str, server: &str, from: &str, to: &[String], size: us
         to: to.to_vec(),
         size,
         at: 0.0,
+        body: None,
+        headers: String::new(),
     }
 }
 
@@ -182,6 +184,61 @@ fn unknown_recipients_from_the_internet_are_refused_by_the_first_agent() {
     assert_eq!(delta(&gw1, &gw0, "rejections"), 10);
     assert_eq!(delta(&gw1, &gw0, "messages_accepted"), 0);
     assert_eq!(delta(&gw1, &gw0, "connections_received"), 10);
+}
+
+/// The paper's traffic rule for the door: spam and viruses from the Internet are refused by the
+/// gateway before the 250 (its own rspamd and clamd), so not one mail byte of them crosses an
+/// inter-site link; the gateway's counters show them received and refused, not accepted.
+#[test]
+fn spam_and_viruses_from_the_internet_are_refused_at_the_gateway_and_cross_no_link() {
+    use base64::Engine;
+    use pochta_agent::door::private::{EICAR, GTUBE};
+    let _t = turn();
+    let mut bed = Bed::new();
+    let _scanners = bed.enable_door();
+    let hq = bed.users_at(seed::HEAD_OFFICE);
+    let br = bed.users_at(seed::BRANCH);
+    let gw0 = bed.metrics("gw");
+    let before = bed.net.all_bytes();
+    let attachment = base64::engine::general_purpose::STANDARD.encode(EICAR);
+    let bad: Vec<Letter> = (0..6)
+        .map(|i| {
+            let to = if i % 2 == 0 { addr(&br[i % br.len()]) } else { addr(&hq[i % hq.len()]) };
+            let l = letter(&format!("bad-{i}"), net::GW, "spammer@outside.test", &[to], 0);
+            if i < 3 {
+                Letter { body: Some(format!("Cheap watches\r\n{GTUBE}\r\n")), ..l }
+            } else {
+                Letter {
+                    headers: "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n".into(),
+                    body: Some(format!(
+                        "--b\r\nContent-Type: text/plain\r\n\r\nThe invoice is attached.\r\n--b\r\n\
+                         Content-Type: application/octet-stream; name=\"invoice.com\"\r\n\
+                         Content-Transfer-Encoding: base64\r\n\r\n{attachment}\r\n--b--\r\n"
+                    )),
+                    ..l
+                }
+            }
+        })
+        .collect();
+    for (i, s) in send(&bed, "inet", &bad).iter().enumerate() {
+        assert_eq!(s.rcpt, vec![250], "{s:?}");
+        let want = if s.id.as_str() < "bad-3" { 550 } else { 554 };
+        assert_eq!(s.data, want, "letter {i} refused after its data: {s:?}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let d = diff(&bed.net.all_bytes(), &before);
+    for link in ["hq", "branch", "central"] {
+        assert_eq!(d[link].mail, 0, "spam or a virus crossed to {link}: {d:?}");
+    }
+    let gw1 = bed.metrics("gw");
+    assert_eq!(delta(&gw1, &gw0, "connections_received"), 6);
+    assert_eq!(delta(&gw1, &gw0, "messages_accepted"), 0);
+    assert_eq!(delta(&gw1, &gw0, "rejections"), 6);
+
+    // A clean letter through the same door still reaches the branch.
+    let clean = letter("clean-0", net::GW, "friend@outside.test", &[addr(&br[0])], 3000);
+    accepted(&send(&bed, "inet", std::slice::from_ref(&clean)));
+    wait_delivered(&bed, &[(clean.id.clone(), 1)].into(), MAIL);
 }
 
 #[test]

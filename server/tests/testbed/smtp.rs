@@ -18,6 +18,12 @@ pub(crate) struct Letter {
     pub size: usize,
     /// Seconds after the start of the batch.
     pub at: f64,
+    /// The body, instead of filler text up to `size` (GTUBE, an EICAR attachment, ...).
+    #[serde(default)]
+    pub body: Option<String>,
+    /// Header lines to add (a MIME content type for `body`).
+    #[serde(default)]
+    pub headers: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,14 +126,22 @@ fn try_send(l: &Letter, sent: &mut Sent) -> std::io::Result<()> {
         w.write_all(b"DATA\r\n")?;
         if reply(&mut r)? == 354 {
             let mut msg = format!(
-                "From: <{}>\r\nTo: <{}>\r\nSubject: tb-{}\r\nMessage-ID: <tb-{}@client.testbed>\r\n\r\n",
+                "From: <{}>\r\nTo: <{}>\r\nSubject: tb-{}\r\nMessage-ID: <tb-{}@client.testbed>\r\n{}\r\n",
                 l.from,
                 l.to.join(">, <"),
                 l.id,
-                l.id
+                l.id,
+                l.headers
             );
-            while msg.len() < l.size {
-                msg.push_str("The quick brown fox jumps over the lazy dog, letter body of the test bed.\r\n");
+            match &l.body {
+                Some(b) => msg.push_str(b),
+                None => {
+                    while msg.len() < l.size {
+                        msg.push_str(
+                            "The quick brown fox jumps over the lazy dog, letter body of the test bed.\r\n",
+                        );
+                    }
+                }
             }
             w.write_all(msg.as_bytes())?;
             sent.t_dot = now();

@@ -111,6 +111,8 @@ pub(crate) fn day(bed: &Bed, letters: usize, secs: f64, seed_value: u64) -> Day 
                 to: vec![to],
                 size,
                 at,
+                body: None,
+                headers: String::new(),
             });
         }
     }
