@@ -510,6 +510,10 @@ pub struct DoorConfig {
     /// folder (the site's own threshold below rspamd's "add header").
     #[serde(skip_serializing_if = "Option::is_none")]
     pub junk_score: Option<f64>,
+    /// DNS block list zones asked about each stranger's address at MAIL FROM (e.g.
+    /// `zen.spamhaus.org`; mind each list's terms of use); a listed client gets `554 5.7.1`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dnsbl: Vec<String>,
     pub greylist: GreylistConfig,
     /// SPF, DKIM, ARC and DMARC (`[door.auth]`).
     pub auth: AuthConfig,
@@ -545,6 +549,7 @@ impl Default for DoorConfig {
             fail_open: false,
             max_scan_bytes: 20 * 1024 * 1024,
             junk_score: None,
+            dnsbl: Vec::new(),
             greylist: GreylistConfig::default(),
             auth: AuthConfig::default(),
         }
@@ -554,7 +559,11 @@ impl Default for DoorConfig {
 impl DoorConfig {
     /// Whether the door checks nothing.
     pub fn is_off(&self) -> bool {
-        self.rspamd.is_empty() && self.clamd.is_empty() && !self.greylist.enabled && !self.auth.enabled
+        self.rspamd.is_empty()
+            && self.clamd.is_empty()
+            && !self.greylist.enabled
+            && !self.auth.enabled
+            && self.dnsbl.is_empty()
     }
 }
 

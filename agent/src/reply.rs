@@ -467,6 +467,11 @@ impl Reply {
         Self::new(Code::LOCAL_ERROR, "4.7.1", text)
     }
 
+    /// RFC 5782 block list (Postfix's `reject_rbl_client`: 554 5.7.1, naming the list).
+    pub fn listed(ip: &std::net::IpAddr, zone: &str) -> Self {
+        Self::new(Code::TRANSACTION_FAILED, "5.7.1", format!("client address {ip} is listed at {zone}"))
+    }
+
     /// RFC 7208 §8.4 and RFC 7372 (X.7.23 SPF validation failed).
     pub fn spf_failed(domain: &str, ip: &std::net::IpAddr) -> Self {
         Self::new(

@@ -26,7 +26,8 @@ use crate::reply::Reply;
 
 /// The sender check at MAIL FROM.
 pub struct SenderCheck {
-    pub spf: SpfOutput,
+    /// `None` when SPF is not checked.
+    pub spf: Option<SpfOutput>,
     /// Refused now, counted under the reason.
     pub refuse: Option<(&'static str, Reply)>,
 }
@@ -115,7 +116,7 @@ impl Auth {
             }
             _ => None,
         };
-        SenderCheck { spf, refuse }
+        SenderCheck { spf: Some(spf), refuse }
     }
 
     /// DKIM, ARC and DMARC of a letter whose sender check gave `spf` (`None`: SPF is not

@@ -11,6 +11,7 @@
 
 pub mod auth;
 pub mod clamd;
+pub mod dnsbl;
 pub mod greylist;
 pub mod private;
 pub mod rspamd;
@@ -90,6 +91,8 @@ pub struct Door {
     clamd: Option<clamd::Clamd>,
     pub greylist: Option<greylist::Greylist>,
     pub auth: Option<auth::Auth>,
+    /// The block lists, the resolver that asks them and how long it may take.
+    dnsbl: Option<(mail_auth::hickory_resolver::TokioResolver, Vec<String>, Duration)>,
     health: Mutex<(Option<ScannerHealth>, Option<ScannerHealth>)>,
 }
 
@@ -152,6 +155,12 @@ impl Door {
         } else {
             None
         };
+        let dnsbl = if cfg.dnsbl.is_empty() {
+            None
+        } else {
+            let resolver = auth::resolver(dns).map_err(DoorError::Dns)?.0;
+            Some((resolver, cfg.dnsbl.clone(), Duration::from_secs_f64(dns.timeout_secs.max(0.1) * 2.0)))
+        };
         let health =
             |on: bool, at: &str| on.then(|| ScannerHealth { at: at.to_owned(), ..Default::default() });
         let health = Mutex::new((health(rspamd.is_some(), &cfg.rspamd), health(clamd.is_some(), &cfg.clamd)));
@@ -162,6 +171,7 @@ impl Door {
             clamd,
             greylist,
             auth,
+            dnsbl,
             health,
         }))
     }
@@ -173,7 +183,33 @@ impl Door {
 
     /// The sender check at MAIL FROM, when SPF is checked.
     pub fn checks_sender(&self) -> bool {
-        self.auth.as_ref().is_some_and(auth::Auth::checks_sender)
+        self.dnsbl.is_some() || self.auth.as_ref().is_some_and(auth::Auth::checks_sender)
+    }
+
+    /// The checks at MAIL FROM, side by side: the block lists on the client's address, SPF on
+    /// the sender. A listing refuses first.
+    pub async fn check_sender(&self, ip: IpAddr, helo: &str, from: Option<&Address>) -> auth::SenderCheck {
+        let listed = async {
+            match &self.dnsbl {
+                Some((resolver, zones, timeout)) => dnsbl::listed_at(resolver, zones, ip, *timeout).await,
+                None => None,
+            }
+        };
+        let spf = async {
+            match self.auth.as_ref().filter(|a| a.checks_sender()) {
+                Some(a) => Some(a.check_sender(ip, helo, from).await),
+                None => None,
+            }
+        };
+        let (listed, spf) = tokio::join!(listed, spf);
+        let (spf, refuse) = match spf {
+            Some(c) => (c.spf, c.refuse),
+            None => (None, None),
+        };
+        match listed {
+            Some(zone) => auth::SenderCheck { spf, refuse: Some(("dnsbl", Reply::listed(&ip, &zone))) },
+            None => auth::SenderCheck { spf, refuse },
+        }
     }
 
     pub fn status(&self) -> DoorStatus {

@@ -210,8 +210,7 @@ pub(crate) async fn serve<S: Sink>(
             }
             Step::Action(Action::CheckSender(q)) => {
                 let Some(door) = shared.cfg.door.as_ref() else { break };
-                let Some(auth) = door.auth.as_ref() else { break };
-                let check = auth.check_sender(q.client_ip, &q.helo, q.from.as_ref()).await;
+                let check = door.check_sender(q.client_ip, &q.helo, q.from.as_ref()).await;
                 session.sender_checked(check.spf, check.refuse);
             }
             Step::Close => {

@@ -35,6 +35,8 @@ try:
 except smtplib.SMTPRecipientsRefused as e:
     code, text = list(e.recipients.values())[0]
     print(json.dumps({"code": code, "text": text.decode()}))
+except smtplib.SMTPSenderRefused as e:
+    print(json.dumps({"code": e.smtp_code, "text": e.smtp_error.decode()}))
 except smtplib.SMTPDataError as e:
     print(json.dumps({"code": e.smtp_code, "text": e.smtp_error.decode()}))
 "#;
@@ -460,12 +462,16 @@ async fn forged_senders_are_refused_and_the_first_hop_says_who_was_verified() {
             "_dmarc.quarantine.example. TXT \"v=DMARC1; p=quarantine\"".to_owned(),
             // An SPF record that includes itself: a permanent error, not a hang.
             "loop.example. TXT \"v=spf1 include:loop.example -all\"".to_owned(),
+            // A block list that lists 127.0.0.5, and answers its own error code for 127.0.0.6.
+            "5.0.0.127.bl.example. A 127.0.0.2".to_owned(),
+            "6.0.0.127.bl.example. A 127.255.255.254".to_owned(),
         ]
         .join("\n"),
     );
     let servers = vec![knot.addr];
     let site = Site::start_with(vec![with_password(user("alice", "msk"), PASSWORD)], move |cfg| {
         cfg.door.auth.enabled = true;
+        cfg.door.dnsbl = vec!["bl.example".into()];
         cfg.dns.servers = servers;
         cfg.dns.timeout_secs = 1.0;
     })
@@ -501,6 +507,14 @@ async fn forged_senders_are_refused_and_the_first_hop_says_who_was_verified() {
     // p=quarantine: taken, into Junk.
     let q = letter_from(dir, "q@quarantine.example", "quarantined", "");
     assert_eq!(code(&send_as(&site, "q@quarantine.example", "127.0.0.1", &q)), 250);
+    // A listed client is refused at MAIL FROM, naming the list; a list's error code is no listing.
+    let v = send_as(&site, "olga@outside.example", "127.0.0.5", &plain);
+    assert_eq!(code(&v), 554, "{v}");
+    assert!(
+        v["text"].as_str().unwrap().starts_with("5.7.1 client address 127.0.0.5 is listed at bl.example"),
+        "{v}"
+    );
+    assert_eq!(code(&send_as(&site, "olga@outside.example", "127.0.0.6", &plain)), 250);
     // A looping SPF record: a normal answer (accepted, no DMARC record), with spf=permerror.
     let looping = letter_from(dir, "l@loop.example", "looping spf", "");
     assert_eq!(code(&send_as(&site, "l@loop.example", "127.0.0.1", &looping)), 250);
@@ -512,6 +526,7 @@ async fn forged_senders_are_refused_and_the_first_hop_says_who_was_verified() {
     assert!(h.contains("Authentication-Results: msk.example.org;") && h.contains("spf=pass"), "{h}");
     assert!(h.contains("dmarc=pass") && !h.contains("bank.example"), "the forged results are gone: {h}");
     assert_eq!(h.matches("Authentication-Results:").count(), 1, "{h}");
+    assert_eq!(refused(&metrics(&site).await, "dnsbl"), 1);
     let h = header(&f, "INBOX", "signed letter");
     assert!(
         h.contains("dkim=pass") && h.contains("header.i=@signed.example") && h.contains("dmarc=pass"),
@@ -539,4 +554,67 @@ async fn a_resolver_that_does_not_answer_defers_mail_rather_than_let_it_in_unche
     let v = send_as(&site, "x@outside.example", "127.0.0.1", &l);
     assert_eq!(v["code"], 451, "{v}");
     assert!(v["text"].as_str().unwrap().contains("cannot check the DMARC policy"), "{v}");
+}
+
+/// Hostile letters through every check at once (rspamd, clamd, SPF/DKIM/DMARC against a DNS
+/// server that knows nothing of them): each gets a normal answer within the session's time,
+/// and the agent takes the next letter as usual.
+#[tokio::test(flavor = "multi_thread")]
+async fn hostile_letters_get_a_normal_answer_and_the_door_stays_up() {
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path();
+    let listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let rspamd = private::rspamd(&dir.join("rspamd"), listen).unwrap();
+    let clamd = private::clamd(&dir.join("clamd")).unwrap();
+    let knot = Knot::start(&dir.join("knot"), "outside.example. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"");
+    let (r, c, servers) = (rspamd.at.clone(), clamd.at.clone(), vec![knot.addr]);
+    let site = Site::start_with(vec![with_password(user("alice", "msk"), PASSWORD)], move |cfg| {
+        cfg.door.rspamd = r;
+        cfg.door.clamd = c;
+        cfg.door.auth.enabled = true;
+        cfg.dns.servers = servers;
+        cfg.smtp.max_message_bytes = 8 * 1024 * 1024;
+    })
+    .await;
+    let mut nested =
+        String::from("MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b0\"\r\n\r\n");
+    for i in 0..10_000 {
+        nested.push_str(&format!("--b{i}\r\nContent-Type: multipart/mixed; boundary=\"b{}\"\r\n\r\n", i + 1));
+    }
+    nested.push_str("innermost\r\n");
+    let folded: String = (0..900).map(|i| format!(" word{i:04} {}\r\n", "x".repeat(1000))).collect();
+    let hostile = [
+        ("nested", nested),
+        ("huge header", format!("X-Huge:{folded}\r\nbody\r\n")),
+        (
+            "bad dkim",
+            "DKIM-Signature: v=1; a=rsa-sha256; d=outside.example; s=nope; h=from; bh=###; b=!!!\r\n\
+             DKIM-Signature: garbage\r\n\r\nbody\r\n"
+                .to_owned(),
+        ),
+        (
+            "broken mime",
+            "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"never\"\r\n\r\n--never\r\n\
+             Content-Transfer-Encoding: base64\r\nContent-Type: application/zip\r\n\r\n@@@not base64@@@\r\n"
+                .to_owned(),
+        ),
+    ];
+    for (name, rest) in hostile {
+        let path = dir.join(format!("{}.eml", name.replace(' ', "-")));
+        let head = format!(
+            "From: Olga <olga@outside.example>\r\nTo: alice@example.org\r\nSubject: {name}\r\n\
+             Date: Thu, 03 Dec 2026 09:00:00 +0000\r\nMessage-ID: <{}@outside.example>\r\n",
+            name.replace(' ', ".")
+        );
+        // Each brings the rest of its header and the empty line that ends it.
+        std::fs::write(&path, format!("{head}{rest}")).unwrap();
+        let v = send_as(&site, "olga@outside.example", "127.0.0.1", &path.display().to_string());
+        let code = v["code"].as_u64().unwrap();
+        assert!([250, 550, 552, 554].contains(&code), "{name}: {v}");
+    }
+    let fine = letter_from(dir, "Olga <olga@outside.example>", "after the hostile ones", "");
+    let v = send_as(&site, "olga@outside.example", "127.0.0.1", &fine);
+    assert_eq!(v["code"], 250, "{v}");
+    wait_for(&site, |f| count(f, "INBOX", "after the hostile ones") == 1).await;
+    drop((rspamd, clamd, knot));
 }

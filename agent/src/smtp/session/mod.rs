@@ -284,7 +284,11 @@ impl Session {
     }
 
     /// The door checked the sender given with MAIL FROM: refused, or taken.
-    pub fn sender_checked(&mut self, spf: mail_auth::SpfOutput, refuse: Option<(&'static str, Reply)>) {
+    pub fn sender_checked(
+        &mut self,
+        spf: Option<mail_auth::SpfOutput>,
+        refuse: Option<(&'static str, Reply)>,
+    ) {
         self.state = State::Command;
         if let Some((reason, reply)) = refuse {
             tracing::info!(ip = %self.client_ip, reason, reply = %reply, "sender refused at the door");
@@ -292,7 +296,7 @@ impl Session {
             return self.reject(reason, reply);
         }
         if let Some(tx) = self.tx.as_mut() {
-            tx.spf = Some(spf);
+            tx.spf = spf;
         }
         self.reply(Reply::sender_ok());
     }
