@@ -16,23 +16,20 @@ use mail_auth::hickory_resolver::proto::rr::{RData, RecordType};
 /// The name to look up for `ip` under `zone`.
 pub fn query_name(ip: IpAddr, zone: &str) -> String {
     let zone = zone.trim_matches('.');
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V4(v4) => {
             let [a, b, c, d] = v4.octets();
             format!("{d}.{c}.{b}.{a}.{zone}.")
         }
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => query_name(IpAddr::V4(v4), zone),
-            None => {
-                let mut name = String::with_capacity(64 + zone.len());
-                for byte in v6.octets().iter().rev() {
-                    name.push_str(&format!("{:x}.{:x}.", byte & 0xf, byte >> 4));
-                }
-                name.push_str(zone);
-                name.push('.');
-                name
+        IpAddr::V6(v6) => {
+            let mut name = String::with_capacity(64 + zone.len());
+            for byte in v6.octets().iter().rev() {
+                name.push_str(&format!("{:x}.{:x}.", byte & 0xf, byte >> 4));
             }
-        },
+            name.push_str(zone);
+            name.push('.');
+            name
+        }
     }
 }
 

@@ -85,19 +85,12 @@ pub enum GreylistError {
 
 /// The client's network as greylisting sees it.
 pub fn network(ip: IpAddr) -> String {
-    let ip = match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
+    let ip = ip.to_canonical();
     let net = match ip {
         IpAddr::V4(_) => IpNet::new(ip, 24),
         IpAddr::V6(_) => IpNet::new(ip, 64),
     };
     net.expect("24 and 64 are valid prefixes").trunc().to_string()
-}
-
-fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 impl Greylist {
@@ -128,7 +121,7 @@ impl Greylist {
             sqlx::query(ddl).execute(&pool).await.map_err(db)?;
         }
         let mut state = State::default();
-        let now = now_secs();
+        let now = crate::clock::unix_now();
         let rows: Vec<(String, i64, i64, i64)> =
             sqlx::query_as("SELECT key, first, last, passed FROM triplets ORDER BY last DESC LIMIT $1")
                 .bind(cfg.max_entries as i64)
@@ -160,14 +153,11 @@ impl Greylist {
 
     /// The answer for a letter from `from` to `rcpt` sent from `ip`, now.
     pub fn check(&self, ip: IpAddr, from: Option<&Address>, rcpt: &Address) -> Decision {
-        self.check_at(ip, from, rcpt, now_secs())
+        self.check_at(ip, from, rcpt, crate::clock::unix_now())
     }
 
     fn exempt(&self, ip: IpAddr, from: Option<&Address>) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-            v4 => v4,
-        };
+        let ip = ip.to_canonical();
         self.exempt_networks.iter().any(|n| n.contains(&ip))
             || from.is_some_and(|a| {
                 let d = a.domain().to_string();

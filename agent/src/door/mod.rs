@@ -112,10 +112,6 @@ pub enum DoorError {
     Dns(String),
 }
 
-fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
-}
-
 impl Door {
     /// The door `[door]` describes, or `None` when it checks nothing. The greylist's state
     /// lives in `data/greylist.db`.
@@ -272,7 +268,7 @@ impl Door {
             Err(why) => {
                 if h.failing.is_none() {
                     tracing::error!(scanner = if clamd { "clamd" } else { "rspamd" }, error = %why, "a scanner failed");
-                    h.failing_since = Some(now_secs());
+                    h.failing_since = Some(crate::clock::unix_now());
                 }
                 h.failing = Some(why);
                 h.failures += 1;
