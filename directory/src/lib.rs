@@ -5,6 +5,7 @@
 pub mod address;
 pub mod api;
 pub mod date;
+pub mod dkim;
 pub mod login_throttle;
 pub mod model;
 pub mod names;

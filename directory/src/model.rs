@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, Domain, LocalPart};
+use crate::dkim::{self, DkimError, DkimKey, DkimKeys, Selector};
 
 /// Names that belong to the system and cannot be users, aliases or lists.
 pub const RESERVED_NAMES: &[&str] = &["all"];
@@ -315,6 +316,9 @@ pub enum Op {
     DeleteUser { name: LocalPart },
     PutGroup(Group),
     DeleteGroup { name: LocalPart },
+    /// A DKIM key, whole (with its private key: see `dkim`).
+    PutDkimKey(DkimKey),
+    DeleteDkimKey { selector: Selector },
 }
 
 impl Op {
@@ -373,6 +377,8 @@ pub enum DirectoryError {
     /// holds a control character: such text would break the mail headers and pages built from it.
     #[error("the {0} contains control characters")]
     ControlCharacters(&'static str),
+    #[error("{0}")]
+    Dkim(#[from] DkimError),
 }
 
 /// Whether one-line directory text holds a control character (CR, LF, NUL, TAB, DEL, C1, ...).
@@ -387,11 +393,27 @@ pub struct Directory {
     pub sites: BTreeMap<SiteId, Site>,
     pub users: BTreeMap<LocalPart, User>,
     pub groups: BTreeMap<LocalPart, Group>,
+    /// The domain's DKIM keys (absent from snapshots made before there were any).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dkim: DkimKeys,
 }
 
 impl Directory {
     pub fn new(domain: Domain) -> Self {
-        Self { domain, sites: BTreeMap::new(), users: BTreeMap::new(), groups: BTreeMap::new() }
+        Self {
+            domain,
+            sites: BTreeMap::new(),
+            users: BTreeMap::new(),
+            groups: BTreeMap::new(),
+            dkim: BTreeMap::new(),
+        }
+    }
+
+    /// The keys that sign outgoing mail now: at most one per algorithm, RSA first.
+    pub fn signing_keys(&self) -> impl Iterator<Item = &DkimKey> {
+        let mut active: Vec<&DkimKey> = self.dkim.values().filter(|k| k.signs()).collect();
+        active.sort_by_key(|k| k.algorithm);
+        active.into_iter()
     }
 
     pub fn site(&self, id: &SiteId) -> Option<&Site> {
@@ -500,6 +522,11 @@ impl Directory {
             Op::DeleteGroup { name } => {
                 self.groups.get(name).map(|_| ()).ok_or_else(|| DirectoryError::NoSuchGroup(name.clone()))
             }
+            Op::PutDkimKey(k) => Ok(dkim::check_put(&self.dkim, k)?),
+            Op::DeleteDkimKey { selector } => match self.dkim.contains_key(selector) {
+                true => Ok(()),
+                false => Err(DkimError::NoSuchKey(selector.clone()).into()),
+            },
         }
     }
 
@@ -579,6 +606,12 @@ impl Directory {
             Op::DeleteGroup { name } => {
                 self.groups.remove(&name);
             }
+            Op::PutDkimKey(k) => {
+                self.dkim.insert(k.selector.clone(), k);
+            }
+            Op::DeleteDkimKey { selector } => {
+                self.dkim.remove(&selector);
+            }
         }
         Ok(())
     }
@@ -603,7 +636,8 @@ impl Directory {
         let sites = self.sites.values().cloned().map(Op::PutSite);
         let users = self.users.values().cloned().map(Op::PutUser);
         let groups = self.groups.values().cloned().map(Op::PutGroup);
-        sites.chain(users).chain(groups).collect()
+        let keys = self.dkim.values().cloned().map(Op::PutDkimKey);
+        sites.chain(users).chain(groups).chain(keys).collect()
     }
 }
 

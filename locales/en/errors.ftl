@@ -71,3 +71,7 @@ err-vacation-interval = Reply to the same sender at most once in 1 to { $max } d
 err-control-characters = The text contains control characters; remove them.
 err-quota = “{ $value }” is not a quota: give a number of megabytes or gigabytes (bytes in the API), more than zero and at most 1 PB.
 err-forward-address = “{ $address }” is not an e-mail address.
+err-dkim-selector = A DKIM selector is one DNS label: lower-case Latin letters, digits and hyphens.
+err-dkim-no-such-key = There is no DKIM key with selector { $selector }.
+err-dkim-key = The key of selector { $selector } cannot be used or changed; create a new selector.
+err-dkim-another-active = Key { $selector } of this type is already signing; activate the new key with a rotation, which retires the old one.

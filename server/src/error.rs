@@ -128,6 +128,21 @@ impl From<DirectoryError> for ApiError {
                 .arg("max", pochta_directory::model::MAX_VACATION_DAYS)
                 .field("vacation_days"),
             DirectoryError::ControlCharacters(field) => err.key("err-control-characters").field(field),
+            DirectoryError::Dkim(d) => {
+                use pochta_directory::dkim::DkimError as D;
+                let status = match &d {
+                    D::NoSuchKey(_) => StatusCode::NOT_FOUND,
+                    D::AnotherActive(_) => StatusCode::CONFLICT,
+                    _ => StatusCode::UNPROCESSABLE_ENTITY,
+                };
+                let err = Self { status, ..err };
+                match d {
+                    D::BadSelector(s) => err.key("err-dkim-selector").arg("selector", s).field("selector"),
+                    D::NoSuchKey(s) => err.key("err-dkim-no-such-key").arg("selector", s),
+                    D::BadKey(s) | D::KeyChanged(s) => err.key("err-dkim-key").arg("selector", s),
+                    D::AnotherActive(s) => err.key("err-dkim-another-active").arg("selector", s),
+                }
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 //! half-way, or whose commit fails, leaves the working directory exactly as it was).
 
 use pochta_directory::wire::{ChainHash, Version, WireError};
+use pochta_directory::dkim::{DkimKey, Selector};
 use pochta_directory::{Directory, DirectoryError, Group, LocalPart, Op, Site, SiteId, User};
 
 use super::db::{self, EntryWrite};
@@ -61,6 +62,7 @@ enum Prior {
     Site(SiteId, Option<Site>),
     User(LocalPart, Option<User>),
     Group(LocalPart, Option<Group>),
+    Dkim(Selector, Option<DkimKey>),
 }
 
 /// Undoes a set's ops on the working directory, last first.
@@ -89,6 +91,12 @@ impl Undo {
                 Prior::Group(k, None) => {
                     dir.groups.remove(&k);
                 }
+                Prior::Dkim(k, Some(v)) => {
+                    dir.dkim.insert(k, v);
+                }
+                Prior::Dkim(k, None) => {
+                    dir.dkim.remove(&k);
+                }
             }
         }
     }
@@ -104,6 +112,9 @@ fn prior(dir: &Directory, op: &Op) -> Prior {
         Op::DeleteUser { name } => Prior::User(name.clone(), dir.users.get(name).cloned()),
         Op::PutGroup(g) => Prior::Group(g.name.clone(), dir.groups.get(&g.name).cloned()),
         Op::DeleteGroup { name } => Prior::Group(name.clone(), dir.groups.get(name).cloned()),
+        Op::PutDkimKey(DkimKey { selector, .. }) | Op::DeleteDkimKey { selector } => {
+            Prior::Dkim(selector.clone(), dir.dkim.get(selector).cloned())
+        }
     }
 }
 
@@ -135,6 +146,9 @@ pub fn apply_ops(dir: &mut Directory, ops: &[Op]) -> Result<(Vec<EntryWrite>, Un
                 key: k.folded().to_owned(),
                 body: dir.group(k).and_then(db::body),
             },
+            Prior::Dkim(k, _) => {
+                EntryWrite { kind: db::DKIM, key: k.to_string(), body: dir.dkim.get(k).and_then(db::body) }
+            }
         };
         if !writes.iter().any(|x| x.kind == w.kind && x.key == w.key) {
             writes.push(w);

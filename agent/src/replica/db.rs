@@ -8,6 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use pochta_directory::wire::{ChainHash, Version};
+use pochta_directory::dkim::DkimKey;
 use pochta_directory::{Directory, Domain, Group, Site, User};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -48,6 +49,7 @@ pub struct EntryWrite {
 pub const SITE: &str = "site";
 pub const USER: &str = "user";
 pub const GROUP: &str = "group";
+pub const DKIM: &str = "dkim";
 
 #[derive(Clone)]
 pub struct Db {
@@ -123,6 +125,10 @@ impl Db {
                 GROUP => {
                     let g: Group = serde_json::from_str(&body).map_err(|e| corrupt(&kind, &key, e))?;
                     dir.groups.insert(g.name.clone(), g);
+                }
+                DKIM => {
+                    let k: DkimKey = serde_json::from_str(&body).map_err(|e| corrupt(&kind, &key, e))?;
+                    dir.dkim.insert(k.selector.clone(), k);
                 }
                 other => return Err(DbError::Corrupt(format!("unknown entry kind '{other}'"))),
             }
@@ -277,5 +283,7 @@ pub fn all_entries(dir: &Directory) -> Vec<EntryWrite> {
         key: g.name.folded().to_owned(),
         body: body(g),
     });
-    sites.chain(users).chain(groups).collect()
+    let keys =
+        dir.dkim.values().map(|k| EntryWrite { kind: DKIM, key: k.selector.to_string(), body: body(k) });
+    sites.chain(users).chain(groups).chain(keys).collect()
 }

@@ -84,7 +84,7 @@ pub async fn append(tx: &mut Tx<'_>, e: &Entry<'_>) -> Result<(), DbError> {
     .bind(e.hash.to_hex())
     .bind(e.author)
     .bind(e.at)
-    .bind(serde_json::to_string(e.ops).expect("ops serialise"))
+    .bind(summary(e.ops))
     .bind(e.frame.to_vec())
     .execute(&mut **tx)
     .await?;
@@ -179,6 +179,27 @@ pub async fn history(
         }
     }
     Ok(out)
+}
+
+/// The ops as the audit log keeps them: a DKIM private key is never written there (the frame
+/// carries it to the agents; the log has no need of it).
+fn summary(ops: &[pochta_directory::Op]) -> String {
+    let mut v = serde_json::to_value(ops).expect("ops serialise");
+    hide(&mut v, "private_key");
+    v.to_string()
+}
+
+fn hide(v: &mut serde_json::Value, field: &str) {
+    match v {
+        serde_json::Value::Object(m) => {
+            if let Some(p) = m.get_mut(field) {
+                *p = serde_json::Value::String("(hidden)".into());
+            }
+            m.values_mut().for_each(|x| hide(x, field));
+        }
+        serde_json::Value::Array(a) => a.iter_mut().for_each(|x| hide(x, field)),
+        _ => {}
+    }
 }
 
 /// The audit log shows that a record has a password, never the hash.

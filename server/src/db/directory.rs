@@ -1,4 +1,4 @@
-//! Directory rows: sites, users, aliases and lists. Written only through `persist`, which the
+//! Directory rows: sites, users, aliases and lists, DKIM keys. Written only through `persist`, which the
 //! change log calls inside the transaction that appends the change set.
 
 use pochta_directory::{Directory, Domain, Group, LocalPart, Op, Site, SiteId, User};
@@ -66,6 +66,22 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), 
         Op::DeleteGroup { name } => {
             sqlx::query("DELETE FROM mail_groups WHERE name = $1")
                 .bind(name.folded())
+                .execute(&mut **tx)
+                .await?;
+        }
+        Op::PutDkimKey(k) => {
+            sqlx::query(
+                "INSERT INTO dkim_keys (selector, body) VALUES ($1, $2) \
+                 ON CONFLICT (selector) DO UPDATE SET body = excluded.body",
+            )
+            .bind(k.selector.as_str())
+            .bind(json(k))
+            .execute(&mut **tx)
+            .await?;
+        }
+        Op::DeleteDkimKey { selector } => {
+            sqlx::query("DELETE FROM dkim_keys WHERE selector = $1")
+                .bind(selector.as_str())
                 .execute(&mut **tx)
                 .await?;
         }
@@ -149,6 +165,10 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             members: parse(&row.try_get::<String, _>("members")?, "members")?,
         };
         dir.groups.insert(group.name.clone(), group);
+    }
+    for row in sqlx::query("SELECT body FROM dkim_keys").fetch_all(pool).await? {
+        let key: pochta_directory::dkim::DkimKey = parse(&row.try_get::<String, _>("body")?, "DKIM key")?;
+        dir.dkim.insert(key.selector.clone(), key);
     }
     Ok(dir)
 }

@@ -1,0 +1,6 @@
+-- The domain's DKIM keys, one JSON record per selector (with its private key: the table is as
+-- secret as the users' password hashes; pages and the API never show that field).
+CREATE TABLE dkim_keys (
+    selector TEXT PRIMARY KEY,
+    body     TEXT NOT NULL
+);
