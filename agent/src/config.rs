@@ -310,6 +310,9 @@ pub struct DeliveryConfig {
     pub timeout_secs: f64,
     /// The name this agent gives in EHLO and in DSNs. Empty: `<site>.<domain>`.
     pub hostname: String,
+    /// When the domain has an active DKIM key but this agent cannot sign with it (a broken key),
+    /// outside mail waits (4.7.0, retried) unless this is set; then it leaves unsigned.
+    pub send_unsigned_on_dkim_failure: bool,
     /// Files in a Maildir's `tmp/` older than this were left by a crash (a delivery renames
     /// its file within moments) and are removed; the Maildir convention's 36 hours.
     pub tmp_grace_secs: u64,
@@ -326,6 +329,7 @@ impl Default for DeliveryConfig {
             concurrency: 64,
             timeout_secs: 60.0,
             hostname: String::new(),
+            send_unsigned_on_dkim_failure: false,
             tmp_grace_secs: 36 * 3600,
         }
     }

@@ -445,6 +445,7 @@ fn deliverer(
         hostname,
         timeout: Duration::from_secs_f64(cfg.delivery.timeout_secs.max(0.1)),
         counters: counters.clone(),
+        send_unsigned_on_dkim_failure: cfg.delivery.send_unsigned_on_dkim_failure,
     };
     deliver::Deliverer::new(ctx, durable)
         .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))

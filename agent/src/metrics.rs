@@ -21,6 +21,10 @@ pub struct Counters {
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     /// Bytes sent per destination (site id, or "external").
     bytes_to: Mutex<BTreeMap<String, u64>>,
+    /// Letters DKIM-signed on their way out of the deployment.
+    pub signed: AtomicU64,
+    /// Since when (Unix seconds) and why DKIM signing fails, while it does.
+    pub signing_failure: Mutex<Option<(i64, String)>>,
 }
 
 impl Counters {
@@ -32,12 +36,28 @@ impl Counters {
         *self.bytes_to.lock().expect("not poisoned").entry(destination.to_owned()).or_default() += bytes;
     }
 
+    /// Records the outcome of a signing attempt: a failure keeps the time of the first one.
+    pub fn signing(&self, result: Result<(), String>) {
+        let mut f = self.signing_failure.lock().expect("not poisoned");
+        match result {
+            Ok(()) => {
+                self.signed.fetch_add(1, Ordering::Relaxed);
+                *f = None;
+            }
+            Err(e) => {
+                let since = f.as_ref().map_or_else(crate::clock::unix_now, |(s, _)| *s);
+                *f = Some((since, e));
+            }
+        }
+    }
+
     pub fn snapshot(&self) -> CountersSnapshot {
         CountersSnapshot {
             received: self.received.load(Ordering::Relaxed),
             accepted: self.accepted.load(Ordering::Relaxed),
             delivered: self.delivered.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
+            signed: self.signed.load(Ordering::Relaxed),
             rejected: self
                 .rejected
                 .lock()
@@ -56,6 +76,8 @@ pub struct CountersSnapshot {
     pub accepted: u64,
     pub delivered: u64,
     pub sent: u64,
+    #[serde(default)]
+    pub signed: u64,
     pub rejected: BTreeMap<String, u64>,
     pub bytes_to: BTreeMap<String, u64>,
 }
@@ -69,6 +91,7 @@ impl CountersSnapshot {
             ("pochta_messages_accepted_total", "Messages accepted for delivery", self.accepted),
             ("pochta_messages_delivered_total", "Deliveries to local mailboxes", self.delivered),
             ("pochta_messages_sent_total", "Messages sent to other servers", self.sent),
+            ("pochta_messages_dkim_signed_total", "Letters DKIM-signed on their way out", self.signed),
         ] {
             out.push_str(&format!(
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name}{{site=\"{site}\"}} {v}\n"

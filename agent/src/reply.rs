@@ -596,6 +596,12 @@ impl Reply {
         Self::new(Code::LOCAL_ERROR, "4.7.0", format!("TLS: {e}"))
     }
 
+    /// RFC 3463 §3.8 X.7.0: the domain has a DKIM key this agent cannot sign with; the letter
+    /// waits rather than leave unsigned (RFC 6376 makes signing the sender's promise).
+    pub fn signing_failed(e: impl fmt::Display) -> Self {
+        Self::new(Code::LOCAL_ERROR, "4.7.0", format!("cannot DKIM-sign: {e}"))
+    }
+
     /// RFC 3463 §3.5 X.4.1: no host to try for a destination.
     pub fn no_host(dest: impl fmt::Display) -> Self {
         Self::new(Code::LOCAL_ERROR, "4.4.1", format!("no host to try for {dest}"))

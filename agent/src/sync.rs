@@ -447,8 +447,21 @@ impl StatsReporter {
             services: self.services.clone(),
             mailbox_sizes: Default::default(),
             refused: c.rejected,
-            warnings: self.door.as_ref().map(|d| d.alerts()).unwrap_or_default(),
+            warnings: self.warnings(),
         }
+    }
+
+    /// What the dashboard should warn about: the door's scanners, DKIM signing.
+    fn warnings(&self) -> Vec<pochta_directory::api::AgentWarning> {
+        let mut w = self.door.as_ref().map(|d| d.alerts()).unwrap_or_default();
+        if let Some((since, error)) = self.counters.signing_failure.lock().expect("not poisoned").clone() {
+            w.push(pochta_directory::api::AgentWarning::SigningFailing {
+                since,
+                send_unsigned: self.cfg.delivery.send_unsigned_on_dkim_failure,
+                error,
+            });
+        }
+        w
     }
 
     /// Sends one report.

@@ -201,6 +201,14 @@ pub enum AgentWarning {
         fail_open: bool,
         error: String,
     },
+    /// The domain has an active DKIM key this agent cannot sign with: outside mail waits, or
+    /// with `send_unsigned` leaves unsigned.
+    SigningFailing {
+        /// Unix seconds of the first failure in this run of them.
+        since: i64,
+        send_unsigned: bool,
+        error: String,
+    },
     /// A kind this server does not know yet (a newer agent).
     #[serde(other)]
     Other,

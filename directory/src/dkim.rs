@@ -78,7 +78,9 @@ pub enum KeyState {
     Pending,
     Active,
     /// Still published, no longer signing; deleted after `until` (Unix seconds).
-    Retiring { until: i64 },
+    Retiring {
+        until: i64,
+    },
 }
 
 /// A private key as PKCS#8 DER in base64. Never printed; it leaves the server only inside a
@@ -204,7 +206,8 @@ mod tests {
         assert_eq!(check_put(&keys, &changed), Err(DkimError::KeyChanged(a.selector.clone())));
         let retiring = DkimKey { state: KeyState::Retiring { until: 5 }, ..a.clone() };
         assert_eq!(check_put(&keys, &retiring), Ok(()));
-        let broken = DkimKey { public_key: "not base64!".into(), ..key("c", Algorithm::Rsa, KeyState::Pending) };
+        let broken =
+            DkimKey { public_key: "not base64!".into(), ..key("c", Algorithm::Rsa, KeyState::Pending) };
         assert!(matches!(check_put(&keys, &broken), Err(DkimError::BadKey(_))));
     }
 

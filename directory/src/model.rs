@@ -310,15 +310,26 @@ pub struct Group {
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Op {
     PutSite(Site),
-    DeleteSite { id: SiteId },
+    DeleteSite {
+        id: SiteId,
+    },
     PutUser(User),
-    SetPassword { name: LocalPart, hash: Option<PasswordHash> },
-    DeleteUser { name: LocalPart },
+    SetPassword {
+        name: LocalPart,
+        hash: Option<PasswordHash>,
+    },
+    DeleteUser {
+        name: LocalPart,
+    },
     PutGroup(Group),
-    DeleteGroup { name: LocalPart },
+    DeleteGroup {
+        name: LocalPart,
+    },
     /// A DKIM key, whole (with its private key: see `dkim`).
     PutDkimKey(DkimKey),
-    DeleteDkimKey { selector: Selector },
+    DeleteDkimKey {
+        selector: Selector,
+    },
 }
 
 impl Op {

@@ -75,3 +75,5 @@ err-dkim-selector = A DKIM selector is one DNS label: lower-case Latin letters, 
 err-dkim-no-such-key = There is no DKIM key with selector { $selector }.
 err-dkim-key = The key of selector { $selector } cannot be used or changed; create a new selector.
 err-dkim-another-active = Key { $selector } of this type is already signing; activate the new key with a rotation, which retires the old one.
+err-dkim-algorithm = Choose RSA or Ed25519.
+err-dkim-exists = Selector { $selector } is taken; choose another.

@@ -80,3 +80,5 @@ err-dkim-selector = Селектор DKIM — одна метка DNS: стро�
 err-dkim-no-such-key = Ключа DKIM с селектором { $selector } нет.
 err-dkim-key = Ключ селектора { $selector } нельзя использовать или изменить — создайте новый селектор.
 err-dkim-another-active = Письма уже подписывает ключ { $selector } того же типа. Включите новый ключ через ротацию — старый будет выведен из работы.
+err-dkim-algorithm = Выберите RSA или Ed25519.
+err-dkim-exists = Селектор { $selector } уже занят — выберите другой.

@@ -27,6 +27,7 @@ pub struct Running {
     pub state: AppState,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    sweeper: tokio::task::JoinHandle<()>,
 }
 
 impl App {
@@ -90,7 +91,8 @@ impl App {
         // Connection info gives the web pages the client address for login rate limits.
         let task = tokio::spawn(server.serve(router.into_make_service_with_connect_info::<SocketAddr>()));
         tracing::info!(%addr, url = %self.state.public_url, "pochta-server listening");
-        Ok(Running { addr, state: self.state, handle, task })
+        let sweeper = crate::manage::dkim::spawn_sweeper(self.state.clone());
+        Ok(Running { addr, state: self.state, handle, task, sweeper })
     }
 }
 
@@ -102,6 +104,7 @@ impl Running {
     /// Stops serving and pushing; open requests get a moment to finish.
     pub async fn stop(self) {
         self.state.pusher.stop();
+        self.sweeper.abort();
         self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
         let _ = self.task.await;
         self.state.db.pool.close().await;

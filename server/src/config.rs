@@ -17,9 +17,17 @@ pub struct Config {
     /// Seconds an enrollment code stays valid.
     #[serde(default = "default_enroll_ttl")]
     pub enrollment_ttl_secs: i64,
+    /// How long a DKIM key that stopped signing stays published (letters signed with it just
+    /// before a rotation are still being verified), in seconds. Default 7 days.
+    #[serde(default = "default_dkim_retirement")]
+    pub dkim_retirement_secs: i64,
     /// Where the data folder is; not stored in the file.
     #[serde(skip)]
     pub data_dir: PathBuf,
+}
+
+fn default_dkim_retirement() -> i64 {
+    7 * 24 * 3600
 }
 
 fn default_enroll_ttl() -> i64 {

@@ -46,6 +46,7 @@ pub async fn init(data_dir: &Path, opts: InitOptions<'_>) -> anyhow::Result<Init
         public_url: opts.public_url.to_owned(),
         database,
         enrollment_ttl_secs: 24 * 3600,
+        dkim_retirement_secs: 7 * 24 * 3600,
         data_dir: data_dir.clone(),
     };
     let signer = Signer::generate();

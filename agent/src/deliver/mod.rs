@@ -54,6 +54,8 @@ pub struct Context {
     pub hostname: String,
     pub timeout: Duration,
     pub counters: Arc<Counters>,
+    /// See `DeliveryConfig::send_unsigned_on_dkim_failure`.
+    pub send_unsigned_on_dkim_failure: bool,
 }
 
 /// Where a group of recipients goes in one attempt.
@@ -61,8 +63,12 @@ pub struct Context {
 pub enum Destination {
     /// Mailboxes of this site.
     Local,
-    /// Another site's agent (also the relay of a level-2 site for outside mail).
+    /// Another site's agent.
     Site(SiteId),
+    /// Another site's agent as the relay of a level-2 site for outside mail: apart from
+    /// [`Destination::Site`], so the copy that leaves the deployment is signed here and the
+    /// copies that stay inside are not.
+    Relay(SiteId),
     /// The configured smarthost.
     Smarthost,
     /// The MX hosts of an outside domain.
@@ -74,6 +80,7 @@ impl std::fmt::Display for Destination {
         match self {
             Destination::Local => f.write_str("local"),
             Destination::Site(s) => write!(f, "site {s}"),
+            Destination::Relay(s) => write!(f, "relay {s}"),
             Destination::Smarthost => f.write_str("smarthost"),
             Destination::Mx(d) => write!(f, "mx {d}"),
         }
@@ -84,7 +91,7 @@ impl Destination {
     /// The label of the bytes-sent counter: the site id, or `external`.
     fn counter_label(&self) -> String {
         match self {
-            Destination::Site(s) => s.as_str().to_owned(),
+            Destination::Site(s) | Destination::Relay(s) => s.as_str().to_owned(),
             _ => "external".into(),
         }
     }
@@ -135,6 +142,7 @@ pub struct Deliverer {
     sizes: usage::MailboxSizes,
     opportunistic: Arc<rustls::ClientConfig>,
     mx: mx::MxResolver,
+    dkim: crate::mail::dkim::Signer,
 }
 
 impl Deliverer {
@@ -142,7 +150,14 @@ impl Deliverer {
         let maildirs = maildir::Maildirs::new(ctx.maildir_root.clone(), &ctx.hostname, durable)
             .with_owner(ctx.mail_owner);
         let sizes = usage::MailboxSizes::default();
-        Ok(Self { ctx, maildirs, sizes, opportunistic: tls::opportunistic()?, mx: mx::MxResolver::default() })
+        Ok(Self {
+            ctx,
+            maildirs,
+            sizes,
+            opportunistic: tls::opportunistic()?,
+            mx: mx::MxResolver::default(),
+            dkim: Default::default(),
+        })
     }
 
     pub fn context(&self) -> &Context {
@@ -202,7 +217,7 @@ impl Deliverer {
         if self.my_level(dir) == Level::Two
             && let Some(relay) = relay_site(dir, &self.ctx.site)
         {
-            return Destination::Site(relay);
+            return Destination::Relay(relay);
         }
         Destination::Mx(domain.clone())
     }
@@ -211,19 +226,56 @@ impl Deliverer {
     pub async fn deliver(&self, dest: &Destination, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
         match dest {
             Destination::Local => self.local(letter, rcpts).await,
-            Destination::Site(site) => self.to_site(site, letter, rcpts).await,
+            Destination::Site(site) => self.to_site(dest, site, letter, rcpts).await,
+            Destination::Relay(site) => match self.signed(letter) {
+                Ok(letter) => self.to_site(dest, site, &letter, rcpts).await,
+                Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
+            },
             Destination::Smarthost => {
                 let host = self.ctx.smarthost.clone().unwrap_or_default();
                 let security = Security::Opportunistic(self.opportunistic.clone());
-                self.smtp(dest, &[host], security, None, &leaving(letter), rcpts).await
+                match self.signed(&leaving(letter)) {
+                    Ok(letter) => self.smtp(dest, &[host], security, None, &letter, rcpts).await,
+                    Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
+                }
             }
             Destination::Mx(domain) => match self.mx.hosts(domain).await {
                 Ok(hosts) => {
                     let security = Security::Opportunistic(self.opportunistic.clone());
-                    self.smtp(dest, &hosts, security, None, &leaving(letter), rcpts).await
+                    match self.signed(&leaving(letter)) {
+                        Ok(letter) => self.smtp(dest, &hosts, security, None, &letter, rcpts).await,
+                        Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
+                    }
                 }
                 Err(e) => vec![Outcome::from(e); rcpts.len()],
             },
+        }
+    }
+
+    /// `letter` as it leaves the deployment from here: DKIM-signed with the domain's active keys
+    /// when this agent is the first to know it leaves — it did not come from a peer agent (a
+    /// level-2 site's letter arrives at its relay signed already; nothing is signed twice).
+    /// A key that cannot sign defers the letter (or, when so configured, lets it go unsigned).
+    fn signed<'a>(&self, letter: &'a Letter) -> Result<std::borrow::Cow<'a, Letter>, Reply> {
+        if letter.from_peer {
+            return Ok(std::borrow::Cow::Borrowed(letter));
+        }
+        match self.dkim.sign(&self.directory(), &letter.data) {
+            Ok(None) => Ok(std::borrow::Cow::Borrowed(letter)),
+            Ok(Some(data)) => {
+                self.ctx.counters.signing(Ok(()));
+                Ok(std::borrow::Cow::Owned(Letter { data: data.into(), ..letter.clone() }))
+            }
+            Err(e) => {
+                self.ctx.counters.signing(Err(e.to_string()));
+                if self.ctx.send_unsigned_on_dkim_failure {
+                    tracing::error!(id = %letter.id, error = %e, "DKIM signing failed; sending unsigned as configured");
+                    Ok(std::borrow::Cow::Borrowed(letter))
+                } else {
+                    tracing::error!(id = %letter.id, error = %e, "DKIM signing failed; the letter waits");
+                    Err(Reply::signing_failed(&e))
+                }
+            }
         }
     }
 
@@ -320,7 +372,13 @@ impl Deliverer {
         out
     }
 
-    async fn to_site(&self, site: &SiteId, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
+    async fn to_site(
+        &self,
+        dest: &Destination,
+        site: &SiteId,
+        letter: &Letter,
+        rcpts: &[Address],
+    ) -> Vec<Outcome> {
         let dir = self.directory();
         let agents: Vec<_> = dir
             .site(site)
@@ -342,9 +400,8 @@ impl Deliverer {
                     continue;
                 }
             };
-            let dest = Destination::Site(site.clone());
             let auth = Some((user.as_str(), self.ctx.peer_secret.as_str()));
-            last = self.smtp(&dest, std::slice::from_ref(&agent.smtp), security, auth, letter, rcpts).await;
+            last = self.smtp(dest, std::slice::from_ref(&agent.smtp), security, auth, letter, rcpts).await;
             if !last.iter().all(|o| matches!(o, Outcome::Temporary(_))) {
                 break;
             }

@@ -8,6 +8,7 @@
 //! allows 8-bit text, and a message may be any charset).
 
 pub mod date;
+pub mod dkim;
 pub mod header;
 pub mod maildir;
 pub mod trace;

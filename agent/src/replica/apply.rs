@@ -2,8 +2,8 @@
 //! a change set's ops change the working directory (with an undo log, so a set that fails
 //! half-way, or whose commit fails, leaves the working directory exactly as it was).
 
-use pochta_directory::wire::{ChainHash, Version, WireError};
 use pochta_directory::dkim::{DkimKey, Selector};
+use pochta_directory::wire::{ChainHash, Version, WireError};
 use pochta_directory::{Directory, DirectoryError, Group, LocalPart, Op, Site, SiteId, User};
 
 use super::db::{self, EntryWrite};

@@ -7,8 +7,8 @@
 use std::path::Path;
 use std::time::Duration;
 
-use pochta_directory::wire::{ChainHash, Version};
 use pochta_directory::dkim::DkimKey;
+use pochta_directory::wire::{ChainHash, Version};
 use pochta_directory::{Directory, Domain, Group, Site, User};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,

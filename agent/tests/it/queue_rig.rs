@@ -96,6 +96,7 @@ impl Rig {
             hostname: format!("{}.example.org", o.site),
             timeout: Duration::from_secs(5),
             counters: counters.clone(),
+            send_unsigned_on_dkim_failure: false,
         };
         let durable = Durable::new(QueueConfig::default().committers as usize);
         let deliverer = Arc::new(Deliverer::new(ctx, durable).unwrap());

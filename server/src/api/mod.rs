@@ -3,6 +3,7 @@
 //! returns its `Router<AppState>`; the edit logic they share lives in `crate::manage`.
 
 mod agents;
+mod dkim;
 mod groups;
 mod history;
 pub mod sites;
@@ -26,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .merge(sites::router())
         .merge(users::router())
         .merge(groups::router())
+        .merge(dkim::router())
         .merge(agents::router())
         .merge(sync::router())
         .merge(history::router())

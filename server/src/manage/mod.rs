@@ -8,6 +8,7 @@
 //! and a form field for the pages) and changes nothing.
 
 pub mod agents;
+pub mod dkim;
 pub mod groups;
 pub mod import;
 pub mod mailbox;

@@ -246,6 +246,18 @@ pub fn warning_text(agent: &str, site: &str, w: &AgentWarning, c: &Ctx) -> Optio
                 ],
             ))
         }
+        AgentWarning::SigningFailing { since, send_unsigned, error } => {
+            let key = if *send_unsigned { "dashboard-dkim-unsigned" } else { "dashboard-dkim-deferring" };
+            Some(c.lang.ta(
+                key,
+                &[
+                    ("agent", agent.to_owned()),
+                    ("site", site.to_owned()),
+                    ("since", c.when(since)),
+                    ("error", error.clone()),
+                ],
+            ))
+        }
         AgentWarning::Other => None,
     }
 }
