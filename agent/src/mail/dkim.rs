@@ -13,7 +13,7 @@ use aws_lc_rs::signature::{Ed25519KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use mail_auth::common::crypto::{Algorithm as Alg, HashContext as _, HashImpl as _, Sha256, SigningKey};
 use mail_auth::common::headers::{HeaderWriter as _, Writable};
 use mail_auth::dkim::DkimSigner;
-use pochta_directory::dkim::{Algorithm, DkimKey, Selector};
+use pochta_directory::dkim::{Algorithm, DkimKey, PrivateKey, Selector};
 use pochta_directory::{Directory, Domain};
 
 use super::header;
@@ -97,6 +97,29 @@ impl SigningKey for Key<'_> {
     }
 }
 
+/// A new key pair in the forms the directory keeps (and [`Signer`] loads): the record's `p=`
+/// and the PKCS#8 private key. The central server makes keys with this, so the formats are
+/// written in one place.
+pub fn generate(algorithm: Algorithm) -> Result<(String, PrivateKey), aws_lc_rs::error::Unspecified> {
+    use aws_lc_rs::encoding::AsDer as _;
+    use aws_lc_rs::signature::KeyPair as _;
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    match algorithm {
+        Algorithm::Rsa => {
+            let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048)?;
+            let private = pair.as_der()?;
+            Ok((b64(pair.public_key().as_der()?.as_ref()), PrivateKey::from_der(private.as_ref())))
+        }
+        Algorithm::Ed25519 => {
+            let pair = Ed25519KeyPair::generate()?;
+            let private = pair.to_pkcs8v1()?;
+            // RFC 8463 §4: the record holds the raw 32-byte key, not a SubjectPublicKeyInfo.
+            Ok((b64(pair.public_key().as_ref()), PrivateKey::from_der(private.as_ref())))
+        }
+    }
+}
+
 fn load(k: &DkimKey) -> Result<Pair, SignError> {
     let bad = |e: String| SignError::BadKey(k.selector.clone(), e);
     let der = k.private_key.der().ok_or_else(|| bad("not base64".into()))?;
@@ -170,30 +193,17 @@ fn signs_for(value: &[u8], domain: &Domain) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use pochta_directory::dkim::{KeyState, PrivateKey};
+    use pochta_directory::dkim::KeyState;
 
     use super::*;
 
     fn key(sel: &str, algorithm: Algorithm) -> DkimKey {
-        use aws_lc_rs::encoding::AsDer as _;
-        use aws_lc_rs::signature::KeyPair as _;
-        use base64::Engine as _;
-        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-        let (public_key, der) = match algorithm {
-            Algorithm::Rsa => {
-                let p = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-                (b64(p.public_key().as_der().unwrap().as_ref()), p.as_der().unwrap().as_ref().to_vec())
-            }
-            Algorithm::Ed25519 => {
-                let p = Ed25519KeyPair::generate().unwrap();
-                (b64(p.public_key().as_ref()), p.to_pkcs8v1().unwrap().as_ref().to_vec())
-            }
-        };
+        let (public_key, private_key) = generate(algorithm).unwrap();
         DkimKey {
             selector: Selector::parse(sel).unwrap(),
             algorithm,
             public_key,
-            private_key: PrivateKey::from_der(&der),
+            private_key,
             created: 0,
             state: KeyState::Active,
         }

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use crate::helpers::{free_port, user};
 use crate::imap::{PASSWORD, Site, py, with_password};
+use crate::knot::{Knot, txt};
 
 /// Sends one letter over port 25 (or, with a login, over implicit-TLS submission):
 /// `{"code": the answer to the data (or to the first refused RCPT), "text": ...}`.
@@ -330,71 +331,6 @@ async fn greylisting_defers_a_new_sender_passes_its_retry_and_remembers_across_a
     assert_eq!(count(&f, "INBOX", "hello"), 4);
 }
 
-/// A private Knot DNS (Debian's `knot`), authoritative for the whole test top-level domain
-/// `example.` (so the DMARC tree walk up to `_dmarc.example` gets real answers), on a
-/// loopback port.
-struct Knot {
-    child: std::process::Child,
-    addr: std::net::SocketAddr,
-}
-
-impl Drop for Knot {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Knot {
-    /// Serves `records` (zone-file lines with absolute names) in the zone `example.`.
-    fn start(dir: &Path, records: &str) -> Knot {
-        assert!(
-            Path::new("/usr/sbin/knotd").exists(),
-            "Knot DNS is needed: apt-get install knot (scripts/test does)"
-        );
-        std::fs::create_dir_all(dir.join("db")).unwrap();
-        let port = free_port();
-        let conf = format!(
-            "server:\n    listen: 127.0.0.1@{port}\n    rundir: {d}\n\ndatabase:\n    storage: {d}/db\n\n\
-             log:\n  - target: {d}/knot.log\n    any: info\n\ntemplate:\n  - id: default\n    storage: {d}\n\n\
-             zone:\n  - domain: example\n    file: example.zone\n",
-            d = dir.display()
-        );
-        std::fs::write(
-            dir.join("example.zone"),
-            format!("$ORIGIN example.\n$TTL 60\n@ SOA ns.example. hostmaster.example. 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n{records}\n"),
-        )
-        .unwrap();
-        std::fs::write(dir.join("knot.conf"), conf).unwrap();
-        let child = std::process::Command::new("/usr/sbin/knotd")
-            .arg("-c")
-            .arg(dir.join("knot.conf"))
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-        let k = Knot { child, addr };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(addr).is_ok() {
-                return k;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!(
-            "knotd does not listen: {}",
-            std::fs::read_to_string(dir.join("knot.log")).unwrap_or_default()
-        );
-    }
-}
-
-/// A TXT record's value in zone-file syntax: split into strings of at most 255 bytes.
-fn txt(value: &str) -> String {
-    let parts: Vec<String> =
-        value.as_bytes().chunks(250).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect();
-    parts.join(" ")
-}
-
 /// Signs `path` with Python's `dkim` (Debian's python3-dkim: an independent signer) as
 /// `selector._domainkey.domain`; writes the signed letter to `out`.
 fn dkim_sign(path: &str, key: &Path, domain: &str, selector: &str, out: &Path) {
@@ -450,6 +386,7 @@ async fn forged_senders_are_refused_and_the_first_hop_says_who_was_verified() {
     };
     let knot = Knot::start(
         &dir.join("knot"),
+        "example",
         &[
             // outside.example sends from loopback and asks that failures be refused.
             "outside.example. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"".to_owned(),
@@ -566,7 +503,8 @@ async fn hostile_letters_get_a_normal_answer_and_the_door_stays_up() {
     let listen = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let rspamd = private::rspamd(&dir.join("rspamd"), listen).unwrap();
     let clamd = private::clamd(&dir.join("clamd")).unwrap();
-    let knot = Knot::start(&dir.join("knot"), "outside.example. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"");
+    let knot =
+        Knot::start(&dir.join("knot"), "example", "outside.example. TXT \"v=spf1 ip4:127.0.0.0/8 -all\"");
     let (r, c, servers) = (rspamd.at.clone(), clamd.at.clone(), vec![knot.addr]);
     let site = Site::start_with(vec![with_password(user("alice", "msk"), PASSWORD)], move |cfg| {
         cfg.door.rspamd = r;

@@ -1,5 +1,5 @@
-//! The domain's DKIM keys: made here (aws-lc-rs, the crypto library already in the tree through
-//! rustls), replicated to every agent inside signed change sets, rotated without a gap.
+//! The domain's DKIM keys: made here (with the agent's `mail::dkim::generate`, which writes the
+//! formats its signer reads), replicated to every agent inside signed change sets, rotated without a gap.
 //!
 //! Rotation: `create` adds a **pending** key under a new selector and shows the record to
 //! publish; `activate` makes it sign and, in the same change set, puts the key it replaces into
@@ -7,11 +7,7 @@
 //! still verify; `sweep` deletes retiring keys whose time is up. The private key is in the
 //! change set and the snapshot only — never in a page, an API answer or the audit log.
 
-use aws_lc_rs::encoding::AsDer as _;
-use aws_lc_rs::rsa::KeySize;
-use aws_lc_rs::signature::KeyPair as _;
-use base64::Engine as _;
-use pochta_directory::dkim::{Algorithm, DkimKey, KeyState, PrivateKey, Selector};
+use pochta_directory::dkim::{Algorithm, DkimKey, KeyState, Selector};
 use pochta_directory::wire::Version;
 use pochta_directory::{Directory, Op};
 use serde::Serialize;
@@ -64,25 +60,6 @@ pub fn parse_algorithm(s: &str) -> Result<Algorithm, ApiError> {
     }
 }
 
-/// A new key pair: the record's `p=` and the PKCS#8 private key.
-pub fn generate(algorithm: Algorithm) -> Result<(String, PrivateKey), ApiError> {
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
-    match algorithm {
-        Algorithm::Rsa => {
-            let pair = aws_lc_rs::rsa::KeyPair::generate(KeySize::Rsa2048).map_err(ApiError::internal)?;
-            let private = pair.as_der().map_err(ApiError::internal)?;
-            let public = pair.public_key().as_der().map_err(ApiError::internal)?;
-            Ok((b64(public.as_ref()), PrivateKey::from_der(private.as_ref())))
-        }
-        Algorithm::Ed25519 => {
-            let pair = aws_lc_rs::signature::Ed25519KeyPair::generate().map_err(ApiError::internal)?;
-            let private = pair.to_pkcs8v1().map_err(ApiError::internal)?;
-            // RFC 8463 §4: the record holds the raw 32-byte key, not a SubjectPublicKeyInfo.
-            Ok((b64(pair.public_key().as_ref()), PrivateKey::from_der(private.as_ref())))
-        }
-    }
-}
-
 /// A free selector for a key made now: `pochta-YYYYMM` (`-ed` for Ed25519), numbered on when
 /// that is taken.
 fn default_selector(dir: &Directory, algorithm: Algorithm, now: i64) -> Selector {
@@ -120,7 +97,10 @@ pub async fn create(
     };
     // RSA-2048 generation takes tens of milliseconds: off the async threads.
     let (public_key, private_key) =
-        tokio::task::spawn_blocking(move || generate(algorithm)).await.map_err(ApiError::internal)??;
+        tokio::task::spawn_blocking(move || pochta_agent::mail::dkim::generate(algorithm))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
     let now = crate::db::now();
     let mut chosen = None;
     let v = st
