@@ -22,6 +22,7 @@ fn main() {
             level,
             agents: vec![],
             default_quota: None,
+            outgoing: vec![],
         };
         dir.apply(&Op::PutSite(site)).unwrap();
     }

@@ -117,6 +117,10 @@ pub struct Site {
     /// no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_quota: Option<u64>,
+    /// The addresses this site's mail leaves from, as the domain's SPF record lists them; empty:
+    /// the addresses its agents advertise (a site behind NAT sends from its router's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outgoing: Vec<std::net::IpAddr>,
 }
 
 /// An Argon2id hash in PHC string form. Never the password itself.
@@ -665,6 +669,7 @@ mod tests {
             level: Level::One,
             agents: vec![],
             default_quota: None,
+            outgoing: vec![],
         };
         d.apply(&Op::PutSite(site)).unwrap();
         let u = User {

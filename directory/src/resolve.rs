@@ -353,8 +353,14 @@ mod tests {
         use PostingPolicy::{Anyone, Internal, Members};
         let mut dir = Directory::new("example.org".parse().unwrap());
         for (id, level) in [("msk", Level::One), ("spb", Level::Two), ("gw", Level::Zero)] {
-            let s =
-                Site { id: site(id), name: id.to_uppercase(), level, agents: vec![], default_quota: None };
+            let s = Site {
+                id: site(id),
+                name: id.to_uppercase(),
+                level,
+                agents: vec![],
+                default_quota: None,
+                outgoing: vec![],
+            };
             dir.sites.insert(s.id.clone(), s);
         }
         for u in [
@@ -690,7 +696,7 @@ mod tests {
             let mut dir = Directory::new(DOMAIN.parse().unwrap());
             for (i, id) in SITES.iter().enumerate() {
                 let level = [Level::One, Level::Two, Level::Zero][i];
-                let s = Site { id: site(id), name: String::new(), level, agents: vec![], default_quota: None };
+                let s = Site { id: site(id), name: String::new(), level, agents: vec![], default_quota: None, outgoing: vec![] };
                 dir.sites.insert(s.id.clone(), s);
             }
             for (i, (exists, home, former, enabled)) in users.into_iter().enumerate() {

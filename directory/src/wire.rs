@@ -456,6 +456,7 @@ mod tests {
                 level: Level::One,
                 agents: vec![],
                 default_quota: None,
+                outgoing: vec![],
             })],
         }
     }

@@ -34,7 +34,7 @@ fn directory() -> Arc<Directory> {
             name: id.into(),
             level: Level::One,
             agents: vec![],
-            default_quota: None,
+            default_quota: None, outgoing: vec![],
         };
         let user = |name: &str, at: &str| User {
             name: LocalPart::parse(name).unwrap(),

@@ -41,7 +41,7 @@ fn fixture() -> &'static Fixture {
                 name: "Moscow".into(),
                 level: Level::One,
                 agents: vec![],
-                default_quota: None,
+                default_quota: None, outgoing: vec![],
             })],
         };
         let (frame, _) = set.seal(&signer);

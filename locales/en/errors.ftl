@@ -77,3 +77,5 @@ err-dkim-key = The key of selector { $selector } cannot be used or changed; crea
 err-dkim-another-active = Key { $selector } of this type is already signing; activate the new key with a rotation, which retires the old one.
 err-dkim-algorithm = Choose RSA or Ed25519.
 err-dkim-exists = Selector { $selector } is taken; choose another.
+err-outgoing-address = { $address } is not an IPv4 or IPv6 address.
+err-outgoing-many = List at most { $max } outgoing addresses.

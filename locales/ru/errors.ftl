@@ -82,3 +82,5 @@ err-dkim-key = Ключ селектора { $selector } нельзя испол
 err-dkim-another-active = Письма уже подписывает ключ { $selector } того же типа. Включите новый ключ через ротацию — старый будет выведен из работы.
 err-dkim-algorithm = Выберите RSA или Ed25519.
 err-dkim-exists = Селектор { $selector } уже занят — выберите другой.
+err-outgoing-address = { $address } — не адрес IPv4 или IPv6.
+err-outgoing-many = Укажите не больше { $max } исходящих адресов.

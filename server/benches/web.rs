@@ -30,7 +30,14 @@ fn directory() -> Directory {
         };
         dir.sites.insert(
             id.clone(),
-            Site { id, name: format!("Office {i}"), level, agents: vec![], default_quota: None },
+            Site {
+                id,
+                name: format!("Office {i}"),
+                level,
+                agents: vec![],
+                default_quota: None,
+                outgoing: vec![],
+            },
         );
     }
     let first = ["Ivan", "Anna", "Pyotr", "Maria", "Sergei", "Olga", "Dmitri", "Elena"];

@@ -21,6 +21,9 @@ pub struct Config {
     /// before a rotation are still being verified), in seconds. Default 7 days.
     #[serde(default = "default_dkim_retirement")]
     pub dkim_retirement_secs: i64,
+    /// The resolvers the DNS page's live check asks (`ip:port`); empty: the system's.
+    #[serde(default)]
+    pub dns_servers: Vec<SocketAddr>,
     /// Where the data folder is; not stored in the file.
     #[serde(skip)]
     pub data_dir: PathBuf,

@@ -47,6 +47,7 @@ pub async fn init(data_dir: &Path, opts: InitOptions<'_>) -> anyhow::Result<Init
         database,
         enrollment_ttl_secs: 24 * 3600,
         dkim_retirement_secs: 7 * 24 * 3600,
+        dns_servers: vec![],
         data_dir: data_dir.clone(),
     };
     let signer = Signer::generate();

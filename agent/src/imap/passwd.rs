@@ -135,6 +135,7 @@ mod tests {
                 level,
                 agents: vec![],
                 default_quota: None,
+                outgoing: vec![],
             };
             d.apply(&Op::PutSite(site)).unwrap();
         }

@@ -227,6 +227,7 @@ mod tests {
                 level: pochta_directory::Level::One,
                 agents: vec![],
                 default_quota: None,
+                outgoing: vec![],
             },
         );
         let u = User {

@@ -172,6 +172,7 @@ mod tests {
             level: Level::One,
             agents: vec![],
             default_quota: None,
+            outgoing: vec![],
         }
     }
     fn user(name: &str, site: &str) -> User {

@@ -125,7 +125,14 @@ pub fn addr(s: &str) -> Address {
 }
 
 pub fn site(id: &str, level: Level) -> Site {
-    Site { id: sid(id), name: format!("Site {id}"), level, agents: vec![], default_quota: None }
+    Site {
+        id: sid(id),
+        name: format!("Site {id}"),
+        level,
+        agents: vec![],
+        default_quota: None,
+        outgoing: vec![],
+    }
 }
 
 pub fn site_with_agent(id: &str, agent_id: &str, url: &str, tls_sha256: &str) -> Site {

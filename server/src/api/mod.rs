@@ -4,6 +4,7 @@
 
 mod agents;
 mod dkim;
+mod dns;
 mod groups;
 mod history;
 pub mod sites;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> Router {
         .merge(users::router())
         .merge(groups::router())
         .merge(dkim::router())
+        .merge(dns::router())
         .merge(agents::router())
         .merge(sync::router())
         .merge(history::router())
@@ -40,6 +42,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .nest(pochta_directory::api::path::API, api)
         .route("/healthz", get(|| async { "ok" }))
+        .route("/.well-known/mta-sts.txt", get(dns::mta_sts_policy))
         .merge(crate::web::router())
         .with_state(state)
 }

@@ -96,6 +96,8 @@ struct SitePatch {
     /// Absent: unchanged; `null`: no default quota.
     #[serde(default, deserialize_with = "present")]
     default_quota: Option<Option<u64>>,
+    /// The addresses the site's mail leaves from, for SPF; `[]`: its agents'.
+    outgoing: Option<Vec<String>>,
 }
 
 fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u64>>, D::Error> {
@@ -108,8 +110,12 @@ async fn update(
     Path(id): Path<String>,
     Json(patch): Json<SitePatch>,
 ) -> Result<Json<SiteView>, ApiError> {
-    let patch =
-        manage::sites::SitePatch { name: patch.name, level: patch.level, default_quota: patch.default_quota };
+    let patch = manage::sites::SitePatch {
+        name: patch.name,
+        level: patch.level,
+        default_quota: patch.default_quota,
+        outgoing: patch.outgoing,
+    };
     manage::sites::update(&st, &admin.author, &id, patch).await?;
     show(admin, State(st), Path(id)).await
 }

@@ -23,15 +23,16 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), 
     match op {
         Op::PutSite(s) => {
             sqlx::query(
-                "INSERT INTO sites (id, name, level, agents, default_quota) VALUES ($1, $2, $3, $4, $5) \
+                "INSERT INTO sites (id, name, level, agents, default_quota, outgoing) VALUES ($1, $2, $3, $4, $5, $6) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, level = excluded.level, \
-                 agents = excluded.agents, default_quota = excluded.default_quota",
+                 agents = excluded.agents, default_quota = excluded.default_quota, outgoing = excluded.outgoing",
             )
             .bind(s.id.as_str())
             .bind(&s.name)
             .bind(u8::from(s.level) as i64)
             .bind(json(&s.agents))
             .bind(s.default_quota.map(bytes_column))
+            .bind(json(&s.outgoing))
             .execute(&mut **tx)
             .await?;
         }
@@ -120,7 +121,9 @@ pub(super) fn bytes_column(n: u64) -> i64 {
 /// Reads the whole directory. Done once at start; afterwards the server keeps it in memory.
 pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbError> {
     let mut dir = Directory::new(domain);
-    for row in sqlx::query("SELECT id, name, level, agents, default_quota FROM sites").fetch_all(pool).await?
+    for row in sqlx::query("SELECT id, name, level, agents, default_quota, outgoing FROM sites")
+        .fetch_all(pool)
+        .await?
     {
         let id: String = row.try_get("id")?;
         let level: i64 = row.try_get("level")?;
@@ -130,6 +133,7 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             level: u8::try_from(level).map_err(corrupt)?.try_into().map_err(corrupt)?,
             agents: parse(&row.try_get::<String, _>("agents")?, "site agents")?,
             default_quota: row.try_get::<Option<i64>, _>("default_quota")?.map(|q| q.max(0) as u64),
+            outgoing: parse(&row.try_get::<String, _>("outgoing")?, "site outgoing addresses")?,
         };
         dir.sites.insert(site.id.clone(), site);
     }

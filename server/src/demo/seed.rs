@@ -116,6 +116,7 @@ pub fn sites() -> Vec<Op> {
             level: Level::Zero,
             agents: vec![],
             default_quota: None,
+            outgoing: vec![],
         }),
         Op::PutSite(Site {
             id: site(HEAD_OFFICE),
@@ -123,6 +124,7 @@ pub fn sites() -> Vec<Op> {
             level: Level::One,
             agents: vec![],
             default_quota: None,
+            outgoing: vec![],
         }),
         Op::PutSite(Site {
             id: site(BRANCH),
@@ -130,6 +132,7 @@ pub fn sites() -> Vec<Op> {
             level: Level::Two,
             agents: vec![],
             default_quota: None,
+            outgoing: vec![],
         }),
     ]
 }

@@ -9,6 +9,7 @@
 
 pub mod agents;
 pub mod dkim;
+pub mod dns;
 pub mod groups;
 pub mod import;
 pub mod mailbox;

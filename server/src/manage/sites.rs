@@ -50,7 +50,8 @@ pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId
     let name = check_name(&new.name)?;
     let default_quota =
         super::mailbox::check_quota(new.default_quota).map_err(|e| e.field("default_quota"))?;
-    let site = Site { id: id.clone(), name, level: new.level, agents: vec![], default_quota };
+    let site =
+        Site { id: id.clone(), name, level: new.level, agents: vec![], default_quota, outgoing: vec![] };
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {
@@ -72,6 +73,32 @@ pub struct SitePatch {
     pub level: Option<Level>,
     /// `Some(None)`: no default quota.
     pub default_quota: Option<Option<u64>>,
+    /// The addresses the site's mail leaves from (for SPF), as typed: separated by spaces,
+    /// commas or lines; empty: its agents' addresses.
+    pub outgoing: Option<Vec<String>>,
+}
+
+/// Parses outgoing addresses: IPv4 or IPv6 literals, each once, at most 32.
+pub fn parse_outgoing(items: &[String]) -> Result<Vec<std::net::IpAddr>, ApiError> {
+    let mut out: Vec<std::net::IpAddr> = Vec::new();
+    for item in items.iter().flat_map(|s| s.split([',', ' ', '\n', '\r', ';'])).filter(|s| !s.is_empty()) {
+        let ip: std::net::IpAddr = item.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!("outgoing: '{item}' is not an IPv4 or IPv6 address"))
+                .key("err-outgoing-address")
+                .arg("address", item)
+                .field("outgoing")
+        })?;
+        if !out.contains(&ip) {
+            out.push(ip);
+        }
+    }
+    if out.len() > 32 {
+        return Err(ApiError::bad_request("outgoing: at most 32 addresses")
+            .key("err-outgoing-many")
+            .arg("max", 32)
+            .field("outgoing"));
+    }
+    Ok(out)
 }
 
 pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> Result<Version, ApiError> {
@@ -79,6 +106,7 @@ pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> 
     if let Some(q) = patch.default_quota {
         super::mailbox::check_quota(q).map_err(|e| e.field("default_quota"))?;
     }
+    let outgoing = patch.outgoing.as_deref().map(parse_outgoing).transpose()?;
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {
@@ -92,6 +120,9 @@ pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> 
             }
             if let Some(q) = patch.default_quota {
                 s.default_quota = q;
+            }
+            if let Some(o) = outgoing {
+                s.outgoing = o;
             }
             Ok(if &s == old { vec![] } else { vec![Op::PutSite(s)] })
         })

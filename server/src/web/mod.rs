@@ -157,6 +157,10 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "site-deleted" => "ok-site-deleted",
         "password-changed" => "ok-password-changed",
         "mailbox-saved" => "ok-mailbox-saved",
+        "dkim-created" => "ok-dkim-created",
+        "dkim-activated" => "ok-dkim-activated",
+        "dkim-retired" => "ok-dkim-retired",
+        "dkim-deleted" => "ok-dkim-deleted",
         _ => return None,
     };
     Some(ctx.t(key))

@@ -202,6 +202,11 @@ impl TestApp {
 
     /// Enrolls a pull-only agent for `site`; returns the enrollment response.
     pub(crate) async fn enroll(&self, site: &str) -> Value {
+        self.enroll_with_smtp(site, "").await
+    }
+
+    /// Enrolls an agent for `site` with an SMTP endpoint (`host:port`, or empty).
+    pub(crate) async fn enroll_with_smtp(&self, site: &str, smtp: &str) -> Value {
         let (s, v) = self.post(&format!("/sites/{site}/enrollment"), json!({})).await;
         assert_eq!(s, StatusCode::CREATED, "enrollment code: {v}");
         let code = decode_code(v["code"].as_str().unwrap());
@@ -210,12 +215,27 @@ impl TestApp {
             "url": "",
             "tls_sha256": "ab".repeat(32),
             "format": pochta_directory::wire::FORMAT,
+            "smtp": smtp,
         });
         let r = self
             .raw(Method::POST, "/agents/enroll", None, Some(("application/json", body.to_string().into())))
             .await;
         assert_eq!(r.status, StatusCode::OK, "enroll: {}", String::from_utf8_lossy(&r.body));
         r.json()
+    }
+
+    /// One stats report as the agent with `secret` (so the server has heard from it).
+    pub(crate) async fn report_in(&self, secret: &str) {
+        let body = json!({"received": 0, "accepted": 0, "delivered": 0, "sent": 0, "queue": 0});
+        let r = self
+            .raw(
+                Method::POST,
+                "/sync/stats",
+                Some(secret),
+                Some(("application/json", body.to_string().into())),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", String::from_utf8_lossy(&r.body));
     }
 
     /// `GET /sync/<what>` as an agent.

@@ -238,6 +238,7 @@ async fn a_list_over_three_sites_crosses_each_link_once() {
                 level: Level::One,
                 agents: vec![],
                 default_quota: None,
+                outgoing: vec![],
             }),
             Op::PutUser(user("l.one", LAB)),
             Op::PutUser(user("l.two", LAB)),

@@ -636,13 +636,31 @@ async fn site_forms_enrollment_and_dns() {
     let r = b.post("/admin/sites/ekb/enrollment", &[]).await;
     assert_eq!(r.status, StatusCode::OK);
     r.has("pochta-agent enroll").has("--code ");
-    // DNS: MX by the paper's priorities, SPF, DMARC.
+    // DNS: nothing is published before a site's agent can take mail; the agentless gateway is
+    // "not yet" and takes no MX 10 from anyone.
     let r = b.get("/admin/dns").await;
-    r.has("@                        IN MX  10 gw.example.org.")
-        .has("IN MX  20 msk.example.org.")
-        .has("v=spf1")
+    r.lacks("IN MX").has("id=\"not-yet\"").has("no agent is enrolled yet").has("v=spf1 -all");
+    // hq's agent enrolls with SMTP but has not reported: still not yet.
+    let msk = app.enroll_with_smtp("msk", "192.0.2.10:25").await;
+    b.get("/admin/dns").await.lacks("IN MX").has("its agent is enrolled but has never reported");
+    app.report_in(msk["secret"].as_str().unwrap()).await;
+    let gw = app.enroll_with_smtp("gw", "192.0.2.1:25").await;
+    app.report_in(gw["secret"].as_str().unwrap()).await;
+    // Two sites behind one address give one SPF entry.
+    let (s, v) = app.patch("/sites/gw", json!({"outgoing": ["192.0.2.10"]})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let r = b.get("/admin/dns").await;
+    r.has("@                        IN MX   10 gw.example.org.")
+        .has("IN MX   20 msk.example.org.")
+        .has("v=spf1 ip4:192.0.2.10 -all")
+        .lacks("ip4:192.0.2.1 ")
+        .has("msk                      IN A    192.0.2.10")
         .has("_dmarc")
+        .has("_mta-sts")
+        .has("_smtp._tls")
         .lacks("spb.example.org.\n");
+    let (s, v) = app.patch("/sites/gw", json!({"outgoing": ["not an address"]})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     // Delete a site: refused with users, done when empty.
     let r = b.post("/admin/sites/msk/delete", &[]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);

@@ -1,88 +1,122 @@
-//! DNS: the records to publish for the domain, as a zone-file snippet to copy: MX with the
-//! priorities of the paper, A records for the sites' servers when their addresses are known,
-//! SPF covering every sending site, and room for DKIM and DMARC.
+//! DNS: the records to publish (`manage::dns`), as a zone-file snippet to copy with comments in
+//! the reader's language, the sites that are not published yet and why, the DKIM keys with
+//! their rotation, and a live check of what DNS says now.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
-use pochta_directory::{Directory, Level, SiteId};
+use axum::response::{IntoResponse, Redirect, Response};
+use pochta_directory::dkim::KeyState;
+use serde::Deserialize;
 
+use super::users::{Empty, OkQuery};
+use crate::db;
+use crate::error::ApiError;
+use crate::manage;
+use crate::manage::dkim::KeyView;
+use crate::manage::dns::{Checked, Found, NotYet, Purpose, Zone};
 use crate::state::AppState;
-use crate::web::session::{AdminOnly, Ctx, Page};
+use crate::web::error::WebError;
+use crate::web::i18n::Lang;
+use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::{FormErrors, flash, refused};
 
-/// An IP address an agent advertises (its SMTP endpoint or its URL), if it is a literal one.
-fn agent_ip(a: &pochta_directory::AgentEndpoint) -> Option<std::net::IpAddr> {
-    let from_smtp = a.smtp.rsplit_once(':').map(|(h, _)| h.trim_matches(['[', ']']));
-    let from_url = a
-        .url
-        .strip_prefix("https://")
-        .map(|rest| rest.split('/').next().unwrap_or(""))
-        .map(|hp| hp.rsplit_once(':').map_or(hp, |(h, _)| h).trim_matches(['[', ']']));
-    [from_smtp, from_url].into_iter().flatten().find_map(|h| h.parse().ok())
+fn not_yet_key(why: NotYet) -> &'static str {
+    match why {
+        NotYet::NoAgent => "dns-not-yet-no-agent",
+        NotYet::NoSmtp => "dns-not-yet-no-smtp",
+        NotYet::NeverReported => "dns-not-yet-never-reported",
+    }
 }
 
-/// The zone-file snippet, with comments in the reader's language.
-pub fn zone(c: &Ctx, dir: &Directory, mx: &[(SiteId, u16)]) -> String {
-    let domain = dir.domain.as_str();
-    let mut z = String::new();
-    let line = |z: &mut String, s: String| {
-        z.push_str(&s);
-        z.push('\n');
+fn purpose_key(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Mx => "dns-mx-comment",
+        Purpose::Address => "dns-a-comment",
+        Purpose::Spf => "dns-spf-comment",
+        Purpose::Dkim => "dns-dkim-comment",
+        Purpose::Dmarc => "dns-dmarc-comment",
+        Purpose::MtaSts => "dns-mta-sts-comment",
+        Purpose::TlsRpt => "dns-tls-rpt-comment",
+    }
+}
+
+fn key_state_text(lang: Lang, s: &KeyState) -> String {
+    match s {
+        KeyState::Pending => lang.t("dkim-state-pending"),
+        KeyState::Active => lang.t("dkim-state-active"),
+        KeyState::Retiring { until } => {
+            lang.ta("dkim-state-retiring", &[("until", super::super::i18n::datetime(*until))])
+        }
+    }
+}
+
+/// A TXT value in zone-file syntax: quoted strings of at most 255 bytes (RFC 1035 §3.3.14).
+fn quoted(v: &str) -> String {
+    let parts: Vec<String> =
+        v.as_bytes().chunks(250).map(|c| format!("\"{}\"", String::from_utf8_lossy(c))).collect();
+    parts.join(" ")
+}
+
+/// The zone-file snippet, with comments in `lang`.
+pub fn zone_text(lang: Lang, z: &Zone) -> String {
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&s);
+        out.push('\n');
     };
-    line(&mut z, format!("; {}", c.t1("dns-zone-header", "domain", domain)));
-    line(&mut z, format!("$ORIGIN {domain}."));
-    line(&mut z, String::new());
-    line(&mut z, format!("; {}", c.t("dns-mx-comment")));
-    if mx.is_empty() {
-        line(&mut z, format!("; {}", c.t("dns-no-mx")));
+    line(format!("; {}", lang.ta("dns-zone-header", &[("domain", z.domain.clone())])));
+    line(format!("$ORIGIN {}.", z.domain));
+    if z.mx.is_empty() {
+        line(String::new());
+        line(format!("; {}", lang.t("dns-no-mx")));
     }
-    let site_domains: Vec<String> = dir.sites.keys().map(|s| format!("{s}")).collect();
-    for name in std::iter::once("@".to_owned()).chain(site_domains.iter().cloned()) {
-        for (site, prio) in mx {
-            line(&mut z, format!("{name:<24} IN MX {prio:>3} {site}.{domain}."));
+    let mut last = None;
+    for r in &z.records {
+        if last != Some(r.purpose) {
+            line(String::new());
+            line(format!("; {}", lang.ta(purpose_key(r.purpose), &[("domain", z.domain.clone())])));
+            last = Some(r.purpose);
+        }
+        if let Some(s) = &r.key_state {
+            line(format!("; {}: {}", r.name, key_state_text(lang, s)));
+        }
+        let value = if r.kind == "TXT" { quoted(&r.value) } else { r.value.clone() };
+        line(format!("{:<24} IN {:<4} {value}", r.name, r.kind));
+    }
+    if !z.not_yet.is_empty() {
+        line(String::new());
+        line(format!("; {}", lang.t("dns-not-yet-comment")));
+        for (site, why) in &z.not_yet {
+            line(format!("; {site}: {}", lang.t(not_yet_key(*why))));
         }
     }
-    line(&mut z, String::new());
-    line(&mut z, format!("; {}", c.t("dns-a-comment")));
-    let mut spf = vec![];
-    for s in dir.sites.values() {
-        let ips: Vec<_> = s.agents.iter().filter_map(agent_ip).collect();
-        if ips.is_empty() {
-            line(&mut z, format!("; {:<22} IN A   {}", s.id, c.t1("dns-a-unknown", "site", &s.id)));
-        }
-        for ip in &ips {
-            let kind = if ip.is_ipv6() { "AAAA" } else { "A   " };
-            line(&mut z, format!("{:<24} IN {kind} {ip}", s.id));
-        }
-        // Level 2 sites send through a level 0/1 relay, not directly.
-        if s.level != Level::Two {
-            if ips.is_empty() {
-                spf.push(format!("a:{}.{domain}", s.id));
-            } else {
-                spf.extend(
-                    ips.iter().map(|ip| if ip.is_ipv6() { format!("ip6:{ip}") } else { format!("ip4:{ip}") }),
-                );
-            }
-        }
-    }
-    line(&mut z, String::new());
-    line(&mut z, format!("; {}", c.t("dns-spf-comment")));
-    let spf = format!("\"v=spf1 {} -all\"", spf.join(" "));
-    line(&mut z, format!("{:<24} IN TXT {spf}", "@"));
-    for s in &site_domains {
-        line(&mut z, format!("{s:<24} IN TXT {spf}"));
-    }
-    line(&mut z, String::new());
-    line(&mut z, format!("; {}", c.t("dns-dkim-comment")));
-    line(
-        &mut z,
-        format!("; {:<22} IN TXT \"v=DKIM1; k=rsa; p=<{}>\"", "pochta._domainkey", c.t("dns-dkim-key")),
-    );
-    line(&mut z, String::new());
-    line(&mut z, format!("; {}", c.t("dns-dmarc-comment")));
-    line(&mut z, format!("{:<24} IN TXT \"v=DMARC1; p=none; rua=mailto:postmaster@{domain}\"", "_dmarc"));
-    z
+    out
+}
+
+pub struct CheckRow {
+    pub name: String,
+    pub kind: &'static str,
+    pub expected: String,
+    pub class: &'static str,
+    pub text: String,
+}
+
+fn check_rows(c: &Ctx, checked: &[Checked]) -> Vec<CheckRow> {
+    checked
+        .iter()
+        .map(|x| {
+            let (class, text) = match &x.found {
+                Found::Correct => ("ok", c.t("dns-check-correct")),
+                Found::Missing => ("bad", c.t("dns-check-missing")),
+                Found::Different { found } => {
+                    ("warn", c.t1("dns-check-different", "found", found.join(" | ")))
+                }
+                Found::Unanswered { error } => ("bad", c.t1("dns-check-unanswered", "error", error)),
+            };
+            CheckRow { name: x.name.clone(), kind: x.kind, expected: x.expected.join(" | "), class, text }
+        })
+        .collect()
 }
 
 #[derive(Template)]
@@ -91,11 +125,123 @@ pub struct DnsPage {
     pub c: Ctx,
     pub zone: String,
     pub mx: Vec<(String, u16)>,
+    pub not_yet: Vec<(String, String)>,
+    pub keys: Vec<KeyRow>,
+    pub checked: Option<Vec<CheckRow>>,
+    pub ok: Option<String>,
+    pub errors: FormErrors,
 }
 
-pub async fn page(State(st): State<AppState>, Page(ctx, ..): Page<AdminOnly>) -> Response {
+pub struct KeyRow {
+    pub key: KeyView,
+    pub state: String,
+    pub algorithm: &'static str,
+    pub pending: bool,
+    pub active: bool,
+}
+
+pub async fn current_zone(st: &AppState) -> Result<Zone, ApiError> {
     let (dir, _, summary) = st.current_with_summary();
-    let mx = summary.mx.iter().map(|(s, p)| (s.to_string(), *p)).collect();
-    let page = DnsPage { zone: zone(&ctx, &dir, &summary.mx), mx, c: ctx.clone() };
-    ctx.render(StatusCode::OK, &page)
+    let agents = db::auth::agents(&st.db.pool).await?;
+    Ok(manage::dns::zone(&dir, &summary, &agents))
+}
+
+async fn dns_page(
+    st: &AppState,
+    ctx: &Ctx,
+    checked: Option<Vec<Checked>>,
+    errors: FormErrors,
+) -> Result<DnsPage, WebError> {
+    let z = current_zone(st).await.map_err(|e| WebError::api(e, ctx))?;
+    let dir = st.publisher.current().0;
+    let keys = manage::dkim::list(&dir)
+        .into_iter()
+        .map(|key| KeyRow {
+            state: key_state_text(ctx.lang, &key.state),
+            algorithm: key.algorithm.key_tag(),
+            pending: key.state == KeyState::Pending,
+            active: key.state == KeyState::Active,
+            key,
+        })
+        .collect();
+    Ok(DnsPage {
+        zone: zone_text(ctx.lang, &z),
+        mx: z.mx.iter().map(|(s, p)| (s.to_string(), *p)).collect(),
+        not_yet: z.not_yet.iter().map(|(s, w)| (s.to_string(), ctx.t(not_yet_key(*w)))).collect(),
+        keys,
+        checked: checked.map(|c| check_rows(ctx, &c)),
+        ok: None,
+        errors,
+        c: ctx.clone(),
+    })
+}
+
+pub async fn page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Query(q): Query<OkQuery>,
+) -> Result<Response, WebError> {
+    let mut page = dns_page(&st, &ctx, None, FormErrors::default()).await?;
+    page.ok = flash(&ctx, &q.ok);
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+/// The live check: the page again, with what DNS says for every record.
+pub async fn check(
+    State(st): State<AppState>,
+    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+) -> Result<Response, WebError> {
+    let z = current_zone(&st).await.map_err(|e| WebError::api(e, &ctx))?;
+    let checked = manage::dns::check(&z, &st.config.dns_servers, std::time::Duration::from_secs(3)).await;
+    let page = dns_page(&st, &ctx, Some(checked), FormErrors::default()).await?;
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+#[derive(Deserialize)]
+pub struct NewKeyForm {
+    #[serde(default)]
+    pub algorithm: String,
+}
+
+pub async fn create_key(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, NewKeyForm>,
+) -> Result<Response, WebError> {
+    let result = async {
+        let algorithm = manage::dkim::parse_algorithm(&form.algorithm)?;
+        manage::dkim::create(&st, ctx.name(), algorithm, "").await
+    }
+    .await;
+    done(&st, &ctx, result.map(|_| ()), "dkim-created").await
+}
+
+/// What the key buttons do: `activate`, `retire`, `delete`.
+pub async fn key_action(
+    State(st): State<AppState>,
+    Path((selector, action)): Path<(String, String)>,
+    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+) -> Result<Response, WebError> {
+    let (result, ok) = match action.as_str() {
+        "activate" => (manage::dkim::activate(&st, ctx.name(), &selector).await, "dkim-activated"),
+        "retire" => (manage::dkim::retire(&st, ctx.name(), &selector).await, "dkim-retired"),
+        "delete" => (manage::dkim::delete(&st, ctx.name(), &selector).await, "dkim-deleted"),
+        _ => return Err(WebError::api(ApiError::not_found("no such action"), &ctx)),
+    };
+    done(&st, &ctx, result.map(|_| ()), ok).await
+}
+
+async fn done(
+    st: &AppState,
+    ctx: &Ctx,
+    result: Result<(), ApiError>,
+    ok: &str,
+) -> Result<Response, WebError> {
+    match result {
+        Ok(()) => Ok(Redirect::to(&format!("/admin/dns?ok={}#dkim", urlencode(ok))).into_response()),
+        Err(e) => {
+            let errors = FormErrors::from_api(&e, ctx.lang, &["algorithm"]);
+            let page = dns_page(st, ctx, None, errors).await?;
+            Ok(ctx.render(refused(e.status), &page))
+        }
+    }
 }

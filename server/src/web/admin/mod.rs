@@ -33,6 +33,9 @@ pub fn router() -> Router<AppState> {
         .route("/admin/sites/{id}/enrollment", post(sites::enrollment))
         .route("/admin/sites/{id}/delete", get(sites::delete_page).post(sites::delete))
         .route("/admin/dns", get(dns::page))
+        .route("/admin/dns/check", post(dns::check))
+        .route("/admin/dns/dkim", post(dns::create_key))
+        .route("/admin/dns/dkim/{selector}/{action}", post(dns::key_action))
         .route("/admin/history", get(history::page))
         .route("/admin/import", get(import::page).post(import::submit))
 }

@@ -64,6 +64,9 @@ pub struct SiteForm {
     pub default_quota: String,
     #[serde(default)]
     pub default_quota_unit: String,
+    /// The site's outgoing addresses for SPF, one per line. Only the edit form has it.
+    #[serde(default)]
+    pub outgoing: String,
 }
 
 impl SiteForm {
@@ -179,6 +182,7 @@ async fn site_page(
             level: row.level.to_string(),
             default_quota,
             default_quota_unit,
+            outgoing: site.outgoing.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
         }
     });
     Ok(SitePage {
@@ -218,6 +222,7 @@ pub async fn update(
             name: Some(form.name.clone()),
             level: Some(level),
             default_quota: Some(quota),
+            outgoing: Some(vec![form.outgoing.clone()]),
         };
         manage::sites::update(&st, ctx.name(), &id, patch).await
     }
@@ -225,7 +230,7 @@ pub async fn update(
     match result {
         Ok(_) => Ok(Redirect::to(&format!("/admin/sites/{}?ok=site-saved", urlencode(&id))).into_response()),
         Err(e) => {
-            let errors = FormErrors::from_api(&e, ctx.lang, &["name", "level", "default_quota"]);
+            let errors = FormErrors::from_api(&e, ctx.lang, &["name", "level", "default_quota", "outgoing"]);
             let page = site_page(&st, &ctx, &id, Some(form), errors).await?;
             Ok(ctx.render(refused(e.status), &page))
         }

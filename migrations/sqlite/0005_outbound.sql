@@ -4,3 +4,6 @@ CREATE TABLE dkim_keys (
     selector TEXT PRIMARY KEY,
     body     TEXT NOT NULL
 );
+
+-- The addresses a site's mail leaves from, for the SPF record (JSON list; empty: its agents').
+ALTER TABLE sites ADD COLUMN outgoing TEXT NOT NULL DEFAULT '[]';
