@@ -1,11 +1,16 @@
 //! A private Knot DNS (Debian's `knot`) on a loopback port, authoritative for one test zone —
 //! the door's tests use the whole top-level domain `example.` (so the DMARC tree walk up to
-//! `_dmarc.example` gets real answers), the DKIM tests `example.org.`.
+//! `_dmarc.example` gets real answers), the DKIM tests and the server's DNS check `example.org.`.
+//! The server's tests include this file too (`#[path]`).
 
 use std::path::Path;
 use std::time::Duration;
 
-use crate::helpers::free_port;
+/// A free loopback port (this file is shared by the agent's and the server's tests, so it
+/// carries its own).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
 
 pub struct Knot {
     child: std::process::Child,

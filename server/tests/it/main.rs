@@ -12,6 +12,7 @@ mod bed;
 mod browser;
 mod concurrency;
 mod directory;
+mod dns;
 mod e2e;
 mod history;
 mod mail;
