@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::helpers::{Backend, TestApp, spawn_app};
 
 #[path = "../../../agent/tests/it/knot.rs"]
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 mod knot;
 
 /// Every private key the server holds, as stored in the directory (base64 PKCS#8).
