@@ -2,6 +2,7 @@
 //! with a seeded directory like the paper's test network. Prints, and writes to `demo.json` in
 //! its data folder, every URL, port and credential; runs until interrupted; cleans up.
 
+pub mod capture;
 pub mod proxy;
 pub mod seed;
 
@@ -71,6 +72,10 @@ pub struct DemoInfo {
     pub data_dir: PathBuf,
     /// The gateway's door scans with the demo's private rspamd and clamd.
     pub scanners: bool,
+    /// Where the capture MX (the smarthost of levels 0 and 1) files what leaves the deployment.
+    pub outside: PathBuf,
+    /// The DKIM selector that signs it.
+    pub dkim_selector: String,
 }
 
 /// The `pochta-agent` binary: beside this executable (cargo puts both in one target folder).
@@ -399,6 +404,10 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
     let mut agents = Vec::new();
     let scanners = demo_scanners(&base).await;
     let door = scanners.as_ref().map(|(r, c)| (r.at.clone(), c.at.clone()));
+    // Outside domains are a capture MX in the demo folder; the domain's DKIM key signs what goes.
+    let outside = base.join("outside");
+    let (capture, capture_task) = capture::start(outside.clone()).await?;
+    let dkim_selector = demo_dkim_key(&running, &outside).await?;
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
         // Retries every few seconds (not the production minute) so mail for a stopped site
         // flows soon after it is back.
@@ -408,6 +417,10 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
         // The gateway faces the outside: its door scans with the demo's own rspamd and clamd.
         if site == seed::GATEWAY {
             links.door = door.clone();
+        }
+        // Levels 0 and 1 send outside mail to the capture MX; the level-2 branch relays as usual.
+        if !pull {
+            links.smarthost = Some(capture.clone());
         }
         let (child, agent) = start_agent(&running, &agent_bin, &base, site, links).await?;
         children.push(child);
@@ -428,6 +441,8 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
         agents,
         data_dir: base.clone(),
         scanners: door.is_some(),
+        outside,
+        dkim_selector,
     };
     std::fs::write(base.join("demo.json"), serde_json::to_string_pretty(&info)?)?;
     print_info(&info);
@@ -442,11 +457,31 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
         let _ = c.wait().await;
     }
     running.stop().await;
+    capture_task.abort();
     drop(scanners);
     if !keep {
         let _ = std::fs::remove_dir_all(&base);
     }
     Ok(())
+}
+
+/// Makes the demo domain's DKIM key and activates it at once (the demo's "DNS" is the file
+/// `outside/dkim-keys.txt`, written here, which the README's verification one-liner reads).
+async fn demo_dkim_key(running: &Running, outside: &Path) -> anyhow::Result<String> {
+    let st = &running.state;
+    let err = |e: crate::error::ApiError| anyhow::anyhow!(e.message);
+    let (selector, _) = crate::manage::dkim::create(st, "demo", pochta_directory::dkim::Algorithm::Rsa, "")
+        .await
+        .map_err(err)?;
+    crate::manage::dkim::activate(st, "demo", selector.as_str()).await.map_err(err)?;
+    let dir = st.publisher.current().0;
+    let lines: String = dir
+        .dkim
+        .values()
+        .map(|k| format!("{}.{} {}\n", k.selector.record_name(), dir.domain, k.record()))
+        .collect();
+    std::fs::write(outside.join("dkim-keys.txt"), lines)?;
+    Ok(selector.to_string())
 }
 
 fn print_info(i: &DemoInfo) {
@@ -559,5 +594,18 @@ fn mail_hints(i: &DemoInfo) {
         "  ls {}/*/Maildir/new {}/*/Maildir/new",
         hq_agent.maildir.display(),
         br_agent.maildir.display()
+    );
+    println!(
+        "  # mail to an outside domain leaves DKIM-signed (selector {}): from the branch through its relay, into a capture MX:",
+        i.dkim_selector
+    );
+    println!(
+        "  swaks --server {} -tls --auth PLAIN --auth-user {branch}@{d} --auth-password '{}' --from {branch}@{d} --to someone@example.net",
+        br_agent.submission, i.user_password
+    );
+    let out = i.outside.display();
+    println!("  ls {out}; grep -h DKIM-Signature -A3 {out}/*.eml");
+    println!(
+        "  /usr/bin/python3 -c 'import dkim,sys; k=dict(l.split(\" \",1) for l in open(sys.argv[2]).read().splitlines()); print(dkim.verify(open(sys.argv[1],\"rb\").read(), dnsfunc=lambda n,timeout=5: k.get(n.decode().rstrip(\".\"),\"\").encode()))' $(ls {out}/*.eml | tail -1) {out}/dkim-keys.txt   # True"
     );
 }

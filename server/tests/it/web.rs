@@ -632,10 +632,22 @@ async fn site_forms_enrollment_and_dns() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     r.has("На площадке «msk» ещё 1 пользователь; сначала перенесите его.");
     assert_eq!(app.version().await, v + 1);
-    // Enrollment code, once.
+    // Enrollment: POST → redirect → GET, and the command gives a working site of its level.
+    let code_of =
+        |body: &str| body.split("--code ").nth(1).unwrap().split_whitespace().next().unwrap().to_owned();
     let r = b.post("/admin/sites/ekb/enrollment", &[]).await;
-    assert_eq!(r.status, StatusCode::OK);
-    r.has("pochta-agent enroll").has("--code ");
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = b.get("/admin/sites/ekb").await;
+    let page = page
+        .has("pochta-agent enroll --data /var/lib/pochta-agent --code ")
+        .has("--listen 0.0.0.0:7443 --advertise-url https://ekb.example.org:7443 --smtp ekb.example.org:25")
+        .has("pochta-agent run --data /var/lib/pochta-agent");
+    let code = code_of(&page.body);
+    // A refresh shows the same code; no second one is made.
+    assert_eq!(code_of(&b.get("/admin/sites/ekb").await.body), code);
+    let r = b.post("/admin/sites/spb/enrollment", &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    b.get("/admin/sites/spb").await.has("--pull --smtp spb.example.org:25").lacks("--advertise-url");
     // DNS: nothing is published before a site's agent can take mail; the agentless gateway is
     // "not yet" and takes no MX 10 from anyone.
     let r = b.get("/admin/dns").await;

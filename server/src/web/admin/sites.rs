@@ -174,6 +174,13 @@ async fn site_page(
         db::now(),
     );
     let default_quota = site.default_quota;
+    let (code, code_expires) = match st.web.code_for(&ctx.csrf, site.id.as_str()) {
+        Some((code, expires)) => (
+            Some(enroll_commands(site.id.as_str(), dir.domain.as_str(), u8::from(site.level), &code)),
+            expires,
+        ),
+        None => (None, 0),
+    };
     let form = form.unwrap_or_else(|| {
         let (default_quota, default_quota_unit) = quota_field(site.default_quota);
         SiteForm {
@@ -185,17 +192,7 @@ async fn site_page(
             outgoing: site.outgoing.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
         }
     });
-    Ok(SitePage {
-        c: ctx.clone(),
-        row,
-        form,
-        agents,
-        default_quota,
-        errors,
-        ok: None,
-        code: None,
-        code_expires: 0,
-    })
+    Ok(SitePage { c: ctx.clone(), row, form, agents, default_quota, errors, ok: None, code, code_expires })
 }
 
 pub async fn show(
@@ -243,11 +240,26 @@ pub async fn enrollment(
     Path(id): Path<String>,
     Posted(ctx, ..): Posted<AdminOnly, Empty>,
 ) -> Result<Response, WebError> {
-    let (_, code, expires) = manage::sites::enrollment(&st, &id).await.map_err(|e| WebError::api(e, &ctx))?;
-    let mut page = site_page(&st, &ctx, &id, None, FormErrors::default()).await?;
-    page.code = Some(code);
-    page.code_expires = expires;
-    Ok(ctx.render(StatusCode::OK, &page))
+    let (site, code, expires) =
+        manage::sites::enrollment(&st, &id).await.map_err(|e| WebError::api(e, &ctx))?;
+    // POST → redirect → GET: the page that shows the code can be refreshed without making another.
+    st.web.keep_code(&ctx.csrf, site.as_str(), code, expires);
+    Ok(Redirect::to(&format!("/admin/sites/{}#enroll-command", urlencode(site.as_str()))).into_response())
+}
+
+/// The commands that make a working agent of a site's level: levels 0 and 1 are reached by the
+/// server and the other sites (HTTPS for pushes, SMTP for mail); level 2 pulls its changes.
+pub fn enroll_commands(site: &str, domain: &str, level: u8, code: &str) -> String {
+    let host = format!("{site}.{domain}");
+    let reach = if level == 2 {
+        "--pull".to_owned()
+    } else {
+        format!("--listen 0.0.0.0:7443 --advertise-url https://{host}:7443")
+    };
+    format!(
+        "pochta-agent enroll --data /var/lib/pochta-agent --code {code} {reach} --smtp {host}:25\n\
+         pochta-agent run --data /var/lib/pochta-agent"
+    )
 }
 
 pub async fn delete_page(
