@@ -310,6 +310,11 @@ pub struct DeliveryConfig {
     pub timeout_secs: f64,
     /// The name this agent gives in EHLO and in DSNs. Empty: `<site>.<domain>`.
     pub hostname: String,
+    /// A PEM file of CA certificates trusted beside the system's (`/etc/ssl/certs`) where a
+    /// certificate is validated: MTA-STS policy hosts and the MX hosts they name. Empty: none.
+    pub tls_ca_file: PathBuf,
+    /// The HTTPS port MTA-STS policies are fetched from: 443 (RFC 8461); another only in tests.
+    pub mta_sts_port: u16,
     /// When the domain has an active DKIM key but this agent cannot sign with it (a broken key),
     /// outside mail waits (4.7.0, retried) unless this is set; then it leaves unsigned.
     pub send_unsigned_on_dkim_failure: bool,
@@ -330,6 +335,8 @@ impl Default for DeliveryConfig {
             timeout_secs: 60.0,
             hostname: String::new(),
             send_unsigned_on_dkim_failure: false,
+            tls_ca_file: PathBuf::new(),
+            mta_sts_port: 443,
             tmp_grace_secs: 36 * 3600,
         }
     }

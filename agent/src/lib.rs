@@ -67,6 +67,8 @@ pub enum StartError {
     Imap(#[from] imap::ImapError),
     #[error("{0}")]
     Door(#[from] door::DoorError),
+    #[error("[delivery] tls_ca_file {0}: {1}")]
+    CaFile(String, String),
 }
 
 /// A configured agent, bound to its port, ready to run.
@@ -433,6 +435,17 @@ fn deliverer(
         cfg.delivery.hostname.clone()
     };
     let source = replica.clone();
+    let extra_roots = if cfg.delivery.tls_ca_file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        use rustls_pki_types::pem::PemObject as _;
+        let file = &cfg.delivery.tls_ca_file;
+        let bad = |e: String| StartError::CaFile(file.display().to_string(), e);
+        rustls_pki_types::CertificateDer::pem_file_iter(file)
+            .map_err(|e| bad(e.to_string()))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| bad(e.to_string()))?
+    };
     let ctx = deliver::Context {
         directory: Arc::new(move || source.directory()),
         site: cfg.site.clone(),
@@ -446,6 +459,9 @@ fn deliverer(
         timeout: Duration::from_secs_f64(cfg.delivery.timeout_secs.max(0.1)),
         counters: counters.clone(),
         send_unsigned_on_dkim_failure: cfg.delivery.send_unsigned_on_dkim_failure,
+        dns_servers: cfg.dns.servers.clone(),
+        extra_roots,
+        mta_sts_port: cfg.delivery.mta_sts_port,
     };
     deliver::Deliverer::new(ctx, durable)
         .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))

@@ -602,6 +602,18 @@ impl Reply {
         Self::new(Code::LOCAL_ERROR, "4.7.0", format!("cannot DKIM-sign: {e}"))
     }
 
+    /// RFC 3463 §3.8 X.7.0: the domain publishes an MTA-STS policy (RFC 8461) that cannot be
+    /// fetched and is not cached; the letter waits rather than go without it.
+    pub fn mta_sts_unavailable(domain: impl fmt::Display, e: impl fmt::Display) -> Self {
+        Self::new(Code::LOCAL_ERROR, "4.7.0", format!("MTA-STS policy of {domain} unavailable: {e}"))
+    }
+
+    /// RFC 3463 §3.8 X.7.5 (cryptographic failure): none of the domain's MX hosts is one its
+    /// MTA-STS policy in `enforce` mode names.
+    pub fn mta_sts_no_mx(domain: impl fmt::Display) -> Self {
+        Self::new(Code::LOCAL_ERROR, "4.7.5", format!("no MX host of {domain} matches its MTA-STS policy"))
+    }
+
     /// RFC 3463 §3.5 X.4.1: no host to try for a destination.
     pub fn no_host(dest: impl fmt::Display) -> Self {
         Self::new(Code::LOCAL_ERROR, "4.4.1", format!("no host to try for {dest}"))

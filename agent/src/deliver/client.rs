@@ -147,7 +147,17 @@ pub async fn send(addr: &str, host: &str, t: &Transaction<'_>) -> Result<Outcome
     };
     let mut secure = false;
     if let Some(cfg) = tls {
-        c.expect("STARTTLS").await?;
+        // Where TLS is required (a peer agent, an MTA-STS or DANE policy), a server that does not
+        // offer it is a failure to retry, never a reason to bounce or to send in plaintext.
+        if !has_ext(&ehlo, "STARTTLS") {
+            return Err(ClientError::Protocol(
+                "STARTTLS is required and the server does not offer it".into(),
+            ));
+        }
+        let r = c.cmd("STARTTLS").await?;
+        if !r.is_positive() {
+            return Err(ClientError::Protocol(format!("STARTTLS is required and the server answered {r}")));
+        }
         // RFC 3207 §4.2: nothing the server sent before the handshake may be used after it.
         let Conn { io, timeout } = c;
         if !io.buffer().is_empty() {

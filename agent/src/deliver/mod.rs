@@ -10,6 +10,7 @@
 
 pub mod client;
 pub mod maildir;
+pub mod mta_sts;
 pub mod mx;
 pub mod tls;
 pub mod usage;
@@ -56,6 +57,12 @@ pub struct Context {
     pub counters: Arc<Counters>,
     /// See `DeliveryConfig::send_unsigned_on_dkim_failure`.
     pub send_unsigned_on_dkim_failure: bool,
+    /// `[dns] servers`: MX, MTA-STS and the MX hosts' addresses; empty: the system's resolver.
+    pub dns_servers: Vec<std::net::SocketAddr>,
+    /// Trust anchors beside the system's, for MTA-STS (a private CA).
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    /// The HTTPS port of MTA-STS policy hosts (443; another only in tests).
+    pub mta_sts_port: u16,
 }
 
 /// Where a group of recipients goes in one attempt.
@@ -141,7 +148,10 @@ pub struct Deliverer {
     maildirs: maildir::Maildirs,
     sizes: usage::MailboxSizes,
     opportunistic: Arc<rustls::ClientConfig>,
-    mx: mx::MxResolver,
+    /// Public trust anchors and names checked: MX hosts under an enforced MTA-STS policy.
+    validated: Arc<rustls::ClientConfig>,
+    mx: Arc<mx::MxResolver>,
+    mta_sts: mta_sts::MtaSts,
     dkim: crate::mail::dkim::Signer,
 }
 
@@ -150,12 +160,18 @@ impl Deliverer {
         let maildirs = maildir::Maildirs::new(ctx.maildir_root.clone(), &ctx.hostname, durable)
             .with_owner(ctx.mail_owner);
         let sizes = usage::MailboxSizes::default();
+        let mx = Arc::new(mx::MxResolver::new(ctx.dns_servers.clone()));
+        let validated = tls::validated(ctx.extra_roots.clone())?;
+        let mta_sts = mta_sts::MtaSts::new(mx.clone(), (*validated).clone(), ctx.timeout, ctx.mta_sts_port)
+            .map_err(|e| rustls::Error::General(e.to_string()))?;
         Ok(Self {
             ctx,
             maildirs,
             sizes,
             opportunistic: tls::opportunistic()?,
-            mx: mx::MxResolver::default(),
+            validated,
+            mx,
+            mta_sts,
             dkim: Default::default(),
         })
     }
@@ -235,20 +251,46 @@ impl Deliverer {
                 let host = self.ctx.smarthost.clone().unwrap_or_default();
                 let security = Security::Opportunistic(self.opportunistic.clone());
                 match self.signed(&leaving(letter)) {
-                    Ok(letter) => self.smtp(dest, &[host], security, None, &letter, rcpts).await,
+                    Ok(letter) => self.smtp(dest, &[target(&host)], security, None, &letter, rcpts).await,
                     Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
                 }
             }
-            Destination::Mx(domain) => match self.mx.hosts(domain).await {
-                Ok(hosts) => {
-                    let security = Security::Opportunistic(self.opportunistic.clone());
-                    match self.signed(&leaving(letter)) {
-                        Ok(letter) => self.smtp(dest, &hosts, security, None, &letter, rcpts).await,
-                        Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
-                    }
-                }
-                Err(e) => vec![Outcome::from(e); rcpts.len()],
+            Destination::Mx(domain) => match self.to_mx(domain).await {
+                Ok((targets, security)) => match self.signed(&leaving(letter)) {
+                    Ok(letter) => self.smtp(dest, &targets, security, None, &letter, rcpts).await,
+                    Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
+                },
+                Err(why) => vec![Outcome::from(why); rcpts.len()],
             },
+        }
+    }
+
+    /// Where and how to connect for `domain`: its MX hosts (their addresses from our resolver,
+    /// their names for TLS) and, under an MTA-STS policy in `enforce` mode, only the hosts it
+    /// names, with STARTTLS required and the certificate validated; otherwise opportunistic TLS.
+    async fn to_mx(&self, domain: &Domain) -> Result<(Vec<Target>, Security), Reply> {
+        let policy = self.mta_sts.policy(domain).await?;
+        let hosts = self.mx.hosts(domain).await?;
+        let enforce = policy.filter(|p| p.mode == mta_sts::Mode::Enforce);
+        let mut targets = Vec::new();
+        for host in hosts {
+            let (name, port) = host.rsplit_once(':').unwrap_or((host.as_str(), "25"));
+            if enforce.as_ref().is_some_and(|p| !p.allows(name)) {
+                tracing::info!(%domain, host = name, "MX host not in the MTA-STS policy: skipped");
+                continue;
+            }
+            match self.mx.addresses(name).await {
+                Ok(ips) if !ips.is_empty() => targets.extend(ips.into_iter().map(|ip| Target {
+                    addr: std::net::SocketAddr::new(ip, port.parse().unwrap_or(25)).to_string(),
+                    name: name.to_owned(),
+                })),
+                _ => targets.push(Target { addr: host.clone(), name: name.to_owned() }),
+            }
+        }
+        match enforce {
+            Some(_) if targets.is_empty() => Err(Reply::mta_sts_no_mx(domain)),
+            Some(_) => Ok((targets, Security::Required(self.validated.clone()))),
+            None => Ok((targets, Security::Opportunistic(self.opportunistic.clone()))),
         }
     }
 
@@ -401,7 +443,7 @@ impl Deliverer {
                 }
             };
             let auth = Some((user.as_str(), self.ctx.peer_secret.as_str()));
-            last = self.smtp(dest, std::slice::from_ref(&agent.smtp), security, auth, letter, rcpts).await;
+            last = self.smtp(dest, &[target(&agent.smtp)], security, auth, letter, rcpts).await;
             if !last.iter().all(|o| matches!(o, Outcome::Temporary(_))) {
                 break;
             }
@@ -413,7 +455,7 @@ impl Deliverer {
     async fn smtp(
         &self,
         dest: &Destination,
-        hosts: &[String],
+        hosts: &[Target],
         security: Security,
         auth: Option<(&str, &str)>,
         letter: &Letter,
@@ -431,8 +473,7 @@ impl Deliverer {
             timeout: self.ctx.timeout,
         };
         let mut why = Reply::no_host(dest);
-        for host in hosts {
-            let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h).trim_matches(['[', ']']);
+        for Target { addr: host, name } in hosts {
             match client::send(host, name, &t).await {
                 Ok(out) => {
                     let outcomes = outcomes(&out);
@@ -454,6 +495,18 @@ impl Deliverer {
         }
         vec![Outcome::Temporary(why); rcpts.len()]
     }
+}
+
+/// One host to try: the address to connect to and the name its certificate must carry.
+struct Target {
+    addr: String,
+    name: String,
+}
+
+/// A `host:port` as a target: connect to it, check its certificate for the host part.
+fn target(host: &str) -> Target {
+    let name = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
+    Target { addr: host.to_owned(), name: name.to_owned() }
 }
 
 /// `letter` as it leaves the deployment: without the agents' [`trace::RELAY`] field.

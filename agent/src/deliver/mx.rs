@@ -10,13 +10,71 @@ use crate::reply::Reply;
 #[derive(Default)]
 pub struct MxResolver {
     resolver: OnceCell<Option<hickory_resolver::TokioResolver>>,
+    /// `[dns] servers`; empty: the system's (`/etc/resolv.conf`).
+    servers: Vec<std::net::SocketAddr>,
 }
 
 impl MxResolver {
+    pub fn new(servers: Vec<std::net::SocketAddr>) -> Self {
+        Self { resolver: OnceCell::new(), servers }
+    }
+
+    fn build(&self) -> Result<hickory_resolver::TokioResolver, hickory_resolver::net::NetError> {
+        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
+        use hickory_resolver::net::runtime::TokioRuntimeProvider;
+        if self.servers.is_empty() {
+            return hickory_resolver::TokioResolver::builder_tokio().and_then(|b| b.build());
+        }
+        let ns = self
+            .servers
+            .iter()
+            .map(|at| {
+                let mut ns = NameServerConfig::udp_and_tcp(at.ip());
+                for c in &mut ns.connections {
+                    c.port = at.port();
+                }
+                ns
+            })
+            .collect();
+        hickory_resolver::TokioResolver::builder_with_config(
+            ResolverConfig::from_name_servers(ns),
+            TokioRuntimeProvider::default(),
+        )
+        .build()
+    }
+
+    /// The TXT strings at `name` (each record's strings joined); `Ok(empty)` when there are none.
+    pub async fn txt(&self, name: &str) -> Result<Vec<String>, String> {
+        let Some(r) = self.resolver().await else { return Err("no resolver".into()) };
+        match r.txt_lookup(name).await {
+            Ok(l) => Ok(l
+                .answers()
+                .iter()
+                .filter_map(|rec| match &rec.data {
+                    hickory_resolver::proto::rr::RData::TXT(t) => {
+                        Some(t.txt_data.iter().map(|s| String::from_utf8_lossy(s)).collect())
+                    }
+                    _ => None,
+                })
+                .collect()),
+            Err(e) if e.is_no_records_found() || e.is_nx_domain() => Ok(Vec::new()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+
+    /// The addresses of `host` (for a connection the resolver, not the system, decides).
+    pub async fn addresses(&self, host: &str) -> Result<Vec<std::net::IpAddr>, String> {
+        let Some(r) = self.resolver().await else { return Err("no resolver".into()) };
+        r.lookup_ip(format!("{}.", host.trim_end_matches('.')))
+            .await
+            .map(|l| l.iter().collect())
+            .map_err(|e| e.to_string())
+    }
+
     async fn resolver(&self) -> Option<&hickory_resolver::TokioResolver> {
         self.resolver
             .get_or_init(|| async {
-                match hickory_resolver::TokioResolver::builder_tokio().and_then(|b| b.build()) {
+                match self.build() {
                     Ok(r) => Some(r),
                     Err(e) => {
                         tracing::error!(error = %e, "no DNS resolver: outside mail waits");

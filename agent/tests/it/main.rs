@@ -19,6 +19,7 @@ mod knot;
 mod login_throttle;
 mod mailbox;
 mod mailbox_move;
+mod mta_sts;
 mod ordering;
 mod peers;
 mod process;

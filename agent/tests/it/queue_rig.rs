@@ -70,11 +70,24 @@ pub struct RigOptions {
     pub retry: f64,
     pub lifetime: f64,
     pub run: bool,
+    pub dns_servers: Vec<std::net::SocketAddr>,
+    pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
+    pub mta_sts_port: u16,
 }
 
 impl Default for RigOptions {
     fn default() -> Self {
-        Self { site: "hq", level: Level::One, smarthost: None, retry: 0.2, lifetime: 3600.0, run: true }
+        Self {
+            site: "hq",
+            level: Level::One,
+            smarthost: None,
+            retry: 0.2,
+            lifetime: 3600.0,
+            run: true,
+            dns_servers: vec![],
+            extra_roots: vec![],
+            mta_sts_port: 443,
+        }
     }
 }
 
@@ -97,6 +110,9 @@ impl Rig {
             timeout: Duration::from_secs(5),
             counters: counters.clone(),
             send_unsigned_on_dkim_failure: false,
+            dns_servers: o.dns_servers.clone(),
+            extra_roots: o.extra_roots.clone(),
+            mta_sts_port: o.mta_sts_port,
         };
         let durable = Durable::new(QueueConfig::default().committers as usize);
         let deliverer = Arc::new(Deliverer::new(ctx, durable).unwrap());
@@ -247,8 +263,30 @@ impl Receiver {
         let pin = id.fingerprint().unwrap();
         let mut cfg = (*id.server_config().unwrap()).clone();
         cfg.alpn_protocols.clear();
-        let acceptor = tls.then(|| tokio_rustls::TlsAcceptor::from(Arc::new(cfg)));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut r = Receiver::listen("127.0.0.1:0", tls.then_some(cfg), tls).await;
+        r.pin = pin;
+        r
+    }
+
+    /// An outside MX on `addr`: STARTTLS with `tls` when given, no AUTH.
+    pub async fn mx(addr: &str, tls: Option<rustls::ServerConfig>) -> Receiver {
+        Receiver::listen(addr, tls, false).await
+    }
+
+    async fn listen(addr: &str, tls: Option<rustls::ServerConfig>, require_auth: bool) -> Receiver {
+        let acceptor = tls.map(|cfg| tokio_rustls::TlsAcceptor::from(Arc::new(cfg)));
+        // A receiver dropped just before on the same address lets go of it once its task ends.
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 100 && e.kind() == std::io::ErrorKind::AddrInUse => {
+                    tries += 1;
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                Err(e) => panic!("bind {addr}: {e}"),
+            }
+        };
         let port = listener.local_addr().unwrap().port();
         let txns = Arc::new(Mutex::new(Vec::new()));
         let t = txns.clone();
@@ -257,11 +295,11 @@ impl Receiver {
                 let Ok((sock, _)) = listener.accept().await else { return };
                 let (t, acceptor) = (t.clone(), acceptor.clone());
                 tokio::spawn(async move {
-                    let _ = session(sock, acceptor, t).await;
+                    let _ = session(sock, acceptor, require_auth, t).await;
                 });
             }
         });
-        Receiver { port, pin, txns, task }
+        Receiver { port, pin: String::new(), txns, task }
     }
 
     pub fn addr(&self) -> String {
@@ -285,6 +323,7 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 async fn session(
     sock: tokio::net::TcpStream,
     acceptor: Option<tokio_rustls::TlsAcceptor>,
+    require_auth: bool,
     txns: Arc<Mutex<Vec<Txn>>>,
 ) -> std::io::Result<()> {
     let mut io = BufReader::new(Box::new(sock) as Box<dyn Io>);
@@ -328,7 +367,7 @@ async fn session(
                 "535 5.7.8 bad credentials".into()
             }
         } else if upper.starts_with("MAIL FROM:") {
-            if acceptor.is_some() && auth.is_none() {
+            if require_auth && auth.is_none() {
                 "530 5.7.0 authentication required".into()
             } else {
                 txn = Txn { tls, auth: auth.clone(), mail_from: cmd[10..].to_owned(), ..Txn::default() };
