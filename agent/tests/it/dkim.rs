@@ -64,6 +64,29 @@ fn verify(dir: &Path, knot: &Knot, letter: &str) -> Vec<Value> {
     serde_json::from_slice::<Vec<Value>>(&out.stdout).unwrap()
 }
 
+/// Python's SPF library (Debian's python3-spf) asks the same DNS server: the result of SPF for
+/// `sender` sending from `ip` ("pass", "fail", ...).
+const SPF: &str = r#"
+import dns.resolver, spf, sys
+r = dns.resolver.Resolver(configure=False)
+r.nameservers, r.port = ["127.0.0.1"], int(sys.argv[1])
+dns.resolver.default_resolver = r
+print(spf.check2(i=sys.argv[2], s=sys.argv[3], h="hq.example.org")[0])
+"#;
+
+fn spf(knot: &Knot, ip: &str, sender: &str) -> String {
+    let out = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", SPF, &knot.addr.port().to_string(), ip, sender])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success(),
+        "python3-spf checks (apt-get install python3-spf): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 fn key(selector: &str, algorithm: Algorithm) -> DkimKey {
     let (public_key, private_key) = generate(algorithm).unwrap();
     DkimKey {
@@ -78,10 +101,13 @@ fn key(selector: &str, algorithm: Algorithm) -> DkimKey {
 
 /// Knot serving the keys' records under `example.org.` as the DNS page writes them.
 fn dns(dir: &Path, keys: &[&DkimKey]) -> Knot {
-    let records: Vec<String> = keys
+    let mut records: Vec<String> = keys
         .iter()
         .map(|k| format!("{}.example.org. TXT {}", k.selector.record_name(), txt(&k.record())))
         .collect();
+    // SPF and DMARC as the DNS page writes them for a site sending from loopback.
+    records.push("example.org. TXT \"v=spf1 ip4:127.0.0.1 -all\"".into());
+    records.push("_dmarc.example.org. TXT \"v=DMARC1; p=reject\"".into());
     Knot::start(&dir.join("knot"), "example.org", &records.join("\n"))
 }
 
@@ -144,6 +170,11 @@ async fn a_level_1_site_signs_outside_mail_with_each_active_key_and_an_independe
         "one signature per active key, RSA first, both verified; the pending key signs nothing:\n{letter}"
     );
     assert!(sigs.iter().all(|s| s["d"] == "example.org"));
+    // SPF passes for the sending site's address and fails elsewhere; with DKIM's d= and SPF's
+    // domain both the From domain, DMARC aligns (strictly, even).
+    assert_eq!(spf(&knot, "127.0.0.1", "alice@example.org"), "pass");
+    assert_eq!(spf(&knot, "192.0.2.99", "alice@example.org"), "fail");
+    assert!(letter.contains("<alice@example.org>"), "From is the domain that signs");
     // The subject's folded line is part of the subject, not a signature.
     let fields = letter.split("\r\n\r\n").next().unwrap();
     let names = fields.lines().filter(|l| l.to_ascii_lowercase().starts_with("dkim-signature:")).count();
