@@ -110,11 +110,14 @@ pub struct Config {
 pub struct DnsConfig {
     pub servers: Vec<SocketAddr>,
     pub timeout_secs: f64,
+    /// DNSKEY records (zone-file lines) to trust for DNSSEC, which DANE needs; empty: the DNS
+    /// root's key built into the resolver.
+    pub dnssec_trust_anchor: PathBuf,
 }
 
 impl Default for DnsConfig {
     fn default() -> Self {
-        Self { servers: Vec::new(), timeout_secs: 5.0 }
+        Self { servers: Vec::new(), timeout_secs: 5.0, dnssec_trust_anchor: PathBuf::new() }
     }
 }
 

@@ -462,6 +462,8 @@ fn deliverer(
         dns_servers: cfg.dns.servers.clone(),
         extra_roots,
         mta_sts_port: cfg.delivery.mta_sts_port,
+        dnssec_trust_anchor: (!cfg.dns.dnssec_trust_anchor.as_os_str().is_empty())
+            .then(|| cfg.dns.dnssec_trust_anchor.clone()),
     };
     deliver::Deliverer::new(ctx, durable)
         .map_err(|e| StartError::Transport(pochta_transport::TransportError::Tls(e)))

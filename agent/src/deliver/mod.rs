@@ -9,6 +9,7 @@
 //! without expanding again.
 
 pub mod client;
+pub mod dane;
 pub mod maildir;
 pub mod mta_sts;
 pub mod mx;
@@ -63,6 +64,8 @@ pub struct Context {
     pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     /// The HTTPS port of MTA-STS policy hosts (443; another only in tests).
     pub mta_sts_port: u16,
+    /// `[dns] dnssec_trust_anchor` (DNSKEY records, for DANE); `None`: the DNS root's.
+    pub dnssec_trust_anchor: Option<std::path::PathBuf>,
 }
 
 /// Where a group of recipients goes in one attempt.
@@ -160,7 +163,7 @@ impl Deliverer {
         let maildirs = maildir::Maildirs::new(ctx.maildir_root.clone(), &ctx.hostname, durable)
             .with_owner(ctx.mail_owner);
         let sizes = usage::MailboxSizes::default();
-        let mx = Arc::new(mx::MxResolver::new(ctx.dns_servers.clone()));
+        let mx = Arc::new(mx::MxResolver::new(ctx.dns_servers.clone(), ctx.dnssec_trust_anchor.clone()));
         let validated = tls::validated(ctx.extra_roots.clone())?;
         let mta_sts = mta_sts::MtaSts::new(mx.clone(), (*validated).clone(), ctx.timeout, ctx.mta_sts_port)
             .map_err(|e| rustls::Error::General(e.to_string()))?;
@@ -251,13 +254,13 @@ impl Deliverer {
                 let host = self.ctx.smarthost.clone().unwrap_or_default();
                 let security = Security::Opportunistic(self.opportunistic.clone());
                 match self.signed(&leaving(letter)) {
-                    Ok(letter) => self.smtp(dest, &[target(&host)], security, None, &letter, rcpts).await,
+                    Ok(letter) => self.smtp(dest, &[target(&host, security)], None, &letter, rcpts).await,
                     Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
                 }
             }
             Destination::Mx(domain) => match self.to_mx(domain).await {
-                Ok((targets, security)) => match self.signed(&leaving(letter)) {
-                    Ok(letter) => self.smtp(dest, &targets, security, None, &letter, rcpts).await,
+                Ok(targets) => match self.signed(&leaving(letter)) {
+                    Ok(letter) => self.smtp(dest, &targets, None, &letter, rcpts).await,
                     Err(why) => vec![Outcome::Temporary(why); rcpts.len()],
                 },
                 Err(why) => vec![Outcome::from(why); rcpts.len()],
@@ -266,32 +269,50 @@ impl Deliverer {
     }
 
     /// Where and how to connect for `domain`: its MX hosts (their addresses from our resolver,
-    /// their names for TLS) and, under an MTA-STS policy in `enforce` mode, only the hosts it
-    /// names, with STARTTLS required and the certificate validated; otherwise opportunistic TLS.
-    async fn to_mx(&self, domain: &Domain) -> Result<(Vec<Target>, Security), Reply> {
-        let policy = self.mta_sts.policy(domain).await?;
+    /// their names for TLS), each with the TLS it must have. DANE first (RFC 8461 §2): a host
+    /// with DNSSEC-validated TLSA records needs a certificate they name. Otherwise, under an
+    /// MTA-STS policy in `enforce` mode, only the hosts it names, with STARTTLS required and the
+    /// certificate validated; otherwise opportunistic TLS.
+    async fn to_mx(&self, domain: &Domain) -> Result<Vec<Target>, Reply> {
         let hosts = self.mx.hosts(domain).await?;
+        let mut dane = Vec::with_capacity(hosts.len());
+        for host in &hosts {
+            let name = host.rsplit_once(':').map_or(host.as_str(), |(h, _)| h);
+            dane.push(self.mx.dane(domain, name).await);
+        }
+        // A domain that uses DANE for any host is not asked for an MTA-STS policy.
+        let policy =
+            if dane.iter().any(Option::is_some) { None } else { self.mta_sts.policy(domain).await? };
         let enforce = policy.filter(|p| p.mode == mta_sts::Mode::Enforce);
         let mut targets = Vec::new();
-        for host in hosts {
+        for (host, tlsa) in hosts.iter().zip(dane) {
             let (name, port) = host.rsplit_once(':').unwrap_or((host.as_str(), "25"));
-            if enforce.as_ref().is_some_and(|p| !p.allows(name)) {
-                tracing::info!(%domain, host = name, "MX host not in the MTA-STS policy: skipped");
-                continue;
-            }
+            let security = match tlsa {
+                Some(records) => match dane::usable(&records) {
+                    // RFC 7672 §2.2: TLSA records, none usable: TLS, not authenticated.
+                    usable if usable.is_empty() => Security::Required(self.opportunistic.clone()),
+                    usable => Security::Required(dane::config(usable).map_err(Reply::tls_failed)?),
+                },
+                None if enforce.as_ref().is_some_and(|p| !p.allows(name)) => {
+                    tracing::info!(%domain, host = name, "MX host not in the MTA-STS policy: skipped");
+                    continue;
+                }
+                None if enforce.is_some() => Security::Required(self.validated.clone()),
+                None => Security::Opportunistic(self.opportunistic.clone()),
+            };
             match self.mx.addresses(name).await {
                 Ok(ips) if !ips.is_empty() => targets.extend(ips.into_iter().map(|ip| Target {
                     addr: std::net::SocketAddr::new(ip, port.parse().unwrap_or(25)).to_string(),
                     name: name.to_owned(),
+                    security: security.clone(),
                 })),
-                _ => targets.push(Target { addr: host.clone(), name: name.to_owned() }),
+                _ => targets.push(Target { addr: host.clone(), name: name.to_owned(), security }),
             }
         }
-        match enforce {
-            Some(_) if targets.is_empty() => Err(Reply::mta_sts_no_mx(domain)),
-            Some(_) => Ok((targets, Security::Required(self.validated.clone()))),
-            None => Ok((targets, Security::Opportunistic(self.opportunistic.clone()))),
+        if enforce.is_some() && targets.is_empty() {
+            return Err(Reply::mta_sts_no_mx(domain));
         }
+        Ok(targets)
     }
 
     /// `letter` as it leaves the deployment from here: DKIM-signed with the domain's active keys
@@ -443,7 +464,7 @@ impl Deliverer {
                 }
             };
             let auth = Some((user.as_str(), self.ctx.peer_secret.as_str()));
-            last = self.smtp(dest, &[target(&agent.smtp)], security, auth, letter, rcpts).await;
+            last = self.smtp(dest, &[target(&agent.smtp, security)], auth, letter, rcpts).await;
             if !last.iter().all(|o| matches!(o, Outcome::Temporary(_))) {
                 break;
             }
@@ -456,16 +477,15 @@ impl Deliverer {
         &self,
         dest: &Destination,
         hosts: &[Target],
-        security: Security,
         auth: Option<(&str, &str)>,
         letter: &Letter,
         rcpts: &[Address],
     ) -> Vec<Outcome> {
         let recipients: Vec<String> = rcpts.iter().map(ToString::to_string).collect();
         let reverse_path = letter.reverse_path.as_ref().map(ToString::to_string).unwrap_or_default();
-        let t = Transaction {
+        let mut t = Transaction {
             helo: &self.ctx.hostname,
-            security,
+            security: Security::None,
             auth,
             reverse_path: &reverse_path,
             recipients: &recipients,
@@ -473,7 +493,8 @@ impl Deliverer {
             timeout: self.ctx.timeout,
         };
         let mut why = Reply::no_host(dest);
-        for Target { addr: host, name } in hosts {
+        for Target { addr: host, name, security } in hosts {
+            t.security = security.clone();
             match client::send(host, name, &t).await {
                 Ok(out) => {
                     let outcomes = outcomes(&out);
@@ -497,16 +518,18 @@ impl Deliverer {
     }
 }
 
-/// One host to try: the address to connect to and the name its certificate must carry.
+/// One host to try: the address to connect to, the name its certificate must carry, and the
+/// TLS it must have.
 struct Target {
     addr: String,
     name: String,
+    security: Security,
 }
 
 /// A `host:port` as a target: connect to it, check its certificate for the host part.
-fn target(host: &str) -> Target {
+fn target(host: &str, security: Security) -> Target {
     let name = host.rsplit_once(':').map_or(host, |(h, _)| h).trim_matches(['[', ']']);
-    Target { addr: host.to_owned(), name: name.to_owned() }
+    Target { addr: host.to_owned(), name: name.to_owned(), security }
 }
 
 /// `letter` as it leaves the deployment: without the agents' [`trace::RELAY`] field.

@@ -10,20 +10,40 @@ use crate::reply::Reply;
 #[derive(Default)]
 pub struct MxResolver {
     resolver: OnceCell<Option<hickory_resolver::TokioResolver>>,
+    /// The same servers, validating DNSSEC (for DANE): answers carry their `Proof`.
+    validating: OnceCell<Option<hickory_resolver::TokioResolver>>,
     /// `[dns] servers`; empty: the system's (`/etc/resolv.conf`).
     servers: Vec<std::net::SocketAddr>,
+    /// `[dns] dnssec_trust_anchor`: DNSKEY records to trust; `None`: the root's.
+    trust_anchor: Option<std::path::PathBuf>,
 }
 
 impl MxResolver {
-    pub fn new(servers: Vec<std::net::SocketAddr>) -> Self {
-        Self { resolver: OnceCell::new(), servers }
+    pub fn new(servers: Vec<std::net::SocketAddr>, trust_anchor: Option<std::path::PathBuf>) -> Self {
+        Self { resolver: OnceCell::new(), validating: OnceCell::new(), servers, trust_anchor }
     }
 
-    fn build(&self) -> Result<hickory_resolver::TokioResolver, hickory_resolver::net::NetError> {
+    fn build(&self, validate: bool) -> Result<hickory_resolver::TokioResolver, String> {
         use hickory_resolver::config::{NameServerConfig, ResolverConfig};
         use hickory_resolver::net::runtime::TokioRuntimeProvider;
+        let anchor = |b: hickory_resolver::ResolverBuilder<TokioRuntimeProvider>| -> Result<_, String> {
+            if !validate {
+                return Ok(b);
+            }
+            let mut b = b;
+            b.options_mut().validate = true;
+            match &self.trust_anchor {
+                Some(path) => {
+                    let anchors = hickory_resolver::proto::dnssec::TrustAnchors::from_file(path)
+                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    Ok(b.with_trust_anchor(std::sync::Arc::new(anchors)))
+                }
+                None => Ok(b),
+            }
+        };
         if self.servers.is_empty() {
-            return hickory_resolver::TokioResolver::builder_tokio().and_then(|b| b.build());
+            let b = hickory_resolver::TokioResolver::builder_tokio().map_err(|e| e.to_string())?;
+            return anchor(b)?.build().map_err(|e| e.to_string());
         }
         let ns = self
             .servers
@@ -36,11 +56,66 @@ impl MxResolver {
                 ns
             })
             .collect();
-        hickory_resolver::TokioResolver::builder_with_config(
+        let b = hickory_resolver::TokioResolver::builder_with_config(
             ResolverConfig::from_name_servers(ns),
             TokioRuntimeProvider::default(),
-        )
-        .build()
+        );
+        anchor(b)?.build().map_err(|e| e.to_string())
+    }
+
+    async fn validating(&self) -> Option<&hickory_resolver::TokioResolver> {
+        self.validating
+            .get_or_init(|| async {
+                match self.build(true) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        tracing::error!(error = %e, "no DNSSEC-validating resolver: DANE is not applied");
+                        None
+                    }
+                }
+            })
+            .await
+            .as_ref()
+    }
+
+    /// The TLSA records of `host`'s SMTP port when DANE applies (RFC 7672 §2.2): the domain's MX
+    /// records and the TLSA records both validated by DNSSEC. `None`: DANE does not apply (an
+    /// unsigned zone, no TLSA records, a look-up that failed).
+    pub async fn dane(
+        &self,
+        domain: &Domain,
+        host: &str,
+    ) -> Option<Vec<hickory_resolver::proto::rr::rdata::tlsa::TLSA>> {
+        use hickory_resolver::proto::dnssec::Proof;
+        use hickory_resolver::proto::rr::{RData, RecordType};
+        let r = self.validating().await?;
+        let secure = |l: &hickory_resolver::lookup::Lookup| {
+            !l.answers().is_empty() && l.answers().iter().all(|rec| rec.proof == Proof::Secure)
+        };
+        let mx = r.lookup(format!("{}.", domain.as_str()), RecordType::MX).await.ok()?;
+        if !secure(&mx) {
+            return None;
+        }
+        let name = format!("_25._tcp.{}.", host.trim_end_matches('.'));
+        let tlsa = match r.lookup(name.as_str(), RecordType::TLSA).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::debug!(host, error = %e, "no TLSA records");
+                return None;
+            }
+        };
+        if !secure(&tlsa) {
+            return None;
+        }
+        let records: Vec<_> = tlsa
+            .answers()
+            .iter()
+            .filter_map(|rec| match &rec.data {
+                RData::TLSA(t) => Some(t.clone()),
+                _ => None,
+            })
+            .collect();
+        (!records.is_empty()).then_some(records)
     }
 
     /// The TXT strings at `name` (each record's strings joined); `Ok(empty)` when there are none.
@@ -74,7 +149,7 @@ impl MxResolver {
     async fn resolver(&self) -> Option<&hickory_resolver::TokioResolver> {
         self.resolver
             .get_or_init(|| async {
-                match self.build() {
+                match self.build(false) {
                     Ok(r) => Some(r),
                     Err(e) => {
                         tracing::error!(error = %e, "no DNS resolver: outside mail waits");

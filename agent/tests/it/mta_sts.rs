@@ -223,3 +223,54 @@ async fn an_mx_outside_the_policy_or_a_silent_policy_host_keeps_the_letter_queue
     );
     rig.stop().await;
 }
+
+/// DANE (RFC 7672) with a zone Knot signs: the MX's certificate must be the one its TLSA record
+/// names (DANE-EE, the key's SHA-256; no CA involved); another certificate, or no STARTTLS at
+/// all, keeps the letter queued.
+#[tokio::test(flavor = "multi_thread")]
+async fn dane_needs_the_certificate_the_signed_tlsa_record_names() {
+    pochta_transport::install_crypto();
+    let tmp = tempfile::tempdir().unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert =
+        rcgen::CertificateParams::new(vec!["mx.outside.test".to_owned()]).unwrap().self_signed(&key).unwrap();
+    let spki =
+        webpki::EndEntityCert::try_from(cert.der()).unwrap().subject_public_key_info().as_ref().to_vec();
+    let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &spki).as_ref());
+    let zone = format!(
+        "outside.test. MX 10 mx.outside.test.\nmx.outside.test. A 127.0.25.7\n_25._tcp.mx.outside.test. TLSA 3 1 1 {hash}\n"
+    );
+    let knot = Knot::start_signed(&tmp.path().join("knot"), "outside.test", &zone);
+    let anchor = tmp.path().join("anchor.txt");
+    std::fs::write(&anchor, knot.trust_anchor("outside.test")).unwrap();
+    let hq = shared(directory(vec![site_at("hq", Level::One, None)], &[("alice", "hq")]));
+    let rig = Rig::open(
+        tmp.path(),
+        hq,
+        RigOptions {
+            dns_servers: vec![knot.addr],
+            dnssec_trust_anchor: Some(anchor),
+            retry: 0.3,
+            ..Default::default()
+        },
+    );
+    // Another certificate for the same name: refused by DANE, whatever its name says.
+    let impostor = Receiver::mx("127.0.25.7:25", Some(self_signed("mx.outside.test"))).await;
+    send(&rig).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(impostor.txns().is_empty(), "{:?}", impostor.txns());
+    assert!(last_error(&rig).contains("TLSA"), "{}", last_error(&rig));
+    drop(impostor);
+    let plain = Receiver::mx("127.0.25.7:25", None).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(plain.txns().is_empty(), "no plaintext under DANE");
+    assert!(last_error(&rig).contains("STARTTLS is required"), "{}", last_error(&rig));
+    drop(plain);
+    // The certificate the record names: delivered, over TLS.
+    let mx = Receiver::mx("127.0.25.7:25", Some(config(cert.der().clone(), &key))).await;
+    rig.drained(20).await;
+    let txns = mx.txns();
+    assert_eq!(txns.len(), 1);
+    assert!(txns[0].tls);
+    rig.stop().await;
+}

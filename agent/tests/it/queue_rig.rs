@@ -73,6 +73,7 @@ pub struct RigOptions {
     pub dns_servers: Vec<std::net::SocketAddr>,
     pub extra_roots: Vec<rustls_pki_types::CertificateDer<'static>>,
     pub mta_sts_port: u16,
+    pub dnssec_trust_anchor: Option<PathBuf>,
 }
 
 impl Default for RigOptions {
@@ -87,6 +88,7 @@ impl Default for RigOptions {
             dns_servers: vec![],
             extra_roots: vec![],
             mta_sts_port: 443,
+            dnssec_trust_anchor: None,
         }
     }
 }
@@ -113,6 +115,7 @@ impl Rig {
             dns_servers: o.dns_servers.clone(),
             extra_roots: o.extra_roots.clone(),
             mta_sts_port: o.mta_sts_port,
+            dnssec_trust_anchor: o.dnssec_trust_anchor.clone(),
         };
         let durable = Durable::new(QueueConfig::default().committers as usize);
         let deliverer = Arc::new(Deliverer::new(ctx, durable).unwrap());
