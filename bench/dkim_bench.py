@@ -166,6 +166,8 @@ Background              no
 Syslog                  no
 SoftwareHeader          no
 AutoRestart             no
+# The key lives under the bench's temporary folder, below the world-writable /tmp.
+RequireSafeKeys         no
 Nameservers             127.0.0.1
 """
         cmd = [OPENDKIM, "-f", "-x", os.path.join(d, "opendkim.conf")]

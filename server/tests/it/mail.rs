@@ -30,6 +30,11 @@ struct MailSite {
 
 impl MailSite {
     async fn start(bed: &Bed, site: &str, pull: bool) -> MailSite {
+        MailSite::start_with(bed, site, pull, None).await
+    }
+
+    /// With `smarthost`, where the agent sends mail for outside domains.
+    async fn start_with(bed: &Bed, site: &str, pull: bool, smarthost: Option<String>) -> MailSite {
         let port = demo::free_port().unwrap();
         let link = Proxy::start(([127, 0, 0, 1], port).into()).await.unwrap();
         let links = AgentLinks {
@@ -37,6 +42,7 @@ impl MailSite {
             smtp_port: Some(port),
             smtp_advertise: Some(format!("127.0.0.1:{}", link.port)),
             retry: Some((0.2, 1.0)),
+            smarthost,
             ..Default::default()
         };
         let (child, agent) = bed.agent(site, links).await;
@@ -539,4 +545,133 @@ async fn a_moved_users_mailbox_follows_her_to_her_new_site() {
     }
     let status = crate::bed::get_json(&sites[0].agent, "/status").await.unwrap();
     assert_eq!(status["mailbox_moves"], serde_json::json!([]), "no move left in progress");
+}
+
+/// Verifies a letter's DKIM signatures with python3-dkim, the keys' records given as
+/// `name value` lines (the demo's `outside/dkim-keys.txt` format): one bool per signature.
+fn dkim_verify(letter: &Path, records: &str) -> Vec<bool> {
+    let script = r#"
+import dkim, sys
+k = dict(l.split(" ", 1) for l in sys.argv[2].splitlines() if l)
+msg = open(sys.argv[1], "rb").read()
+d = dkim.DKIM(msg)
+n = sum(1 for name, _ in d.headers if name.lower() == b"dkim-signature")
+out = []
+for i in range(n):
+    try:
+        out.append(dkim.DKIM(msg).verify(idx=i, dnsfunc=lambda name, timeout=5: k.get(name.decode().rstrip("."), "").encode()))
+    except dkim.ValidationError:
+        out.append(False)
+print(" ".join(str(x) for x in out))
+"#;
+    let out =
+        StdCommand::new("/usr/bin/python3").args(["-c", script]).arg(letter).arg(records).output().unwrap();
+    assert!(out.status.success(), "python3-dkim: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().map(|w| w == "True").collect()
+}
+
+/// The selector (`s=`) of each `DKIM-Signature` of a letter, top first.
+fn selectors(letter: &Path) -> Vec<String> {
+    let text = String::from_utf8_lossy(&std::fs::read(letter).unwrap()).into_owned();
+    let head = text.split("\r\n\r\n").next().unwrap_or_default().replace("\r\n\t", " ");
+    head.lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("dkim-signature:"))
+        .filter_map(|l| l.split(';').find_map(|t| t.trim().strip_prefix("s=").map(str::to_owned)))
+        .collect()
+}
+
+fn records(bed: &Bed) -> String {
+    let dir = bed.directory();
+    dir.dkim
+        .values()
+        .map(|k| format!("{}.{} {}\n", k.selector.record_name(), dir.domain, k.record()))
+        .collect()
+}
+
+/// The newest file of `dir` once it holds `n`.
+async fn nth_letter(dir: &Path, n: usize) -> std::path::PathBuf {
+    wait_files(dir, n).await;
+    let mut f = files(dir);
+    f.sort();
+    f.pop().unwrap()
+}
+
+/// DKIM across real agents: a list with an outside member, expanded at the gateway (level 0)
+/// and at the branch (level 2, which sends through its relay): each letter that leaves carries
+/// exactly one signature, by the active key, that an independent verifier accepts. A rotation
+/// goes on while the central server is down (the agents sign from their replicas), the retired
+/// key keeps verifying, and once its period is over no agent has it any more.
+#[tokio::test(flavor = "multi_thread")]
+async fn dkim_keys_rotate_on_every_agent_and_outside_mail_is_signed_once_at_each_level() {
+    use pochta_directory::dkim::Algorithm;
+    use pochta_server::manage::dkim;
+    let outside = tempfile::tempdir().unwrap();
+    let (capture, _capture) = demo::capture::start(outside.path().to_path_buf()).await.unwrap();
+    let mut bed = Bed::new(20).await;
+    let hq = users_at(&bed, seed::HEAD_OFFICE);
+    let partners = Group {
+        name: LocalPart::parse("partners").unwrap(),
+        kind: GroupKind::List,
+        description: String::new(),
+        members: [Address::parse(&addr(&hq[0])).unwrap(), Address::parse("partner@example.net").unwrap()]
+            .into(),
+        policy: PostingPolicy::Anyone,
+    };
+    bed.edit(|_| vec![Op::PutGroup(partners)]).await;
+    let st = bed.server().state.clone();
+    let (a, _) = dkim::create(&st, "test", Algorithm::Rsa, "first").await.unwrap();
+    dkim::activate(&st, "test", a.as_str()).await.unwrap();
+    let mut sites = Vec::new();
+    for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
+        let smarthost = (!pull).then(|| capture.clone());
+        sites.push(MailSite::start_with(&bed, site, pull, smarthost).await);
+    }
+    let agents: Vec<DemoAgent> = sites.iter().map(|m| m.agent.clone()).collect();
+    demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
+
+    // In at the gateway (level 0): expanded there, the outside copy signed there.
+    swaks(&sites[0].agent.smtp, "someone@example.net", &[addr("partners")], "via gw", true);
+    let first = nth_letter(outside.path(), 1).await;
+    assert_eq!(selectors(&first), ["first"], "{}", first.display());
+    assert_eq!(dkim_verify(&first, &records(&bed)), [true]);
+    // In at the branch (level 2): signed at the branch, sent on by its relay as it came.
+    swaks(&sites[2].agent.smtp, "someone@example.net", &[addr("partners")], "via branch", true);
+    let second = nth_letter(outside.path(), 2).await;
+    assert_eq!(selectors(&second), ["first"]);
+    assert_eq!(dkim_verify(&second, &records(&bed)), [true]);
+    // The copies inside are never signed.
+    wait_files(&sites[1].inbox(&hq[0]), 2).await;
+    for f in files(&sites[1].inbox(&hq[0])) {
+        assert!(selectors(&f).is_empty(), "{}", f.display());
+    }
+
+    // Rotation: the next key is published (pending) first, then activated; then the server stops.
+    let (b, _) = dkim::create(&st, "test", Algorithm::Rsa, "second").await.unwrap();
+    dkim::activate(&st, "test", b.as_str()).await.unwrap();
+    demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
+    let published = records(&bed);
+    let until = match bed.directory().dkim[&a].state {
+        pochta_directory::dkim::KeyState::Retiring { until } => until,
+        other => panic!("{other:?}"),
+    };
+    bed.stop_server().await;
+    swaks(&sites[2].agent.smtp, "someone@example.net", &[addr("partners")], "server down", true);
+    let third = nth_letter(outside.path(), 3).await;
+    assert_eq!(selectors(&third), ["second"], "the new key signs at once, server or not");
+    assert_eq!(dkim_verify(&third, &published), [true]);
+    assert_eq!(dkim_verify(&first, &published), [true], "the retired key still verifies");
+
+    // The period ends: the retired key is gone from every agent.
+    bed.start_server().await;
+    let st = bed.server().state.clone();
+    assert!(dkim::sweep(&st, until).await.unwrap().is_some());
+    demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
+    for agent in &agents {
+        let keys: Vec<String> =
+            crate::bed::replica_of(agent).await.dkim.keys().map(|s| s.to_string()).collect();
+        assert_eq!(keys, ["second"], "agent {}", agent.site);
+    }
+    for s in &mut sites {
+        s.stop().await;
+    }
 }
