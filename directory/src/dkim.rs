@@ -20,13 +20,7 @@ pub struct Selector(String);
 
 impl Selector {
     pub fn parse(s: &str) -> Result<Self, DkimError> {
-        let s = s.trim().to_ascii_lowercase();
-        let ok = !s.is_empty()
-            && s.len() <= 63
-            && !s.starts_with('-')
-            && !s.ends_with('-')
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok { Ok(Self(s)) } else { Err(DkimError::BadSelector(s)) }
+        crate::model::dns_label(s).map(Self).map_err(DkimError::BadSelector)
     }
     pub fn as_str(&self) -> &str {
         &self.0

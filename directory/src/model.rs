@@ -15,6 +15,18 @@ use crate::dkim::{self, DkimError, DkimKey, DkimKeys, Selector};
 /// Names that belong to the system and cannot be users, aliases or lists.
 pub const RESERVED_NAMES: &[&str] = &["all"];
 
+/// `s` trimmed and lower-cased when it is one DNS label (letters, digits, hyphens, not at either
+/// end; 1–63 octets): site ids and DKIM selectors. `Err` carries the text as it was tried.
+pub(crate) fn dns_label(s: &str) -> Result<String, String> {
+    let s = s.trim().to_ascii_lowercase();
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && !s.starts_with('-')
+        && !s.ends_with('-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok { Ok(s) } else { Err(s) }
+}
+
 /// A site, named by its subdomain label: site `msk` serves `user@msk.example.org`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
@@ -23,13 +35,7 @@ pub struct SiteId(String);
 impl SiteId {
     /// A site id is one lower-case DNS label (letters, digits, hyphens; 1–63 octets).
     pub fn parse(s: &str) -> Result<Self, DirectoryError> {
-        let s = s.trim().to_ascii_lowercase();
-        let ok = !s.is_empty()
-            && s.len() <= 63
-            && !s.starts_with('-')
-            && !s.ends_with('-')
-            && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        if ok { Ok(Self(s)) } else { Err(DirectoryError::BadSiteId(s)) }
+        dns_label(s).map(Self).map_err(DirectoryError::BadSiteId)
     }
     pub fn as_str(&self) -> &str {
         &self.0

@@ -107,12 +107,7 @@ impl ServerCertVerifier for DaneVerifier {
 pub fn config(tlsa: Vec<TLSA>) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
     let verifier = DaneVerifier { tlsa, provider: provider.clone() };
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()?
-        .dangerous()
-        .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_no_client_auth();
-    Ok(Arc::new(cfg))
+    super::tls::with_verifier(provider, Arc::new(verifier))
 }
 
 #[cfg(test)]

@@ -7,6 +7,22 @@ use pochta_directory::Domain;
 
 use crate::reply::Reply;
 
+/// The resolver configuration for `servers` (`ip:port`, UDP and TCP): `[dns] servers` here and
+/// in the door, `dns_servers` in the server's DNS check.
+pub fn name_servers(servers: &[std::net::SocketAddr]) -> hickory_resolver::config::ResolverConfig {
+    let ns = servers
+        .iter()
+        .map(|at| {
+            let mut ns = hickory_resolver::config::NameServerConfig::udp_and_tcp(at.ip());
+            for c in &mut ns.connections {
+                c.port = at.port();
+            }
+            ns
+        })
+        .collect();
+    hickory_resolver::config::ResolverConfig::from_name_servers(ns)
+}
+
 #[derive(Default)]
 pub struct MxResolver {
     resolver: OnceCell<Option<hickory_resolver::TokioResolver>>,
@@ -24,7 +40,6 @@ impl MxResolver {
     }
 
     fn build(&self, validate: bool) -> Result<hickory_resolver::TokioResolver, String> {
-        use hickory_resolver::config::{NameServerConfig, ResolverConfig};
         use hickory_resolver::net::runtime::TokioRuntimeProvider;
         let anchor = |b: hickory_resolver::ResolverBuilder<TokioRuntimeProvider>| -> Result<_, String> {
             if !validate {
@@ -45,19 +60,8 @@ impl MxResolver {
             let b = hickory_resolver::TokioResolver::builder_tokio().map_err(|e| e.to_string())?;
             return anchor(b)?.build().map_err(|e| e.to_string());
         }
-        let ns = self
-            .servers
-            .iter()
-            .map(|at| {
-                let mut ns = NameServerConfig::udp_and_tcp(at.ip());
-                for c in &mut ns.connections {
-                    c.port = at.port();
-                }
-                ns
-            })
-            .collect();
         let b = hickory_resolver::TokioResolver::builder_with_config(
-            ResolverConfig::from_name_servers(ns),
+            name_servers(&self.servers),
             TokioRuntimeProvider::default(),
         );
         anchor(b)?.build().map_err(|e| e.to_string())

@@ -8,12 +8,12 @@
 //! verdict was needed defers the letter (451) rather than let it in unchecked, unless the
 //! door fails open.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use mail_auth::common::headers::HeaderWriter;
 use mail_auth::dmarc::Policy;
-use mail_auth::hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+use mail_auth::hickory_resolver::config::ResolverOpts;
 use mail_auth::spf::verify::SpfParameters;
 use mail_auth::{
     AuthenticatedMessage, AuthenticationResults, DmarcResult, MessageAuthenticator, SpfOutput, SpfResult,
@@ -59,16 +59,7 @@ pub fn resolver(dns: &DnsConfig) -> Result<MessageAuthenticator, String> {
     if dns.servers.is_empty() {
         return MessageAuthenticator::new_system_conf().map_err(|e| e.to_string());
     }
-    let servers = dns.servers.iter().map(|s: &SocketAddr| name_server(*s)).collect();
-    MessageAuthenticator::new(ResolverConfig::from_name_servers(servers), opts).map_err(|e| e.to_string())
-}
-
-fn name_server(at: SocketAddr) -> NameServerConfig {
-    let mut ns = NameServerConfig::udp_and_tcp(at.ip());
-    for c in &mut ns.connections {
-        c.port = at.port();
-    }
-    ns
+    MessageAuthenticator::new(crate::deliver::mx::name_servers(&dns.servers), opts).map_err(|e| e.to_string())
 }
 
 impl Auth {

@@ -311,7 +311,7 @@ pub async fn check(
     servers: &[std::net::SocketAddr],
     timeout: std::time::Duration,
 ) -> Vec<Checked> {
-    use hickory_resolver::config::{NameServerConfig, ResolverConfig, ResolverOpts};
+    use hickory_resolver::config::ResolverOpts;
     use hickory_resolver::net::runtime::TokioRuntimeProvider;
     use hickory_resolver::proto::rr::{RData, RecordType};
     let mut opts = ResolverOpts::default();
@@ -322,17 +322,7 @@ pub async fn check(
     let built = if servers.is_empty() {
         hickory_resolver::TokioResolver::builder_tokio().and_then(|b| b.with_options(opts).build())
     } else {
-        let ns = servers
-            .iter()
-            .map(|at| {
-                let mut ns = NameServerConfig::udp_and_tcp(at.ip());
-                for c in &mut ns.connections {
-                    c.port = at.port();
-                }
-                ns
-            })
-            .collect();
-        let config = ResolverConfig::from_name_servers(ns);
+        let config = pochta_agent::deliver::mx::name_servers(servers);
         hickory_resolver::TokioResolver::builder_with_config(config, TokioRuntimeProvider::default())
             .with_options(opts)
             .build()
