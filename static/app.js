@@ -19,12 +19,20 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
-  // A chosen CSV file is read into the text area, so the form stays a plain form.
+  // A chosen CSV file is read into the text area, so the form stays a plain form. A file that is
+  // not UTF-8 is read as Windows-1251 (what Russian Excel saves as "CSV"), so Cyrillic names
+  // arrive as they were typed.
   for (const f of document.querySelectorAll("input[type=file][data-into]")) {
     f.addEventListener("change", () => {
       const target = document.getElementById(f.dataset.into);
       if (!f.files.length || !target) return;
-      f.files[0].text().then((t) => { target.value = t; });
+      f.files[0].arrayBuffer().then((buf) => {
+        try {
+          target.value = new TextDecoder("utf-8", { fatal: true }).decode(buf);
+        } catch (_) {
+          target.value = new TextDecoder("windows-1251").decode(buf);
+        }
+      });
     });
   }
 });

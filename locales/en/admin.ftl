@@ -215,7 +215,7 @@ op-put-group = { $kind ->
 }
 op-delete-group = Alias or list { $name } deleted
 import-title = Import users
-import-intro = Paste CSV or choose a file: name, display name, site, and optionally password, enabled (yes/no) and quota (bytes, or with MB or GB: 500MB, 2GB; empty: the site's default). New names create users; existing ones are updated (a different site moves the user). Check the preview first: the import is one change, all or nothing.
+import-intro = Paste CSV or choose a file (UTF-8, or Windows-1251 as Russian Excel saves it; commas or semicolons): name, display name, site, and optionally password, enabled (yes/no) and quota (bytes, or with MB or GB: 500MB, 2GB; empty: the site's default). New names create users; existing ones are updated (a different site moves the user). Check the preview first: the import is one change, all or nothing.
 import-file = CSV file
 import-csv = CSV
 import-preview = Preview
@@ -350,3 +350,14 @@ ok-dkim-created = Key created. Publish its record, check DNS, then activate it.
 ok-dkim-activated = Key activated: agents sign with it from their next letter.
 ok-dkim-retired = Key retired: it signs nothing and stays published until its retirement period ends.
 ok-dkim-deleted = Key deleted.
+import-at-column = column { $column } ({ $name }): { $error }
+import-created = Created
+import-updated = Updated
+import-export = Export all users:
+import-export-excel = CSV for Excel
+op-put-dkim-key = { $state ->
+    [pending] DKIM key { $selector } ({ $algorithm }) created, waiting for publication
+    [active] DKIM key { $selector } ({ $algorithm }) activated
+   *[retiring] DKIM key { $selector } ({ $algorithm }) retired
+}
+op-delete-dkim-key = DKIM key { $selector } deleted

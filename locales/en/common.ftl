@@ -27,6 +27,7 @@ pager-last = Last
 pager-position = Page { $page } of { $pages }
 password-rules = At least { $min } characters, not only letters or only digits.
 password-rules-optional = Optional. At least { $min } characters, not only letters or only digits. Without a password the user cannot log in yet.
+ago-just-now = just now
 ago-seconds = { $count ->
     [one] { $count } second ago
    *[other] { $count } seconds ago

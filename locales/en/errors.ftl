@@ -55,8 +55,8 @@ err-current-password = The current password is wrong.
 err-import-empty = The file has no users.
 err-import-too-long = At most { $max } lines per import.
 err-import-columns = { $count ->
-    [one] Expected 3 to 6 columns, found { $count }.
-   *[other] Expected 3 to 6 columns, found { $count }.
+    [one] Expected 3 to 7 columns, found { $count }.
+   *[other] Expected 3 to 7 columns, found { $count }.
 }
 err-import-duplicate = “{ $name }” appears twice in the file.
 err-import-enabled = The “enabled” column takes yes or no.

@@ -27,6 +27,7 @@ pager-last = Последняя
 pager-position = Страница { $page } из { $pages }
 password-rules = Не меньше { $min } символов, не только буквы и не только цифры.
 password-rules-optional = Необязательно. Не меньше { $min } символов, не только буквы и не только цифры. Без пароля пользователь пока не сможет войти.
+ago-just-now = только что
 ago-seconds = { $count ->
     [one] { $count } секунду назад
     [few] { $count } секунды назад

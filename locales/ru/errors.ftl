@@ -59,9 +59,9 @@ err-current-password = Текущий пароль неверен.
 err-import-empty = В файле нет пользователей.
 err-import-too-long = Не больше { $max } строк за один импорт.
 err-import-columns = { $count ->
-    [one] Нужно от 3 до 6 столбцов, а найден { $count }.
-    [few] Нужно от 3 до 6 столбцов, а найдено { $count }.
-   *[many] Нужно от 3 до 6 столбцов, а найдено { $count }.
+    [one] Нужно от 3 до 7 столбцов, а найден { $count }.
+    [few] Нужно от 3 до 7 столбцов, а найдено { $count }.
+   *[many] Нужно от 3 до 7 столбцов, а найдено { $count }.
 }
 err-import-duplicate = «{ $name }» встречается в файле дважды.
 err-import-enabled = В столбце «enabled» пишите yes или no (да или нет).

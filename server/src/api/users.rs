@@ -17,9 +17,28 @@ use crate::state::AppState;
 pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/users", get(list).post(create))
+        .route("/users.csv", get(export))
         .route("/users/{name}", get(show).patch(update).delete(remove))
         .route("/users/{name}/password", put(set_password))
         .route("/users/{name}/move", post(move_to))
+}
+
+#[derive(serde::Deserialize)]
+struct ExportQuery {
+    #[serde(default)]
+    excel: bool,
+}
+
+/// Every user as CSV in the import's columns (`?excel=true`: a byte-order mark and `;`).
+async fn export(
+    _: Admin,
+    State(st): State<AppState>,
+    Query(q): Query<ExportQuery>,
+) -> impl axum::response::IntoResponse {
+    let dir = st.publisher.current().0;
+    let usage = st.reports.usage();
+    let body = crate::manage::import::export(&dir, |u| usage.of(u), q.excel);
+    ([(axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8")], body)
 }
 
 #[derive(Serialize)]

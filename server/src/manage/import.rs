@@ -39,6 +39,8 @@ pub struct Row {
     /// For updates: what changes (`display_name`, `site`, `enabled`, `password`).
     pub changes: Vec<&'static str>,
     pub error: Option<ApiError>,
+    /// The column (from 1) the error is about, when it is about one.
+    pub column: Option<usize>,
     password: Option<String>,
     enabled_text: String,
     enabled: bool,
@@ -63,8 +65,28 @@ impl Plan {
     }
 }
 
-/// Splits one CSV line: commas, fields in double quotes with `""` for a quote.
-fn fields(line: &str) -> Vec<String> {
+/// The column names, in order, for messages ("line 3, column 2 (display_name)").
+pub const COLUMNS: [&str; 6] = ["name", "display_name", "site", "password", "enabled", "quota"];
+
+/// The field separator of a file: `;` when its first line has more semicolons than commas
+/// outside quotes (what Excel writes in locales whose decimal mark is a comma, Russian among
+/// them), else `,`.
+fn separator(text: &str) -> char {
+    let first = text.lines().find(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#')).unwrap_or("");
+    let (mut quoted, mut commas, mut semis) = (false, 0, 0);
+    for c in first.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => commas += 1,
+            ';' if !quoted => semis += 1,
+            _ => {}
+        }
+    }
+    if semis > commas { ';' } else { ',' }
+}
+
+/// Splits one CSV line at `sep`: fields in double quotes with `""` for a quote.
+fn fields(line: &str, sep: char) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -80,7 +102,7 @@ fn fields(line: &str) -> Vec<String> {
                 cur.clear();
                 quoted = true
             }
-            (',', false) => out.push(std::mem::take(&mut cur).trim().to_owned()),
+            (c, false) if c == sep => out.push(std::mem::take(&mut cur).trim().to_owned()),
             (c, _) => cur.push(c),
         }
     }
@@ -100,11 +122,14 @@ fn parse_enabled(s: &str) -> Option<bool> {
 pub fn plan(dir: &Directory, text: &str) -> Plan {
     let mut plan = Plan::default();
     let mut seen: HashSet<LocalPart> = HashSet::new();
+    // Excel and Notepad start UTF-8 files with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let sep = separator(text);
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
-        let f = fields(line);
+        let f = fields(line, sep);
         if i == 0 && f[0].eq_ignore_ascii_case("name") {
             continue;
         }
@@ -126,6 +151,7 @@ pub fn plan(dir: &Directory, text: &str) -> Plan {
             action: Action::Invalid,
             changes: vec![],
             error: None,
+            column: None,
             password: Some(get(3)).filter(|p| !p.is_empty()),
             enabled_text: get(4),
             enabled: true,
@@ -136,6 +162,7 @@ pub fn plan(dir: &Directory, text: &str) -> Plan {
             Ok(()) => {}
             Err(e) => {
                 row.action = Action::Invalid;
+                row.column = e.field.and_then(|f| COLUMNS.iter().position(|c| *c == f)).map(|i| i + 1);
                 row.error = Some(e);
             }
         }
@@ -154,9 +181,9 @@ fn check_row(
     seen: &mut HashSet<LocalPart>,
     columns: usize,
 ) -> Result<(), ApiError> {
-    if !(3..=6).contains(&columns) {
+    if !(3..=7).contains(&columns) {
         return Err(ApiError::bad_request(format!(
-            "line {}: expected 3 to 6 columns, found {columns}",
+            "line {}: expected 3 to 7 columns, found {columns}",
             row.line
         ))
         .key("err-import-columns")
@@ -170,14 +197,20 @@ fn check_row(
             .arg("name", &name));
     }
     if let Some(p) = &row.password {
-        check_strength(p)?;
+        check_strength(p).map_err(|e| ApiError::from(e).field("password"))?;
     }
-    row.enabled = parse_enabled(&row.enabled_text)
-        .ok_or_else(|| ApiError::bad_request("enabled: use yes or no").key("err-import-enabled"))?;
-    row.quota = row.quota_text.as_deref().map(super::mailbox::parse_quota_text).transpose()?;
-    let target = dir
-        .site(&site)
-        .ok_or_else(|| ApiError::from(pochta_directory::DirectoryError::NoSuchSite(site.clone())))?;
+    row.enabled = parse_enabled(&row.enabled_text).ok_or_else(|| {
+        ApiError::bad_request("enabled: use yes or no").key("err-import-enabled").field("enabled")
+    })?;
+    row.quota = row
+        .quota_text
+        .as_deref()
+        .map(super::mailbox::parse_quota_text)
+        .transpose()
+        .map_err(|e| e.field("quota"))?;
+    let target = dir.site(&site).ok_or_else(|| {
+        ApiError::from(pochta_directory::DirectoryError::NoSuchSite(site.clone())).field("site")
+    })?;
     if !target.level.has_mailboxes() {
         return Err(pochta_directory::DirectoryError::NoMailboxes(site).into());
     }
@@ -279,4 +312,43 @@ pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Opt
     }
     let v = edit.commit(author, ops).await?;
     Ok((plan, Some(v)))
+}
+
+/// The users as CSV in the import's columns (the password column left empty, so importing the
+/// file back changes no password), with the home site's last reported mailbox size appended.
+/// `excel`: a UTF-8 byte-order mark and `;` between fields, which Excel in a Russian locale opens
+/// as columns without an import dialogue.
+pub fn export(dir: &Directory, usage: impl Fn(&User) -> Option<u64>, excel: bool) -> String {
+    let sep = if excel { ';' } else { ',' };
+    let cell = |v: &str| {
+        if v.contains([sep, '"', '\n', '\r']) || v.starts_with(' ') || v.ends_with(' ') {
+            format!("\"{}\"", v.replace('"', "\"\""))
+        } else {
+            v.to_owned()
+        }
+    };
+    let mut out = String::with_capacity(64 * (dir.users.len() + 1));
+    if excel {
+        out.push('\u{feff}');
+    }
+    let header = [&COLUMNS[..], &["mailbox_bytes"]].concat();
+    out.push_str(&header.join(&sep.to_string()));
+    out.push_str("\r\n");
+    for u in dir.users.values() {
+        let quota = u.mailbox.quota.map(|q| q.to_string()).unwrap_or_default();
+        let used = usage(u).map(|b| b.to_string()).unwrap_or_default();
+        let enabled = if u.enabled { "yes" } else { "no" };
+        let row = [
+            cell(u.name.as_str()),
+            cell(&u.display_name),
+            cell(u.site.as_str()),
+            String::new(),
+            enabled.into(),
+            quota,
+            used,
+        ];
+        out.push_str(&row.join(&sep.to_string()));
+        out.push_str("\r\n");
+    }
+    out
 }

@@ -110,7 +110,8 @@ impl Ctx {
     pub fn ago(&self, secs: &i64) -> String {
         let s = (*secs).max(0);
         match s {
-            0..60 => self.t1("ago-seconds", "count", s),
+            0..10 => self.t("ago-just-now"),
+            10..60 => self.t1("ago-seconds", "count", s),
             60..3600 => self.t1("ago-minutes", "count", s / 60),
             3600..86400 => self.t1("ago-hours", "count", s / 3600),
             _ => self.t1("ago-days", "count", s / 86400),

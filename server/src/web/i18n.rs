@@ -383,6 +383,7 @@ mod completeness {
                         "found",
                         "selector",
                         "algorithm",
+                        "column",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

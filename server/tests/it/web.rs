@@ -704,7 +704,12 @@ async fn csv_import_previews_then_applies_all_or_nothing() {
     assert_eq!(app.version().await, v, "a dry run changes nothing");
     let r = b.post("/admin/import", &[("csv", good), ("action", "apply")]).await;
     assert_eq!(r.status, StatusCode::OK);
-    r.has(&format!("Импортировано, версия {}.", v + 1));
+    // What the import did, with links, instead of the preview.
+    r.has(&format!("Импортировано, версия {}.", v + 1))
+        .has("id=\"import-result\"")
+        .has("<a href=\"/admin/users/new1\">new1</a>")
+        .has("<a href=\"/admin/users/ivanov\">ivanov</a>")
+        .lacks("Что изменится");
     assert_eq!(app.version().await, v + 1, "one change set for the whole file");
     let n2 = app.ok("/users/new2").await;
     assert_eq!(
@@ -715,6 +720,45 @@ async fn csv_import_previews_then_applies_all_or_nothing() {
     let r = b.post("/admin/import", &[("csv", ""), ("action", "preview")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     r.has("id=\"csv-error\"").has("В файле нет пользователей.");
+}
+
+/// A file as Russian Excel saves it: a byte-order mark, `;` between fields, Cyrillic names; an
+/// error names its line and column; the export opens in Excel and imports back unchanged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn csv_from_russian_excel_imports_and_the_export_comes_back_unchanged() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/import").await;
+    let excel = "\u{feff}name;display_name;site;password;enabled\r\nsidorova;Сидорова Анна;msk;;да\r\nkozlov;\"Козлов; Пётр\";msk;;нет\r\n";
+    let r = b.post("/admin/import", &[("csv", excel), ("action", "preview")]).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    r.has("Создать: 2").has("ошибок нет");
+    let bad = "\u{feff}name;display_name;site;password;enabled\r\nsidorova;Сидорова Анна;msk;;может быть\r\n";
+    let r = b.post("/admin/import", &[("csv", bad), ("action", "preview")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("столбец 5 (enabled): В столбце «enabled» пишите yes или no");
+    let r = b.post("/admin/import", &[("csv", excel), ("action", "apply")]).await;
+    assert_eq!(r.status, StatusCode::OK);
+    assert_eq!(app.ok("/users/kozlov").await["display_name"], "Козлов; Пётр");
+    assert_eq!(app.ok("/users/kozlov").await["enabled"], false);
+
+    // Export: for Excel (BOM and `;`) and plain; both import back as "unchanged".
+    let v = app.version().await;
+    for (path, sep) in [("/admin/users.csv?excel=1", ';'), ("/admin/users.csv", ',')] {
+        let r = b.get(path).await;
+        assert_eq!(r.status, StatusCode::OK);
+        assert_eq!(r.body.starts_with('\u{feff}'), sep == ';');
+        assert!(
+            r.body.contains(&format!("kozlov{sep}\"Козлов; Пётр\"{sep}msk{sep}{sep}no"))
+                || r.body.contains(&format!("kozlov{sep}Козлов; Пётр{sep}msk{sep}{sep}no")),
+            "{}",
+            r.body
+        );
+        let back = b.post("/admin/import", &[("csv", &r.body), ("action", "preview")]).await;
+        assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+        back.has("Создать: 0, обновить: 0");
+    }
+    assert_eq!(app.version().await, v);
 }
 
 both_backends!(self_service_password_change);

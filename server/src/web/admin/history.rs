@@ -55,6 +55,11 @@ fn describe(c: &Ctx, op: &Value) -> String {
             ],
         ),
         "delete_group" => c.t1("op-delete-group", "name", s("name")),
+        "put_dkim_key" => c.lang.ta(
+            "op-put-dkim-key",
+            &[("selector", s("selector")), ("state", s("state")), ("algorithm", s("algorithm"))],
+        ),
+        "delete_dkim_key" => c.t1("op-delete-dkim-key", "selector", s("selector")),
         other => other.to_owned(),
     }
 }

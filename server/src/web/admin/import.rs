@@ -31,6 +31,9 @@ pub struct ImportPage {
     pub summary: Option<String>,
     /// Set after a real import: the version it made.
     pub done: Option<String>,
+    /// After a real import: the users it created and updated, for links.
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
     pub valid: bool,
     pub errors: FormErrors,
 }
@@ -47,7 +50,17 @@ fn preview(c: &Ctx, plan: &Plan) -> (Vec<PreviewRow>, String) {
                 Action::Invalid => ("import-invalid", "bad"),
             };
             let note = match &r.error {
-                Some(e) => c.lang.ta(e.key, &e.args),
+                Some(e) => match r.column {
+                    Some(col) => c.lang.ta(
+                        "import-at-column",
+                        &[
+                            ("column", col.to_string()),
+                            ("name", import::COLUMNS[col - 1].to_owned()),
+                            ("error", c.lang.ta(e.key, &e.args)),
+                        ],
+                    ),
+                    None => c.lang.ta(e.key, &e.args),
+                },
                 None => r
                     .changes
                     .iter()
@@ -93,10 +106,40 @@ pub async fn page(Page(ctx, ..): Page<AdminOnly>) -> Response {
         rows: vec![],
         summary: None,
         done: None,
+        created: vec![],
+        updated: vec![],
         valid: false,
         errors: FormErrors::default(),
     };
     ctx.render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct ExportQuery {
+    /// `1`: for Excel (a byte-order mark, `;` between fields).
+    #[serde(default)]
+    excel: String,
+}
+
+/// All users as CSV, in the import's columns plus the mailbox size.
+pub async fn export(
+    State(st): State<AppState>,
+    Page(_ctx, ..): Page<AdminOnly>,
+    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+) -> Response {
+    use axum::response::IntoResponse;
+    let dir = st.publisher.current().0;
+    let usage = st.reports.usage();
+    let body = import::export(&dir, |u| usage.of(u), q.excel == "1");
+    let name = format!("users-{}.csv", dir.domain);
+    (
+        [
+            (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -123,6 +166,8 @@ pub async fn submit(
                     rows: vec![],
                     summary: None,
                     done: None,
+                    created: vec![],
+                    updated: vec![],
                     valid: false,
                     errors,
                 };
@@ -140,8 +185,34 @@ pub async fn submit(
     let valid = plan.is_valid();
     let status = if valid { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let done = version.map(|v| ctx.t1("import-done", "version", v.0));
-    // After a real import the form starts empty again.
-    let csv = if done.is_some() { String::new() } else { form.csv };
-    let page = ImportPage { c: ctx.clone(), csv, rows, summary: Some(summary), done, valid, errors };
+    let names = |a: Action| -> Vec<String> {
+        plan.rows.iter().filter(|r| r.action == a).map(|r| r.name.to_lowercase()).collect()
+    };
+    if done.is_some() {
+        // After a real import: what it did, with links, instead of the preview; the form starts empty.
+        let page = ImportPage {
+            c: ctx.clone(),
+            csv: String::new(),
+            rows: vec![],
+            summary: Some(summary),
+            done,
+            created: names(Action::Create),
+            updated: names(Action::Update),
+            valid: false,
+            errors,
+        };
+        return ctx.render(status, &page);
+    }
+    let page = ImportPage {
+        c: ctx.clone(),
+        csv: form.csv,
+        rows,
+        summary: Some(summary),
+        done,
+        created: vec![],
+        updated: vec![],
+        valid,
+        errors,
+    };
     ctx.render(status, &page)
 }

@@ -16,6 +16,7 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/admin/users", get(users::list))
+        .route("/admin/users.csv", get(import::export))
         .route("/admin/users/new", get(users::new_page).post(users::create))
         .route("/admin/users/{name}", get(users::show).post(users::update))
         .route("/admin/users/{name}/password", post(users::set_password))
