@@ -123,7 +123,7 @@ delete-group-containing = { $count ->
    *[other] It will be taken out of { $count } lists that contain it.
 }
 sites-title = Sites
-sites-intro = Each site has its own subdomain and one or more agents. MX priorities follow the paper: level 0 first, then level-1 sites, the one with the most active users first; level 2 is not an MX.
+sites-intro = Each site has its own subdomain and one or more agents. MX priorities: level-0 sites first, then level-1 sites, the one with the most active users first; level 2 is not an MX.
 sites-new = New site
 sites-col-site = Site
 sites-col-domain = Domain
@@ -361,3 +361,4 @@ op-put-dkim-key = { $state ->
    *[retiring] DKIM key { $selector } ({ $algorithm }) retired
 }
 op-delete-dkim-key = DKIM key { $selector } deleted
+history-self-service = { $name } (themself)

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use super::error::WebError;
 use super::session::{self, Anyone, Ctx, Page, Posted};
 use crate::db::{self, web::Role};
 use crate::state::AppState;
+use crate::web::WebQuery;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/login", get(login_page).post(login)).route("/logout", post(logout))
@@ -38,7 +39,7 @@ struct LoginQuery {
     next: String,
 }
 
-async fn login_page(Page(ctx, ..): Page<Anyone>, Query(q): Query<LoginQuery>) -> Response {
+async fn login_page(Page(ctx, ..): Page<Anyone>, WebQuery(q): WebQuery<LoginQuery>) -> Response {
     if ctx.who.is_some() {
         return Redirect::to("/").into_response();
     }

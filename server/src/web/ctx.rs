@@ -72,6 +72,14 @@ impl Ctx {
     pub fn t(&self, key: &str) -> String {
         self.lang.t(key)
     }
+
+    /// ` aria-current="page"` for the navigation link of the section this page is in (the
+    /// dashboard only on itself), else nothing.
+    pub fn current(&self, href: &str) -> askama::filters::Safe<&'static str> {
+        let here = self.path.split('?').next().unwrap_or("");
+        let inside = here == href || (href != "/admin" && here.starts_with(&format!("{href}/")));
+        askama::filters::Safe(if inside { " aria-current=\"page\"" } else { "" })
+    }
     /// A message with one argument.
     pub fn t1(&self, key: &str, name: &str, value: impl std::fmt::Display) -> String {
         self.lang.ta(key, &[(name, value.to_string())])

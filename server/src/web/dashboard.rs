@@ -3,7 +3,7 @@
 //! chosen period with a small chart over time, and the latest changes.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use pochta_directory::Directory;
@@ -18,6 +18,7 @@ use super::session::{AdminOnly, Ctx, Page};
 use crate::db::{self, auth::AgentRow, web::StatRow};
 use crate::state::AppState;
 use crate::summary::SiteSummary;
+use crate::web::WebQuery;
 
 /// The paper's table: one line per site, for the period.
 #[derive(Debug, Clone, Default)]
@@ -323,7 +324,7 @@ pub struct DashboardQuery {
 pub async fn page(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
-    Query(q): Query<DashboardQuery>,
+    WebQuery(q): WebQuery<DashboardQuery>,
 ) -> Result<Response, WebError> {
     let (dir, version, summary) = st.current_with_summary();
     let internal = |e: db::DbError| WebError::internal(e).with(&ctx);

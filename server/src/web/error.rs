@@ -56,6 +56,8 @@ impl WebError {
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
     c: &'a Ctx,
+    /// "Page not found", "No access", or "Something went wrong".
+    title: String,
     message: String,
     status: u16,
 }
@@ -75,6 +77,12 @@ impl IntoResponse for WebError {
                 .into_response();
         };
         let message = ctx.lang.ta(self.key, &self.args);
-        ctx.render(self.status, &ErrorPage { c: &ctx, message, status: self.status.as_u16() })
+        let title = ctx.t(match self.status {
+            StatusCode::NOT_FOUND => "error-title-not-found",
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => "error-title-forbidden",
+            StatusCode::BAD_REQUEST => "error-title-bad-request",
+            _ => "error-title",
+        });
+        ctx.render(self.status, &ErrorPage { c: &ctx, title, message, status: self.status.as_u16() })
     }
 }

@@ -4,7 +4,7 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use super::{FormErrors, flash};
 use crate::db;
 use crate::manage;
 use crate::state::AppState;
+use crate::web::WebQuery;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -94,7 +95,7 @@ struct OkQuery {
 async fn me_page(
     State(st): State<AppState>,
     Page(ctx, ..): Page<UserOnly>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let page = me(&st, &ctx, FormErrors::default(), flash(&ctx, &q.ok))?;
     Ok(ctx.render(StatusCode::OK, &page))
@@ -147,7 +148,7 @@ async fn change_password(
     if form.password == form.current {
         return again(FormErrors::field("password", ctx.t("err-password-same")));
     }
-    let author = format!("{} (self-service)", ctx.name());
+    let author = format!("{}{}", ctx.name(), crate::web::admin::history::SELF_SERVICE);
     let ended =
         match manage::users::set_own_password(&st, &author, ctx.name(), form.password, ctx.cookie.as_deref())
             .await
@@ -165,7 +166,7 @@ async fn change_mailbox(
     State(st): State<AppState>,
     Posted(ctx, form, ..): Posted<UserOnly, MailboxForm>,
 ) -> Result<Response, WebError> {
-    let author = format!("{} (self-service)", ctx.name());
+    let author = format!("{}{}", ctx.name(), crate::web::admin::history::SELF_SERVICE);
     let r = match form.patch(false) {
         Ok(patch) => manage::users::update(&st, &author, ctx.name(), patch).await,
         Err(e) => Err(e),

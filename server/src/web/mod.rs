@@ -39,7 +39,33 @@ pub fn router() -> Router<AppState> {
         .merge(auth::router())
         .merge(me::router())
         .merge(admin::router())
+        .fallback(no_such_page)
         .layer(middleware::from_fn(security_headers))
+}
+
+/// Any path no route takes: the translated "no such page", 404.
+async fn no_such_page(Page(ctx, ..): Page<Anyone>) -> WebError {
+    WebError::not_found().with(&ctx)
+}
+
+/// `axum::extract::Query` for pages: a query string that does not parse is answered with the
+/// translated error page (400), not axum's plain English text.
+pub struct WebQuery<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequestParts<AppState> for WebQuery<T> {
+    type Rejection = WebError;
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        st: &AppState,
+    ) -> Result<Self, WebError> {
+        match Query::<T>::from_request_parts(parts, st).await {
+            Ok(Query(v)) => Ok(WebQuery(v)),
+            Err(_) => {
+                let ctx = ctx::Ctx::load(parts, st).await?;
+                Err(WebError::new(StatusCode::BAD_REQUEST, "err-bad-query").with(&ctx))
+            }
+        }
+    }
 }
 
 /// Headers every page gets: no framing, no sniffing, no caching of personal pages, and a
@@ -103,7 +129,7 @@ struct NextQuery {
 }
 
 /// Switches the language and remembers the choice for a year.
-async fn set_lang(Path(code): Path<String>, Query(q): Query<NextQuery>) -> Result<Response, WebError> {
+async fn set_lang(Path(code): Path<String>, WebQuery(q): WebQuery<NextQuery>) -> Result<Response, WebError> {
     let lang = Lang::from_code(&code).ok_or_else(WebError::not_found)?;
     let to = session::safe_next(&q.next).unwrap_or_else(|| "/".to_owned());
     let mut r = Redirect::to(&to).into_response();

@@ -277,14 +277,14 @@ async fn admin_pages_in_both_languages() {
                 "Пользователи",
                 "Новый пользователь",
                 "Официальный адрес",
-                "Псевдонимы и рассылки",
+                "Псевдонимы и списки рассылки",
                 "Куда уходит почта",
                 "Площадки",
                 "Агенты",
                 "Записи DNS",
                 "Журнал изменений",
                 "Импорт пользователей",
-                "Новый псевдоним или рассылка",
+                "Новый псевдоним или список рассылки",
             ],
         ),
     ] {
@@ -376,7 +376,7 @@ async fn user_forms_change_only_on_good_input(backend: Backend) {
             (
                 vec![("name", "staff"), ("site", "msk")],
                 "name-error",
-                t("already taken by a list", "уже занято рассылкой"),
+                t("already taken by a list", "уже занято списком рассылки"),
             ),
             (vec![("name", "all"), ("site", "msk")], "name-error", t("is reserved", "зарезервировано")),
             (
@@ -591,10 +591,10 @@ async fn group_forms(backend: Backend) {
     assert_eq!(app.ok("/groups/staff").await["kind"], "alias");
     let r = b.post("/admin/groups/staff", &[("kind", "list"), ("members", "staff@example.org")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    r.has("id=\"members-error\"").has("Рассылка не может содержать саму себя.");
+    r.has("id=\"members-error\"").has("Список рассылки не может содержать сам себя.");
     let r = b.post("/admin/groups/staff", &[("kind", "bogus"), ("members", "")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    b.get("/admin/groups/staff/delete").await.has("Адрес будет исключён из 1 рассылки");
+    b.get("/admin/groups/staff/delete").await.has("Адрес будет исключён из 1 списка рассылки");
     assert_eq!(b.post("/admin/groups/staff/delete", &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(
         app.ok("/groups/sales").await["members"],
@@ -630,7 +630,7 @@ async fn site_forms_enrollment_and_dns() {
     ru.get("/admin/sites/msk").await;
     let r = ru.post("/admin/sites/msk", &[("name", "Москва"), ("level", "0")]).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
-    r.has("На площадке «msk» ещё 1 пользователь; сначала перенесите его.");
+    r.has("На площадке «msk» остался 1 пользователь: сначала перенесите пользователей на другие площадки.");
     assert_eq!(app.version().await, v + 1);
     // Enrollment: POST → redirect → GET, and the command gives a working site of its level.
     let code_of =
@@ -759,6 +759,31 @@ async fn csv_from_russian_excel_imports_and_the_export_comes_back_unchanged() {
         back.has("Создать: 0, обновить: 0");
     }
     assert_eq!(app.version().await, v);
+}
+
+/// Errors are pages in the reader's language with the right status; the menu marks where you
+/// are; a site that still has users offers no delete button that would be refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn error_pages_navigation_and_refusals_speak_the_readers_language() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut ru = Browser::admin(&app, "ru").await;
+    let r = ru.get("/admin/no-such-page").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    r.has("<h1>Страница не найдена</h1>").has("Такой страницы нет.").lacks("Что-то пошло не так");
+    let r = ru.get("/admin/users?page=много").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    r.has("<h1>Неверный адрес страницы</h1>").has("Откройте её из меню").lacks("Failed to deserialize");
+    let mut en = Browser::admin(&app, "en").await;
+    let r = en.get("/nowhere").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    r.has("<h1>Page not found</h1>");
+    // The menu: the current section is marked, the others are not.
+    let r = ru.get("/admin/users").await;
+    r.has("<a href=\"/admin/users\" aria-current=\"page\">").has("<a href=\"/admin\">");
+    ru.get("/admin/sites/msk").await.has("<a href=\"/admin/sites\" aria-current=\"page\">");
+    // msk has users: the delete page says why, and has no button.
+    let r = ru.get("/admin/sites/msk/delete").await;
+    r.has("сначала перенесите пользователей").lacks("id=\"confirm\"");
 }
 
 both_backends!(self_service_password_change);

@@ -3,7 +3,7 @@
 //! their rotation, and a live check of what DNS says now.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use pochta_directory::dkim::KeyState;
@@ -16,6 +16,7 @@ use crate::manage;
 use crate::manage::dkim::KeyView;
 use crate::manage::dns::{Checked, Found, NotYet, Purpose, Zone};
 use crate::state::AppState;
+use crate::web::WebQuery;
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
 use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
@@ -179,7 +180,7 @@ async fn dns_page(
 pub async fn page(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let mut page = dns_page(&st, &ctx, None, FormErrors::default()).await?;
     page.ok = flash(&ctx, &q.ok);

@@ -2,7 +2,7 @@
 //! grouped by site.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use pochta_directory::{Directory, GroupKind, PostingPolicy};
@@ -13,6 +13,7 @@ use super::users::{Empty, OkQuery};
 use crate::error::ApiError;
 use crate::manage;
 use crate::state::AppState;
+use crate::web::WebQuery;
 use crate::web::error::WebError;
 use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
 use crate::web::{FormErrors, flash, refused};
@@ -72,7 +73,7 @@ pub struct GroupsPage {
 pub async fn list(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Response {
     let (dir, _) = st.publisher.current();
     let rows = dir
@@ -234,7 +235,7 @@ pub async fn show(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
     Path(name): Path<String>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
     let mut page =

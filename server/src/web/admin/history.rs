@@ -1,7 +1,7 @@
 //! History: the change log read as the audit log — who changed what, when — searchable.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use pochta_directory::wire::Version;
@@ -10,10 +10,14 @@ use serde_json::Value;
 
 use crate::db::{self, changelog::HistoryItem};
 use crate::state::AppState;
+use crate::web::WebQuery;
 use crate::web::error::WebError;
 use crate::web::session::{AdminOnly, Ctx, Page, urlencode};
 
 pub const PER_PAGE: i64 = 50;
+
+/// What the change log's author of a user's own change ends with (`ivanov@example.org (self-service)`).
+pub const SELF_SERVICE: &str = " (self-service)";
 
 pub struct HistoryRow {
     pub version: u64,
@@ -73,9 +77,14 @@ pub fn history_rows(c: &Ctx, items: &[HistoryItem]) -> Vec<HistoryRow> {
             if ops.len() > 5 {
                 lines.push(c.t1("history-more-ops", "count", ops.len() - 5));
             }
+            // A user's own change (his password, his mailbox settings) is logged with this mark.
+            let author = match h.author.strip_suffix(SELF_SERVICE) {
+                Some(name) => c.t1("history-self-service", "name", name),
+                None => h.author.clone(),
+            };
             HistoryRow {
                 version: h.version,
-                author: h.author.clone(),
+                author,
                 at: h.at,
                 lines,
                 details: serde_json::to_string_pretty(&h.ops).unwrap_or_default(),
@@ -105,7 +114,7 @@ pub struct HistoryPage {
 pub async fn page(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
-    Query(q): Query<HistoryQuery>,
+    WebQuery(q): WebQuery<HistoryQuery>,
 ) -> Result<Response, WebError> {
     let needle = q.q.trim();
     let items = db::changelog::history(

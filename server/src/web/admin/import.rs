@@ -10,6 +10,7 @@ use serde::Deserialize;
 use crate::manage::import::{self, Action, Plan};
 use crate::state::AppState;
 use crate::web::FormErrors;
+use crate::web::WebQuery;
 use crate::web::session::{AdminOnly, Ctx, Page, Posted};
 
 pub struct PreviewRow {
@@ -125,7 +126,7 @@ pub struct ExportQuery {
 pub async fn export(
     State(st): State<AppState>,
     Page(_ctx, ..): Page<AdminOnly>,
-    axum::extract::Query(q): axum::extract::Query<ExportQuery>,
+    WebQuery(q): WebQuery<ExportQuery>,
 ) -> Response {
     use axum::response::IntoResponse;
     let dir = st.publisher.current().0;

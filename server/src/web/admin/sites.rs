@@ -2,7 +2,7 @@
 //! priorities computed from the levels as in the paper.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use pochta_directory::Directory;
@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::manage;
 use crate::state::AppState;
 use crate::summary::SiteSummary;
+use crate::web::WebQuery;
 use crate::web::agent_view::{AgentView, agent_views};
 use crate::web::error::WebError;
 use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
@@ -99,7 +100,7 @@ pub struct SitesPage {
 pub async fn list(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Response {
     let (dir, _, summary) = st.current_with_summary();
     let form = SiteForm { level: "1".into(), ..Default::default() };
@@ -199,7 +200,7 @@ pub async fn show(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
     Path(id): Path<String>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let mut page = site_page(&st, &ctx, &id, None, FormErrors::default()).await?;
     page.ok = flash(&ctx, &q.ok);
@@ -282,7 +283,8 @@ pub async fn delete_page(
         title: ctx.t1("delete-site-title", "site", &site.id),
         lines,
         action: format!("/admin/sites/{}/delete", site.id),
-        button: ctx.t("delete-button"),
+        // A site with users cannot be deleted: no button that would only be refused.
+        button: if users > 0 { String::new() } else { ctx.t("delete-button") },
         danger: true,
         cancel: format!("/admin/sites/{}", site.id),
         hidden: vec![],

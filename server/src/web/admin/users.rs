@@ -2,7 +2,7 @@
 //! disable, delete, reset password, and move to another site with a confirmation.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use pochta_directory::{Directory, SiteId};
@@ -13,6 +13,7 @@ use crate::error::ApiError;
 use crate::manage::{self, users::SortKey};
 use crate::reports::AgentReports;
 use crate::state::AppState;
+use crate::web::WebQuery;
 use crate::web::error::WebError;
 use crate::web::mailbox::{self, ClientRow, MailboxFacts, MailboxForm};
 use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
@@ -162,7 +163,7 @@ pub fn users_page(dir: &Directory, reports: &AgentReports, c: Ctx, q: UsersQuery
 pub async fn list(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
-    Query(q): Query<UsersQuery>,
+    WebQuery(q): WebQuery<UsersQuery>,
 ) -> Response {
     let (dir, _) = st.publisher.current();
     let page = users_page(&dir, &st.reports, ctx.clone(), q);
@@ -306,7 +307,7 @@ pub async fn show(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
     Path(name): Path<String>,
-    Query(q): Query<OkQuery>,
+    WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
     let page = user_page(&st, &dir, &ctx, &name, flash(&ctx, &q.ok), FormErrors::default(), None)
@@ -415,7 +416,7 @@ pub async fn move_page(
     State(st): State<AppState>,
     Page(ctx, ..): Page<AdminOnly>,
     Path(name): Path<String>,
-    Query(q): Query<MoveQuery>,
+    WebQuery(q): WebQuery<MoveQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
     let plan = match manage::users::plan_move(&dir, &name, &q.site) {
