@@ -80,3 +80,4 @@ err-dkim-exists = Selector { $selector } is taken; choose another.
 err-outgoing-address = { $address } is not an IPv4 or IPv6 address.
 err-outgoing-many = List at most { $max } outgoing addresses.
 err-bad-query = The address has a parameter this page cannot read. Open the page from the menu.
+err-too-long = At most { $max } characters, this has { $count }.

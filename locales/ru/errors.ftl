@@ -85,3 +85,4 @@ err-dkim-exists = Селектор { $selector } уже занят — выбе�
 err-outgoing-address = { $address } — не адрес IPv4 или IPv6.
 err-outgoing-many = Укажите не больше { $max } исходящих адресов.
 err-bad-query = В адресе есть параметр, который эта страница не понимает. Откройте её из меню.
+err-too-long = Не больше { $max } символов, а здесь { $count }.

@@ -124,6 +124,7 @@ pub fn default_policy(kind: GroupKind) -> PostingPolicy {
 pub async fn create(st: &AppState, author: &str, new: NewGroup) -> Result<(LocalPart, Version), ApiError> {
     let name = parse_field("name", "name", "err-group-name", LocalPart::parse(new.name.trim()))?;
     let members = parse_members(&new.members)?;
+    super::check_len("description", new.description.trim(), super::MAX_DESCRIPTION_CHARS)?;
     let policy = new.policy.unwrap_or(default_policy(new.kind));
     let group = Group {
         name: name.clone(),
@@ -158,6 +159,9 @@ pub struct GroupPatch {
 
 pub async fn update(st: &AppState, author: &str, name: &str, patch: GroupPatch) -> Result<Version, ApiError> {
     let members = patch.members.as_deref().map(parse_members).transpose()?;
+    if let Some(d) = &patch.description {
+        super::check_len("description", d.trim(), super::MAX_DESCRIPTION_CHARS)?;
+    }
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {

@@ -190,6 +190,7 @@ fn check_row(
         .arg("count", columns));
     }
     let name = parse_name(&row.name)?;
+    super::check_len("display_name", &row.display_name, super::MAX_DISPLAY_NAME_CHARS)?;
     let site: SiteId = parse_site(&row.site)?;
     if !seen.insert(name.clone()) {
         return Err(ApiError::bad_request(format!("'{name}' appears twice"))

@@ -28,3 +28,21 @@ pub fn parse_field<T, E: std::fmt::Display>(
 ) -> Result<T, ApiError> {
     r.map_err(|e| ApiError::bad_request(format!("{what}: {e}")).key(key).field(field).arg("reason", e))
 }
+
+/// The longest display name (the From of the user's letters, the address book).
+pub const MAX_DISPLAY_NAME_CHARS: usize = 200;
+/// The longest description of an alias or list.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
+
+/// Refuses `value` when it has more than `max` characters, next to `field`.
+pub fn check_len(field: &'static str, value: &str, max: usize) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    if n > max {
+        return Err(ApiError::bad_request(format!("{field}: at most {max} characters, not {n}"))
+            .key("err-too-long")
+            .arg("max", max)
+            .arg("count", n)
+            .field(field));
+    }
+    Ok(())
+}

@@ -43,6 +43,7 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
     let name = parse_name(&new.name)?;
     let site = parse_site(&new.site)?;
     super::mailbox::check_quota(new.mailbox.quota)?;
+    super::check_len("display_name", new.display_name.trim(), super::MAX_DISPLAY_NAME_CHARS)?;
     let password = match new.password {
         Some(p) => {
             check_strength(&p)?;
@@ -103,6 +104,7 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -
     let old = find(edit.directory(), name)?;
     let mut u = old.clone();
     if let Some(d) = patch.display_name {
+        super::check_len("display_name", d.trim(), super::MAX_DISPLAY_NAME_CHARS)?;
         u.display_name = d.trim().to_owned();
     }
     if let Some(e) = patch.enabled {

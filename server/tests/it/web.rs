@@ -786,6 +786,38 @@ async fn error_pages_navigation_and_refusals_speak_the_readers_language() {
     r.has("сначала перенесите пользователей").lacks("id=\"confirm\"");
 }
 
+/// Every text field has a limit, the same in the API, the pages and the import, and a refused
+/// value changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_values_are_refused_the_same_everywhere() {
+    let app = seeded(Backend::Sqlite).await;
+    let v = app.version().await;
+    let long = "Я".repeat(201);
+    let (s, e) = app.post("/users", json!({"name": "dlinny", "site": "msk", "display_name": long})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("display_name: at most 200 characters, not 201"), "{e}");
+    let (s, _) = app.patch("/users/ivanov", json!({"display_name": long})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, _) = app
+        .post("/groups", json!({"name": "longdesc", "kind": "list", "description": "d".repeat(501)}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/users/new").await.has("maxlength=\"200\"");
+    let r = b.post("/admin/users/new", &[("name", "dlinny"), ("display_name", &long), ("site", "msk")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("id=\"display_name-error\"").has("Не больше 200 символов, а здесь 201.");
+    b.get("/admin/import").await;
+    let csv = format!("name,display_name,site\ndlinny,{long},msk\n");
+    let r = b.post("/admin/import", &[("csv", &csv), ("action", "preview")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("столбец 2 (display_name): Не больше 200 символов");
+    assert_eq!(app.version().await, v, "nothing changed");
+    // 200 is fine, and a long name does not break the users table.
+    let (s, _) = app.patch("/users/ivanov", json!({"display_name": "Я".repeat(200)})).await;
+    assert_eq!(s, StatusCode::OK);
+}
+
 both_backends!(self_service_password_change);
 async fn self_service_password_change(backend: Backend) {
     let app = seeded(backend).await;
