@@ -362,3 +362,11 @@ op-put-dkim-key = { $state ->
 }
 op-delete-dkim-key = DKIM key { $selector } deleted
 history-self-service = { $name } (themself)
+logins-title = Paused logins
+logins-intro = After failed passwords, strangers must wait before they try again; the address an account last logged in from never waits. One client address failing for many accounts is refused for all of them. Lift a pause when you know who it was.
+logins-accounts = Accounts
+logins-clients = Client addresses
+logins-none = None.
+logins-account-detail = { $count } failed attempts; { $wait }
+logins-lift = Lift
+ok-login-lifted = Lifted: the next attempt is let through.

@@ -9,6 +9,7 @@ nav-sites = Sites
 nav-dns = DNS
 nav-history = History
 nav-import = Import
+nav-logins = Logins
 nav-me = My account
 lang-switch = Language
 logout = Log out

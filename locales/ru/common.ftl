@@ -9,6 +9,7 @@ nav-sites = Площадки
 nav-dns = DNS
 nav-history = Журнал
 nav-import = Импорт
+nav-logins = Входы
 nav-me = Моя учётная запись
 lang-switch = Язык
 logout = Выйти

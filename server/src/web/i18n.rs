@@ -384,6 +384,7 @@ mod completeness {
                         "selector",
                         "algorithm",
                         "column",
+                        "wait",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

@@ -183,6 +183,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "site-deleted" => "ok-site-deleted",
         "password-changed" => "ok-password-changed",
         "mailbox-saved" => "ok-mailbox-saved",
+        "login-lifted" => "ok-login-lifted",
         "dkim-created" => "ok-dkim-created",
         "dkim-activated" => "ok-dkim-activated",
         "dkim-retired" => "ok-dkim-retired",

@@ -55,6 +55,42 @@ impl Guards {
         }
     }
 
+    /// Accounts strangers must wait for now, longest wait first.
+    pub fn paused_accounts(&self) -> Vec<pochta_directory::login_throttle::Paused> {
+        self.accounts.paused(Instant::now())
+    }
+
+    /// Client addresses refused for every account now, with how long they still wait.
+    pub fn blocked_clients(&self, now: i64) -> Vec<(IpAddr, Duration)> {
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        let mut out: Vec<(IpAddr, Duration)> = map
+            .iter_mut()
+            .filter_map(|(ip, times)| {
+                times.retain(|t| now - t < WINDOW_SECS);
+                (times.len() >= PER_CLIENT).then(|| {
+                    (
+                        *ip,
+                        Duration::from_secs(
+                            (times[times.len() - PER_CLIENT] + WINDOW_SECS - now).max(1) as u64
+                        ),
+                    )
+                })
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// An administrator ends an account's pause; `true` when there was one.
+    pub fn lift_account(&self, account: &str) -> bool {
+        self.accounts.lift(account)
+    }
+
+    /// An administrator lets a client address try again; `true` when it was blocked.
+    pub fn lift_client(&self, client: IpAddr) -> bool {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner()).remove(&client).is_some()
+    }
+
     /// A successful login clears the account's count and makes `client` known for it.
     pub fn succeeded(&self, account: &str, client: Option<IpAddr>) {
         self.accounts.record(account, ip(client), LoginOutcome::Success, Instant::now());

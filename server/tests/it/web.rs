@@ -201,6 +201,27 @@ async fn guessing_a_password_slows_strangers_but_not_the_owner() {
     }
     let r = b.post("/login", &[("login", "admin"), ("password", &app.init.password)]).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
+    // An administrator (from his own address) sees the pauses and lifts them.
+    let mut admin = Browser::admin(&app, "ru").await;
+    let page = admin.get("/admin/logins").await;
+    // (ivanov's own login since cleared his count; the guessed ghost account is still paused.)
+    page.has("Приостановленные входы")
+        .has("<td>ghost</td>")
+        .has("<td>127.0.0.2</td>")
+        .lacks("<td>ivanov</td>");
+    let r = admin.post("/admin/logins/lift", &[("client", "127.0.0.2")]).await;
+    assert_eq!(r.location(), "/admin/logins?ok=login-lifted");
+    let r = admin.post("/admin/logins/lift", &[("account", "ghost")]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    admin
+        .get("/admin/logins?ok=login-lifted")
+        .await
+        .has("Ограничение снято")
+        .lacks("<td>ghost</td>")
+        .lacks("<td>127.0.0.2</td>");
+    // The stranger's address may try again: the right password now gets in.
+    let r = b.post("/login", &[("login", "ivanov@example.org"), ("password", PASSWORD)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@ pub mod dns;
 pub mod groups;
 pub mod history;
 pub mod import;
+pub mod logins;
 pub mod sites;
 pub mod users;
 
@@ -39,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/dns/dkim/{selector}/{action}", post(dns::key_action))
         .route("/admin/history", get(history::page))
         .route("/admin/import", get(import::page).post(import::submit))
+        .route("/admin/logins", get(logins::page))
+        .route("/admin/logins/lift", post(logins::lift))
 }
 
 /// A confirmation page: what will happen, and one button that does it.
