@@ -359,7 +359,8 @@ fn default_stale_after() -> u64 {
 }
 
 pub const DEFAULT_HEARTBEAT_SECS: u64 = 3600;
-pub const DEFAULT_STATS_SECS: u64 = 600;
+/// Counters go this soon after they move (and only then): the dashboard is never minutes behind.
+pub const DEFAULT_STATS_SECS: u64 = 30;
 /// Long enough to keep a NAT'd agent's idle traffic low, short enough for NAT timeouts (RFC 5382
 /// asks NATs to keep established TCP idle for at least two hours).
 pub const DEFAULT_POLL_WAIT_SECS: u64 = 1800;

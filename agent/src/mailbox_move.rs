@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use pochta_directory::wire::Version;
 use pochta_directory::{Address, Directory, LocalPart, SiteId};
@@ -37,19 +37,43 @@ const WINDOW: usize = 16;
 /// flight when the user moved may have filed a letter after the last look).
 const RESCAN: Duration = Duration::from_secs(60);
 
-pub use pochta_directory::api::MoveProgress;
+pub use pochta_directory::api::{MoveEnd, MoveProgress};
 
-/// The moves in progress, shared with `/status` and the stats reporter.
+/// Ended moves kept for the server while it cannot be reached; the oldest go first.
+const ENDED_KEPT: usize = 100;
+
+/// The moves in progress and those ended but not yet reported, shared with `/status` and the
+/// stats reporter.
 #[derive(Clone, Default)]
 pub struct Progress {
-    moves: Arc<Mutex<BTreeMap<String, MoveProgress>>>,
+    moves: Arc<Mutex<Moves>>,
     /// Signalled when a move starts or ends, so the dashboard hears of it promptly.
     changed: Arc<tokio::sync::Notify>,
 }
 
+#[derive(Default)]
+struct Moves {
+    /// By user, with the moment the move began.
+    running: BTreeMap<String, (Instant, MoveProgress)>,
+    /// Ended moves the server has not taken yet, oldest first.
+    ended: VecDeque<MoveProgress>,
+}
+
 impl Progress {
+    /// The moves in progress (with the time they have taken so far), then the ended ones the
+    /// server has not taken yet.
     pub fn list(&self) -> Vec<MoveProgress> {
-        self.moves.lock().expect("not poisoned").values().cloned().collect()
+        let m = self.lock();
+        let running = m
+            .running
+            .values()
+            .map(|(at, p)| MoveProgress { elapsed_secs: at.elapsed().as_secs(), ..p.clone() });
+        running.chain(m.ended.iter().cloned()).collect()
+    }
+
+    /// Whether a move is going on now (the reporter then reports every few seconds).
+    pub fn running(&self) -> bool {
+        !self.lock().running.is_empty()
     }
 
     /// Completes when a move has started or ended since the last call (or now).
@@ -57,21 +81,53 @@ impl Progress {
         self.changed.notified().await;
     }
 
-    /// Records a move's progress (public for tests of what reports carry).
+    /// Records a move's progress; the first call for a user starts his move (public for tests
+    /// of what reports carry).
     pub fn set(&self, p: MoveProgress) {
-        let new = self.moves.lock().expect("not poisoned").insert(p.user.clone(), p).is_none();
-        if new {
-            self.changed.notify_one();
+        let mut m = self.lock();
+        match m.running.get_mut(&p.user) {
+            Some((_, old)) => *old = p,
+            None => {
+                m.running.insert(p.user.clone(), (Instant::now(), p));
+                self.changed.notify_one();
+            }
         }
     }
 
-    /// Forgets a finished (or stopped) move.
-    pub fn done(&self, user: &str) {
-        let was = self.moves.lock().expect("not poisoned").remove(user).is_some();
-        if was {
-            self.changed.notify_one();
+    /// Ends `user`'s move: with how it ended, kept until a report carrying it is taken
+    /// ([`Progress::taken`]); without (the agent is stopping, the move resumes at the next
+    /// start), forgotten.
+    pub fn end(&self, user: &str, end: Option<MoveEnd>) {
+        let mut m = self.lock();
+        let Some((at, p)) = m.running.remove(user) else { return };
+        if let Some(end) = end {
+            if m.ended.len() >= ENDED_KEPT {
+                m.ended.pop_front();
+            }
+            m.ended.push_back(MoveProgress { elapsed_secs: at.elapsed().as_secs(), ended: Some(end), ..p });
         }
+        self.changed.notify_one();
     }
+
+    /// The server took a report with `reported`: the ended moves in it are not sent again.
+    pub fn taken(&self, reported: &[MoveProgress]) {
+        self.lock().ended.retain(|e| !reported.contains(e));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Moves> {
+        self.moves.lock().expect("not poisoned")
+    }
+}
+
+/// How a hand-over stopped.
+enum Handed {
+    /// Every letter was handed over but `kept`, too large to move.
+    All {
+        kept: u64,
+    },
+    MovedBack,
+    /// The agent is stopping.
+    Stopped,
 }
 
 /// What the mover needs to know about this agent.
@@ -107,6 +163,8 @@ struct Found {
     keywords: Vec<String>,
     /// Whether its folder is subscribed.
     subscribed: bool,
+    /// Its size in bytes (from the name's `S=` where Dovecot wrote one, else the file's).
+    size: u64,
 }
 
 impl Mover {
@@ -180,16 +238,28 @@ impl Mover {
             user: name.clone(),
             to_site: to.to_string(),
             remaining: found.len() as u64,
-            moved: 0,
+            remaining_bytes: found.iter().map(|f| f.size).sum(),
+            ..Default::default()
         };
         self.progress.set(p.clone());
-        tracing::info!(user = %name, to = %to, letters = found.len(), "moving a mailbox");
+        tracing::info!(user = %name, to = %to, letters = found.len(), bytes = p.remaining_bytes, "moving a mailbox");
         let result = self.hand_over(user, found, &mut p, stop).await;
-        self.progress.done(&name);
-        if result.is_ok() {
-            self.clean(user, md).await;
+        let end = match &result {
+            Ok(Handed::All { kept }) => Some(MoveEnd::Done { kept: *kept }),
+            Ok(Handed::MovedBack) => Some(MoveEnd::MovedBack),
+            Ok(Handed::Stopped) => None,
+            Err(e) => Some(MoveEnd::Failed { reason: e.to_string() }),
+        };
+        self.progress.end(&name, end);
+        match result {
+            Ok(Handed::All { .. }) => {
+                tracing::info!(user = %name, to = %to, letters = p.moved, bytes = p.moved_bytes, "mailbox moved");
+                self.clean(user, md).await;
+            }
+            Ok(_) => {}
+            Err(e) => return Err(e),
         }
-        result
+        Ok(p.moved as usize)
     }
 
     /// Once no letter of `user` is left here, removes Dovecot's state of his Maildir (index
@@ -221,14 +291,14 @@ impl Mover {
         found: Vec<Found>,
         p: &mut MoveProgress,
         stop: &watch::Receiver<bool>,
-    ) -> std::io::Result<usize> {
+    ) -> std::io::Result<Handed> {
         let mut in_queue: VecDeque<QueueId> = VecDeque::new();
-        let mut moved = 0;
+        let mut kept = 0;
         for f in found {
             // Moved back here meanwhile: the rest stays.
             let dir = (self.cfg.directory)();
             if dir.user(user).is_none_or(|u| u.site == self.cfg.site) {
-                break;
+                return Ok(Handed::MovedBack);
             }
             let address = Address::new(user.clone(), dir.domain.clone());
             loop {
@@ -237,24 +307,28 @@ impl Mover {
                     break;
                 }
                 if *stop.borrow() {
-                    return Ok(moved);
+                    return Ok(Handed::Stopped);
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             if *stop.borrow() {
-                return Ok(moved);
+                return Ok(Handed::Stopped);
             }
             let data = match tokio::fs::read(&f.path).await {
                 Ok(d) => d,
                 // Gone already (read and expunged by the user, or moved by an earlier pass).
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     p.remaining = p.remaining.saturating_sub(1);
+                    p.remaining_bytes = p.remaining_bytes.saturating_sub(f.size);
                     continue;
                 }
                 Err(e) => return Err(e),
             };
             if data.len() > self.cfg.max_size {
                 tracing::warn!(user = %p.user, file = %f.path.display(), size = data.len(), "a letter too large to move stays here");
+                kept += 1;
+                p.remaining = p.remaining.saturating_sub(1);
+                p.remaining_bytes = p.remaining_bytes.saturating_sub(f.size);
                 continue;
             }
             let mark = MoveMark {
@@ -279,7 +353,7 @@ impl Mover {
                     Err(QueueError::Full) if !*stop.borrow() => {
                         tokio::time::sleep(Duration::from_millis(500)).await;
                     }
-                    Err(QueueError::Full) => return Ok(moved),
+                    Err(QueueError::Full) => return Ok(Handed::Stopped),
                     Err(QueueError::Io(e)) => return Err(e),
                     Err(e @ QueueError::Refused(_)) => return Err(std::io::Error::other(e.to_string())),
                 }
@@ -291,12 +365,13 @@ impl Mover {
                 Err(e) => return Err(e),
             }
             in_queue.push_back(qid);
-            moved += 1;
             p.moved += 1;
+            p.moved_bytes += f.size;
             p.remaining = p.remaining.saturating_sub(1);
+            p.remaining_bytes = p.remaining_bytes.saturating_sub(f.size);
             self.progress.set(p.clone());
         }
-        Ok(moved)
+        Ok(Handed::All { kept })
     }
 }
 
@@ -352,11 +427,16 @@ fn letters(md: &Path) -> Vec<Found> {
                 .collect();
             files.sort();
             for name in files {
+                let path = dir.join(&name);
+                let size = maildir::size_in_name(&name)
+                    .or_else(|| std::fs::metadata(&path).ok().map(|m| m.len()))
+                    .unwrap_or(0);
                 let (unique, flags) = maildir::split_info(&name);
                 let system: String = flags.chars().filter(char::is_ascii_uppercase).collect();
                 let keywords = state::names_of(&flags, &keywords);
                 out.push(Found {
-                    path: dir.join(&name),
+                    path,
+                    size,
                     folder: folder.clone(),
                     unique: unique.to_owned(),
                     new: new && system.is_empty() && keywords.is_empty(),

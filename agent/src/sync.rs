@@ -384,8 +384,9 @@ async fn error_text(resp: reqwest::Response) -> String {
 }
 
 /// Reports the counters to the central server every `stats_secs` when they changed, and at
-/// least once per heartbeat (so the dashboard knows the agent is idle, not gone). One small
-/// request each time; a failed report is simply superseded by the next.
+/// least once per heartbeat (so the dashboard knows the agent is idle, not gone); every
+/// [`MOVE_REPORT`] while a mailbox move goes on. One small request each time; a failed report
+/// is simply superseded by the next.
 pub struct StatsReporter {
     cfg: Arc<Config>,
     client: reqwest::Client,
@@ -399,6 +400,13 @@ pub struct StatsReporter {
     /// The door, whose scanners' failures the server's dashboard shows.
     door: Option<Arc<crate::door::Door>>,
 }
+
+/// While a mailbox move goes on, its progress is reported this often (the dashboard shows it live).
+pub const MOVE_REPORT: Duration = Duration::from_secs(2);
+
+/// Mailbox sizes are measured (Maildirs read) after a delivery here, and otherwise (letters
+/// deleted by their owners) at least this often; counters go more often.
+const SIZES_EVERY: Duration = Duration::from_secs(300);
 
 /// Measures every mailbox of the site: `Deliverer::mailbox_sizes`.
 pub type MailboxSizes = Arc<dyn Fn() -> BTreeMap<String, u64> + Send + Sync>;
@@ -495,9 +503,14 @@ impl StatsReporter {
         let mut last: Option<(StatsReport, Instant)> = None;
         // The sizes the server has: until a report got through, none (so the first has all).
         let mut reported: BTreeMap<String, u64> = BTreeMap::new();
+        // When the sizes were last measured and reported, and the deliveries counted then.
+        let mut measured: Option<(Instant, u64)> = None;
         loop {
             let report = self.report();
-            let sizes = self.measure().await;
+            let measure_now = measured.is_none_or(|(at, delivered)| {
+                at.elapsed() >= SIZES_EVERY || delivered != report.delivered || reported.is_empty()
+            });
+            let sizes = if measure_now { self.measure().await } else { reported.clone() };
             let changed: BTreeMap<String, u64> = sizes
                 .iter()
                 .filter(|(u, n)| reported.get(*u) != Some(n))
@@ -511,9 +524,23 @@ impl StatsReporter {
                 let with_sizes = StatsReport { mailbox_sizes: changed, ..report.clone() };
                 match self.send(&with_sizes).await {
                     Ok(()) => {
-                        // The server keeps the services it was told: not sent again.
+                        // The server keeps the services it was told, and the ended moves: not
+                        // sent again.
                         self.services = None;
-                        last = Some((StatsReport { services: None, ..report }, Instant::now()));
+                        self.moves.taken(&report.mailbox_moves);
+                        let report = StatsReport {
+                            services: None,
+                            mailbox_moves: report
+                                .mailbox_moves
+                                .into_iter()
+                                .filter(|m| m.ended.is_none())
+                                .collect(),
+                            ..report
+                        };
+                        if measure_now {
+                            measured = Some((Instant::now(), report.delivered));
+                        }
+                        last = Some((report, Instant::now()));
                         reported = sizes;
                     }
                     Err(e) => {
@@ -521,9 +548,10 @@ impl StatsReporter {
                     }
                 }
             }
+            let tick = if self.moves.running() { every.min(MOVE_REPORT) } else { every };
             tokio::select! {
                 _ = shutdown.wait_for(|s| *s) => return,
-                _ = sleep(every) => {}
+                _ = sleep(tick) => {}
                 _ = self.moves.started_or_ended() => {}
             }
         }

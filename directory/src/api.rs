@@ -141,7 +141,7 @@ pub struct PushReply {
 
 /// One mailbox move in progress at an agent: shown on its `/status` and reported to the
 /// server's dashboard.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MoveProgress {
     pub user: String,
     pub to_site: String,
@@ -149,6 +149,46 @@ pub struct MoveProgress {
     pub remaining: u64,
     /// Letters handed to the queue (and removed at the old site) so far.
     pub moved: u64,
+    /// The bytes of the letters moved so far, and of those still at the old site.
+    #[serde(default)]
+    pub moved_bytes: u64,
+    #[serde(default)]
+    pub remaining_bytes: u64,
+    /// Seconds since the move began, by the agent's own clock (no skew between machines): with
+    /// `moved_bytes` it gives the rate and the time left.
+    #[serde(default)]
+    pub elapsed_secs: u64,
+    /// How the move ended, once it has; the agent reports an ended move until a report carrying
+    /// it is taken, and the server then keeps it in its record of finished moves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<MoveEnd>,
+}
+
+impl MoveProgress {
+    /// Bytes per second so far; `None` before the first second or the first letter.
+    pub fn rate(&self) -> Option<u64> {
+        (self.elapsed_secs > 0 && self.moved_bytes > 0).then(|| self.moved_bytes / self.elapsed_secs)
+    }
+
+    /// Seconds left at the rate so far.
+    pub fn eta_secs(&self) -> Option<u64> {
+        self.rate().filter(|r| *r > 0).map(|r| self.remaining_bytes.div_ceil(r))
+    }
+}
+
+/// How a mailbox move ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum MoveEnd {
+    /// Every letter was handed over; `kept` letters too large for the new site stayed.
+    Done {
+        #[serde(default)]
+        kept: u64,
+    },
+    /// The user was moved back before the move finished: the rest stays where it is.
+    MovedBack,
+    /// The move stopped on an error (it is tried again at the next look).
+    Failed { reason: String },
 }
 
 /// What an agent reports to `POST /api/v1/sync/stats`: its mail counters since start, the
@@ -358,12 +398,42 @@ mod tests {
     }
 
     fn a_move() -> MoveProgress {
-        MoveProgress { user: "petrova".into(), to_site: "branch".into(), remaining: 7, moved: 3 }
+        MoveProgress {
+            user: "petrova".into(),
+            to_site: "branch".into(),
+            remaining: 7,
+            moved: 3,
+            ..Default::default()
+        }
     }
 
     #[test]
     fn move_progress() {
-        pinned(a_move(), r#"{"user":"petrova","to_site":"branch","remaining":7,"moved":3}"#);
+        const MOVE: &str = r#"{"user":"petrova","to_site":"branch","remaining":7,"moved":3,"moved_bytes":0,"remaining_bytes":0,"elapsed_secs":0}"#;
+        pinned(a_move(), MOVE);
+        // An agent of the release before bytes and times sends letters only.
+        let old: MoveProgress =
+            serde_json::from_str(r#"{"user":"petrova","to_site":"branch","remaining":7,"moved":3}"#).unwrap();
+        assert_eq!(old, a_move());
+        let done = MoveProgress {
+            moved_bytes: 3000,
+            remaining_bytes: 7000,
+            elapsed_secs: 2,
+            ended: Some(MoveEnd::Done { kept: 1 }),
+            ..a_move()
+        };
+        pinned(
+            done.clone(),
+            r#"{"user":"petrova","to_site":"branch","remaining":7,"moved":3,"moved_bytes":3000,"remaining_bytes":7000,"elapsed_secs":2,"ended":{"outcome":"done","kept":1}}"#,
+        );
+        assert_eq!((done.rate(), done.eta_secs()), (Some(1500), Some(5)));
+        assert_eq!((a_move().rate(), a_move().eta_secs()), (None, None), "no rate before the first byte");
+        let failed = MoveProgress { ended: Some(MoveEnd::Failed { reason: "disk full".into() }), ..a_move() };
+        assert!(
+            serde_json::to_string(&failed)
+                .unwrap()
+                .ends_with(r#""ended":{"outcome":"failed","reason":"disk full"}}"#)
+        );
     }
 
     #[test]
@@ -383,7 +453,7 @@ mod tests {
         pinned(idle.clone(), r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5}"#);
         pinned(
             StatsReport { mailbox_moves: vec![a_move()], ..idle },
-            r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5,"mailbox_moves":[{"user":"petrova","to_site":"branch","remaining":7,"moved":3}]}"#,
+            r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5,"mailbox_moves":[{"user":"petrova","to_site":"branch","remaining":7,"moved":3,"moved_bytes":0,"remaining_bytes":0,"elapsed_secs":0}]}"#,
         );
         // Agents before the queue field; fields the server does not chart are ignored.
         let old: StatsReport =

@@ -17,7 +17,7 @@ pub mod wire;
 pub use address::{Address, AddressError, Domain, LocalPart};
 pub use login_throttle::{LoginThrottle, Outcome as LoginOutcome, Verdict as LoginVerdict};
 pub use model::{
-    AgentEndpoint, Day, Directory, DirectoryError, Forwarding, Group, GroupKind, Level, MailboxSettings, Op,
-    PasswordHash, PostingPolicy, Site, SiteId, User, Vacation,
+    AgentEndpoint, Day, Directory, DirectoryError, DomainSettings, Forwarding, Group, GroupKind, Level,
+    MailboxSettings, Op, PasswordHash, PostingPolicy, Site, SiteId, User, Vacation,
 };
 pub use password_pool::PasswordPool;

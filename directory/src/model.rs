@@ -337,6 +337,8 @@ pub enum Op {
     },
     /// A DKIM key, whole (with its private key: see `dkim`).
     PutDkimKey(DkimKey),
+    /// The domain's settings, whole.
+    PutSettings(DomainSettings),
     DeleteDkimKey {
         selector: Selector,
     },
@@ -400,6 +402,23 @@ pub enum DirectoryError {
     ControlCharacters(&'static str),
     #[error("{0}")]
     Dkim(#[from] DkimError),
+    #[error("the name '{0}' has letters outside ASCII; this domain allows Latin letters only")]
+    NonAsciiName(LocalPart),
+}
+
+/// What holds for the whole mail domain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainSettings {
+    /// New names may have letters of other alphabets (`иванов@`): such addresses need SMTPUTF8
+    /// end to end, which many outside servers and clients lack. Off by default.
+    #[serde(default)]
+    pub unicode_names: bool,
+}
+
+impl DomainSettings {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
 }
 
 /// Whether one-line directory text holds a control character (CR, LF, NUL, TAB, DEL, C1, ...).
@@ -417,6 +436,8 @@ pub struct Directory {
     /// The domain's DKIM keys (absent from snapshots made before there were any).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub dkim: DkimKeys,
+    #[serde(default, skip_serializing_if = "DomainSettings::is_default")]
+    pub settings: DomainSettings,
 }
 
 impl Directory {
@@ -427,6 +448,7 @@ impl Directory {
             users: BTreeMap::new(),
             groups: BTreeMap::new(),
             dkim: BTreeMap::new(),
+            settings: DomainSettings::default(),
         }
     }
 
@@ -477,7 +499,11 @@ impl Directory {
             return Err(DirectoryError::Reserved(name.clone()));
         }
         if !self.users.contains_key(name) && !self.groups.contains_key(name) {
-            crate::names::check_new(name, self.users.keys().chain(self.groups.keys()))?;
+            crate::names::check_new(
+                name,
+                self.users.keys().chain(self.groups.keys()),
+                self.settings.unicode_names,
+            )?;
         }
         if for_user && self.groups.contains_key(name) {
             let kind = match self.groups[name].kind {
@@ -548,6 +574,7 @@ impl Directory {
                 true => Ok(()),
                 false => Err(DkimError::NoSuchKey(selector.clone()).into()),
             },
+            Op::PutSettings(_) => Ok(()),
         }
     }
 
@@ -633,6 +660,9 @@ impl Directory {
             Op::DeleteDkimKey { selector } => {
                 self.dkim.remove(&selector);
             }
+            Op::PutSettings(settings) => {
+                self.settings = settings;
+            }
         }
         Ok(())
     }
@@ -658,7 +688,9 @@ impl Directory {
         let users = self.users.values().cloned().map(Op::PutUser);
         let groups = self.groups.values().cloned().map(Op::PutGroup);
         let keys = self.dkim.values().cloned().map(Op::PutDkimKey);
-        sites.chain(users).chain(groups).chain(keys).collect()
+        let settings = (!self.settings.is_default()).then(|| Op::PutSettings(self.settings.clone()));
+        // Settings first: they decide which names the others may have.
+        settings.into_iter().chain(sites).chain(users).chain(groups).chain(keys).collect()
     }
 }
 

@@ -13,6 +13,10 @@
 //!   a Latin `ace` is refused. Two ASCII names (`rn` and `m`) are never refused as confusable:
 //!   that is how Latin text has always been read.
 //!
+//! * ASCII only, unless the domain allows other alphabets (`DomainSettings::unicode_names`): an
+//!   address like `иванов@` needs SMTPUTF8 (RFC 6531) all the way, and many outside servers and
+//!   mail clients still cannot send to it, so a domain opts in knowingly.
+//!
 //! Names already in the directory are not re-checked: only a new name goes through these rules.
 
 use unicode_normalization::char::is_combining_mark;
@@ -33,10 +37,11 @@ fn allowed(c: char) -> bool {
 }
 
 /// Checks a new name against the rules above; `existing` are the names of every user, alias
-/// and list already in the directory.
+/// and list already in the directory; `unicode` whether the domain allows non-ASCII names.
 pub fn check_new<'a>(
     name: &LocalPart,
     existing: impl Iterator<Item = &'a LocalPart>,
+    unicode: bool,
 ) -> Result<(), DirectoryError> {
     let text = name.as_str();
     if let Some(c) = text.chars().find(|&c| !allowed(c)) {
@@ -48,6 +53,10 @@ pub fn check_new<'a>(
     }
     if !text.is_single_script() {
         return Err(DirectoryError::MixedScripts(name.clone()));
+    }
+    // After the rules above, so a mistyped layout (`ivanоv`) is told as such.
+    if !unicode && !text.is_ascii() {
+        return Err(DirectoryError::NonAsciiName(name.clone()));
     }
     let ascii = text.is_ascii();
     let mine: String = skeleton(name.folded()).collect();
@@ -72,7 +81,22 @@ mod tests {
 
     fn check(name: &str, existing: &[&str]) -> Result<(), DirectoryError> {
         let existing: Vec<LocalPart> = existing.iter().map(|s| lp(s)).collect();
-        check_new(&lp(name), existing.iter())
+        check_new(&lp(name), existing.iter(), true)
+    }
+
+    #[test]
+    fn non_ascii_names_need_the_domains_consent() {
+        assert!(matches!(
+            check_new(&lp("иванов"), std::iter::empty(), false),
+            Err(DirectoryError::NonAsciiName(_))
+        ));
+        assert_eq!(check_new(&lp("ivanov"), std::iter::empty(), false), Ok(()));
+        assert_eq!(check_new(&lp("иванов"), std::iter::empty(), true), Ok(()));
+        // A character no name may have is said as such, consent or not.
+        assert!(matches!(
+            check_new(&lp("иван+ов"), std::iter::empty(), false),
+            Err(DirectoryError::NameChar(..))
+        ));
     }
 
     #[test]

@@ -270,6 +270,10 @@ traffic-sent = Sent
 traffic-queue = In queue
 traffic-refused = Refused
 traffic-refused-why = Why { $site } refused:
+traffic-as-of = As of
+traffic-old = No report from this site's agents for over two hours: the figures may be out of date.
+traffic-old-short = out of date
+traffic-explained = Received counts incoming SMTP connections, as in the paper: every attempt, the refused ones included. Accepted: letters taken for delivery. Refused: letters and commands turned away (the reasons are below). Delivered: copies put into mailboxes at the site. Sent: letters handed to other servers, one per transaction. In queue: letters waiting at the time of the last report. Agents report within 30 seconds of new traffic and hourly when idle.
 refusal-unknown-recipient = unknown recipient
 refusal-relay = relaying denied
 refusal-greylisted = greylisted
@@ -286,13 +290,34 @@ dashboard-scanner-deferring = { $scanner } of agent { $agent } ({ $site }) has n
 dashboard-scanner-unscanned = { $scanner } of agent { $agent } ({ $site }) has not answered since { $since }: mail from outside is accepted unchecked. Error: { $error }
 dashboard-dkim-deferring = Agent { $agent } ({ $site }) cannot DKIM-sign since { $since }: mail to outside domains waits in its queue until the key works. Error: { $error }
 dashboard-dkim-unsigned = Agent { $agent } ({ $site }) cannot DKIM-sign since { $since }: mail to outside domains leaves unsigned and may be junked or refused. Error: { $error }
-chart-title = Accepted and sent messages over the period
-chart-max = peak { $count }
+chart-title = Accepted letters over the period, per site
+chart-caption = Letters accepted per site (UTC); in brackets, the total for the period:
 dashboard-moving = Moving mailboxes:
 dashboard-move = { $user } → { $site }: { $count } of { $total } { $total ->
     [one] letter
    *[other] letters
 }
+dashboard-move-bytes = { $moved } of { $total }
+dashboard-move-rate = { $rate }/s, about { $eta } left
+dashboard-moves-finished = Finished moves, last 7 days
+moved-done = { $user } → { $site }: { $count } { $count ->
+    [one] letter
+   *[other] letters
+} ({ $bytes }) in { $time }, { $when }
+moved-kept = { $count } { $count ->
+    [one] letter
+   *[other] letters
+} too large for the new site stayed at the old one
+moved-back = { $user } → { $site }: moved back after { $count } { $count ->
+    [one] letter
+   *[other] letters
+}, { $when }; the rest stayed where it was
+moved-failed = { $user } → { $site }: stopped after { $count } { $count ->
+    [one] letter
+   *[other] letters
+}, { $when }: { $reason }. The move resumes at the next check (within a minute)
+user-moves = Mailbox moves
+user-moving = Moving now:
 dashboard-recent = Latest changes
 dashboard-all-history = All history
 
@@ -370,3 +395,9 @@ logins-none = None.
 logins-account-detail = { $count } failed attempts; { $wait }
 logins-lift = Lift
 ok-login-lifted = Lifted: the next attempt is let through.
+names-title = Mailbox names
+names-unicode = Allow letters of other alphabets in new names (иванов@, müller@)
+names-unicode-hint = Off by default: names are Latin letters, digits, dots, hyphens and underscores. An address with other letters needs SMTPUTF8 on every server and client on the way, and many outside senders still cannot write to it. Names already given keep working either way.
+ok-settings-saved = Settings saved.
+op-unicode-names-on = New names may have letters of other alphabets
+op-unicode-names-off = New names are Latin letters only

@@ -48,6 +48,9 @@ ago-days = { $count ->
     [one] { $count } day ago
    *[other] { $count } days ago
 }
+dur-seconds = { $count } s
+dur-minutes = { $count } min
+dur-hours = { $hours } h { $minutes } min
 
 # Sizes, in binary multiples (1 MB = 1024 KB) as mail quotas are counted.
 size-bytes = { $size } B

@@ -81,3 +81,4 @@ err-outgoing-address = { $address } is not an IPv4 or IPv6 address.
 err-outgoing-many = List at most { $max } outgoing addresses.
 err-bad-query = The address has a parameter this page cannot read. Open the page from the menu.
 err-too-long = At most { $max } characters, this has { $count }.
+err-name-non-ascii = The name “{ $name }” has letters outside the Latin alphabet. Use Latin letters, digits, dots, hyphens and underscores (many outside servers cannot write to other addresses), or allow other alphabets on the Sites page.

@@ -52,6 +52,9 @@ ago-days = { $count ->
     [few] { $count } дня назад
    *[many] { $count } дней назад
 }
+dur-seconds = { $count } с
+dur-minutes = { $count } мин
+dur-hours = { $hours } ч { $minutes } мин
 
 # Размеры — в двоичных кратных (1 МБ = 1024 КБ), как считаются квоты почты.
 size-bytes = { $size } Б

@@ -7,3 +7,9 @@ CREATE TABLE dkim_keys (
 
 -- The addresses a site's mail leaves from, for the SPF record (JSON list; empty: its agents').
 ALTER TABLE sites ADD COLUMN outgoing TEXT NOT NULL DEFAULT '[]';
+
+-- The domain's settings (one JSON record; absent: the defaults).
+CREATE TABLE domain_settings (
+    id   BIGINT PRIMARY KEY CHECK (id = 1),
+    body TEXT NOT NULL
+);

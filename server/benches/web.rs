@@ -156,6 +156,7 @@ fn main() {
             now,
             moves: Vec::new(),
             warnings: Vec::new(),
+            finished: Vec::new(),
         };
         // Every request after the first at a version: the per-site counts come from the cache.
         let summaries = SiteSummaries::default();

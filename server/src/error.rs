@@ -128,6 +128,7 @@ impl From<DirectoryError> for ApiError {
                 .arg("max", pochta_directory::model::MAX_VACATION_DAYS)
                 .field("vacation_days"),
             DirectoryError::ControlCharacters(field) => err.key("err-control-characters").field(field),
+            DirectoryError::NonAsciiName(n) => err.key("err-name-non-ascii").arg("name", n).field("name"),
             DirectoryError::Dkim(d) => {
                 use pochta_directory::dkim::DkimError as D;
                 let status = match &d {

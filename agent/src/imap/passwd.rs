@@ -139,6 +139,8 @@ mod tests {
             };
             d.apply(&Op::PutSite(site)).unwrap();
         }
+        // The domain allows non-Latin names (for `иван` below).
+        d.apply(&Op::PutSettings(pochta_directory::DomainSettings { unicode_names: true })).unwrap();
         let hash = PasswordHash("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into());
         for (name, site, enabled, password) in [
             ("ivan", "msk", true, true),

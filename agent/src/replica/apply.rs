@@ -4,7 +4,7 @@
 
 use pochta_directory::dkim::{DkimKey, Selector};
 use pochta_directory::wire::{ChainHash, Version, WireError};
-use pochta_directory::{Directory, DirectoryError, Group, LocalPart, Op, Site, SiteId, User};
+use pochta_directory::{Directory, DirectoryError, DomainSettings, Group, LocalPart, Op, Site, SiteId, User};
 
 use super::db::{self, EntryWrite};
 
@@ -63,6 +63,7 @@ enum Prior {
     User(LocalPart, Option<User>),
     Group(LocalPart, Option<Group>),
     Dkim(Selector, Option<DkimKey>),
+    Settings(DomainSettings),
 }
 
 /// Undoes a set's ops on the working directory, last first.
@@ -97,6 +98,7 @@ impl Undo {
                 Prior::Dkim(k, None) => {
                     dir.dkim.remove(&k);
                 }
+                Prior::Settings(s) => dir.settings = s,
             }
         }
     }
@@ -115,6 +117,7 @@ fn prior(dir: &Directory, op: &Op) -> Prior {
         Op::PutDkimKey(DkimKey { selector, .. }) | Op::DeleteDkimKey { selector } => {
             Prior::Dkim(selector.clone(), dir.dkim.get(selector).cloned())
         }
+        Op::PutSettings(_) => Prior::Settings(dir.settings.clone()),
     }
 }
 
@@ -148,6 +151,9 @@ pub fn apply_ops(dir: &mut Directory, ops: &[Op]) -> Result<(Vec<EntryWrite>, Un
             },
             Prior::Dkim(k, _) => {
                 EntryWrite { kind: db::DKIM, key: k.to_string(), body: dir.dkim.get(k).and_then(db::body) }
+            }
+            Prior::Settings(_) => {
+                EntryWrite { kind: db::SETTINGS, key: db::SETTINGS_KEY.into(), body: db::body(&dir.settings) }
             }
         };
         if !writes.iter().any(|x| x.kind == w.kind && x.key == w.key) {

@@ -50,6 +50,9 @@ pub const SITE: &str = "site";
 pub const USER: &str = "user";
 pub const GROUP: &str = "group";
 pub const DKIM: &str = "dkim";
+pub const SETTINGS: &str = "settings";
+/// The one settings row's key.
+pub const SETTINGS_KEY: &str = "domain";
 
 #[derive(Clone)]
 pub struct Db {
@@ -129,6 +132,9 @@ impl Db {
                 DKIM => {
                     let k: DkimKey = serde_json::from_str(&body).map_err(|e| corrupt(&kind, &key, e))?;
                     dir.dkim.insert(k.selector.clone(), k);
+                }
+                SETTINGS => {
+                    dir.settings = serde_json::from_str(&body).map_err(|e| corrupt(&kind, &key, e))?;
                 }
                 other => return Err(DbError::Corrupt(format!("unknown entry kind '{other}'"))),
             }
@@ -285,5 +291,10 @@ pub fn all_entries(dir: &Directory) -> Vec<EntryWrite> {
     });
     let keys =
         dir.dkim.values().map(|k| EntryWrite { kind: DKIM, key: k.selector.to_string(), body: body(k) });
-    sites.chain(users).chain(groups).chain(keys).collect()
+    let settings = (!dir.settings.is_default()).then(|| EntryWrite {
+        kind: SETTINGS,
+        key: SETTINGS_KEY.into(),
+        body: body(&dir.settings),
+    });
+    sites.chain(users).chain(groups).chain(keys).chain(settings).collect()
 }

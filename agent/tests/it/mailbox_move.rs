@@ -98,7 +98,13 @@ async fn a_moved_users_letters_follow_her_once_with_folders_and_flags_even_acros
     assert_eq!(m.pass(&stop).await.unwrap(), 3);
     assert_eq!(files(&src), vec![], "hq keeps no letter");
     assert!(src.join("new").is_dir(), "the Maildir stays, empty");
-    assert!(m.progress().list().is_empty(), "no move in progress after the pass");
+    assert!(!m.progress().running(), "no move in progress after the pass");
+    // The ended move waits for the server with how it went.
+    let ended = m.progress().list();
+    assert_eq!(ended.len(), 1, "{ended:?}");
+    assert_eq!((ended[0].moved, ended[0].remaining, ended[0].remaining_bytes), (3, 0, 0), "{ended:?}");
+    assert!(ended[0].moved_bytes > 0, "{ended:?}");
+    assert_eq!(ended[0].ended, Some(pochta_agent::mailbox_move::MoveEnd::Done { kept: 0 }));
 
     // hq dies right after the hand-over, and the removal of one source file did not survive
     // it: the restarted agent hands that letter over a second time.
@@ -195,11 +201,12 @@ async fn a_large_mailbox_moves_a_window_at_a_time_and_shows_its_progress() {
 }
 
 /// The stats report carries the moves in progress, and a move starting or ending is reported at
-/// once, not at the next tick (600 s here).
+/// once, not at the next tick (600 s here), its progress every couple of seconds while it
+/// lasts, and its end once, with how it ended.
 #[tokio::test]
 async fn stats_reports_carry_the_moves_promptly() {
     use crate::helpers::{Deployment, StandIn, config};
-    use pochta_agent::mailbox_move::MoveProgress;
+    use pochta_agent::mailbox_move::{MoveEnd, MoveProgress};
     let root = tempfile::tempdir().unwrap();
     let server = StandIn::start(root.path()).await;
     let dep = Deployment::new();
@@ -230,15 +237,52 @@ async fn stats_reports_carry_the_moves_promptly() {
     };
     let first = reports(1).await;
     assert!(first[0].get("mailbox_moves").is_none(), "no moves, no field: {}", first[0]);
-    moves.set(MoveProgress { user: "petrova".into(), to_site: "branch".into(), remaining: 7, moved: 3 });
+    moves.set(MoveProgress {
+        user: "petrova".into(),
+        to_site: "branch".into(),
+        remaining: 7,
+        remaining_bytes: 7000,
+        ..Default::default()
+    });
     let second = reports(2).await;
     assert_eq!(
         second[1]["mailbox_moves"],
-        serde_json::json!([{"user": "petrova", "to_site": "branch", "remaining": 7, "moved": 3}])
+        serde_json::json!([{"user": "petrova", "to_site": "branch", "remaining": 7, "moved": 0,
+            "moved_bytes": 0, "remaining_bytes": 7000, "elapsed_secs": 0}])
     );
-    moves.done("petrova");
+    // While it goes on, its progress is reported every couple of seconds, not at the tick.
+    moves.set(MoveProgress {
+        user: "petrova".into(),
+        to_site: "branch".into(),
+        remaining: 4,
+        moved: 3,
+        remaining_bytes: 4000,
+        moved_bytes: 3000,
+        ..Default::default()
+    });
     let third = reports(3).await;
-    assert!(third[2].get("mailbox_moves").is_none(), "the move ended: {}", third[2]);
+    assert_eq!(third[2]["mailbox_moves"][0]["moved"], 3, "{}", third[2]);
+    assert_eq!(third[2]["mailbox_moves"][0]["moved_bytes"], 3000, "{}", third[2]);
+    // Its end is reported with how it ended, once: the server took it, the agent forgets it.
+    moves.end("petrova", Some(MoveEnd::Done { kept: 1 }));
+    let fourth = reports(4).await;
+    assert_eq!(fourth[3]["mailbox_moves"][0]["ended"], serde_json::json!({"outcome": "done", "kept": 1}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !moves.list().is_empty() {
+        assert!(Instant::now() < deadline, "a taken end is forgotten: {:?}", moves.list());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // An ending without an outcome (the agent stopping) is not reported as finished.
+    moves.set(MoveProgress {
+        user: "ivanov".into(),
+        to_site: "branch".into(),
+        remaining: 2,
+        ..Default::default()
+    });
+    let fifth = reports(5).await;
+    assert_eq!(fifth[4]["mailbox_moves"][0]["user"], "ivanov");
+    moves.end("ivanov", None);
+    assert!(moves.list().is_empty());
     stop_tx.send(true).unwrap();
     task.await.unwrap();
     server.stop();

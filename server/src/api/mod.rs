@@ -7,6 +7,7 @@ mod dkim;
 mod dns;
 mod groups;
 mod history;
+mod settings;
 pub mod sites;
 mod sync;
 mod tokens;
@@ -33,6 +34,7 @@ pub fn router(state: AppState) -> Router {
         .merge(agents::router())
         .merge(sync::router())
         .merge(history::router())
+        .merge(settings::router())
         .merge(tokens::router())
         .layer(DefaultBodyLimit::max(1 << 20))
         .fallback(|| async { ApiError::not_found("there is no such API endpoint") })

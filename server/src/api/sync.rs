@@ -117,7 +117,12 @@ async fn stats(
     db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c, &r.refused).await?;
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;
     db::auth::agent_seen(&st.db.pool, &agent.id, None).await?;
-    st.moves.put(&agent.id, &agent.site, r.mailbox_moves);
+    // An ended move goes to the record of finished moves; the board keeps those in progress.
+    let (ended, running): (Vec<_>, Vec<_>) = r.mailbox_moves.into_iter().partition(|m| m.ended.is_some());
+    for m in &ended {
+        db::moves::put_finished(&st.db.pool, &agent.id, &agent.site, now, m).await?;
+    }
+    st.moves.put(&agent.id, &agent.site, running);
     st.warnings.put(&agent.id, &agent.site, r.warnings);
     let (dir, _) = st.publisher.current();
     st.reports.record(&st.db.pool, &dir, &agent.id, &agent.site, r.services, &r.mailbox_sizes).await?;

@@ -80,6 +80,15 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), 
             .execute(&mut **tx)
             .await?;
         }
+        Op::PutSettings(settings) => {
+            sqlx::query(
+                "INSERT INTO domain_settings (id, body) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )
+            .bind(json(settings))
+            .execute(&mut **tx)
+            .await?;
+        }
         Op::DeleteDkimKey { selector } => {
             sqlx::query("DELETE FROM dkim_keys WHERE selector = $1")
                 .bind(selector.as_str())
@@ -169,6 +178,11 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             members: parse(&row.try_get::<String, _>("members")?, "members")?,
         };
         dir.groups.insert(group.name.clone(), group);
+    }
+    if let Some(row) =
+        sqlx::query("SELECT body FROM domain_settings WHERE id = 1").fetch_optional(pool).await?
+    {
+        dir.settings = parse(&row.try_get::<String, _>("body")?, "domain settings")?;
     }
     for row in sqlx::query("SELECT body FROM dkim_keys").fetch_all(pool).await? {
         let key: pochta_directory::dkim::DkimKey = parse(&row.try_get::<String, _>("body")?, "DKIM key")?;

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod changelog;
 pub mod directory;
+pub mod moves;
 pub mod reports;
 pub mod web;
 

@@ -13,6 +13,7 @@ pub mod dns;
 pub mod groups;
 pub mod import;
 pub mod mailbox;
+pub mod settings;
 pub mod sites;
 pub mod users;
 

@@ -111,6 +111,11 @@ impl Ctx {
             (None, None) => self.t("usage-unknown"),
         }
     }
+    /// The machine-readable form of a time, for `<time datetime>`.
+    pub fn iso(&self, t: &i64) -> String {
+        let c = pochta_directory::date::Civil::from_unix(*t);
+        format!("{:04}-{:02}-{:02}T{:02}:{:02}Z", c.year, c.month, c.day, c.secs / 3600, c.secs % 3600 / 60)
+    }
     pub fn when(&self, t: &i64) -> String {
         super::i18n::datetime(*t)
     }
@@ -123,6 +128,15 @@ impl Ctx {
             60..3600 => self.t1("ago-minutes", "count", s / 60),
             3600..86400 => self.t1("ago-hours", "count", s / 3600),
             _ => self.t1("ago-days", "count", s / 86400),
+        }
+    }
+
+    /// A span of time, "45 s", "12 min", "2 h 5 min".
+    pub fn duration(&self, secs: u64) -> String {
+        match secs {
+            0..60 => self.t1("dur-seconds", "count", secs),
+            60..3600 => self.t1("dur-minutes", "count", secs.div_ceil(60)),
+            _ => self.t2("dur-hours", "hours", secs / 3600, "minutes", (secs % 3600) / 60),
         }
     }
 

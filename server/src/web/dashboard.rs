@@ -33,7 +33,15 @@ pub struct Traffic {
     /// largest first): the paper's "received but not accepted", explained.
     pub refused: u64,
     pub refusals: Vec<(&'static str, u64)>,
+    /// When the site's agents last reported (the figures are as of then), and whether that is
+    /// so long ago that the row is probably out of date (shown grey).
+    pub as_of: i64,
+    pub old: bool,
 }
+
+/// A site's row is out of date when no report came for this long: active agents report within
+/// `stats_secs` (30 s) of a change, idle ones at their heartbeat (hourly).
+pub const TRAFFIC_OLD_SECS: i64 = 2 * 3600;
 
 /// The kind of refusal an agent's reason belongs to, as the translation key the dashboard shows.
 pub fn refusal_kind(reason: &str) -> &'static str {
@@ -94,28 +102,45 @@ impl Period {
     }
 }
 
+/// Finished moves are shown for a week.
+pub const FINISHED_SHOWN_SECS: i64 = 7 * 86_400;
+
 /// Buckets in the chart.
 const BUCKETS: usize = 24;
 
+/// Accepted letters over the period, one line per site, with its axes.
 pub struct Chart {
-    /// SVG polyline points for accepted and for sent messages.
-    pub accepted: String,
-    pub sent: String,
+    pub series: Vec<Series>,
     pub max: u64,
     pub width: u32,
     pub height: u32,
+    /// Where the plot starts (room for the value labels) and ends (room for the time labels).
+    pub left: u32,
+    pub bottom: u32,
+    /// Value axis: (y, label); time axis: (x, label).
+    pub y_ticks: Vec<(f64, String)>,
+    pub x_ticks: Vec<(f64, String)>,
+}
+
+pub struct Series {
+    pub site: String,
+    pub points: String,
+    /// The line's colour, `series-0` … `series-7`.
+    pub class: String,
+    pub total: u64,
 }
 
 /// Sums each agent's counter increases inside the period, per site and per time bucket. Counters
 /// restart at zero when an agent restarts: a decrease counts as a fresh start.
-pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<(u64, u64)>) {
+pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<(String, Vec<u64>)>) {
     use std::collections::BTreeMap;
     let mut prev: BTreeMap<&str, db::web::Counters> = BTreeMap::new();
     let mut prev_refused: BTreeMap<&str, &BTreeMap<String, u64>> = BTreeMap::new();
     let mut kinds: BTreeMap<&str, BTreeMap<&'static str, u64>> = BTreeMap::new();
     let mut sites: BTreeMap<&str, Traffic> = BTreeMap::new();
     let mut latest_queue: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
-    let mut buckets = vec![(0u64, 0u64); BUCKETS];
+    let mut as_of: BTreeMap<&str, i64> = BTreeMap::new();
+    let mut buckets: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for r in rows {
         let c = r.counters;
         let d = |now: u64, before: Option<u64>| match before {
@@ -133,6 +158,8 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
         };
         prev.insert(&r.agent, c);
         let before = prev_refused.insert(&r.agent, &r.refused);
+        let latest = as_of.entry(&r.site).or_insert(r.at);
+        *latest = (*latest).max(r.at);
         if r.at < since {
             continue;
         }
@@ -153,8 +180,7 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
         latest_queue.insert(&r.agent, (&r.site, c.queue));
         let b = (((r.at - since) as i128 * BUCKETS as i128) / period.max(1) as i128)
             .clamp(0, BUCKETS as i128 - 1) as usize;
-        buckets[b].0 += delta.accepted;
-        buckets[b].1 += delta.sent;
+        buckets.entry(&r.site).or_insert_with(|| vec![0; BUCKETS])[b] += delta.accepted;
     }
     for (site, q) in latest_queue.values() {
         if let Some(t) = sites.get_mut(site) {
@@ -169,28 +195,56 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
             t.refusals = by;
         }
     }
+    for (site, t) in sites.iter_mut() {
+        t.as_of = as_of.get(site).copied().unwrap_or(0);
+    }
+    let buckets = buckets.into_iter().map(|(s, b)| (s.to_owned(), b)).collect();
     (sites.into_values().collect(), buckets)
 }
 
-pub fn chart(buckets: &[(u64, u64)]) -> Option<Chart> {
-    let max = buckets.iter().map(|b| b.0.max(b.1)).max().unwrap_or(0);
+/// The chart of accepted letters per site; `None` when nothing was accepted. `since` and
+/// `period` place the time labels (UTC, as every time on the pages).
+pub fn chart(buckets: &[(String, Vec<u64>)], since: i64, period: i64) -> Option<Chart> {
+    let max = buckets.iter().flat_map(|(_, b)| b.iter().copied()).max().unwrap_or(0);
     if max == 0 {
         return None;
     }
-    let (w, h) = (480u32, 120u32);
-    let points = |f: &dyn Fn(&(u64, u64)) -> u64| {
-        buckets
-            .iter()
-            .enumerate()
-            .map(|(i, b)| {
-                let x = i as f64 * f64::from(w) / (buckets.len().max(2) - 1) as f64;
-                let y = f64::from(h) - (f(b) as f64 / max as f64) * f64::from(h - 10);
-                format!("{x:.1},{y:.1}")
-            })
-            .collect::<Vec<_>>()
-            .join(" ")
+    let (w, h, left, bottom) = (720u32, 180u32, 48u32, 22u32);
+    let plot_w = f64::from(w - left - 8);
+    let plot_h = f64::from(h - bottom - 8);
+    let x = |i: usize| f64::from(left) + i as f64 * plot_w / (BUCKETS - 1) as f64;
+    let y = |v: u64| 8.0 + plot_h - (v as f64 / max as f64) * plot_h;
+    let series = buckets
+        .iter()
+        .enumerate()
+        .map(|(n, (site, b))| Series {
+            site: site.clone(),
+            points: b
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{:.1},{:.1}", x(i), y(*v)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            class: format!("series-{}", n % 8),
+            total: b.iter().sum(),
+        })
+        .collect();
+    let y_ticks = [0, max.div_ceil(2), max].into_iter().map(|v| (y(v), super::i18n::number(v))).collect();
+    let label = |t: i64| {
+        let c = pochta_directory::date::Civil::from_unix(t);
+        if period > 86_400 {
+            format!("{:02}.{:02}", c.day, c.month)
+        } else {
+            format!("{:02}:{:02}", c.secs / 3600, c.secs % 3600 / 60)
+        }
     };
-    Some(Chart { accepted: points(&|b| b.0), sent: points(&|b| b.1), max, width: w, height: h })
+    let x_ticks = (0..=4)
+        .map(|k| {
+            let i = k * (BUCKETS - 1) / 4;
+            (x(i), label(since + period * i as i64 / BUCKETS as i64))
+        })
+        .collect();
+    Some(Chart { series, max, width: w, height: h, left, bottom, y_ticks, x_ticks })
 }
 
 pub struct SiteStatus {
@@ -200,17 +254,76 @@ pub struct SiteStatus {
     pub moves: Vec<String>,
 }
 
-/// "ivanov → spb: 3 of 10 letters".
-pub fn move_text(m: &MoveProgress, c: &Ctx) -> String {
-    c.lang.ta(
+/// "ivanov → St Petersburg: 3 of 10 letters, 1.2 MB of 5 MB, 300 KB/s, about 13 s left".
+pub fn move_text(m: &MoveProgress, dir: &Directory, c: &Ctx) -> String {
+    let mut s = c.lang.ta(
         "dashboard-move",
         &[
             ("user", m.user.clone()),
-            ("site", m.to_site.clone()),
+            ("site", site_name(dir, &m.to_site)),
             ("count", m.moved.to_string()),
             ("total", m.moved.saturating_add(m.remaining).to_string()),
         ],
-    )
+    );
+    let total = m.moved_bytes.saturating_add(m.remaining_bytes);
+    if total > 0 {
+        s.push_str(", ");
+        s.push_str(&c.t2("dashboard-move-bytes", "moved", c.size(&m.moved_bytes), "total", c.size(&total)));
+    }
+    if let (Some(rate), Some(eta)) = (m.rate(), m.eta_secs()) {
+        s.push_str(", ");
+        s.push_str(&c.t2("dashboard-move-rate", "rate", c.size(&rate), "eta", c.duration(eta)));
+    }
+    s
+}
+
+/// A finished move in a sentence: done (with the letters that stayed), moved back, or failed
+/// with the reason.
+pub fn finished_move_text(m: &db::moves::FinishedMove, dir: &Directory, now: i64, c: &Ctx) -> String {
+    use pochta_directory::api::MoveEnd;
+    let when = c.ago(&(now - m.finished_at));
+    let args = |key: &str, extra: (&str, String)| {
+        c.lang.ta(
+            key,
+            &[
+                ("user", m.user.clone()),
+                ("site", site_name(dir, &m.to_site)),
+                ("count", m.letters.to_string()),
+                ("when", when.clone()),
+                extra,
+            ],
+        )
+    };
+    match &m.end {
+        MoveEnd::Done { kept } => {
+            let mut s = c.lang.ta(
+                "moved-done",
+                &[
+                    ("user", m.user.clone()),
+                    ("site", site_name(dir, &m.to_site)),
+                    ("count", m.letters.to_string()),
+                    ("bytes", c.size(&m.bytes)),
+                    ("time", c.duration(m.elapsed_secs)),
+                    ("when", when.clone()),
+                ],
+            );
+            if *kept > 0 {
+                s.push_str("; ");
+                s.push_str(&c.t1("moved-kept", "count", kept));
+            }
+            s
+        }
+        MoveEnd::MovedBack => args("moved-back", ("time", c.duration(m.elapsed_secs))),
+        MoveEnd::Failed { reason } => args("moved-failed", ("reason", reason.clone())),
+    }
+}
+
+/// A site's name for a sentence (its id when the directory no longer has it).
+fn site_name(dir: &Directory, id: &str) -> String {
+    pochta_directory::SiteId::parse(id)
+        .ok()
+        .and_then(|id| dir.site(&id).map(|s| s.name.clone()))
+        .unwrap_or_else(|| id.to_owned())
 }
 
 #[derive(Template)]
@@ -225,10 +338,16 @@ pub struct DashboardPage {
     pub periods: [Period; 3],
     pub traffic: Vec<Traffic>,
     pub chart: Option<Chart>,
+    /// Now, for the rows' "as of".
+    pub now: i64,
     pub recent: Vec<HistoryRow>,
     pub stale: usize,
     /// What agents warn about now (a scanner out), as sentences.
     pub warnings: Vec<String>,
+    /// Moves finished in the last week, as sentences.
+    pub finished: Vec<String>,
+    /// A move is going on: the page reloads itself every few seconds to show its progress.
+    pub live: bool,
 }
 
 /// "rspamd of agent msk-1 (msk) has not answered since …: mail from outside is deferred".
@@ -275,12 +394,16 @@ pub struct DashboardData {
     pub moves: Vec<(String, MoveProgress)>,
     /// Warnings by agent and site (`WarningBoard::by_agent`).
     pub warnings: Vec<(String, String, AgentWarning)>,
+    /// Moves finished in the last week, newest first.
+    pub finished: Vec<db::moves::FinishedMove>,
 }
 
 /// Builds the dashboard from its inputs (public for the benchmark). `summary` is the directory's
 /// per-site counts and MX priorities, cached per version (`AppState::current_with_summary`).
 pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: DashboardData) -> DashboardPage {
-    let DashboardData { version, agents, stats, recent, period, now, mut moves, warnings } = data;
+    let DashboardData { version, agents, stats, recent, period, now, mut moves, warnings, finished } = data;
+    let finished = finished.iter().map(|m| finished_move_text(m, dir, now, &c)).collect();
+    let live = !moves.is_empty();
     let warnings = warnings.iter().filter_map(|(agent, site, w)| warning_text(agent, site, w, &c)).collect();
     let (stats, recent) = (&stats[..], &recent[..]);
     let mut views = agent_views(agents, version, now);
@@ -292,12 +415,15 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
             views = rest;
             let (mine_moves, rest): (Vec<_>, Vec<_>) = moves.drain(..).partition(|(s, _)| *s == site.id);
             moves = rest;
-            let moves = mine_moves.iter().map(|(_, m)| move_text(m, &c)).collect();
+            let moves = mine_moves.iter().map(|(_, m)| move_text(m, dir, &c)).collect();
             SiteStatus { site, agents: mine, moves }
         })
         .collect();
     let since = now - period.secs();
-    let (traffic, buckets) = traffic(stats, since, period.secs());
+    let (mut traffic, buckets) = traffic(stats, since, period.secs());
+    for t in &mut traffic {
+        t.old = now - t.as_of > TRAFFIC_OLD_SECS;
+    }
     let recent = history_rows(&c, recent);
     DashboardPage {
         version,
@@ -307,10 +433,13 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
         period,
         periods: Period::ALL,
         traffic,
-        chart: chart(&buckets),
+        chart: chart(&buckets, since, period.secs()),
         recent,
         stale,
         warnings,
+        finished,
+        live,
+        now,
         c,
     }
 }
@@ -335,7 +464,10 @@ pub async fn page(
     let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
     let moves = st.moves.all();
     let warnings = st.warnings.by_agent();
-    let data = DashboardData { version: version.0, agents, stats, recent, period, now, moves, warnings };
+    let finished =
+        db::moves::finished(&st.db.pool, None, now - FINISHED_SHOWN_SECS, 10).await.map_err(internal)?;
+    let data =
+        DashboardData { version: version.0, agents, stats, recent, period, now, moves, warnings, finished };
     let page = dashboard_page(ctx.clone(), &dir, &summary, data);
     Ok(ctx.render(StatusCode::OK, &page))
 }

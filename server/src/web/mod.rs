@@ -184,6 +184,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "password-changed" => "ok-password-changed",
         "mailbox-saved" => "ok-mailbox-saved",
         "login-lifted" => "ok-login-lifted",
+        "settings-saved" => "ok-settings-saved",
         "dkim-created" => "ok-dkim-created",
         "dkim-activated" => "ok-dkim-activated",
         "dkim-retired" => "ok-dkim-retired",

@@ -543,6 +543,22 @@ async fn a_moved_users_mailbox_follows_her_to_her_new_site() {
         let text = std::fs::read_to_string(p).unwrap();
         assert!(!text.contains("X-Pochta-Move"), "the move's trace is not stored: {}", p.display());
     }
+    // The server keeps the record of the finished move, as hq's agent reported it.
+    let pool = &bed.server().state.db.pool;
+    let until = tokio::time::Instant::now() + MAIL;
+    let finished = loop {
+        let f = pochta_server::db::moves::finished(pool, Some(her), 0, 10).await.unwrap();
+        if !f.is_empty() {
+            break f;
+        }
+        assert!(tokio::time::Instant::now() < until, "the finished move was not reported");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(finished.len(), 1, "{finished:?}");
+    let m = &finished[0];
+    assert_eq!((m.from_site.as_str(), m.to_site.as_str(), m.letters), (seed::HEAD_OFFICE, seed::BRANCH, 3));
+    assert_eq!(m.end, pochta_directory::api::MoveEnd::Done { kept: 0 });
+    assert!(m.bytes > 0, "{m:?}");
     let status = crate::bed::get_json(&sites[0].agent, "/status").await.unwrap();
     assert_eq!(status["mailbox_moves"], serde_json::json!([]), "no move left in progress");
 }

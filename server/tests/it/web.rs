@@ -839,6 +839,49 @@ async fn long_values_are_refused_the_same_everywhere() {
     assert_eq!(s, StatusCode::OK);
 }
 
+/// ASCII names by default, the same in the API, the pages and the import, and the message says
+/// the rule; other alphabets once the administrator allows them, knowingly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn non_latin_names_need_the_domains_consent_everywhere() {
+    let app = seeded(Backend::Sqlite).await;
+    let v = app.version().await;
+    let (s, e) = app.post("/users", json!({"name": "сидоров", "site": "msk"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{e}");
+    assert!(e["error"].as_str().unwrap().contains("allows Latin letters only"), "{e}");
+    let (s, _) = app.post("/groups", json!({"name": "продажи", "kind": "list"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/users/new").await;
+    let r = b
+        .post("/admin/users/new", &[("name", "сидоров"), ("display_name", "Пётр Сидоров"), ("site", "msk")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("id=\"name-error\"").has("есть буквы не латинского алфавита").has("разрешите другие алфавиты");
+    b.get("/admin/import").await;
+    let r = b
+        .post(
+            "/admin/import",
+            &[("csv", "name,display_name,site\nсидоров,Пётр Сидоров,msk\n"), ("action", "preview")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("столбец 1 (name): В имени «сидоров» есть буквы не латинского алфавита");
+    assert_eq!(app.version().await, v, "nothing changed");
+    // The administrator allows other alphabets on the Sites page (with the warning); now it works.
+    b.get("/admin/sites").await.has("id=\"unicode_names\"").has("SMTPUTF8");
+    let r = b.post("/admin/settings/names", &[("unicode_names", "on")]).await;
+    assert_eq!(r.location(), "/admin/sites?ok=settings-saved");
+    assert_eq!(app.ok("/settings").await["unicode_names"], true);
+    let (s, e) = app.post("/users", json!({"name": "сидоров", "site": "msk"})).await;
+    assert_eq!(s, StatusCode::CREATED, "{e}");
+    b.get("/admin/history").await.has("В новых именах разрешены буквы других алфавитов");
+    // Turned off again: the name given stays, new ones are Latin.
+    b.post("/admin/settings/names", &[]).await;
+    assert_eq!(app.ok("/users/сидоров").await["name"], "сидоров");
+    let (s, _) = app.post("/users", json!({"name": "петров", "site": "msk"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
 both_backends!(self_service_password_change);
 async fn self_service_password_change(backend: Backend) {
     let app = seeded(backend).await;
@@ -957,6 +1000,32 @@ async fn dashboard_agents_and_traffic() {
     assert_eq!(post(&app, second.clone(), Some(secret)).await, StatusCode::NO_CONTENT);
     let r = b.get("/admin?period=1h").await;
     r.lacks("No data yet").has("id=\"traffic-table\"").has("<td class=\"num\">15</td><td class=\"num\">12</td><td class=\"num\">2</td><td class=\"num\">7</td><td class=\"num\">4</td><td class=\"num\">4</td>").has("<polyline");
+    // Every row says when its figures are from; the columns are explained; the chart has a
+    // line per site with a legend and labelled axes.
+    r.has("<th>As of</th>")
+        .has("just now</time>")
+        .lacks("out of date")
+        .has("Received counts incoming SMTP connections")
+        .has("<title>msk</title>")
+        .has("■</span> msk (12)")
+        .has(r#"class="tick" text-anchor="end" dominant-baseline="middle">12</text>"#);
+    // A site whose agents have not reported for hours is shown grey, as out of date.
+    let long_ago = pochta_server::db::now() - 3 * 3600;
+    let quiet =
+        pochta_server::db::web::Counters { received: 3, accepted: 3, delivered: 3, sent: 0, queue: 8 };
+    pochta_server::db::web::put_stats(
+        &app.state().db.pool,
+        "spb-1",
+        "spb",
+        long_ago,
+        &quiet,
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    let r = b.get("/admin?period=24h").await;
+    r.has(r#"<tr class="old" title="No report from this site&#39;s agents for over two hours"#)
+        .has("3 hours ago</time> <span class=\"muted\">(out of date)</span>");
     r.has("Why msk refused: relaying denied 1 · spam 1")
         .has("rspamd of agent ")
         .has("mail from outside is deferred (451) until it is back. Error: connection refused");
@@ -969,6 +1038,9 @@ async fn dashboard_agents_and_traffic() {
         .has("Отправлено")
         .has("Отклонено")
         .has("Причины отказов, msk: попытка пересылки через нас 1 · спам 1")
+        .has("<th>Данные на</th>")
+        .has("«Получено» — входящие SMTP-соединения")
+        .has("(устарело)")
         .has("почта извне откладывается (451), пока он не заработает")
         .has("синхронизирован");
     // The scanner is back: the next report carries no warning, and the dashboard none.
@@ -980,9 +1052,11 @@ async fn dashboard_agents_and_traffic() {
 }
 
 /// An agent moving a mailbox reports it with its counters; the dashboard shows the move under
-/// the site it leaves, in both languages, until a report without it ends it.
+/// the site it leaves — letters and bytes, rate and time left, the site by its name — in both
+/// languages, reloading itself while it lasts; an ended move goes to the record of finished
+/// moves (dashboard and the user's page) with how it ended, once however often it is repeated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dashboard_shows_mailbox_moves_in_progress() {
+async fn dashboard_shows_mailbox_moves_in_progress_and_finished() {
     let app = seeded(Backend::Sqlite).await;
     let enrolled = app.enroll("msk").await;
     let secret = enrolled["secret"].as_str().unwrap();
@@ -992,28 +1066,57 @@ async fn dashboard_shows_mailbox_moves_in_progress() {
         r["mailbox_moves"] = moves;
         r
     };
+    // An agent of an earlier release sends letters only.
     let moving = with_moves(json!([
-        {"user": "ivanov", "to_site": "spb", "remaining": 7, "moved": 3},
+        {"user": "ivanov", "to_site": "spb", "remaining": 7, "moved": 3,
+         "moved_bytes": 3_000_000, "remaining_bytes": 7_000_000, "elapsed_secs": 10},
         {"user": "petrova", "to_site": "spb", "remaining": 20, "moved": 1}
     ]));
     assert_eq!(post(&app, moving, Some(secret)).await, StatusCode::NO_CONTENT);
     let mut b = Browser::admin(&app, "en").await;
     let page = b.get("/admin").await;
-    page.has("Moving mailboxes: ivanov → spb: 3 of 10 letters; petrova → spb: 1 of 21 letters");
+    page.has("Moving mailboxes: ivanov → Site spb: 3 of 10 letters, 2.9 MB of 9.5 MB, 293 KB/s, about 24 s left; petrova → Site spb: 1 of 21 letters")
+        .has(r#"<meta http-equiv="refresh" content="5">"#);
     let msk = &page.body[page.body.find("/admin/sites/msk").unwrap()..];
     let msk = &msk[..msk.find("</section>").unwrap()];
-    assert!(msk.contains("ivanov → spb"), "the move shows under the site it leaves: {msk}");
+    assert!(msk.contains("ivanov → Site spb"), "the move shows under the site it leaves: {msk}");
     let mut ru = Browser::admin(&app, "ru").await;
     ru.get("/admin")
         .await
-        .has("Перенос почтовых ящиков: ivanov → spb: 3 из 10 писем; petrova → spb: 1 из 21 письма");
+        .has("Перенос почтовых ящиков: ivanov → Site spb: 3 из 10 писем, 2,9 МБ из 9,5 МБ, 293 КБ/с, осталось около 24 с; petrova → Site spb: 1 из 21 письма");
+    b.get("/admin/users/ivanov").await.has("Moving now: ivanov → Site spb: 3 of 10 letters");
     let one = with_moves(json!([{"user": "ivanov", "to_site": "spb", "remaining": 1, "moved": 2}]));
     assert_eq!(post(&app, one, Some(secret)).await, StatusCode::NO_CONTENT);
-    ru.get("/admin").await.has("ivanov → spb: 2 из 3 писем").lacks("petrova → spb");
-    b.get("/admin").await.has("ivanov → spb: 2 of 3 letters");
-    // Done: a report without moves (or from an agent that never sends the field) ends it.
-    assert_eq!(post(&app, counters.clone(), Some(secret)).await, StatusCode::NO_CONTENT);
-    b.get("/admin").await.lacks("Moving mailboxes");
+    ru.get("/admin").await.has("ivanov → Site spb: 2 из 3 писем").lacks("petrova → Site spb");
+    b.get("/admin").await.has("ivanov → Site spb: 2 of 3 letters");
+    // Ended: reported once with how it ended (and again when the answer was lost).
+    let ended = with_moves(json!([
+        {"user": "ivanov", "to_site": "spb", "remaining": 0, "moved": 5004, "moved_bytes": 120_000_000,
+         "remaining_bytes": 0, "elapsed_secs": 185, "ended": {"outcome": "done", "kept": 1}},
+        {"user": "petrova", "to_site": "spb", "remaining": 19, "moved": 2, "elapsed_secs": 3,
+         "ended": {"outcome": "failed", "reason": "No space left on device"}}
+    ]));
+    for _ in 0..2 {
+        assert_eq!(post(&app, ended.clone(), Some(secret)).await, StatusCode::NO_CONTENT);
+    }
+    let page = b.get("/admin").await;
+    page.lacks("Moving mailboxes")
+        .lacks(r#"http-equiv="refresh""#)
+        .has("Finished moves, last 7 days")
+        .has("ivanov → Site spb: 5004 letters (114 MB) in 4 min, just now; 1 letter too large for the new site stayed at the old one")
+        .has("petrova → Site spb: stopped after 2 letters, just now: No space left on device. The move resumes at the next check");
+    assert_eq!(page.body.matches("ivanov → Site spb: 5004").count(), 1, "a repeated report is one record");
+    ru.get("/admin")
+        .await
+        .has("Завершённые переносы за 7 дней")
+        .has("ivanov → Site spb: 5004 письма (114 МБ) за 4 мин, только что; 1 письмо слишком велико для новой площадки и осталось на старой")
+        .has("petrova → Site spb: перенос остановлен после 2 писем, только что: No space left on device.");
+    b.get("/admin/users/ivanov")
+        .await
+        .has("Mailbox moves")
+        .has("ivanov → Site spb: 5004 letters")
+        .lacks("petrova →");
+    ru.get("/admin/users/petrov").await.lacks("Перенос почтового ящика");
 }
 
 async fn post(app: &TestApp, body: serde_json::Value, token: Option<&str>) -> StatusCode {

@@ -64,6 +64,11 @@ fn describe(c: &Ctx, op: &Value) -> String {
             &[("selector", s("selector")), ("state", s("state")), ("algorithm", s("algorithm"))],
         ),
         "delete_dkim_key" => c.t1("op-delete-dkim-key", "selector", s("selector")),
+        "put_settings" => c.t(if op.get("unicode_names").and_then(Value::as_bool).unwrap_or(false) {
+            "op-unicode-names-on"
+        } else {
+            "op-unicode-names-off"
+        }),
         other => other.to_owned(),
     }
 }

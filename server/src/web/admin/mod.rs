@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/groups/{name}/members/remove", post(groups::remove_member))
         .route("/admin/groups/{name}/delete", get(groups::delete_page).post(groups::delete))
         .route("/admin/sites", get(sites::list).post(sites::create))
+        .route("/admin/settings/names", post(sites::names))
         .route("/admin/sites/{id}", get(sites::show).post(sites::update))
         .route("/admin/sites/{id}/enrollment", post(sites::enrollment))
         .route("/admin/sites/{id}/delete", get(sites::delete_page).post(sites::delete))

@@ -95,6 +95,8 @@ pub struct SitesPage {
     pub form: SiteForm,
     pub errors: FormErrors,
     pub ok: Option<String>,
+    /// The domain lets new names have letters of other alphabets.
+    pub unicode_names: bool,
 }
 
 pub async fn list(
@@ -110,8 +112,27 @@ pub async fn list(
         form,
         errors: FormErrors::default(),
         ok: flash(&ctx, &q.ok),
+        unicode_names: dir.settings.unicode_names,
     };
     ctx.render(StatusCode::OK, &page)
+}
+
+#[derive(Deserialize)]
+pub struct NamesForm {
+    /// "on" when the box is ticked (an unticked box is not sent).
+    #[serde(default)]
+    unicode_names: String,
+}
+
+/// The domain's name rule: Latin only, or other alphabets too.
+pub async fn names(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, NamesForm>,
+) -> Response {
+    match manage::settings::set_unicode_names(&st, ctx.name(), form.unicode_names == "on").await {
+        Ok(_) => Redirect::to("/admin/sites?ok=settings-saved").into_response(),
+        Err(e) => WebError::api(e, &ctx).into_response(),
+    }
 }
 
 pub async fn create(
@@ -135,7 +156,14 @@ pub async fn create(
             let (dir, _, summary) = st.current_with_summary();
             let errors = FormErrors::from_api(&e, ctx.lang, &["id", "name", "level"]);
             let rows = site_rows(&dir, &summary);
-            let page = SitesPage { c: ctx.clone(), rows, form, errors, ok: None };
+            let page = SitesPage {
+                c: ctx.clone(),
+                rows,
+                form,
+                errors,
+                ok: None,
+                unicode_names: dir.settings.unicode_names,
+            };
             ctx.render(refused(e.status), &page)
         }
     }

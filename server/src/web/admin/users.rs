@@ -261,6 +261,9 @@ pub struct UserPage {
     pub mb_quota: bool,
     pub facts: MailboxFacts,
     pub client: Vec<ClientRow>,
+    /// The user's mailbox move going on now, and those finished in the last week, as sentences.
+    pub moving: Vec<String>,
+    pub moves: Vec<String>,
 }
 
 fn user_page(
@@ -294,6 +297,14 @@ fn user_page(
         mb_quota: true,
         facts: MailboxFacts::of(st, dir, u),
         client: mailbox::client_rows(st, dir, u),
+        moving: st
+            .moves
+            .all()
+            .iter()
+            .filter(|(_, m)| m.user == u.name.as_str())
+            .map(|(_, m)| crate::web::dashboard::move_text(m, dir, ctx))
+            .collect(),
+        moves: Vec::new(),
     })
 }
 
@@ -310,8 +321,15 @@ pub async fn show(
     WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
-    let page = user_page(&st, &dir, &ctx, &name, flash(&ctx, &q.ok), FormErrors::default(), None)
+    let mut page = user_page(&st, &dir, &ctx, &name, flash(&ctx, &q.ok), FormErrors::default(), None)
         .map_err(|e| WebError::api(e, &ctx))?;
+    let now = crate::db::now();
+    let since = now - crate::web::dashboard::FINISHED_SHOWN_SECS;
+    let finished = crate::db::moves::finished(&st.db.pool, Some(&page.name), since, 20)
+        .await
+        .map_err(|e| WebError::internal(e).with(&ctx))?;
+    page.moves =
+        finished.iter().map(|m| crate::web::dashboard::finished_move_text(m, &dir, now, &ctx)).collect();
     Ok(ctx.render(StatusCode::OK, &page))
 }
 
