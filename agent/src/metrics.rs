@@ -17,6 +17,10 @@ pub struct Counters {
     pub delivered: AtomicU64,
     /// Messages sent to other servers (one per SMTP transaction).
     pub sent: AtomicU64,
+    /// Letters of mailboxes moving away sent to their new site, and of mailboxes moving here
+    /// filed: counted apart, so a move of 5,000 letters does not read as 5,000 letters of mail.
+    pub moved_out: AtomicU64,
+    pub moved_in: AtomicU64,
     /// Rejections by reason (e.g. "unknown_recipient", "relay_denied", "policy").
     rejected: Mutex<BTreeMap<&'static str, u64>>,
     /// Bytes sent per destination (site id, or "external").
@@ -57,6 +61,8 @@ impl Counters {
             accepted: self.accepted.load(Ordering::Relaxed),
             delivered: self.delivered.load(Ordering::Relaxed),
             sent: self.sent.load(Ordering::Relaxed),
+            moved_out: self.moved_out.load(Ordering::Relaxed),
+            moved_in: self.moved_in.load(Ordering::Relaxed),
             signed: self.signed.load(Ordering::Relaxed),
             rejected: self
                 .rejected
@@ -77,6 +83,10 @@ pub struct CountersSnapshot {
     pub delivered: u64,
     pub sent: u64,
     #[serde(default)]
+    pub moved_out: u64,
+    #[serde(default)]
+    pub moved_in: u64,
+    #[serde(default)]
     pub signed: u64,
     pub rejected: BTreeMap<String, u64>,
     pub bytes_to: BTreeMap<String, u64>,
@@ -91,6 +101,12 @@ impl CountersSnapshot {
             ("pochta_messages_accepted_total", "Messages accepted for delivery", self.accepted),
             ("pochta_messages_delivered_total", "Deliveries to local mailboxes", self.delivered),
             ("pochta_messages_sent_total", "Messages sent to other servers", self.sent),
+            (
+                "pochta_moved_letters_sent_total",
+                "Letters of moving mailboxes sent to their new site",
+                self.moved_out,
+            ),
+            ("pochta_moved_letters_filed_total", "Letters of mailboxes moving here filed", self.moved_in),
             ("pochta_messages_dkim_signed_total", "Letters DKIM-signed on their way out", self.signed),
         ] {
             out.push_str(&format!(

@@ -451,6 +451,8 @@ impl StatsReporter {
             delivered: c.delivered,
             sent: c.sent,
             queue: (self.queue_len)() as u64,
+            moved_out: c.moved_out,
+            moved_in: c.moved_in,
             mailbox_moves: self.moves.list(),
             services: self.services.clone(),
             mailbox_sizes: Default::default(),

@@ -202,6 +202,12 @@ pub struct StatsReport {
     pub sent: u64,
     #[serde(default)]
     pub queue: u64,
+    /// Letters of mailboxes moving away sent to their new site, and of mailboxes moving here
+    /// filed, since start: counted apart from mail (not in `sent`, `accepted`, `delivered`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved_out: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub moved_in: u64,
     /// Mailboxes being moved from the agent's site. Left out when none (bytes on slow links):
     /// the server takes a report without it as "no moves", which ends one it showed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -224,6 +230,10 @@ pub struct StatsReport {
     /// report without it means "all is well".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<AgentWarning>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Something wrong at an agent that its administrator must act on.
@@ -444,6 +454,8 @@ mod tests {
             delivered: 3,
             sent: 4,
             queue: 5,
+            moved_out: 0,
+            moved_in: 0,
             mailbox_moves: vec![],
             services: None,
             mailbox_sizes: Default::default(),

@@ -17,3 +17,7 @@ CREATE TABLE mailbox_moves (
 );
 CREATE INDEX mailbox_moves_user ON mailbox_moves (user_name, finished_at);
 CREATE INDEX mailbox_moves_at ON mailbox_moves (finished_at);
+
+-- Letters of moving mailboxes, counted apart from mail (filed here / sent to the new site).
+ALTER TABLE agent_stats ADD COLUMN moved_in BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE agent_stats ADD COLUMN moved_out BIGINT NOT NULL DEFAULT 0;

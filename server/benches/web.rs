@@ -115,6 +115,8 @@ fn main() {
                     delivered: n,
                     sent: n / 2,
                     queue: step as u64 % 7,
+                    moved_in: 0,
+                    moved_out: 0,
                 },
                 refused: [("unknown_recipient".to_owned(), n / 3), ("spam".to_owned(), n / 5)].into(),
             });

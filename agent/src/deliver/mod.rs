@@ -390,6 +390,7 @@ impl Deliverer {
 
     async fn local(&self, letter: &Letter, rcpts: &[Address]) -> Vec<Outcome> {
         let moved = letter.from_peer.then(|| MoveMark::find(&letter.data, &self.ctx.peer_secret));
+        let moving = matches!(moved, Some(Some(_)));
         let refusals = self.quota_refusals(letter, rcpts);
         let fit: Vec<usize> = (0..rcpts.len()).filter(|&i| refusals[i].is_none()).collect();
         let users: Vec<_> = fit.iter().map(|&i| rcpts[i].local().clone()).collect();
@@ -423,7 +424,9 @@ impl Deliverer {
             out[i] = match r {
                 Ok(()) => {
                     self.sizes.added(&self.maildirs.path(user), letter.data.len() as u64);
-                    self.ctx.counters.delivered.fetch_add(1, Ordering::Relaxed);
+                    let counter =
+                        if moving { &self.ctx.counters.moved_in } else { &self.ctx.counters.delivered };
+                    counter.fetch_add(1, Ordering::Relaxed);
                     Outcome::Delivered
                 }
                 Err(e) => {
@@ -499,7 +502,12 @@ impl Deliverer {
                 Ok(out) => {
                     let outcomes = outcomes(&out);
                     if outcomes.contains(&Outcome::Delivered) {
-                        self.ctx.counters.sent.fetch_add(1, Ordering::Relaxed);
+                        // A letter of a mailbox moving away is not mail sent.
+                        let moving = letter.from_peer
+                            && crate::mail::header::first(&letter.data, trace::MOVE).is_some();
+                        let counter =
+                            if moving { &self.ctx.counters.moved_out } else { &self.ctx.counters.sent };
+                        counter.fetch_add(1, Ordering::Relaxed);
                         self.ctx.counters.sent_bytes(&dest.counter_label(), letter.data.len() as u64);
                     }
                     tracing::info!(id = %letter.id, %dest, host, rcpts = rcpts.len(), "sent");

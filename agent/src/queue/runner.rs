@@ -841,8 +841,13 @@ fn expand(dir: &Directory, env: &Envelope, now: i64) -> Vec<Target> {
 impl Sink for Queue {
     const COUNTS_ACCEPTED: bool = true;
     async fn enqueue(&self, msg: Incoming) -> Result<QueueId, QueueError> {
+        // A letter of a mailbox moving here is counted when filed (`moved_in`), not as mail.
+        let moving = matches!(msg.origin, crate::queue::Origin::Peer { .. })
+            && crate::mail::header::first(&msg.data, crate::mail::trace::MOVE).is_some();
         let id = self.local_only(msg).await?;
-        self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        if !moving {
+            self.counters.accepted.fetch_add(1, Ordering::Relaxed);
+        }
         Ok(id)
     }
 }

@@ -113,6 +113,8 @@ async fn stats(
         delivered: r.delivered,
         sent: r.sent,
         queue: r.queue,
+        moved_in: r.moved_in,
+        moved_out: r.moved_out,
     };
     db::web::put_stats(&st.db.pool, &agent.id, &agent.site, now, &c, &r.refused).await?;
     db::web::prune_stats(&st.db.pool, now - STATS_KEPT_SECS).await?;

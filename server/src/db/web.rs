@@ -130,6 +130,9 @@ pub struct Counters {
     pub delivered: u64,
     pub sent: u64,
     pub queue: u64,
+    /// Letters of moving mailboxes filed here / sent to their new site (not mail).
+    pub moved_in: u64,
+    pub moved_out: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -153,10 +156,11 @@ pub async fn put_stats(
 ) -> Result<(), DbError> {
     let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
     sqlx::query(
-        "INSERT INTO agent_stats (agent, site, at, received, accepted, delivered, sent, queue, refused) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+        "INSERT INTO agent_stats (agent, site, at, received, accepted, delivered, sent, queue, refused, moved_in, moved_out) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (agent, at) DO UPDATE SET received = excluded.received, accepted = excluded.accepted, \
-         delivered = excluded.delivered, sent = excluded.sent, queue = excluded.queue, refused = excluded.refused",
+         delivered = excluded.delivered, sent = excluded.sent, queue = excluded.queue, refused = excluded.refused, \
+         moved_in = excluded.moved_in, moved_out = excluded.moved_out",
     )
     .bind(agent)
     .bind(site)
@@ -167,6 +171,8 @@ pub async fn put_stats(
     .bind(n(c.sent))
     .bind(n(c.queue))
     .bind(serde_json::to_string(refused).expect("counters serialise"))
+    .bind(n(c.moved_in))
+    .bind(n(c.moved_out))
     .execute(pool)
     .await?;
     Ok(())
@@ -175,7 +181,7 @@ pub async fn put_stats(
 /// Reports since `since` (and the last one before it, so the first interval has a base), oldest first.
 pub async fn stats_since(pool: &sqlx::AnyPool, since: i64) -> Result<Vec<StatRow>, DbError> {
     let rows = sqlx::query(
-        "SELECT agent, site, at, received, accepted, delivered, sent, queue, refused FROM agent_stats \
+        "SELECT agent, site, at, received, accepted, delivered, sent, queue, refused, moved_in, moved_out FROM agent_stats \
          WHERE at >= (SELECT COALESCE(MAX(b.at), $1) FROM agent_stats b WHERE b.at < $1 AND b.agent = agent_stats.agent) \
          ORDER BY at, agent",
     )
@@ -195,6 +201,8 @@ pub async fn stats_since(pool: &sqlx::AnyPool, since: i64) -> Result<Vec<StatRow
                     delivered: n(r.try_get("delivered")?),
                     sent: n(r.try_get("sent")?),
                     queue: n(r.try_get("queue")?),
+                    moved_in: n(r.try_get("moved_in")?),
+                    moved_out: n(r.try_get("moved_out")?),
                 },
                 // A row written before refusals were reported, or unreadable: none.
                 refused: serde_json::from_str(&r.try_get::<String, _>("refused")?).unwrap_or_default(),

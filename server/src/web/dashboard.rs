@@ -29,6 +29,9 @@ pub struct Traffic {
     pub delivered: u64,
     pub sent: u64,
     pub queue: u64,
+    /// Letters of moving mailboxes filed at the site and sent from it: not mail, shown apart.
+    pub moved_in: u64,
+    pub moved_out: u64,
     /// Letters and commands refused, in all and by kind (a translation key and a count, the
     /// largest first): the paper's "received but not accepted", explained.
     pub refused: u64,
@@ -155,6 +158,8 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
             delivered: d(c.delivered, p.map(|p| p.delivered)),
             sent: d(c.sent, p.map(|p| p.sent)),
             queue: c.queue,
+            moved_in: d(c.moved_in, p.map(|p| p.moved_in)),
+            moved_out: d(c.moved_out, p.map(|p| p.moved_out)),
         };
         prev.insert(&r.agent, c);
         let before = prev_refused.insert(&r.agent, &r.refused);
@@ -177,6 +182,8 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
         t.accepted += delta.accepted;
         t.delivered += delta.delivered;
         t.sent += delta.sent;
+        t.moved_in += delta.moved_in;
+        t.moved_out += delta.moved_out;
         latest_queue.insert(&r.agent, (&r.site, c.queue));
         let b = (((r.at - since) as i128 * BUCKETS as i128) / period.max(1) as i128)
             .clamp(0, BUCKETS as i128 - 1) as usize;

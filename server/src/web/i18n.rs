@@ -347,6 +347,10 @@ mod completeness {
                     "page",
                     "pages",
                     "total",
+                    "moved",
+                    "hours",
+                    "in",
+                    "out",
                 ]
                 .iter()
                 .map(|k| (*k, "3".to_owned()))
@@ -385,6 +389,11 @@ mod completeness {
                         "algorithm",
                         "column",
                         "wait",
+                        "rate",
+                        "eta",
+                        "time",
+                        "when",
+                        "reason",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

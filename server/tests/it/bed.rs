@@ -82,6 +82,21 @@ pub(crate) async fn get_json(a: &DemoAgent, path: &str) -> Option<serde_json::Va
     serde_json::from_slice(&body).ok()
 }
 
+/// The agent's `/metrics` (Prometheus text).
+pub(crate) async fn metrics(a: &DemoAgent) -> String {
+    let client = pochta_transport::pinned_client(&pin(&a.data_dir)).unwrap();
+    client.get(format!("{}/metrics", a.url)).send().await.unwrap().text().await.unwrap()
+}
+
+/// The value of counter `name` in `metrics`.
+pub(crate) fn counter(metrics: &str, name: &str) -> u64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(&format!("{name}{{")))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
+}
+
 /// Waits until the agent's own status says `version`, without asking the server.
 pub(crate) async fn agent_reaches(a: &DemoAgent, version: u64) {
     let until = tokio::time::Instant::now() + SYNC;

@@ -543,6 +543,16 @@ async fn a_moved_users_mailbox_follows_her_to_her_new_site() {
         let text = std::fs::read_to_string(p).unwrap();
         assert!(!text.contains("X-Pochta-Move"), "the move's trace is not stored: {}", p.display());
     }
+    // The moved letters are counted apart from mail: not sent by hq, not accepted or
+    // delivered at branch.
+    let (hq_m, branch_m) =
+        (crate::bed::metrics(&sites[0].agent).await, crate::bed::metrics(&sites[1].agent).await);
+    use crate::bed::counter;
+    assert_eq!(counter(&hq_m, "pochta_moved_letters_sent_total"), 3, "{hq_m}");
+    assert_eq!(counter(&hq_m, "pochta_messages_sent_total"), 0, "{hq_m}");
+    assert_eq!(counter(&branch_m, "pochta_moved_letters_filed_total"), 3, "{branch_m}");
+    assert_eq!(counter(&branch_m, "pochta_messages_delivered_total"), 0, "{branch_m}");
+    assert_eq!(counter(&branch_m, "pochta_messages_accepted_total"), 0, "{branch_m}");
     // The server keeps the record of the finished move, as hq's agent reported it.
     let pool = &bed.server().state.db.pool;
     let until = tokio::time::Instant::now() + MAIL;

@@ -1011,8 +1011,15 @@ async fn dashboard_agents_and_traffic() {
         .has(r#"class="tick" text-anchor="end" dominant-baseline="middle">12</text>"#);
     // A site whose agents have not reported for hours is shown grey, as out of date.
     let long_ago = pochta_server::db::now() - 3 * 3600;
-    let quiet =
-        pochta_server::db::web::Counters { received: 3, accepted: 3, delivered: 3, sent: 0, queue: 8 };
+    let quiet = pochta_server::db::web::Counters {
+        received: 3,
+        accepted: 3,
+        delivered: 3,
+        sent: 0,
+        queue: 8,
+        moved_in: 0,
+        moved_out: 0,
+    };
     pochta_server::db::web::put_stats(
         &app.state().db.pool,
         "spb-1",
