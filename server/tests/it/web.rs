@@ -1141,6 +1141,8 @@ fn traffic_row(page: &str, site: &str) -> Option<[u64; 6]> {
     let cells: Vec<u64> = row
         .split("<td class=\"num\">")
         .skip(1)
+        // The paper's six columns; the moved mailboxes' column after them is not mail.
+        .take(6)
         .map(|c| c[..c.find("</td>").unwrap()].chars().filter(char::is_ascii_digit).collect::<String>())
         .map(|n| n.parse().unwrap())
         .collect();
