@@ -288,40 +288,29 @@ pub fn move_text(m: &MoveProgress, dir: &Directory, c: &Ctx) -> String {
 /// with the reason.
 pub fn finished_move_text(m: &db::moves::FinishedMove, dir: &Directory, now: i64, c: &Ctx) -> String {
     use pochta_directory::api::MoveEnd;
-    let when = c.ago(&(now - m.finished_at));
-    let args = |key: &str, extra: (&str, String)| {
-        c.lang.ta(
-            key,
-            &[
-                ("user", m.user.clone()),
-                ("site", site_name(dir, &m.to_site)),
-                ("count", m.letters.to_string()),
-                ("when", when.clone()),
-                extra,
-            ],
-        )
-    };
+    // One set of arguments for every outcome: each sentence takes those it says.
+    let mut args = vec![
+        ("user", m.user.clone()),
+        ("site", site_name(dir, &m.to_site)),
+        ("count", m.letters.to_string()),
+        ("when", c.ago(&(now - m.finished_at))),
+        ("bytes", c.size(&m.bytes)),
+        ("time", c.duration(m.elapsed_secs)),
+    ];
     match &m.end {
         MoveEnd::Done { kept } => {
-            let mut s = c.lang.ta(
-                "moved-done",
-                &[
-                    ("user", m.user.clone()),
-                    ("site", site_name(dir, &m.to_site)),
-                    ("count", m.letters.to_string()),
-                    ("bytes", c.size(&m.bytes)),
-                    ("time", c.duration(m.elapsed_secs)),
-                    ("when", when.clone()),
-                ],
-            );
+            let mut s = c.lang.ta("moved-done", &args);
             if *kept > 0 {
                 s.push_str("; ");
                 s.push_str(&c.t1("moved-kept", "count", kept));
             }
             s
         }
-        MoveEnd::MovedBack => args("moved-back", ("time", c.duration(m.elapsed_secs))),
-        MoveEnd::Failed { reason } => args("moved-failed", ("reason", reason.clone())),
+        MoveEnd::MovedBack => c.lang.ta("moved-back", &args),
+        MoveEnd::Failed { reason } => {
+            args.push(("reason", reason.clone()));
+            c.lang.ta("moved-failed", &args)
+        }
     }
 }
 
