@@ -201,18 +201,7 @@ history-more-ops = { $count ->
     [one] …and { $count } more change
    *[other] …and { $count } more changes
 }
-op-put-site = Site { $site } saved (level { $level })
-op-delete-site = Site { $site } deleted
-op-put-user = { $state ->
-    [disabled] User { $name } saved at site { $site } (disabled)
-   *[enabled] User { $name } saved at site { $site }
-}
 op-set-password = Password of { $name } changed
-op-delete-user = User { $name } deleted
-op-put-group = { $kind ->
-    [alias] Alias { $name } saved ({ $count } members)
-   *[list] List { $name } saved ({ $count } members)
-}
 op-delete-group = Alias or list { $name } deleted
 import-title = Import users
 import-intro = Paste CSV or choose a file (UTF-8, or Windows-1251 as Russian Excel saves it; commas or semicolons): name, display name, site, and optionally password, enabled (yes/no) and quota (bytes, or with MB or GB: 500MB, 2GB; empty: the site's default). New names create users; existing ones are updated (a different site moves the user). Check the preview first: the import is one change, all or nothing.
@@ -403,3 +392,80 @@ names-unicode-hint = Off by default: names are Latin letters, digits, dots, hyph
 ok-settings-saved = Settings saved.
 op-unicode-names-on = New names may have letters of other alphabets
 op-unicode-names-off = New names are Latin letters only
+
+## History as an audit log
+history-version = Version { $version }
+history-reverts = reverts version { $version }
+history-revert = Revert…
+history-object = Record
+history-object-hint = user, list, site or address
+history-author = Changed by
+history-anyone = Anyone
+history-site = Site
+history-all-sites = All sites
+history-kind = Type
+history-all-kinds = All types
+history-kind-user = Users
+history-kind-password = Passwords
+history-kind-group = Aliases and lists
+history-kind-site = Sites
+history-kind-dkim = DKIM keys
+history-kind-settings = Domain settings
+history-since = From (UTC)
+history-until = To (UTC)
+history-clear = Clear filters
+err-history-date = “{ $value }” is not a date; use YYYY-MM-DD.
+ch-site-created = Site { $site } created (level { $level })
+ch-site-changed = Site { $site } changed
+ch-site-saved = Site { $site } saved
+ch-site-deleted = Site { $site } deleted
+ch-user-created = { $enabled ->
+    [no] User { $name } created at { $site } (disabled)
+   *[yes] User { $name } created at { $site }
+}
+ch-user-moved = { $name } moved from { $from } to { $to }
+ch-user-disabled = { $name } disabled
+ch-user-enabled = { $name } enabled
+ch-user-changed = User { $name } changed
+ch-user-saved = User { $name } saved
+ch-user-deleted = User { $name } deleted
+ch-user-deleted-at = User { $name } deleted (lived at { $site })
+ch-password-removed = { $name } can no longer log in with a password
+ch-group-created = { $kind ->
+    [alias] Alias { $name } created ({ $count } members)
+   *[list] Mailing list { $name } created ({ $count } members)
+}
+ch-member-added = { $member } added to { $group }
+ch-member-removed = { $member } removed from { $group }
+ch-group-changed = { $kind ->
+    [alias] Alias { $name } changed
+   *[list] Mailing list { $name } changed
+}
+ch-group-saved = { $kind ->
+    [alias] Alias { $name } saved
+   *[list] Mailing list { $name } saved
+}
+field-change = { $field }: { $old } → { $new }
+field-display_name = Full name
+field-quota = Quota
+field-forward = Forwarding
+field-forward_keep_copy = Keep a copy
+field-vacation = Vacation reply
+field-vacation_text = The vacation reply's text or dates changed
+field-site_name = Name
+field-level = Level
+field-default_quota = Default quota
+field-outgoing = Outgoing addresses
+field-agents = Agents
+field-kind = Type
+field-description = Description
+field-policy = Who may post
+value-none = none
+value-no-limit = no limit
+value-yes = yes
+value-no = no
+revert-title = Revert version { $version }
+revert-intro = A new change set will put back what version { $version } ({ $author }, { $when }) replaced:
+revert-moves-back = { $name }'s mailbox moves back; letters already moved follow, and both addresses keep working.
+revert-button = Revert
+ok-reverted = Reverted. The agents receive the change within a second.

@@ -82,3 +82,7 @@ err-outgoing-many = List at most { $max } outgoing addresses.
 err-bad-query = The address has a parameter this page cannot read. Open the page from the menu.
 err-too-long = At most { $max } characters, this has { $count }.
 err-name-non-ascii = The name “{ $name }” has letters outside the Latin alphabet. Use Latin letters, digits, dots, hyphens and underscores (many outside servers cannot write to other addresses), or allow other alphabets on the Sites page.
+err-revert-no-prior = Version { $version } was written before the history kept what a change replaced, so it cannot be reverted automatically. Change the records back by hand.
+err-revert-dkim = DKIM key changes are not reverted here: create, activate or retire keys on the DNS page.
+err-revert-changed-since = Later changes touch the same records (versions { $versions }). Revert those first, newest first, or change the records by hand.
+err-no-such-version = There is no version { $version } in the history.

@@ -208,18 +208,7 @@ history-more-ops = { $count ->
     [few] …и ещё { $count } изменения
    *[many] …и ещё { $count } изменений
 }
-op-put-site = Площадка { $site } сохранена (уровень { $level })
-op-delete-site = Площадка { $site } удалена
-op-put-user = { $state ->
-    [disabled] Пользователь { $name } сохранён на площадке { $site } (отключён)
-   *[enabled] Пользователь { $name } сохранён на площадке { $site }
-}
 op-set-password = Пароль пользователя { $name } изменён
-op-delete-user = Пользователь { $name } удалён
-op-put-group = { $kind ->
-    [alias] Псевдоним { $name } сохранён (участников: { $count })
-   *[list] Список рассылки { $name } сохранён (участников: { $count })
-}
 op-delete-group = Псевдоним или список рассылки { $name } удалён
 import-title = Импорт пользователей
 import-intro = Вставьте CSV или выберите файл (UTF-8 или Windows-1251, как сохраняет русский Excel; разделитель — запятая или точка с запятой): имя, ФИО, площадка, а также, по желанию, пароль, признак активности (yes/no) и квота (в байтах или с единицей MB/GB: 500MB, 2GB; пусто — квота площадки). Новые имена создают пользователей, существующие обновляются (другая площадка — это перенос). Сначала посмотрите, что изменится: импорт — одно изменение, всё или ничего.
@@ -418,3 +407,80 @@ names-unicode-hint = По умолчанию выключено: имена со
 ok-settings-saved = Настройки сохранены.
 op-unicode-names-on = В новых именах разрешены буквы других алфавитов
 op-unicode-names-off = Новые имена — только латиницей
+
+## Журнал изменений
+history-version = Версия { $version }
+history-reverts = отменяет версию { $version }
+history-revert = Отменить…
+history-object = Объект
+history-object-hint = пользователь, список, площадка или адрес
+history-author = Кто изменил
+history-anyone = Все
+history-site = Площадка
+history-all-sites = Все площадки
+history-kind = Тип
+history-all-kinds = Все типы
+history-kind-user = Пользователи
+history-kind-password = Пароли
+history-kind-group = Псевдонимы и списки рассылки
+history-kind-site = Площадки
+history-kind-dkim = Ключи DKIM
+history-kind-settings = Настройки домена
+history-since = С (UTC)
+history-until = По (UTC)
+history-clear = Сбросить фильтры
+err-history-date = «{ $value }» — не дата; укажите её в виде ГГГГ-ММ-ДД.
+ch-site-created = Создана площадка «{ $site }» (уровень { $level })
+ch-site-changed = Изменена площадка «{ $site }»
+ch-site-saved = Сохранена площадка «{ $site }»
+ch-site-deleted = Удалена площадка { $site }
+ch-user-created = { $enabled ->
+    [no] Создан пользователь { $name }, площадка «{ $site }» (отключён)
+   *[yes] Создан пользователь { $name }, площадка «{ $site }»
+}
+ch-user-moved = { $name }: ящик перенесён с площадки «{ $from }» на «{ $to }»
+ch-user-disabled = Пользователь { $name } отключён
+ch-user-enabled = Пользователь { $name } включён
+ch-user-changed = Изменён пользователь { $name }
+ch-user-saved = Сохранён пользователь { $name }
+ch-user-deleted = Удалён пользователь { $name }
+ch-user-deleted-at = Удалён пользователь { $name } (площадка «{ $site }»)
+ch-password-removed = Пользователь { $name } больше не может входить по паролю
+ch-group-created = { $kind ->
+    [alias] Создан псевдоним { $name } (участников: { $count })
+   *[list] Создан список рассылки { $name } (участников: { $count })
+}
+ch-member-added = { $group }: добавлен участник { $member }
+ch-member-removed = { $group }: исключён участник { $member }
+ch-group-changed = { $kind ->
+    [alias] Изменён псевдоним { $name }
+   *[list] Изменён список рассылки { $name }
+}
+ch-group-saved = { $kind ->
+    [alias] Сохранён псевдоним { $name }
+   *[list] Сохранён список рассылки { $name }
+}
+field-change = { $field }: { $old } → { $new }
+field-display_name = ФИО
+field-quota = Квота
+field-forward = Пересылка
+field-forward_keep_copy = Оставлять копию
+field-vacation = Автоответ
+field-vacation_text = Изменены текст или даты автоответа
+field-site_name = Название
+field-level = Уровень
+field-default_quota = Квота по умолчанию
+field-outgoing = Адреса отправки
+field-agents = Агенты
+field-kind = Тип
+field-description = Описание
+field-policy = Кто может писать
+value-none = нет
+value-no-limit = без ограничений
+value-yes = да
+value-no = нет
+revert-title = Отмена версии { $version }
+revert-intro = Будет создан новый набор изменений, который вернёт то, что заменила версия { $version } ({ $author }, { $when }):
+revert-moves-back = Ящик пользователя { $name } вернётся на прежнюю площадку; уже перенесённые письма последуют за ним, оба адреса продолжат работать.
+revert-button = Отменить изменения
+ok-reverted = Изменения отменены. Агенты получат их в течение секунды.

@@ -128,6 +128,8 @@ fn main() {
             author: "admin".into(),
             at: now - v as i64 * 60,
             ops: serde_json::json!([{"op": "put_user", "name": format!("user{v:06}"), "site": "site1", "enabled": true}]),
+            prior: serde_json::json!([{"user": {"name": format!("user{v:06}"), "site": "site2", "enabled": true}}]),
+            reverts: None,
             bytes: 300,
         })
         .collect();

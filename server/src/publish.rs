@@ -49,6 +49,8 @@ pub struct Edit<'a> {
     head: MutexGuard<'a, Head>,
     /// Callers may write their own rows here (e.g. an agent enrollment); they commit with the set.
     pub tx: Tx<'static>,
+    /// The version this edit undoes, when it is a revert (the history says so).
+    pub reverts: Option<Version>,
 }
 
 impl Publisher {
@@ -90,7 +92,7 @@ impl Publisher {
     pub async fn begin(&self) -> Result<Edit<'_>, EditError> {
         let head = self.head.lock().await;
         let tx = self.db.pool.begin().await?;
-        Ok(Edit { publisher: self, head, tx })
+        Ok(Edit { publisher: self, head, tx, reverts: None })
     }
 
     /// Checks and commits `ops` as one change set. Convenience for edits with no extra rows.
@@ -137,8 +139,13 @@ impl Edit<'_> {
             self.tx.commit().await?;
             return Ok(self.head.version);
         }
+        // One op at a time, so each op's prior is the record as the ops before it left it.
         let mut next = (*self.head.dir).clone();
-        next.apply_all(&ops)?;
+        let mut priors = Vec::with_capacity(ops.len());
+        for op in &ops {
+            priors.push(crate::audit::prior(&next, op));
+            next.apply(op)?;
+        }
         let p = self.publisher;
         let set = ChangeSet {
             deployment: p.deployment,
@@ -158,6 +165,8 @@ impl Edit<'_> {
             ops: &set.ops,
             frame: &frame,
             after: &next,
+            priors: &priors,
+            reverts: self.reverts,
         };
         db::changelog::append(&mut self.tx, &entry).await?;
         self.tx.commit().await?;

@@ -11,6 +11,7 @@ pub mod agents;
 pub mod dkim;
 pub mod dns;
 pub mod groups;
+pub mod history;
 pub mod import;
 pub mod mailbox;
 pub mod settings;

@@ -420,7 +420,7 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
     for t in &mut traffic {
         t.old = now - t.as_of > TRAFFIC_OLD_SECS;
     }
-    let recent = history_rows(&c, recent);
+    let recent = history_rows(&c, dir, recent);
     DashboardPage {
         version,
         users: dir.users.len(),
@@ -457,7 +457,7 @@ pub async fn page(
     let now = db::now();
     let agents = db::auth::agents(&st.db.pool).await.map_err(internal)?;
     let stats = db::web::stats_since(&st.db.pool, now - period.secs()).await.map_err(internal)?;
-    let recent = db::changelog::history(&st.db.pool, None, None, 8).await.map_err(internal)?;
+    let recent = db::changelog::history(&st.db.pool, &Default::default(), None, 8).await.map_err(internal)?;
     let moves = st.moves.all();
     let warnings = st.warnings.by_agent();
     let finished =

@@ -394,6 +394,14 @@ mod completeness {
                         "time",
                         "when",
                         "reason",
+                        "member",
+                        "group",
+                        "field",
+                        "old",
+                        "new",
+                        "author",
+                        "versions",
+                        "enabled",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

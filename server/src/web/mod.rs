@@ -185,6 +185,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "mailbox-saved" => "ok-mailbox-saved",
         "login-lifted" => "ok-login-lifted",
         "settings-saved" => "ok-settings-saved",
+        "reverted" => "ok-reverted",
         "dkim-created" => "ok-dkim-created",
         "dkim-activated" => "ok-dkim-activated",
         "dkim-retired" => "ok-dkim-retired",

@@ -4,6 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use crate::browser::Browser;
 use crate::helpers::{Backend, TestApp, spawn_app};
 
 /// Runs one edit that must succeed and checks that it made exactly one new version, the
@@ -150,4 +151,115 @@ fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
         .collect()
+}
+
+/// Versions of `/changes` with this query, newest first.
+async fn versions(app: &TestApp, query: &str) -> Vec<u64> {
+    let v = app.ok(&format!("/changes?{query}")).await;
+    v.as_array().unwrap().iter().map(|c| c["version"].as_u64().unwrap()).collect()
+}
+
+both_backends!(history_in_words_filtered_and_reverted);
+async fn history_in_words_filtered_and_reverted(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.site("msk", 1).await; // 1
+    app.site("spb", 2).await; // 2
+    app.user("petrov", "msk").await; // 3
+    let (s, v) = app.patch("/users/petrov", json!({"display_name": "Пётр Петров"})).await; // 4
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app.patch("/users/petrov", json!({"enabled": false})).await; // 5
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = app.post("/users/petrov/move", json!({"site": "spb"})).await; // 6
+    assert_eq!(s, StatusCode::OK, "{v}");
+    app.group("staff", "list", &["chief@example.net"]).await; // 7
+    let (s, v) = app.post("/groups/staff/members", json!({"address": "petrov@example.org"})).await; // 8
+    assert!(s.is_success(), "{v}");
+    app.user("sidorov", "msk").await; // 9
+
+    // Old → new, in words, with links to what still exists, sites by their names.
+    let mut en = Browser::admin(&app, "en").await;
+    en.get("/admin/history")
+        .await
+        .has("petrov moved from Site msk to Site spb")
+        .has("petrov disabled")
+        .has("Full name: none → Пётр Петров")
+        .has("petrov@example.org added to staff")
+        .has("User petrov created at Site msk")
+        .has("Mailing list staff created (1 members)")
+        .has(r#"<a href="/admin/users/petrov">"#)
+        .has(r#"<a href="/admin/groups/staff">"#)
+        .has("Version 6")
+        .lacks("saved");
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin/history")
+        .await
+        .has("petrov: ящик перенесён с площадки «Site msk» на «Site spb»")
+        .has("Пользователь petrov отключён")
+        .has("ФИО: нет → Пётр Петров")
+        .has("staff: добавлен участник petrov@example.org");
+
+    // Filters: record, site (a move concerns both), type, author, dates; combined.
+    assert_eq!(versions(&app, "object=petrov").await, [8, 6, 5, 4, 3]);
+    assert_eq!(versions(&app, "object=PETROV@example.org").await, [8], "a member's address");
+    assert_eq!(versions(&app, "site=spb").await, [6, 2]);
+    assert_eq!(versions(&app, "site=msk").await, [9, 6, 5, 4, 3, 1]);
+    assert_eq!(versions(&app, "kind=group").await, [8, 7]);
+    assert_eq!(versions(&app, "kind=site&site=msk").await, [1]);
+    assert_eq!(versions(&app, "author=admin").await.len(), 9);
+    assert_eq!(versions(&app, "author=nobody").await, Vec::<u64>::new());
+    assert_eq!(versions(&app, "object=petr_v").await, Vec::<u64>::new(), "_ is no wildcard");
+    assert_eq!(versions(&app, "until=1000").await, Vec::<u64>::new());
+    assert_eq!(versions(&app, "since=1000&object=sidorov").await, [9]);
+    let (s, v) = app.get("/changes?kind=everything").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    en.get("/admin/history?object=petrov&kind=user&site=spb")
+        .await
+        .has("petrov moved from")
+        .lacks("added to staff");
+    let r = ru.get("/admin/history?since=31.12.2025").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    r.has("«31.12.2025» — не дата");
+
+    // A revert that later changes would silently undo is refused, and says which.
+    let before = app.version().await;
+    let (s, v) = app.post("/changes/5/revert", json!({})).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("(versions 6)"), "{v}");
+    en.get("/admin/history/5/revert").await.has("Later changes touch the same records (versions 6)");
+    assert_eq!(app.version().await, before, "a refused revert changes nothing");
+    let r = en.get("/admin/history/999/revert").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    r.has("There is no version 999");
+    assert_eq!(en.get("/admin/history/x/revert").await.status, StatusCode::NOT_FOUND);
+
+    // Reverting the newest change to the list: the confirmation says what will happen.
+    let r = ru.get("/admin/history/8/revert").await;
+    r.has("Отмена версии 8").has("staff: исключён участник petrov@example.org");
+    let r = ru.post("/admin/history/8/revert", &[]).await;
+    assert_eq!(r.location(), "/admin/history?ok=reverted");
+    ru.get(r.location()).await.has("Изменения отменены").has("отменяет версию 8");
+    let staff = app.ok("/groups/staff").await;
+    assert_eq!(staff["members"], json!(["chief@example.net"]), "{staff}");
+    assert_eq!(app.changes().await[0]["reverts"], 8);
+
+    // Reverting the move is a move back: the site he leaves keeps his address working.
+    let r = en.get("/admin/history/6/revert").await;
+    r.has("petrov moved from Site spb to Site msk").has("letters already moved follow");
+    let (s, v) = app.post("/changes/6/revert", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["reverts"], 6);
+    let petrov = app.ok("/users/petrov").await;
+    assert_eq!(petrov["site"], "msk", "{petrov}");
+    assert_eq!(petrov["former_sites"], json!(["spb"]), "the old address keeps working: {petrov}");
+    assert_eq!(petrov["enabled"], false, "only the move is undone: {petrov}");
+
+    // Reverting a creation deletes; the revert of the revert brings it back.
+    let (s, v) = app.post("/changes/9/revert", json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let undo = v["version"].as_u64().unwrap();
+    assert_eq!(app.get("/users/sidorov").await.0, StatusCode::NOT_FOUND);
+    en.get("/admin/history").await.has("User sidorov deleted (lived at Site msk)");
+    let (s, v) = app.post(&format!("/changes/{undo}/revert"), json!({})).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(app.ok("/users/sidorov").await["site"], "msk");
 }

@@ -1055,7 +1055,7 @@ async fn dashboard_agents_and_traffic() {
     calm.as_object_mut().unwrap().remove("warnings");
     assert_eq!(post(&app, calm, Some(secret)).await, StatusCode::NO_CONTENT);
     b.get("/admin?period=1h").await.lacks("rspamd of agent");
-    ru.get("/admin/history?q=ivanov").await.has("Пользователь ivanov сохранён на площадке msk");
+    ru.get("/admin/history?q=ivanov").await.has("Создан пользователь ivanov, площадка «Site msk»");
 }
 
 /// An agent moving a mailbox reports it with its counters; the dashboard shows the move under

@@ -40,6 +40,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/dns/dkim", post(dns::create_key))
         .route("/admin/dns/dkim/{selector}/{action}", post(dns::key_action))
         .route("/admin/history", get(history::page))
+        .route("/admin/history/{version}/revert", get(history::revert_page).post(history::revert))
         .route("/admin/import", get(import::page).post(import::submit))
         .route("/admin/logins", get(logins::page))
         .route("/admin/logins/lift", post(logins::lift))
