@@ -486,6 +486,17 @@ impl Directory {
     }
 
     /// Whether an address belongs to this mail domain or one of its site subdomains.
+    /// The site a level-2 site sends outside mail through: a level-0 site, else a level-1
+    /// site, with an agent that runs SMTP. The agents and the server's address trace both ask.
+    pub fn relay_site(&self, me: &SiteId) -> Option<SiteId> {
+        [Level::Zero, Level::One].into_iter().find_map(|level| {
+            self.sites
+                .values()
+                .find(|s| s.level == level && s.id != *me && s.agents.iter().any(|a| !a.smtp.is_empty()))
+                .map(|s| s.id.clone())
+        })
+    }
+
     pub fn is_ours(&self, domain: &Domain) -> bool {
         *domain == self.domain || self.site_of_domain(domain).is_some()
     }

@@ -469,3 +469,49 @@ revert-intro = A new change set will put back what version { $version } ({ $auth
 revert-moves-back = { $name }'s mailbox moves back; letters already moved follow, and both addresses keep working.
 revert-button = Revert
 ok-reverted = Reverted. The agents receive the change within a second.
+
+## Address trace
+nav-trace = Trace
+trace-title = Address trace
+trace-intro = What the deployment would do with a letter for this address, decided by the rules the agents apply when it arrives.
+trace-rcpt = Recipient
+trace-from = Sender (optional)
+trace-from-hint = Members-only lists check it; leave it empty for a bounce (the null sender).
+trace-internal = The sender is one of our users, logged in
+trace-entry = The letter enters at
+trace-entry-hint = Mail from outside enters at the first MX; a user's own letter at his site.
+trace-button = Trace
+trace-result = What happens
+trace-named-user = { $enabled ->
+    [no] { $address } is the mailbox of { $name } at { $site }, disabled.
+   *[yes] { $address } is the mailbox of { $name } at { $site }.
+}
+trace-named-group = { $kind ->
+    [alias] { $address } is an alias with { $count } members; who may post: { $policy }.
+   *[list] { $address } is a mailing list with { $count } members; who may post: { $policy }.
+}
+trace-named-all = { $address } reaches every enabled user of the domain (our own users only).
+trace-named-all-site = { $address } reaches every enabled user of { $site } (our own users only).
+trace-named-nobody = No user, alias or list is called { $address }.
+trace-named-outside = { $domain } is not our domain.
+trace-refused = Refused at RCPT TO with { $code } { $status }: { $reason }.
+trace-reason-not_ours = we do not relay mail from strangers to other domains
+trace-reason-unknown_recipient = there is no such user, alias or list
+trace-reason-disabled = the mailbox is disabled
+trace-reason-not_allowed = the sender may not post to { $group }
+trace-accepted = Accepted: { $mailboxes } mailboxes at { $sites } sites and { $outside } outside addresses, one copy per site.
+trace-empty = Accepted, but nobody receives it (an empty list, or a site without users).
+trace-col-site = Site
+trace-col-mailboxes = Mailboxes
+trace-col-way = How the copy gets there
+trace-hop-here = Filed at { $site }, where the letter enters.
+trace-hop-direct = One copy from { $from } straight to the agent of { $site }, over pinned TLS.
+trace-hop-waits = Waits in the queue at { $from }: { $site } has no agent taking mail yet; retried until one enrolls.
+trace-outside = { $addresses }: sent by { $from } to the MX of { $domain } (or to its smarthost, if it has one).
+trace-outside-relay = { $addresses }: handed by { $from } to { $relay }, which sends it to the MX of { $domain }.
+trace-forward = { $keep ->
+    [yes] { $name } forwards to { $to } and keeps a copy; { $site } sends it on.
+   *[no] { $name } forwards to { $to } without keeping a copy; { $site } sends it on.
+}
+trace-vacation = { $name } has a vacation reply on: the sender gets an automatic answer from the home site.
+trace-this-address = Where mail to this address goes

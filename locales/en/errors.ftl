@@ -86,3 +86,6 @@ err-revert-no-prior = Version { $version } was written before the history kept w
 err-revert-dkim = DKIM key changes are not reverted here: create, activate or retire keys on the DNS page.
 err-revert-changed-since = Later changes touch the same records (versions { $versions }). Revert those first, newest first, or change the records by hand.
 err-no-such-version = There is no version { $version } in the history.
+err-trace-rcpt = The recipient is not an address: { $reason }
+err-trace-from = The sender is not an address: { $reason }
+err-trace-no-sites = There are no sites yet: create one first.

@@ -141,8 +141,13 @@ async fn propagation_and_traffic(base: &Path, bin: &Path) -> anyhow::Result<()> 
         all.push(slowest);
     }
     let edit_bytes: Vec<u64> = links.iter().map(Link::bytes).collect();
-    let frames =
-        pochta_server::db::changelog::history(&running.state.db.pool, &Default::default(), None, EDITS as i64).await?;
+    let frames = pochta_server::db::changelog::history(
+        &running.state.db.pool,
+        &Default::default(),
+        None,
+        EDITS as i64,
+    )
+    .await?;
     let frame_bytes = frames.iter().map(|h| h.bytes).sum::<usize>() as f64 / frames.len() as f64;
 
     // Idle: nothing but heartbeats (pushed agents) and long polls (the pulling agent), here

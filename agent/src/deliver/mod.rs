@@ -234,7 +234,7 @@ impl Deliverer {
             return Destination::Smarthost;
         }
         if self.my_level(dir) == Level::Two
-            && let Some(relay) = relay_site(dir, &self.ctx.site)
+            && let Some(relay) = dir.relay_site(&self.ctx.site)
         {
             return Destination::Relay(relay);
         }
@@ -558,15 +558,4 @@ fn outcomes(out: &client::Outcome) -> Vec<Outcome> {
             (Ok(()), None) => Outcome::Temporary(Reply::no_answer_to_data()),
         })
         .collect()
-}
-
-/// The agent a level-2 site sends outside mail through: a level-0 site's, else a level-1
-/// site's, with an SMTP endpoint.
-pub fn relay_site(dir: &Directory, me: &SiteId) -> Option<SiteId> {
-    [Level::Zero, Level::One].into_iter().find_map(|level| {
-        dir.sites
-            .values()
-            .find(|s| s.level == level && s.id != *me && s.agents.iter().any(|a| !a.smtp.is_empty()))
-            .map(|s| s.id.clone())
-    })
 }

@@ -22,6 +22,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/groups/{name}/members", post(add_member))
         .route("/groups/{name}/members/{address}", delete(remove_member))
         .route("/resolve", get(resolve_address))
+        .route("/trace", get(trace))
 }
 
 async fn list(_: Admin, State(st): State<AppState>) -> Json<Vec<Group>> {
@@ -147,6 +148,27 @@ struct ResolveQuery {
     from: Option<String>,
     #[serde(default)]
     internal: bool,
+}
+
+#[derive(Deserialize)]
+struct TraceQuery {
+    rcpt: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    internal: bool,
+    entry: Option<String>,
+}
+
+/// What the deployment would do with a letter for `rcpt` entering at `entry` (default: the
+/// first MX): each site's copy and how it gets there, outside addresses, forwards.
+async fn trace(
+    _: Admin,
+    State(st): State<AppState>,
+    Query(q): Query<TraceQuery>,
+) -> Result<Json<manage::trace::Trace>, ApiError> {
+    let (dir, _) = st.publisher.current();
+    Ok(Json(manage::trace::trace(&dir, &q.rcpt, &q.from, q.internal, q.entry.as_deref())?))
 }
 
 /// How the agents will route an address, computed from the central directory.

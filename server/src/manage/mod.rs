@@ -16,6 +16,7 @@ pub mod import;
 pub mod mailbox;
 pub mod settings;
 pub mod sites;
+pub mod trace;
 pub mod users;
 
 use crate::error::ApiError;

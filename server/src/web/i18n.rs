@@ -402,6 +402,14 @@ mod completeness {
                         "author",
                         "versions",
                         "enabled",
+                        "mailboxes",
+                        "sites",
+                        "outside",
+                        "addresses",
+                        "relay",
+                        "keep",
+                        "policy",
+                        "code",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

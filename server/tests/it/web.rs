@@ -1219,3 +1219,58 @@ async fn dashboard_shows_the_traffic_real_agents_report() {
     r.has("Получено").has("Отправлено").has("<polyline");
     assert_eq!(traffic_row(&r.body, "msk"), traffic_row(&page.body, "msk"));
 }
+
+/// The address trace: a list's copies per site, each with how it gets there, outside members,
+/// a refusal with the code SMTP would give, bad input as a translated field error; the API
+/// answers the same trace as JSON.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn address_trace_shows_each_sites_copy_and_refusals() {
+    let app = seeded(Backend::Sqlite).await;
+    app.enroll_with_smtp("gw", "127.0.0.1:2525").await;
+    app.enroll_with_smtp("msk", "127.0.0.1:2526").await;
+    let (s, v) = app.post("/groups/staff/members", json!({"address": "partner@example.net"})).await;
+    assert!(s.is_success(), "{v}");
+    let mut en = Browser::admin(&app, "en").await;
+    en.get("/admin/groups/staff")
+        .await
+        .has(r#"<a href="/admin/trace?rcpt=staff%40example.org&amp;internal=on">"#);
+    let r = en.get("/admin/trace").await;
+    r.has(r#"<option value="gw" selected>"#).has(r#"aria-current="page""#);
+    let r = en.get("/admin/trace?rcpt=staff%40example.org&internal=on").await;
+    assert_eq!(r.status, StatusCode::OK);
+    r.has("staff@example.org is a mailing list with 3 members; who may post: Users of this domain only.")
+        .has("Accepted: 2 mailboxes at 2 sites and 1 outside addresses, one copy per site.")
+        .has("One copy from Site gw (gw) straight to the agent of Site msk (msk), over pinned TLS.")
+        .has("Waits in the queue at Site gw (gw): Site spb (spb) has no agent taking mail yet")
+        .has("partner@example.net: sent by Site gw (gw) to the MX of example.net");
+    // Entering at the level-2 site: its own copy is filed there, outside mail goes via a relay.
+    en.get("/admin/trace?rcpt=staff%40example.org&internal=on&entry=spb")
+        .await
+        .has("Filed at Site spb (spb), where the letter enters.")
+        .has("handed by Site spb (spb) to Site gw (gw), which sends it to the MX of example.net");
+    // A stranger may not post to an internal list: what SMTP would answer.
+    en.get("/admin/trace?rcpt=staff%40example.org&from=x%40example.net")
+        .await
+        .has("Refused at RCPT TO with 550 5.7.1: the sender may not post to staff.");
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin/trace?rcpt=staff%40example.org&internal=on")
+        .await
+        .has("staff@example.org — список рассылки, участников: 3")
+        .has("Ждёт в очереди на площадке Site gw (gw)");
+    ru.get("/admin/trace?rcpt=nobody%40example.org")
+        .await
+        .has("Пользователя, псевдонима или списка с адресом nobody@example.org нет.")
+        .has("код 550 5.1.1");
+    let r = ru.get("/admin/trace?rcpt=not-an-address").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    r.has("Получатель указан не как адрес").has(r#"aria-describedby="rcpt-error""#);
+
+    let (s, t) = app.get("/trace?rcpt=staff@example.org&internal=true").await;
+    assert_eq!(s, StatusCode::OK, "{t}");
+    assert_eq!(t["entry"], "gw");
+    assert_eq!(t["outcome"]["copies"][0]["site"], "msk");
+    assert_eq!(t["outcome"]["copies"][0]["hop"]["how"], "direct");
+    assert_eq!(t["outcome"]["copies"][1]["hop"]["how"], "waits");
+    let (s, t) = app.get("/trace?rcpt=staff@example.org&entry=nowhere").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{t}");
+}

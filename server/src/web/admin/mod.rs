@@ -7,6 +7,7 @@ pub mod history;
 pub mod import;
 pub mod logins;
 pub mod sites;
+pub mod trace;
 pub mod users;
 
 use axum::Router;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/dns/dkim/{selector}/{action}", post(dns::key_action))
         .route("/admin/history", get(history::page))
         .route("/admin/history/{version}/revert", get(history::revert_page).post(history::revert))
+        .route("/admin/trace", get(trace::page))
         .route("/admin/import", get(import::page).post(import::submit))
         .route("/admin/logins", get(logins::page))
         .route("/admin/logins/lift", post(logins::lift))
