@@ -10,7 +10,10 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use pochta_directory::api::{ErrorBody, PushReply, VERSION_HEADER, path};
+use pochta_directory::api::{
+    ErrorBody, PushReply, QUEUE_PAGE, QueueAnswer, QueueRequest, QueuedLetter, REQUEST_MAX_AGE_SECS,
+    SIGNATURE_HEADER, VERSION_HEADER, WaitingRecipient, path,
+};
 use pochta_directory::wire::{self, Version, WireError};
 use serde::Deserialize;
 
@@ -49,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics))
         .route("/resolve", get(resolve))
+        .route(path::QUEUE, post(queue))
         .with_state(state)
 }
 
@@ -160,6 +164,84 @@ fn check_peer_secret(st: &AppState, headers: &HeaderMap) -> Result<(), ApiError>
         return Err(ApiError::new(StatusCode::UNAUTHORIZED, "a valid peer secret is required"));
     }
     Ok(())
+}
+
+/// The queue for the server's administrators: the letters waiting (oldest first, searched by
+/// sender or recipient), after acting on some if asked. Only the server may ask — the request
+/// is signed with its key, for this agent, and recent — because the peer secret every agent
+/// knows must not let one site delete another's mail.
+async fn queue(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Json<QueueAnswer>, ApiError> {
+    let signature = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let verifier = st.cfg.verifier().map_err(ApiError::internal)?;
+    if !verifier.verify_request(&body, signature) {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "the request is not signed by the server"));
+    }
+    let req: QueueRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("not a queue request: {e}")))?;
+    if req.agent != st.cfg.agent_id {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, format!("the request is for agent {}", req.agent)));
+    }
+    let now = crate::queue::envelope::now_ms() / 1000;
+    if (now - req.at).abs() > REQUEST_MAX_AGE_SECS {
+        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "the request is too old (or the clocks differ)"));
+    }
+    let mut answer = QueueAnswer::default();
+    if let Some(action) = req.action {
+        for id in req.ids {
+            let qid = crate::queue::QueueId(id.clone());
+            if st.queue.request(&qid, action).map_err(ApiError::internal)? {
+                tracing::info!(%id, ?action, "queue request from the server's administrator");
+                answer.acted.push(id);
+            } else {
+                answer.gone.push(id);
+            }
+        }
+    }
+    let mut letters = st.queue.list();
+    answer.queued = letters.len();
+    let needle = req.search.trim().to_lowercase();
+    if !needle.is_empty() {
+        let hit = |a: &pochta_directory::Address| a.to_string().to_lowercase().contains(&needle);
+        letters.retain(|e| {
+            e.reverse_path.as_ref().is_some_and(hit)
+                || e.recipients.iter().any(hit)
+                || e.targets.iter().flatten().any(|t| hit(&t.address))
+        });
+    }
+    answer.matched = letters.len();
+    letters.sort_by_key(|e| e.created);
+    answer.letters = letters
+        .into_iter()
+        .take(QUEUE_PAGE)
+        .map(|e| QueuedLetter {
+            waiting: match &e.targets {
+                Some(t) => t
+                    .iter()
+                    .filter(|t| t.is_pending())
+                    .map(|t| WaitingRecipient {
+                        address: t.address.to_string(),
+                        last_error: t.last_error.clone(),
+                    })
+                    .collect(),
+                None => e
+                    .recipients
+                    .iter()
+                    .map(|a| WaitingRecipient { address: a.to_string(), last_error: None })
+                    .collect(),
+            },
+            id: e.id.to_string(),
+            from: e.reverse_path.as_ref().map(ToString::to_string),
+            created: e.created,
+            size: e.size,
+            attempts: e.attempts,
+            next_try: e.next_try,
+        })
+        .collect();
+    Ok(Json(answer))
 }
 
 async fn changes(

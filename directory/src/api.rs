@@ -21,6 +21,84 @@ pub mod path {
     pub const STATS: &str = "/sync/stats";
     /// Agents, `POST` (peer secret): packed frames pushed by the server; [`super::PushReply`].
     pub const PUSH: &str = "/sync/push";
+    /// Agents, `POST` ([`super::QueueRequest`] signed by the server, [`super::SIGNATURE_HEADER`])
+    /// → [`super::QueueAnswer`]: the mail queue, and acting on letters in it.
+    pub const QUEUE: &str = "/queue";
+}
+
+/// Request header: the server's signature of the body (`Signer::sign_request`), for requests
+/// only the server may make of an agent. The peer secret is not enough: every agent knows it.
+pub const SIGNATURE_HEADER: &str = "pochta-signature";
+
+/// How old a signed request may be, either way, in seconds: a replay later is refused.
+pub const REQUEST_MAX_AGE_SECS: i64 = 300;
+
+/// What an administrator does to queued letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QueueAction {
+    /// Try now, ignoring the back-off.
+    Retry,
+    /// Give up: the sender gets a DSN for the recipients not yet delivered.
+    Bounce,
+    /// Remove without a DSN.
+    Delete,
+}
+
+/// The server's request of one agent's queue: list (with a search), and optionally act first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRequest {
+    /// The agent meant: another agent refuses the request.
+    pub agent: String,
+    /// Unix seconds when signed.
+    pub at: i64,
+    /// Only letters whose sender or a recipient contains this (any case); empty: all.
+    #[serde(default)]
+    pub search: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<QueueAction>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ids: Vec<String>,
+}
+
+/// A recipient not delivered yet, with why the last attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingRecipient {
+    pub address: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedLetter {
+    pub id: String,
+    /// `None`: the null sender (a bounce).
+    pub from: Option<String>,
+    /// Unix milliseconds.
+    pub created: i64,
+    pub size: u64,
+    pub attempts: u32,
+    /// Unix milliseconds of the next attempt.
+    pub next_try: i64,
+    pub waiting: Vec<WaitingRecipient>,
+}
+
+/// At most this many letters in one answer, oldest first; `total` says how many matched.
+pub const QUEUE_PAGE: usize = 200;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueAnswer {
+    /// Letters in the queue.
+    pub queued: usize,
+    /// Letters that match the search.
+    pub matched: usize,
+    pub letters: Vec<QueuedLetter>,
+    /// Ids the action was taken on (the agent applies it within a second).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acted: Vec<String>,
+    /// Ids asked for that are no longer queued.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gone: Vec<String>,
 }
 
 /// Request header: the version the agent has applied (`GET /api/v1/sync/changes`, `/snapshot`).

@@ -204,6 +204,18 @@ impl Signer {
     pub fn verifier(&self) -> Verifier {
         Verifier(self.0.verifying_key())
     }
+    /// Signs an operator request (see [`REQUEST_CONTEXT`]): the signature, hex.
+    pub fn sign_request(&self, body: &[u8]) -> String {
+        hex::encode(self.0.sign(&request_bytes(body)).to_bytes())
+    }
+}
+
+/// What a signed operator request's signature covers comes after this, so a request's
+/// signature can never pass as a frame's or the other way round.
+pub const REQUEST_CONTEXT: &[u8] = b"pochta operator request v1\0";
+
+fn request_bytes(body: &[u8]) -> Vec<u8> {
+    [REQUEST_CONTEXT, body].concat()
 }
 
 /// The public half that agents pin at enrollment.
@@ -219,6 +231,13 @@ impl Verifier {
     }
     pub fn to_hex(&self) -> String {
         hex::encode(self.0.to_bytes())
+    }
+    /// Whether `sig_hex` is the server's signature of the operator request `body`.
+    pub fn verify_request(&self, body: &[u8], sig_hex: &str) -> bool {
+        let Some(sig) = hex::decode(sig_hex.trim()).ok().and_then(|b| <[u8; 64]>::try_from(b).ok()) else {
+            return false;
+        };
+        self.0.verify_strict(&request_bytes(body), &Signature::from_bytes(&sig)).is_ok()
     }
 }
 impl fmt::Debug for Verifier {

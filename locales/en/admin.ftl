@@ -515,3 +515,48 @@ trace-forward = { $keep ->
 }
 trace-vacation = { $name } has a vacation reply on: the sender gets an automatic answer from the home site.
 trace-this-address = Where mail to this address goes
+
+## Mail queues
+nav-queue = Queues
+queue-title = Mail queues
+queue-intro = What waits at each agent of a site, and why. The agent answers from its own queue and applies what you choose within a second.
+queue-site = Site
+queue-search = Sender or recipient
+queue-search-hint = part of an address
+queue-no-agents = This site has no agents yet.
+queue-agent = Agent { $agent }
+queue-pulls = Agent { $agent } fetches its changes itself, so the server cannot connect to it. At its site, run: pochta-agent --data <folder> queue list
+queue-unreachable = Agent { $agent } did not answer: { $reason }
+queue-count = { $count ->
+    [0] The queue is empty.
+    [one] { $count } letter waits.
+   *[other] { $count } letters wait.
+}
+queue-count-matched = { $count } of { $total } letters match.
+queue-null-sender = <> (a bounce)
+queue-next-now = now
+queue-next-in = in { $time }
+queue-choose = Choose
+queue-choose-letter = Choose letter { $id }
+queue-col-age = Waiting
+queue-col-from = From
+queue-col-waiting = Not delivered yet — last error
+queue-col-attempts = Attempts
+queue-col-next = Next attempt
+queue-col-size = Size
+queue-retry = Retry now
+queue-bounce = Bounce
+queue-delete = Delete
+queue-confirm-bounce = { $count ->
+    [one] Bounce { $count } letter?
+   *[other] Bounce { $count } letters?
+}
+queue-confirm-bounce-what = Agent { $agent } stops trying; each sender gets a delivery failure notice for the recipients not reached yet. Letters:
+queue-confirm-delete = { $count ->
+    [one] Delete { $count } letter?
+   *[other] Delete { $count } letters?
+}
+queue-confirm-delete-what = Agent { $agent } removes them from its queue for good; nobody is told. Letters:
+ok-queue-retry = The agent tries the chosen letters now.
+ok-queue-bounce = The chosen letters are bounced to their senders.
+ok-queue-delete = The chosen letters are deleted from the queue.

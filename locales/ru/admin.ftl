@@ -530,3 +530,51 @@ trace-forward = { $keep ->
 }
 trace-vacation = У пользователя { $name } включён автоответ: отправитель получит автоматический ответ с его домашней площадки.
 trace-this-address = Куда уходит почта на этот адрес
+
+## Очереди почты
+nav-queue = Очереди
+queue-title = Очереди почты
+queue-intro = Что ждёт отправки у каждого агента площадки и почему. Агент отвечает по своей очереди и выполняет выбранное действие в течение секунды.
+queue-site = Площадка
+queue-search = Отправитель или получатель
+queue-search-hint = часть адреса
+queue-no-agents = У этой площадки ещё нет агентов.
+queue-agent = Агент { $agent }
+queue-pulls = Агент { $agent } сам запрашивает изменения, поэтому сервер не может к нему подключиться. На его площадке выполните: pochta-agent --data <папка> queue list
+queue-unreachable = Агент { $agent } не ответил: { $reason }
+queue-count = { $count ->
+    [0] Очередь пуста.
+    [one] В очереди { $count } письмо.
+    [few] В очереди { $count } письма.
+   *[other] В очереди { $count } писем.
+}
+queue-count-matched = Подходит писем: { $count } из { $total }.
+queue-null-sender = <> (уведомление о недоставке)
+queue-next-now = сейчас
+queue-next-in = через { $time }
+queue-choose = Выбрать
+queue-choose-letter = Выбрать письмо { $id }
+queue-col-age = Ждёт
+queue-col-from = Отправитель
+queue-col-waiting = Ещё не доставлено — последняя ошибка
+queue-col-attempts = Попыток
+queue-col-next = Следующая попытка
+queue-col-size = Размер
+queue-retry = Повторить сейчас
+queue-bounce = Вернуть отправителю
+queue-delete = Удалить
+queue-confirm-bounce = { $count ->
+    [one] Вернуть { $count } письмо отправителю?
+    [few] Вернуть { $count } письма отправителям?
+   *[other] Вернуть { $count } писем отправителям?
+}
+queue-confirm-bounce-what = Агент { $agent } прекратит попытки; каждый отправитель получит уведомление о недоставке для ещё не получивших письмо адресатов. Письма:
+queue-confirm-delete = { $count ->
+    [one] Удалить { $count } письмо?
+    [few] Удалить { $count } письма?
+   *[other] Удалить { $count } писем?
+}
+queue-confirm-delete-what = Агент { $agent } удалит их из очереди безвозвратно; никто не будет уведомлён. Письма:
+ok-queue-retry = Агент сейчас повторит отправку выбранных писем.
+ok-queue-bounce = Выбранные письма возвращены отправителям.
+ok-queue-delete = Выбранные письма удалены из очереди.

@@ -75,6 +75,11 @@ impl Publisher {
         self.signer.verifier()
     }
 
+    /// Signs a request only the server may make of an agent (its queue): see `manage::queue`.
+    pub fn sign_request(&self, body: &[u8]) -> String {
+        self.signer.sign_request(body)
+    }
+
     /// The directory and version as of the last commit.
     pub fn current(&self) -> (Arc<Directory>, Version) {
         self.current.read().expect("not poisoned").clone()

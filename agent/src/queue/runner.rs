@@ -187,6 +187,23 @@ impl Queue {
         self.store(msg.reverse_path, msg.recipients, origin, msg.client_ip, msg.data).await
     }
 
+    /// Asks the scheduler to act on a queued letter (as `pochta-agent queue` does): applied
+    /// within a second, by the same code. `false` when the letter is no longer queued.
+    pub fn request(&self, id: &QueueId, action: pochta_directory::api::QueueAction) -> std::io::Result<bool> {
+        // Only ids of letters in the queue reach the file name: an id is never a path.
+        if !self.contains(id) {
+            return Ok(false);
+        }
+        let name = match action {
+            pochta_directory::api::QueueAction::Retry => "retry",
+            pochta_directory::api::QueueAction::Bounce => "bounce",
+            pochta_directory::api::QueueAction::Delete => "delete",
+        };
+        Spool::request(self.spool.root(), id, name)?;
+        self.wake.notify_one();
+        Ok(true)
+    }
+
     /// Every queued envelope.
     pub fn list(&self) -> Vec<Envelope> {
         self.lock().msgs.values().map(|s| s.env.clone()).collect()

@@ -5,9 +5,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use pochta_directory::api::{EnrollRequest, EnrollResponse, path};
-use serde::Serialize;
+use pochta_directory::api::{QueueAction, QueueAnswer};
+use serde::{Deserialize, Serialize};
 
-use super::{Json, Path};
+use super::{Json, Path, Query};
 use crate::auth::Admin;
 use crate::db::{self, auth::AgentRow};
 use crate::error::ApiError;
@@ -19,6 +20,7 @@ pub(super) fn router() -> Router<AppState> {
         .route("/agents", get(list))
         .route(path::ENROLL, post(enroll))
         .route("/agents/{id}", delete(remove))
+        .route("/agents/{id}/queue", get(queue).post(queue_action))
 }
 
 /// Redeems a one-time token (`manage::agents::enroll`). The token is the only credential here.
@@ -63,4 +65,41 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     manage::agents::remove(&st, &admin.author, &id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct QueueQuery {
+    #[serde(default)]
+    search: String,
+}
+
+/// The agent's mail queue, as the agent answers it (oldest first, at most 200 letters).
+async fn queue(
+    _: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<QueueQuery>,
+) -> Result<Json<QueueAnswer>, ApiError> {
+    let agent = manage::queue::agent(&st, &id).await?;
+    match manage::queue::ask(&st, &agent, &q.search, None).await {
+        manage::queue::Reach::Answer(a) => Ok(Json(a)),
+        manage::queue::Reach::Pulls => Err(manage::queue::pulls(&agent)),
+        manage::queue::Reach::Failed(why) => Err(manage::queue::unreachable(&agent, &why)),
+    }
+}
+
+#[derive(Deserialize)]
+struct QueueActionBody {
+    action: QueueAction,
+    ids: Vec<String>,
+}
+
+/// Retries, bounces or deletes letters in the agent's queue; answers the queue after.
+async fn queue_action(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Json(body): Json<QueueActionBody>,
+) -> Result<Json<QueueAnswer>, ApiError> {
+    Ok(Json(manage::queue::act(&st, &admin.author, &id, body.action, body.ids).await?))
 }

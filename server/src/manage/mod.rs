@@ -14,6 +14,7 @@ pub mod groups;
 pub mod history;
 pub mod import;
 pub mod mailbox;
+pub mod queue;
 pub mod settings;
 pub mod sites;
 pub mod trace;

@@ -17,6 +17,8 @@ pub(crate) struct Bed {
     server_dir: PathBuf,
     running: Option<Running>,
     pub bin: PathBuf,
+    /// The first administrator's name, password and API token.
+    pub init: pochta_server::init::Initialised,
 }
 
 impl Bed {
@@ -25,11 +27,11 @@ impl Bed {
         let tmp = tempfile::tempdir().unwrap();
         let base = tmp.path().to_path_buf();
         let server_dir = base.join("server");
-        let (running, _) = demo::seeded_server(&server_dir, users, false).await.unwrap();
+        let (running, init) = demo::seeded_server(&server_dir, users, false).await.unwrap();
         let mut cfg = pochta_server::config::Config::load(&server_dir).unwrap();
         cfg.listen = running.addr;
         cfg.save().unwrap();
-        Bed { _tmp: tmp, base, server_dir, running: Some(running), bin: demo::agent_binary().unwrap() }
+        Bed { _tmp: tmp, base, server_dir, running: Some(running), bin: demo::agent_binary().unwrap(), init }
     }
 
     pub(crate) fn server(&self) -> &Running {

@@ -63,6 +63,11 @@ impl Browser {
     /// A browser whose connections come from `ip` (a loopback address: 127.0.0.x), to be
     /// another client in the server's eyes.
     pub(crate) fn from_address(app: &TestApp, lang: &'static str, ip: &str) -> Browser {
+        Browser::at(&app.url, lang, ip)
+    }
+
+    /// A browser for the server at `url`.
+    pub(crate) fn at(url: &str, lang: &'static str, ip: &str) -> Browser {
         pochta_transport::install_crypto();
         let client = reqwest::Client::builder()
             .local_address(ip.parse::<std::net::IpAddr>().expect("an IP address"))
@@ -70,7 +75,7 @@ impl Browser {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        Browser { url: app.url.clone(), client, cookies: BTreeMap::new(), lang, csrf: None }
+        Browser { url: url.to_owned(), client, cookies: BTreeMap::new(), lang, csrf: None }
     }
 
     fn cookie_header(&self) -> String {
@@ -136,8 +141,17 @@ impl Browser {
 
     /// Logs in as the first administrator and checks it worked.
     pub(crate) async fn admin(app: &TestApp, lang: &'static str) -> Browser {
-        let mut b = Browser::new(app, lang);
-        let r = b.login(&app.init.admin, &app.init.password).await;
+        Browser::admin_at(&app.url, &app.init, lang).await
+    }
+
+    /// Logs in as the administrator `init` names at the server at `url`.
+    pub(crate) async fn admin_at(
+        url: &str,
+        init: &pochta_server::init::Initialised,
+        lang: &'static str,
+    ) -> Browser {
+        let mut b = Browser::at(url, lang, "127.0.0.1");
+        let r = b.login(&init.admin, &init.password).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "admin login: {}", r.body);
         assert_eq!(r.location(), "/admin");
         b

@@ -701,3 +701,103 @@ async fn dkim_keys_rotate_on_every_agent_and_outside_mail_is_signed_once_at_each
         s.stop().await;
     }
 }
+
+/// The ids of the letters a queue page lists, in order.
+fn queue_ids(page: &str) -> Vec<String> {
+    page.split("name=\"m.").skip(1).filter_map(|rest| rest.split('"').next()).map(str::to_owned).collect()
+}
+
+/// The queue page in the browser: what waits at an agent and why, searched, retried, deleted
+/// and bounced through the agent itself; an agent refuses a queue request the server did not
+/// sign.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queues_in_the_browser_act_through_the_agent() {
+    let (bed, sites) = bed_with(&[seed::GATEWAY, seed::HEAD_OFFICE], |_| vec![]).await;
+    let gw = &sites[0];
+    // The branch has no agent yet: letters for its users wait at the gateway.
+    let branch_user = addr(&users_at(&bed, seed::BRANCH)[0]);
+    swaks(&gw.agent.smtp, "first@example.net", std::slice::from_ref(&branch_user), "First", true);
+    swaks(&gw.agent.smtp, "second@example.net", std::slice::from_ref(&branch_user), "Second", true);
+
+    let agents = pochta_server::db::auth::agents(&bed.server().state.db.pool).await.unwrap();
+    let gw_id = agents.iter().find(|a| a.site == seed::GATEWAY).map(|a| a.id.clone()).unwrap();
+    let mut b = crate::browser::Browser::admin_at(&bed.server().url(), &bed.init, "en").await;
+    let until = tokio::time::Instant::now() + MAIL;
+    let page = loop {
+        let r = b.get("/admin/queue?site=gw").await;
+        if r.body.contains("2 letters wait.") && r.body.contains("has no agent reachable by SMTP") {
+            break r.body.clone();
+        }
+        assert!(
+            tokio::time::Instant::now() < until,
+            "the gateway's queue never showed both letters:\n{}",
+            r.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(page.contains(&format!("{branch_user} — 451 4.4.1 site branch")), "{page}");
+    let ids = queue_ids(&page);
+    assert_eq!(ids.len(), 2, "{page}");
+    b.get("/admin/queue?site=gw&q=SECOND@")
+        .await
+        .has("1 of 2 letters match.")
+        .has("second@example.net")
+        .lacks("first@example.net");
+
+    // Retry now: done at once, no confirmation.
+    let first = format!("m.{}", ids[0]);
+    let r = b
+        .post("/admin/queue", &[("site", "gw"), ("agent", &gw_id), ("action", "retry"), (&first, "on")])
+        .await;
+    assert_eq!(r.location(), "/admin/queue?site=gw&q=&ok=queue-retry");
+    b.get(r.location()).await.has("The agent tries the chosen letters now.");
+
+    // Delete asks first; the confirmation carries the choice.
+    let r = b
+        .post("/admin/queue", &[("site", "gw"), ("agent", &gw_id), ("action", "delete"), (&first, "on")])
+        .await;
+    r.has("Delete 1 letter?").has(&ids[0]).has(r#"name="confirm" value="yes""#);
+    let r = b
+        .post(
+            "/admin/queue",
+            &[("site", "gw"), ("agent", &gw_id), ("action", "delete"), ("confirm", "yes"), (&first, "on")],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/queue?site=gw&q=&ok=queue-delete");
+    // Bounce the other: it leaves the queue (its DSN to an outside sender may take its place).
+    let second = format!("m.{}", ids[1]);
+    let r = b
+        .post(
+            "/admin/queue",
+            &[("site", "gw"), ("agent", &gw_id), ("action", "bounce"), ("confirm", "yes"), (&second, "on")],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/queue?site=gw&q=&ok=queue-bounce");
+    let until = tokio::time::Instant::now() + MAIL;
+    loop {
+        let r = b.get("/admin/queue?site=gw").await;
+        let left = queue_ids(&r.body);
+        if !left.contains(&ids[0]) && !left.contains(&ids[1]) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < until, "still queued: {left:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // Nothing chosen: a translated refusal, nothing done.
+    let mut ru = crate::browser::Browser::admin_at(&bed.server().url(), &bed.init, "ru").await;
+    ru.get("/admin/queue?site=gw").await.has("Очереди почты");
+    let r = ru.post("/admin/queue", &[("site", "gw"), ("agent", &gw_id), ("action", "retry")]).await;
+    assert_eq!(r.status, reqwest::StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("Выберите хотя бы одно письмо.");
+
+    // Only the server may ask: no signature, a wrong one, or another agent's request.
+    pochta_transport::install_crypto();
+    let client = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let url = format!("{}{}", gw.agent.url, pochta_directory::api::path::QUEUE);
+    let body = serde_json::json!({"agent": gw_id, "at": pochta_server::db::now()}).to_string();
+    let unsigned = client.post(&url).body(body.clone()).send().await.unwrap();
+    assert_eq!(unsigned.status(), reqwest::StatusCode::UNAUTHORIZED);
+    let forged =
+        client.post(&url).header("pochta-signature", "00".repeat(64)).body(body).send().await.unwrap();
+    assert_eq!(forged.status(), reqwest::StatusCode::UNAUTHORIZED);
+}

@@ -1274,3 +1274,26 @@ async fn address_trace_shows_each_sites_copy_and_refusals() {
     let (s, t) = app.get("/trace?rcpt=staff@example.org&entry=nowhere").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{t}");
 }
+
+/// The queues page for a site whose agent pulls (nothing can connect to it) says so and how to
+/// see its queue at the site; a site without agents says that; an unknown site is a 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn queue_page_explains_agents_it_cannot_reach() {
+    let app = seeded(Backend::Sqlite).await;
+    let agent = app.enroll("msk").await;
+    let id = agent["agent_id"].as_str().unwrap();
+    let mut en = Browser::admin(&app, "en").await;
+    en.get("/admin/queue?site=msk")
+        .await
+        .has(&format!("Agent {id} fetches its changes itself, so the server cannot connect to it."))
+        .has("pochta-agent --data &#60;folder&#62; queue list");
+    en.get("/admin/queue?site=spb").await.has("This site has no agents yet.");
+    assert_eq!(en.get("/admin/queue?site=nowhere").await.status, StatusCode::NOT_FOUND);
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin/queue?site=msk").await.has(&format!("Агент {id} сам запрашивает изменения"));
+    let (s, v) = app.get(&format!("/agents/{id}/queue")).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{v}");
+    let (s, v) = app.post(&format!("/agents/{id}/queue"), json!({"action": "retry", "ids": []})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert_eq!(app.get("/agents/nobody/queue").await.0, StatusCode::NOT_FOUND);
+}

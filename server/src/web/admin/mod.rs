@@ -6,6 +6,7 @@ pub mod groups;
 pub mod history;
 pub mod import;
 pub mod logins;
+pub mod queue;
 pub mod sites;
 pub mod trace;
 pub mod users;
@@ -43,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/history", get(history::page))
         .route("/admin/history/{version}/revert", get(history::revert_page).post(history::revert))
         .route("/admin/trace", get(trace::page))
+        .route("/admin/queue", get(queue::page).post(queue::act))
         .route("/admin/import", get(import::page).post(import::submit))
         .route("/admin/logins", get(logins::page))
         .route("/admin/logins/lift", post(logins::lift))
