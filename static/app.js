@@ -19,6 +19,15 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // "All on this page" in a list with checkboxes for a bulk action (the users page).
+  for (const all of document.querySelectorAll("input[type=checkbox][data-all]")) {
+    all.hidden = false;
+    all.addEventListener("change", () => {
+      for (const c of document.querySelectorAll(`input[type=checkbox][form="${all.dataset.all}"]`)) {
+        if (c !== all) c.checked = all.checked;
+      }
+    });
+  }
   // A chosen CSV file is read into the text area, so the form stays a plain form. A file that is
   // not UTF-8 is read as Windows-1251 (what Russian Excel saves as "CSV"), so Cyrillic names
   // arrive as they were typed.

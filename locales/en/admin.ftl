@@ -560,3 +560,50 @@ queue-confirm-delete-what = Agent { $agent } removes them from its queue for goo
 ok-queue-retry = The agent tries the chosen letters now.
 ok-queue-bounce = The chosen letters are bounced to their senders.
 ok-queue-delete = The chosen letters are deleted from the queue.
+
+## Bulk actions on the users list
+bulk-all = Choose every user on this page
+bulk-choose = Choose { $address }
+bulk-action = With the chosen users
+bulk-disable = Disable
+bulk-enable = Enable
+bulk-move = Move to the site
+bulk-add = Add to the alias or list
+bulk-export = Export as CSV
+bulk-delete = Delete
+bulk-site = Site (to move to)
+bulk-group = Alias or list (to add to)
+bulk-apply = Apply…
+bulk-confirm-disable = { $count ->
+    [one] Disable { $count } user?
+   *[other] Disable { $count } users?
+}
+bulk-confirm-enable = { $count ->
+    [one] Enable { $count } user?
+   *[other] Enable { $count } users?
+}
+bulk-confirm-move = { $count ->
+    [one] Move { $count } user to { $site }?
+   *[other] Move { $count } users to { $site }?
+}
+bulk-confirm-add = { $count ->
+    [one] Add { $count } user to { $group }?
+   *[other] Add { $count } users to { $group }?
+}
+bulk-confirm-delete = { $count ->
+    [one] Delete { $count } user?
+   *[other] Delete { $count } users?
+}
+bulk-what-disable = They can no longer log in, and mail to them is refused; their sessions end. Their mailboxes stay.
+bulk-what-enable = They can log in and receive mail again.
+bulk-what-move = Their mailboxes move to the new site with their letters; mail keeps arriving during the move, and their old site addresses keep working.
+bulk-what-add = Their addresses are added as members; they get the alias's or list's mail from now on.
+bulk-what-delete = Their accounts are deleted and they leave every alias and list; their sessions end. The history can bring the accounts back, not the letters.
+bulk-unchanged = { $changed } of { $count } change; the others already are so.
+bulk-and-more = and { $count } more
+bulk-confirm-button = Apply
+ok-bulk-done = Done: the chosen users are changed.
+ok-bulk-nothing = Nothing to change: the chosen users already were so.
+user-add-to-group = Add to an alias or list
+user-add-to-group-button = Add
+user-new-alias = New alias for this user

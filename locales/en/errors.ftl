@@ -94,3 +94,5 @@ err-queue-none-chosen = Choose at least one letter.
 err-queue-too-many = At most { $max } letters at once.
 err-queue-pulls = Agent { $agent } fetches its changes itself and cannot be reached from the server; use pochta-agent queue at its site.
 err-queue-unreachable = Agent { $agent } did not answer: { $reason }
+err-bulk-none = Choose at least one user.
+err-bulk-too-many = At most { $max } users at once.

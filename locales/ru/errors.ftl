@@ -99,3 +99,5 @@ err-queue-none-chosen = Выберите хотя бы одно письмо.
 err-queue-too-many = Не больше { $max } писем за раз.
 err-queue-pulls = Агент { $agent } сам запрашивает изменения, и сервер не может к нему подключиться; воспользуйтесь командой pochta-agent queue на его площадке.
 err-queue-unreachable = Агент { $agent } не ответил: { $reason }
+err-bulk-none = Выберите хотя бы одного пользователя.
+err-bulk-too-many = Не больше { $max } пользователей за раз.

@@ -320,6 +320,15 @@ pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Opt
 /// `excel`: a UTF-8 byte-order mark and `;` between fields, which Excel in a Russian locale opens
 /// as columns without an import dialogue.
 pub fn export(dir: &Directory, usage: impl Fn(&User) -> Option<u64>, excel: bool) -> String {
+    export_users(dir.users.values(), usage, excel)
+}
+
+/// The CSV of these users only (a selection on the users page).
+pub fn export_users<'a>(
+    users: impl ExactSizeIterator<Item = &'a User>,
+    usage: impl Fn(&User) -> Option<u64>,
+    excel: bool,
+) -> String {
     let sep = if excel { ';' } else { ',' };
     let cell = |v: &str| {
         if v.contains([sep, '"', '\n', '\r']) || v.starts_with(' ') || v.ends_with(' ') {
@@ -328,14 +337,14 @@ pub fn export(dir: &Directory, usage: impl Fn(&User) -> Option<u64>, excel: bool
             v.to_owned()
         }
     };
-    let mut out = String::with_capacity(64 * (dir.users.len() + 1));
+    let mut out = String::with_capacity(64 * (users.len() + 1));
     if excel {
         out.push('\u{feff}');
     }
     let header = [&COLUMNS[..], &["mailbox_bytes"]].concat();
     out.push_str(&header.join(&sep.to_string()));
     out.push_str("\r\n");
-    for u in dir.users.values() {
+    for u in users {
         let quota = u.mailbox.quota.map(|q| q.to_string()).unwrap_or_default();
         let used = usage(u).map(|b| b.to_string()).unwrap_or_default();
         let enabled = if u.enabled { "yes" } else { "no" };

@@ -3,7 +3,7 @@
 use pochta_directory::model::{Forwarding, MailboxSettings, Vacation};
 use pochta_directory::password::check_strength;
 use pochta_directory::wire::Version;
-use pochta_directory::{Address, Directory, LocalPart, Op, SiteId, User};
+use pochta_directory::{Address, Directory, DirectoryError, LocalPart, Op, SiteId, User};
 
 use super::parse_field;
 use crate::db::{self, web::Role};
@@ -253,17 +253,117 @@ pub async fn move_to(st: &AppState, author: &str, name: &str, site: &str) -> Res
     let v = st
         .publisher
         .edit::<ApiError>(author, |dir| {
-            let mut u = find(dir, name)?.clone();
+            let u = find(dir, name)?.clone();
             if u.site == site {
                 return Ok(vec![]);
             }
-            let old = std::mem::replace(&mut u.site, site.clone());
-            u.former_sites.insert(old);
-            u.former_sites.remove(&site);
-            Ok(vec![Op::put_user_keeping_password(&u)])
+            Ok(vec![Op::put_user_keeping_password(&moved(u, &site))])
         })
         .await?;
     Ok(v)
+}
+
+/// `u` at home at `site`: the site he leaves joins his former sites (its address keeps working).
+fn moved(mut u: User, site: &SiteId) -> User {
+    let old = std::mem::replace(&mut u.site, site.clone());
+    u.former_sites.insert(old);
+    u.former_sites.remove(site);
+    u
+}
+
+/// One action on many users at once (the users page's selection).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Bulk {
+    Disable,
+    Enable,
+    /// Move each to this site.
+    Move(String),
+    /// Add each one's official address to this alias or list.
+    AddTo(String),
+    Delete,
+}
+
+/// At most this many users in one bulk action (a page of the list at its largest).
+pub const MAX_BULK: usize = 200;
+
+/// What a bulk action will do: its ops, and how many of the chosen users it changes (those it
+/// would not change are skipped: already disabled, already at the site, already in the list).
+pub fn plan_bulk(dir: &Directory, names: &[String], action: &Bulk) -> Result<(Vec<Op>, usize), ApiError> {
+    if names.is_empty() {
+        return Err(ApiError::bad_request("choose at least one user").key("err-bulk-none"));
+    }
+    if names.len() > MAX_BULK {
+        return Err(ApiError::bad_request(format!("at most {MAX_BULK} users at once"))
+            .key("err-bulk-too-many")
+            .arg("max", MAX_BULK));
+    }
+    let users: Vec<&User> = names.iter().map(|n| find(dir, n)).collect::<Result<_, _>>()?;
+    let mut ops = Vec::new();
+    match action {
+        Bulk::Disable | Bulk::Enable => {
+            let enabled = *action == Bulk::Enable;
+            for u in users.into_iter().filter(|u| u.enabled != enabled) {
+                ops.push(Op::put_user_keeping_password(&User { enabled, ..u.clone() }));
+            }
+        }
+        Bulk::Move(site) => {
+            let site = parse_site(site)?;
+            let dest =
+                dir.site(&site).ok_or_else(|| ApiError::from(DirectoryError::NoSuchSite(site.clone())))?;
+            if !dest.level.has_mailboxes() {
+                return Err(DirectoryError::NoMailboxes(site).into());
+            }
+            for u in users.into_iter().filter(|u| u.site != site) {
+                ops.push(Op::put_user_keeping_password(&moved(u.clone(), &site)));
+            }
+        }
+        Bulk::AddTo(group) => {
+            let mut g = super::groups::find(dir, group)?.clone();
+            let before = g.members.len();
+            g.members.extend(users.iter().map(|u| dir.official(&u.name)));
+            let added = g.members.len() - before;
+            if added > 0 {
+                ops.push(Op::PutGroup(g));
+            }
+            return Ok((ops, added));
+        }
+        Bulk::Delete => {
+            let mut all: Vec<Address> = Vec::new();
+            for u in &users {
+                ops.push(Op::DeleteUser { name: u.name.clone() });
+                all.extend(addresses(dir, u));
+            }
+            for g in dir.groups.values() {
+                if all.iter().any(|a| g.members.contains(a)) {
+                    let mut g = g.clone();
+                    g.members.retain(|m| !all.contains(m));
+                    ops.push(Op::PutGroup(g));
+                }
+            }
+        }
+    }
+    let changed = ops.iter().filter(|o| matches!(o, Op::PutUser(_) | Op::DeleteUser { .. })).count();
+    Ok((ops, changed))
+}
+
+/// Applies a bulk action as one change set; disabling or deleting ends the users' sessions.
+/// Returns the version and how many users it changed.
+pub async fn bulk(
+    st: &AppState,
+    author: &str,
+    names: &[String],
+    action: Bulk,
+) -> Result<(Version, usize), ApiError> {
+    let mut edit = st.publisher.begin().await?;
+    let (ops, changed) = plan_bulk(edit.directory(), names, &action)?;
+    if matches!(action, Bulk::Disable | Bulk::Delete) {
+        let who: Vec<LocalPart> =
+            names.iter().filter_map(|n| find(edit.directory(), n).ok().map(|u| u.name.clone())).collect();
+        for name in who {
+            end_sessions(&mut edit, &name, None).await?;
+        }
+    }
+    Ok((edit.commit(author, ops).await?, changed))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

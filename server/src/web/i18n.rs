@@ -410,6 +410,7 @@ mod completeness {
                         "keep",
                         "policy",
                         "code",
+                        "changed",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

@@ -186,6 +186,8 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "login-lifted" => "ok-login-lifted",
         "settings-saved" => "ok-settings-saved",
         "reverted" => "ok-reverted",
+        "bulk-1" => "ok-bulk-done",
+        "bulk-0" => "ok-bulk-nothing",
         "queue-retry" => "ok-queue-retry",
         "queue-bounce" => "ok-queue-bounce",
         "queue-delete" => "ok-queue-delete",

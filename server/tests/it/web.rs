@@ -1297,3 +1297,113 @@ async fn queue_page_explains_agents_it_cannot_reach() {
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(app.get("/agents/nobody/queue").await.0, StatusCode::NOT_FOUND);
 }
+
+/// Bulk actions on the users list: chosen with checkboxes, confirmed with what will change,
+/// applied as one change set; export gives just the chosen users; nothing chosen is a
+/// translated refusal that changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bulk_actions_on_chosen_users() {
+    let app = seeded(Backend::Sqlite).await;
+    app.user("sidorova", "msk").await;
+    app.group("sales", "list", &[]).await;
+    let mut en = Browser::admin(&app, "en").await;
+    en.get("/admin/users")
+        .await
+        .has(r#"<input type="checkbox" form="bulk" name="u.ivanov" aria-label="Choose ivanov@example.org">"#)
+        .has(r#"<option value="sales">"#);
+    let before = app.version().await;
+    let r = en
+        .post(
+            "/admin/users/bulk",
+            &[
+                ("action", "disable"),
+                ("back", "/admin/users?site=msk"),
+                ("u.ivanov", "on"),
+                ("u.sidorova", "on"),
+            ],
+        )
+        .await;
+    r.has("Disable 2 users?")
+        .has("ivanov@example.org, sidorova@example.org")
+        .has(r#"name="u.sidorova" value="on""#);
+    assert_eq!(app.version().await, before, "the confirmation changes nothing");
+    let r = en
+        .post(
+            "/admin/users/bulk",
+            &[
+                ("action", "disable"),
+                ("back", "/admin/users?site=msk"),
+                ("confirm", "yes"),
+                ("u.ivanov", "on"),
+                ("u.sidorova", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/users?site=msk&ok=bulk-1");
+    assert_eq!(app.version().await, before + 1, "one change set for all");
+    assert_eq!(app.ok("/users/sidorova").await["enabled"], false);
+    // Disabling again: nothing to change, and the confirmation says so.
+    en.post("/admin/users/bulk", &[("action", "disable"), ("u.ivanov", "on"), ("u.petrov", "on")])
+        .await
+        .has("1 of 2 change");
+    // Move and add to a list, in one set each.
+    let r = en
+        .post(
+            "/admin/users/bulk",
+            &[
+                ("action", "move"),
+                ("site", "spb"),
+                ("confirm", "yes"),
+                ("u.ivanov", "on"),
+                ("u.sidorova", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/users?ok=bulk-1");
+    let ivanov = app.ok("/users/ivanov").await;
+    assert_eq!((&ivanov["site"], &ivanov["former_sites"]), (&json!("spb"), &json!(["msk"])), "{ivanov}");
+    en.post(
+        "/admin/users/bulk",
+        &[("action", "add"), ("group", "sales"), ("confirm", "yes"), ("u.ivanov", "on"), ("u.petrov", "on")],
+    )
+    .await;
+    assert_eq!(app.ok("/groups/sales").await["members"], json!(["ivanov@example.org", "petrov@example.org"]));
+    // Export: the chosen users only.
+    let r = en.post("/admin/users/bulk", &[("action", "export"), ("u.petrov", "on")]).await;
+    assert!(r.body.starts_with("name,display_name,site"), "{}", r.body);
+    assert!(r.body.contains("\r\npetrov,") && !r.body.contains("ivanov"), "{}", r.body);
+    // Delete takes them out of the list too.
+    en.post("/admin/users/bulk", &[("action", "delete"), ("confirm", "yes"), ("u.petrov", "on")]).await;
+    assert_eq!(app.get("/users/petrov").await.0, StatusCode::NOT_FOUND);
+    assert_eq!(app.ok("/groups/sales").await["members"], json!(["ivanov@example.org"]));
+    // Nothing chosen, an unknown user, a site without mailboxes: refused, translated.
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get("/admin/users").await;
+    let v = app.version().await;
+    let r = ru.post("/admin/users/bulk", &[("action", "enable"), ("confirm", "yes")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("Выберите хотя бы одного пользователя.");
+    let r = ru.post("/admin/users/bulk", &[("action", "move"), ("site", "gw"), ("u.ivanov", "on")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r =
+        ru.post("/admin/users/bulk", &[("action", "enable"), ("u.ivanov", "on"), ("u.sidorova", "on")]).await;
+    r.has("Включить пользователей: 2?").has("Они снова смогут входить").lacks("Their");
+    assert_eq!(app.version().await, v, "refusals change nothing");
+
+    // Shortcuts on a user's page: add him to a list, start an alias for him.
+    let r = en.get("/admin/users/sidorova").await;
+    r.has(r#"<option value="sales">"#)
+        .has(r#"href="/admin/groups/new?kind=alias&amp;members=sidorova%40example.org""#);
+    let r = en.post("/admin/users/sidorova/groups", &[("group", "sales")]).await;
+    assert_eq!(r.location(), "/admin/users/sidorova?ok=member-added");
+    assert_eq!(
+        app.ok("/groups/sales").await["members"],
+        json!(["ivanov@example.org", "sidorova@example.org"])
+    );
+    en.get("/admin/groups/new?kind=alias&members=sidorova%40example.org")
+        .await
+        .has(r#"<option value="alias" selected"#)
+        .has("sidorova@example.org</textarea>");
+    let r = ru.post("/admin/users/sidorova/groups", &[("group", "nosuch")]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+}

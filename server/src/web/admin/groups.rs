@@ -121,8 +121,11 @@ pub struct NewGroupPage {
     pub errors: FormErrors,
 }
 
-pub async fn new_page(Page(ctx, ..): Page<AdminOnly>) -> Response {
-    let form = GroupForm { kind: "list".into(), ..Default::default() };
+/// The new alias or list form; `?kind=alias&members=a@b` fills it in (the shortcut on a
+/// user's page).
+pub async fn new_page(Page(ctx, ..): Page<AdminOnly>, WebQuery(given): WebQuery<GroupForm>) -> Response {
+    let kind = if given.kind == "alias" { "alias" } else { "list" };
+    let form = GroupForm { kind: kind.into(), ..given };
     ctx.render(StatusCode::OK, &NewGroupPage { c: ctx.clone(), form, errors: FormErrors::default() })
 }
 

@@ -114,6 +114,8 @@ pub struct UsersPage {
     pub per: usize,
     pub per_options: [usize; 4],
     pub ok: Option<String>,
+    /// Aliases and lists, for "add to" in the bulk bar.
+    pub groups: Vec<String>,
 }
 
 /// Builds the users page (public for the benchmark).
@@ -157,7 +159,8 @@ pub fn users_page(dir: &Directory, reports: &AgentReports, c: Ctx, q: UsersQuery
         .collect();
     let sites = dir.sites.values().map(|s| (s.id.to_string(), s.name.clone())).collect();
     let ok = flash(&c, &q.ok);
-    UsersPage { page, c, total, rows, sites, pages, per, per_options: PER_PAGE, ok, q }
+    let groups = dir.groups.keys().map(ToString::to_string).collect();
+    UsersPage { page, c, total, rows, sites, pages, per, per_options: PER_PAGE, ok, q, groups }
 }
 
 pub async fn list(
@@ -250,6 +253,8 @@ pub struct UserPage {
     pub site: String,
     pub site_name: String,
     pub groups: Vec<String>,
+    /// Every alias and list he is not in, for "add to".
+    pub other_groups: Vec<String>,
     /// Sites the user can move to.
     pub move_to: Vec<(String, String)>,
     pub ok: Option<String>,
@@ -289,6 +294,12 @@ fn user_page(
         site: u.site.to_string(),
         site_name: dir.site(&u.site).map(|s| s.name.clone()).unwrap_or_default(),
         groups: manage::groups::groups_of(dir, &addrs).iter().map(|g| g.to_string()).collect(),
+        other_groups: dir
+            .groups
+            .values()
+            .filter(|g| !addrs.iter().any(|a| g.members.contains(a)))
+            .map(|g| g.name.to_string())
+            .collect(),
         move_to: mailbox_sites(dir).into_iter().filter(|(id, _)| *id != u.site.as_str()).collect(),
         ok,
         errors,
@@ -526,4 +537,145 @@ pub async fn delete(
 ) -> Result<Response, WebError> {
     manage::users::delete(&st, ctx.name(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to("/admin/users?ok=user-deleted").into_response())
+}
+
+/// The bulk bar's form: the action, its site or group, the page to return to, and one
+/// `u.<name>` field per chosen user.
+#[derive(Deserialize)]
+pub struct BulkForm {
+    action: String,
+    #[serde(default)]
+    site: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    back: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(flatten)]
+    rest: std::collections::BTreeMap<String, String>,
+}
+
+/// One action on the chosen users: export at once; anything else after a confirmation that
+/// says what will change, then as one change set.
+pub async fn bulk(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, BulkForm>,
+) -> Result<Response, WebError> {
+    use manage::users::Bulk;
+    let names: Vec<String> =
+        form.rest.keys().filter_map(|k| k.strip_prefix("u.")).map(str::to_owned).collect();
+    let back = crate::web::session::safe_next(&form.back).unwrap_or_else(|| "/admin/users".into());
+    let (dir, _) = st.publisher.current();
+    let action = match form.action.as_str() {
+        "disable" => Bulk::Disable,
+        "enable" => Bulk::Enable,
+        "move" => Bulk::Move(form.site.trim().to_owned()),
+        "add" => Bulk::AddTo(form.group.trim().to_owned()),
+        "delete" => Bulk::Delete,
+        "export" => {
+            let users: Vec<&pochta_directory::User> = names
+                .iter()
+                .map(|n| manage::users::find(&dir, n))
+                .collect::<Result<_, _>>()
+                .map_err(|e| WebError::api(e, &ctx))?;
+            if users.is_empty() {
+                return Err(WebError::api(
+                    ApiError::bad_request("choose at least one user").key("err-bulk-none"),
+                    &ctx,
+                ));
+            }
+            let usage = st.reports.usage();
+            let body = manage::import::export_users(users.into_iter(), |u| usage.of(u), false);
+            let name = format!("users-{}-chosen.csv", dir.domain);
+            return Ok((
+                [
+                    (axum::http::header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                    (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                ],
+                body,
+            )
+                .into_response());
+        }
+        _ => return Err(WebError::new(StatusCode::BAD_REQUEST, "err-invalid").with(&ctx)),
+    };
+    if form.confirm != "yes" {
+        let (_, changed) =
+            manage::users::plan_bulk(&dir, &names, &action).map_err(|e| WebError::api(e, &ctx))?;
+        let count = names.len();
+        let (title, what) = match &action {
+            Bulk::Disable => (ctx.t1("bulk-confirm-disable", "count", count), ctx.t("bulk-what-disable")),
+            Bulk::Enable => (ctx.t1("bulk-confirm-enable", "count", count), ctx.t("bulk-what-enable")),
+            Bulk::Move(site) => {
+                let name = SiteId::parse(site)
+                    .ok()
+                    .and_then(|s| dir.site(&s).map(|s| s.name.clone()))
+                    .unwrap_or_default();
+                (ctx.t2("bulk-confirm-move", "count", count, "site", name), ctx.t("bulk-what-move"))
+            }
+            Bulk::AddTo(group) => {
+                (ctx.t2("bulk-confirm-add", "count", count, "group", group), ctx.t("bulk-what-add"))
+            }
+            Bulk::Delete => (ctx.t1("bulk-confirm-delete", "count", count), ctx.t("bulk-what-delete")),
+        };
+        let mut lines = vec![what];
+        if changed < count {
+            lines.push(ctx.t2("bulk-unchanged", "changed", changed, "count", count));
+        }
+        const SHOWN: usize = 20;
+        let mut who: Vec<String> = names
+            .iter()
+            .take(SHOWN)
+            .filter_map(|n| manage::users::find(&dir, n).ok())
+            .map(|u| dir.official(&u.name).to_string())
+            .collect();
+        if count > SHOWN {
+            who.push(ctx.t1("bulk-and-more", "count", count - SHOWN));
+        }
+        lines.push(who.join(", "));
+        let mut hidden: Vec<(String, String)> = vec![
+            ("action".into(), form.action.clone()),
+            ("site".into(), form.site.clone()),
+            ("group".into(), form.group.clone()),
+            ("back".into(), back.clone()),
+            ("confirm".into(), "yes".into()),
+        ];
+        hidden.extend(names.iter().map(|n| (format!("u.{n}"), "on".to_owned())));
+        let page = ConfirmPage {
+            c: ctx.clone(),
+            title,
+            lines,
+            action: "/admin/users/bulk".into(),
+            button: ctx.t("bulk-confirm-button"),
+            danger: matches!(action, Bulk::Delete | Bulk::Disable),
+            cancel: back,
+            hidden,
+        };
+        return Ok(ctx.render(StatusCode::OK, &page));
+    }
+    let (_, changed) =
+        manage::users::bulk(&st, ctx.name(), &names, action).await.map_err(|e| WebError::api(e, &ctx))?;
+    let sep = if back.contains('?') { '&' } else { '?' };
+    Ok(Redirect::to(&format!("{back}{sep}ok=bulk-{}", changed.min(1))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AddToGroupForm {
+    #[serde(default)]
+    group: String,
+}
+
+/// "Add to an alias or list" on a user's page: his official address becomes a member.
+pub async fn add_to_group(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, AddToGroupForm>,
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let official =
+        dir.official(&manage::users::find(&dir, &name).map_err(|e| WebError::api(e, &ctx))?.name).to_string();
+    manage::groups::add_member(&st, ctx.name(), form.group.trim(), &official)
+        .await
+        .map_err(|e| WebError::api(e, &ctx))?;
+    Ok(Redirect::to(&format!("/admin/users/{}?ok=member-added", urlencode(&name))).into_response())
 }
