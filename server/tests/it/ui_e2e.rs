@@ -79,6 +79,15 @@ impl Driver {
         r["value"].clone()
     }
 
+    /// Runs `js` in the page (`return …` gives its value).
+    async fn script(&self, js: &str) -> Value {
+        self.cmd(reqwest::Method::POST, "/execute/sync", json!({ "script": js, "args": [] })).await
+    }
+
+    async fn window(&self, width: u32, height: u32) {
+        self.cmd(reqwest::Method::POST, "/window/rect", json!({ "width": width, "height": height })).await;
+    }
+
     async fn go(&self, url: &str) {
         self.cmd(reqwest::Method::POST, "/url", json!({ "url": url })).await;
     }
@@ -255,14 +264,20 @@ async fn admin_and_user_in_a_real_browser() {
         ("en-sites", "/admin/sites"),
         ("en-dns", "/admin/dns"),
         ("en-history", "/admin/history"),
+        ("en-trace", "/admin/trace?rcpt=staff%40example.org&internal=on"),
+        ("en-queue", "/admin/queue"),
     ] {
         d.go(&format!("{}{path}", app.url)).await;
         d.wait_for("</main>").await;
         d.screenshot(name).await;
     }
+    // The address trace in the browser: the list's copy per site, each with how it gets there.
+    d.go(&format!("{}/admin/trace?rcpt=staff%40example.org&internal=on", app.url)).await;
+    d.wait_for("staff@example.org is a mailing list").await;
+    d.wait_for("How the copy gets there").await;
     // The same pages in Russian, switched with the language link.
     d.click("a[hreflang=ru]").await;
-    d.wait_for("Журнал изменений").await;
+    d.wait_for("<html lang=\"ru\"").await;
     for (name, path) in [
         ("ru-dashboard", "/admin"),
         ("ru-users", "/admin/users"),
@@ -271,12 +286,39 @@ async fn admin_and_user_in_a_real_browser() {
         ("ru-sites", "/admin/sites"),
         ("ru-dns", "/admin/dns"),
         ("ru-import", "/admin/import"),
+        ("ru-trace", "/admin/trace?rcpt=staff%40example.org&internal=on"),
+        ("ru-queue", "/admin/queue"),
+        ("ru-history", "/admin/history"),
     ] {
         d.go(&format!("{}{path}", app.url)).await;
         d.wait_for("</main>").await;
         assert!(d.source().await.contains("lang=\"ru\""), "{path} is not in Russian");
         d.screenshot(name).await;
     }
+    // On a phone (390 px) the lists become cards: no table is wider than the screen, and the
+    // page does not scroll sideways.
+    d.window(390, 844).await;
+    for (name, path) in [
+        ("ru-users-390", "/admin/users"),
+        ("ru-dashboard-390", "/admin"),
+        ("ru-history-390", "/admin/history"),
+        ("ru-trace-390", "/admin/trace?rcpt=staff%40example.org&internal=on"),
+    ] {
+        d.go(&format!("{}{path}", app.url)).await;
+        d.wait_for("</main>").await;
+        let fits = d
+            .script(
+                "const w = window.innerWidth; \
+                 return [...document.querySelectorAll('table.cards')].every(t => t.getBoundingClientRect().width <= w) \
+                 && document.documentElement.scrollWidth <= w;",
+            )
+            .await;
+        assert_eq!(fits, json!(true), "{path} is wider than a 390 px screen");
+        // The screenshot shows the list itself, not the header above it.
+        d.script("const t = document.querySelector('table.cards, ol.history, section.card'); if (t) t.scrollIntoView(); return true;").await;
+        d.screenshot(name).await;
+    }
+    d.window(1366, 900).await;
     d.click("form[action='/logout'] button").await;
     d.wait_for("id=\"login\"").await;
 

@@ -1238,7 +1238,7 @@ async fn address_trace_shows_each_sites_copy_and_refusals() {
     r.has(r#"<option value="gw" selected>"#).has(r#"aria-current="page""#);
     let r = en.get("/admin/trace?rcpt=staff%40example.org&internal=on").await;
     assert_eq!(r.status, StatusCode::OK);
-    r.has("staff@example.org is a mailing list with 3 members; who may post: Users of this domain only.")
+    r.has("staff@example.org is a mailing list with 3 members; who may post: users of this domain only.")
         .has("Accepted: 2 mailboxes at 2 sites and 1 outside addresses, one copy per site.")
         .has("One copy from Site gw (gw) straight to the agent of Site msk (msk), over pinned TLS.")
         .has("Waits in the queue at Site gw (gw): Site spb (spb) has no agent taking mail yet")
@@ -1406,4 +1406,19 @@ async fn bulk_actions_on_chosen_users() {
         .has("sidorova@example.org</textarea>");
     let r = ru.post("/admin/users/sidorova/groups", &[("group", "nosuch")]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
+}
+
+/// A field with a hint and an error names both in `aria-describedby`, so a screen reader reads
+/// the rule and what was wrong together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hints_and_errors_are_described_together() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "ru").await;
+    b.get("/admin/users/new").await.has(r#"aria-describedby="password-hint""#);
+    let r = b.post("/admin/users/new", &[("name", "kozlov"), ("site", "msk"), ("password", "short")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has(r#"aria-describedby="password-hint password-error" aria-invalid="true""#)
+        .has(r#"id="password-error""#);
+    let r = b.post("/admin/sites", &[("id", "not a label"), ("name", "X"), ("level", "1")]).await;
+    r.has(r#"aria-describedby="id-hint id-error""#);
 }

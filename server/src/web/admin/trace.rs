@@ -66,6 +66,12 @@ fn policy_key(p: PostingPolicy) -> &'static str {
     }
 }
 
+/// A label used inside a sentence: "Users of this domain only" → "users of this domain only".
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |f| f.to_lowercase().chain(chars).collect())
+}
+
 pub fn view(c: &Ctx, dir: &Directory, t: &Trace) -> TraceView {
     let addr = t.rcpt.to_string();
     let named = match &t.named {
@@ -84,7 +90,7 @@ pub fn view(c: &Ctx, dir: &Directory, t: &Trace) -> TraceView {
                 ("address", addr.clone()),
                 ("kind", if *kind == GroupKind::Alias { "alias" } else { "list" }.into()),
                 ("count", members.to_string()),
-                ("policy", c.t(policy_key(*policy))),
+                ("policy", lower_first(&c.t(policy_key(*policy)))),
             ],
         ),
         Named::All { site: None } => c.t1("trace-named-all", "address", &addr),
