@@ -24,6 +24,10 @@ pub struct Config {
     /// The resolvers the DNS page's live check asks (`ip:port`); empty: the system's.
     #[serde(default)]
     pub dns_servers: Vec<SocketAddr>,
+    /// The time zone pages show times in unless a person chose another (an IANA name from the
+    /// system's tz database, e.g. `Europe/Moscow`).
+    #[serde(default = "default_time_zone")]
+    pub time_zone: String,
     /// Where the data folder is; not stored in the file.
     #[serde(skip)]
     pub data_dir: PathBuf,
@@ -31,6 +35,10 @@ pub struct Config {
 
 fn default_dkim_retirement() -> i64 {
     7 * 24 * 3600
+}
+
+fn default_time_zone() -> String {
+    "UTC".into()
 }
 
 fn default_enroll_ttl() -> i64 {
@@ -45,6 +53,10 @@ pub enum ConfigError {
     Parse(PathBuf, toml::de::Error),
     #[error("cannot write {0}: {1}")]
     Write(PathBuf, std::io::Error),
+    #[error(
+        "{0}: time_zone '{1}' is not a zone of the system's tz database (e.g. Europe/Moscow; is tzdata installed?)"
+    )]
+    TimeZone(PathBuf, String),
 }
 
 impl Config {
@@ -53,7 +65,10 @@ impl Config {
     pub fn load(data_dir: &Path) -> Result<Config, ConfigError> {
         let path = data_dir.join(Self::FILE);
         let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Read(path.clone(), e))?;
-        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse(path, e))?;
+        let mut cfg: Config = toml::from_str(&text).map_err(|e| ConfigError::Parse(path.clone(), e))?;
+        if crate::web::zone::Zone::named(&cfg.time_zone).is_none() {
+            return Err(ConfigError::TimeZone(path, cfg.time_zone));
+        }
         cfg.data_dir = data_dir.to_path_buf();
         Ok(cfg)
     }

@@ -17,6 +17,8 @@ pub struct InitOptions<'a> {
     pub listen: SocketAddr,
     pub public_url: &'a str,
     pub admin: &'a str,
+    /// The zone the pages show times in by default (IANA name, `UTC`, `Europe/Moscow`).
+    pub time_zone: &'a str,
 }
 
 /// What `init` made; the password and token are shown once and stored only as hashes.
@@ -32,6 +34,9 @@ pub struct Initialised {
 pub async fn init(data_dir: &Path, opts: InitOptions<'_>) -> anyhow::Result<Initialised> {
     let domain =
         Domain::parse(opts.domain).with_context(|| format!("'{}' is not a mail domain", opts.domain))?;
+    if crate::web::zone::Zone::named(opts.time_zone).is_none() {
+        bail!("'{}' is not a time zone of the system's tz database (e.g. Europe/Moscow)", opts.time_zone);
+    }
     if data_dir.join(Config::FILE).exists() {
         bail!("{} already holds a Pochta server; refusing to overwrite it", data_dir.display());
     }
@@ -48,6 +53,7 @@ pub async fn init(data_dir: &Path, opts: InitOptions<'_>) -> anyhow::Result<Init
         enrollment_ttl_secs: 24 * 3600,
         dkim_retirement_secs: 7 * 24 * 3600,
         dns_servers: vec![],
+        time_zone: opts.time_zone.to_owned(),
         data_dir: data_dir.clone(),
     };
     let signer = Signer::generate();

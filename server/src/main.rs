@@ -31,6 +31,9 @@ enum Command {
         public_url: String,
         #[arg(long, default_value = "admin")]
         admin: String,
+        /// The time zone pages show times in unless a person picks another, e.g. Europe/Moscow.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
     },
     /// Start a central server and three agents on loopback with a seeded directory.
     Demo {
@@ -53,13 +56,14 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     match Cli::parse().command {
-        Command::Init { data, domain, database, listen, public_url, admin } => {
+        Command::Init { data, domain, database, listen, public_url, admin, time_zone } => {
             let opts = InitOptions {
                 domain: &domain,
                 database: database.as_deref(),
                 listen,
                 public_url: &public_url,
                 admin: &admin,
+                time_zone: &time_zone,
             };
             let done = init(&data, opts).await?;
             println!("Created {} for {domain} (deployment {}).", data.display(), done.deployment);

@@ -122,6 +122,13 @@ pub async fn seeded_server(
         listen: "127.0.0.1:0".parse()?,
         public_url: "",
         admin: "admin",
+        // The demo's people are in Moscow (each visitor may pick another zone); without the
+        // system's tz database, UTC.
+        time_zone: if crate::web::zone::Zone::named("Europe/Moscow").is_some() {
+            "Europe/Moscow"
+        } else {
+            "UTC"
+        },
     };
     let done = init(data, opts).await?;
     let running = App::build(data).await?.spawn().await?;

@@ -29,6 +29,8 @@ pub struct Ctx {
     pub(crate) cookie: Option<String>,
     /// A new pre-login token to set as a cookie with the response.
     pub(crate) new_pre: Option<String>,
+    /// The zone times are shown in: the person's choice, else the deployment's.
+    pub zone: super::zone::Zone,
 }
 
 /// A percent-encoded query value (for `next=` links).
@@ -56,6 +58,7 @@ impl Ctx {
             client: None,
             cookie: None,
             new_pre: None,
+            zone: super::zone::Zone::utc(),
         }
     }
 
@@ -116,8 +119,9 @@ impl Ctx {
         let c = pochta_directory::date::Civil::from_unix(*t);
         format!("{:04}-{:02}-{:02}T{:02}:{:02}Z", c.year, c.month, c.day, c.secs / 3600, c.secs % 3600 / 60)
     }
+    /// A time as this reader's zone and locale write it: `03.12.2026 20:50 MSK`.
     pub fn when(&self, t: &i64) -> String {
-        super::i18n::datetime(*t)
+        self.zone.datetime(self.lang, *t)
     }
     /// "5 minutes ago", with the language's plural forms.
     pub fn ago(&self, secs: &i64) -> String {

@@ -211,7 +211,13 @@ pub fn traffic(rows: &[StatRow], since: i64, period: i64) -> (Vec<Traffic>, Vec<
 
 /// The chart of accepted letters per site; `None` when nothing was accepted. `since` and
 /// `period` place the time labels (UTC, as every time on the pages).
-pub fn chart(buckets: &[(String, Vec<u64>)], since: i64, period: i64) -> Option<Chart> {
+/// The chart's time axis reads in `zone`.
+pub fn chart(
+    buckets: &[(String, Vec<u64>)],
+    since: i64,
+    period: i64,
+    zone: &super::zone::Zone,
+) -> Option<Chart> {
     let max = buckets.iter().flat_map(|(_, b)| b.iter().copied()).max().unwrap_or(0);
     if max == 0 {
         return None;
@@ -237,14 +243,7 @@ pub fn chart(buckets: &[(String, Vec<u64>)], since: i64, period: i64) -> Option<
         })
         .collect();
     let y_ticks = [0, max.div_ceil(2), max].into_iter().map(|v| (y(v), super::i18n::number(v))).collect();
-    let label = |t: i64| {
-        let c = pochta_directory::date::Civil::from_unix(t);
-        if period > 86_400 {
-            format!("{:02}.{:02}", c.day, c.month)
-        } else {
-            format!("{:02}:{:02}", c.secs / 3600, c.secs % 3600 / 60)
-        }
-    };
+    let label = |t: i64| zone.tick(t, period > 86_400);
     let x_ticks = (0..=4)
         .map(|k| {
             let i = k * (BUCKETS - 1) / 4;
@@ -429,7 +428,7 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
         period,
         periods: Period::ALL,
         traffic,
-        chart: chart(&buckets, since, period.secs()),
+        chart: chart(&buckets, since, period.secs(), &c.zone),
         recent,
         stale,
         warnings,

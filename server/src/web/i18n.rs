@@ -411,6 +411,7 @@ mod completeness {
                         "policy",
                         "code",
                         "changed",
+                        "zone",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

@@ -12,10 +12,12 @@ pub mod mailbox;
 pub mod ratelimit;
 pub mod session;
 pub mod state;
+pub mod zone;
 
 pub mod admin;
 mod auth;
 mod me;
+mod prefs;
 
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -35,6 +37,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/style.css", get(style))
         .route("/static/app.js", get(script))
         .route("/lang/{code}", get(set_lang))
+        .route("/time-zone", get(prefs::page).post(prefs::choose))
         .route("/admin", get(dashboard::page))
         .merge(auth::router())
         .merge(me::router())

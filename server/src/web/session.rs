@@ -102,6 +102,10 @@ impl Ctx {
         let client = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         let path = parts.uri.path_and_query().map_or("/".to_owned(), |p| p.as_str().to_owned());
         let (dir, _) = st.publisher.current();
+        let zone = cookie(headers, super::zone::COOKIE)
+            .and_then(|z| super::zone::Zone::named(&z))
+            .or_else(|| super::zone::Zone::named(&st.config.time_zone))
+            .unwrap_or_else(super::zone::Zone::utc);
         let mut ctx = Ctx {
             lang,
             who: None,
@@ -111,6 +115,7 @@ impl Ctx {
             client,
             cookie: None,
             new_pre: None,
+            zone,
         };
         if let Some(c) = cookie(headers, SESSION_COOKIE) {
             let pool = &st.db.pool;

@@ -62,6 +62,7 @@ pub(crate) async fn spawn_app(backend: Backend) -> TestApp {
         listen: "127.0.0.1:0".parse().unwrap(),
         public_url: "",
         admin: "admin",
+        time_zone: "UTC",
     };
     let init = init(dir.path(), opts).await.expect("init");
     let running = start(dir.path()).await;

@@ -1422,3 +1422,35 @@ async fn hints_and_errors_are_described_together() {
     let r = b.post("/admin/sites", &[("id", "not a label"), ("name", "X"), ("level", "1")]).await;
     r.has(r#"aria-describedby="id-hint id-error""#);
 }
+
+/// Times are shown in the deployment's zone (UTC here) until a person picks their own, which a
+/// cookie remembers; the locale decides the format; the history's date filter counts days in
+/// that zone; an unknown zone is a translated refusal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn times_in_the_readers_time_zone() {
+    let app = seeded(Backend::Sqlite).await;
+    let mut b = Browser::admin(&app, "ru").await;
+    let r = b.get("/admin/history").await;
+    r.has(r#"class="zone" href="/time-zone?next=/admin/history""#).has(" UTC</time>");
+    let r = b.get("/time-zone?next=/admin/history").await;
+    r.has("Время показывается по поясу UTC.").has(r#"<option value="Europe/Moscow">"#);
+    let r = b.post("/time-zone", &[("zone", "Mars/Olympus"), ("next", "/admin/history")]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("«Mars/Olympus» — неизвестный часовой пояс");
+    let r = b.post("/time-zone", &[("zone", "Europe/Moscow"), ("next", "/admin/history")]).await;
+    assert_eq!(r.location(), "/admin/history");
+    assert!(r.set_cookie("__Host-pochta_tz").is_some_and(|c| c.contains("Europe/Moscow")));
+    let r = b.get("/admin/history").await;
+    r.has(" MSK</time>").has(r#">Europe/Moscow</a>"#);
+    // The Russian format: day.month.year.
+    let now = jiff::Timestamp::now().to_zoned(jiff::tz::TimeZone::get("Europe/Moscow").unwrap());
+    r.has(&now.strftime("%d.%m.%Y").to_string());
+    // "From today" in Moscow finds today's changes; "to yesterday" none.
+    let today = now.date().to_string();
+    let yesterday = now.date().yesterday().unwrap().to_string();
+    b.get(&format!("/admin/history?since={today}")).await.has("Версия 1").lacks("Ничего не найдено");
+    b.get(&format!("/admin/history?until={yesterday}")).await.has("Ничего не найдено");
+    // Someone else, without the cookie, still sees the deployment's zone.
+    let mut other = Browser::admin(&app, "en").await;
+    other.get("/admin/history").await.has(" UTC</time>").lacks("MSK");
+}

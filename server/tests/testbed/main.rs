@@ -34,7 +34,14 @@ async fn role_central() {
     let listen: std::net::SocketAddr = std::env::var("TB_LISTEN").unwrap().parse().unwrap();
     let done = init(
         &dir,
-        InitOptions { domain: demo::DOMAIN, database: None, listen, public_url: "", admin: "admin" },
+        InitOptions {
+            domain: demo::DOMAIN,
+            database: None,
+            listen,
+            public_url: "",
+            admin: "admin",
+            time_zone: "UTC",
+        },
     )
     .await
     .unwrap();

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use pochta_directory::wire::Version;
-use pochta_directory::{Day, Directory, Op, SiteId};
+use pochta_directory::{Directory, Op, SiteId};
 use serde::Deserialize;
 
 use super::ConfirmPage;
@@ -312,13 +312,12 @@ fn given(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
-/// A date filter as Unix seconds at the start of that day (UTC), or what is wrong with it.
+/// A date filter as Unix seconds at the start of that day in the reader's zone, or what is
+/// wrong with it.
 fn day_start(ctx: &Ctx, s: &str) -> Result<Option<i64>, String> {
     match given(s) {
         None => Ok(None),
-        Some(d) => Day::parse(&d)
-            .map(|d| Some(d.days() * 86_400))
-            .map_err(|_| ctx.t1("err-history-date", "value", d)),
+        Some(d) => ctx.zone.day_start(&d).map(Some).ok_or_else(|| ctx.t1("err-history-date", "value", d)),
     }
 }
 
@@ -336,8 +335,15 @@ pub async fn page(
         })
     };
     let since = date(&q.since);
-    // The "to" day is inclusive: up to the start of the next.
-    let until = date(&q.until).map(|t| t + 86_400);
+    // The "to" day is inclusive: up to the start of the next (a day is not always 24 hours).
+    let until = given(&q.until)
+        .and_then(|d| d.parse::<jiff::civil::Date>().ok())
+        .and_then(|d| d.tomorrow().ok())
+        .map(|d| d.to_string());
+    let until = match until {
+        Some(next) => date(&next),
+        None => date(&q.until),
+    };
     let kind = given(&q.kind).and_then(|k| Kind::parse(&k));
     let filter = Filter {
         text: given(&q.q),
