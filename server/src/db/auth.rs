@@ -32,13 +32,90 @@ pub async fn put_admin(pool: &sqlx::AnyPool, name: &str, password_hash: &str) ->
     Ok(())
 }
 
+/// The password hash of an administrator who may log in (a disabled one has none).
 pub async fn admin_password(pool: &sqlx::AnyPool, name: &str) -> Result<Option<String>, DbError> {
-    Ok(sqlx::query("SELECT password FROM admins WHERE name = $1")
+    Ok(sqlx::query("SELECT password FROM admins WHERE name = $1 AND disabled_at IS NULL")
         .bind(name)
         .fetch_optional(pool)
         .await?
         .map(|r| r.try_get("password"))
         .transpose()?)
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AdminRow {
+    pub name: String,
+    pub created_at: i64,
+    /// Empty for the first, made by `init`.
+    pub created_by: String,
+    pub disabled_at: Option<i64>,
+}
+
+pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
+    let rows = sqlx::query("SELECT name, created_at, created_by, disabled_at FROM admins ORDER BY name")
+        .fetch_all(pool)
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            Ok(AdminRow {
+                name: r.try_get("name")?,
+                created_at: r.try_get("created_at")?,
+                created_by: r.try_get("created_by")?,
+                disabled_at: r.try_get("disabled_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Adds an administrator; `false` when the name is taken.
+pub async fn add_admin(
+    pool: &sqlx::AnyPool,
+    name: &str,
+    password_hash: &str,
+    created_by: &str,
+) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "INSERT INTO admins (name, password, created_at, created_by) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO NOTHING",
+    )
+    .bind(name)
+    .bind(password_hash)
+    .bind(now())
+    .bind(created_by)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// Sets an administrator's password; `false` when there is none by that name.
+pub async fn set_admin_password(
+    tx: &mut super::Tx<'_>,
+    name: &str,
+    password_hash: &str,
+) -> Result<bool, DbError> {
+    Ok(sqlx::query("UPDATE admins SET password = $1 WHERE name = $2")
+        .bind(password_hash)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Disables (at `at`) or enables (`None`) an administrator; `false` when there is none.
+pub async fn set_admin_disabled(
+    tx: &mut super::Tx<'_>,
+    name: &str,
+    at: Option<i64>,
+) -> Result<bool, DbError> {
+    Ok(sqlx::query("UPDATE admins SET disabled_at = $1 WHERE name = $2")
+        .bind(at)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 pub async fn create_token(pool: &sqlx::AnyPool, name: &str, created_by: &str) -> Result<String, DbError> {
@@ -53,14 +130,17 @@ pub async fn create_token(pool: &sqlx::AnyPool, name: &str, created_by: &str) ->
     Ok(token)
 }
 
-/// The token's name, when the token is valid.
+/// The token's name, when the token is valid: its administrator is not disabled.
 pub async fn token_name(pool: &sqlx::AnyPool, token: &str) -> Result<Option<String>, DbError> {
-    Ok(sqlx::query("SELECT name FROM api_tokens WHERE hash = $1")
-        .bind(digest(token))
-        .fetch_optional(pool)
-        .await?
-        .map(|r| r.try_get("name"))
-        .transpose()?)
+    Ok(sqlx::query(
+        "SELECT t.name FROM api_tokens t JOIN admins a ON a.name = t.created_by \
+         WHERE t.hash = $1 AND a.disabled_at IS NULL",
+    )
+    .bind(digest(token))
+    .fetch_optional(pool)
+    .await?
+    .map(|r| r.try_get("name"))
+    .transpose()?)
 }
 
 pub async fn create_enrollment(

@@ -7,6 +7,7 @@
 //! one change set or return an [`ApiError`] that says why (in English for the API, as a Fluent key
 //! and a form field for the pages) and changes nothing.
 
+pub mod admins;
 pub mod agents;
 pub mod dkim;
 pub mod dns;

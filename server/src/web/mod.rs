@@ -189,6 +189,8 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "login-lifted" => "ok-login-lifted",
         "settings-saved" => "ok-settings-saved",
         "reverted" => "ok-reverted",
+        "admin-disabled" => "ok-admin-disabled",
+        "admin-enabled" => "ok-admin-enabled",
         "bulk-1" => "ok-bulk-done",
         "bulk-0" => "ok-bulk-nothing",
         "queue-retry" => "ok-queue-retry",

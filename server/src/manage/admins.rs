@@ -1,0 +1,101 @@
+//! Administrators, managed in the web application: create (with a generated password shown
+//! once), reset a password, disable and enable. A disabled administrator cannot log in, its
+//! sessions end and the API tokens it made stop working; the last enabled administrator, and
+//! the one asking, cannot be disabled — nobody could get back in.
+
+use crate::db::{self, web::Role};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The longest administrator name.
+pub const MAX_NAME: usize = 64;
+
+/// Administrator names: lower-case Latin letters, digits, `.`, `-`, `_`; never an `@` (a login
+/// with one is a user's address).
+pub fn check_name(name: &str) -> Result<String, ApiError> {
+    let name = name.trim();
+    let ok = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-".contains(c));
+    if ok {
+        Ok(name.to_owned())
+    } else {
+        Err(ApiError::bad_request(format!(
+            "'{name}' is not an administrator name: 1 to {MAX_NAME} lower-case Latin letters, digits, '.', '-', '_'"
+        ))
+        .key("err-admin-name")
+        .arg("max", MAX_NAME)
+        .field("name"))
+    }
+}
+
+/// A new password to hand over once: 20 characters of a random token.
+fn new_password() -> String {
+    db::auth::random_token()[..20].to_owned()
+}
+
+/// Creates an administrator; returns the password to give them.
+pub async fn create(st: &AppState, author: &str, name: &str) -> Result<String, ApiError> {
+    let name = check_name(name)?;
+    let password = new_password();
+    let hash = st.hash_password(password.clone()).await;
+    if !db::auth::add_admin(&st.db.pool, &name, &hash.0, author).await? {
+        return Err(ApiError::conflict(format!("there is already an administrator '{name}'"))
+            .key("err-admin-taken")
+            .arg("name", &name)
+            .field("name"));
+    }
+    tracing::info!(author, admin = %name, "administrator created");
+    Ok(password)
+}
+
+fn no_such(name: &str) -> ApiError {
+    ApiError::not_found(format!("there is no administrator '{name}'"))
+        .key("err-no-such-admin")
+        .arg("name", name)
+}
+
+/// Gives an administrator a new password (returned, to hand over once); their sessions end, but
+/// `keep` (the asking administrator's own session, when they reset their own).
+pub async fn reset(st: &AppState, author: &str, name: &str, keep: Option<&str>) -> Result<String, ApiError> {
+    let password = new_password();
+    let hash = st.hash_password(password.clone()).await;
+    let mut tx = st.db.pool.begin().await?;
+    if !db::auth::set_admin_password(&mut tx, name, &hash.0).await? {
+        return Err(no_such(name));
+    }
+    db::web::delete_sessions_of(&mut *tx, Role::Admin, name, keep).await?;
+    tx.commit().await?;
+    tracing::info!(author, admin = name, "administrator's password reset");
+    Ok(password)
+}
+
+/// Disables (`true`) or enables an administrator.
+pub async fn set_disabled(st: &AppState, author: &str, name: &str, disabled: bool) -> Result<(), ApiError> {
+    let admins = db::auth::admins(&st.db.pool).await?;
+    let target = admins.iter().find(|a| a.name == name).ok_or_else(|| no_such(name))?;
+    if disabled {
+        if name == author {
+            return Err(ApiError::conflict("you cannot disable yourself").key("err-admin-disable-self"));
+        }
+        let enabled = admins.iter().filter(|a| a.disabled_at.is_none()).count();
+        if target.disabled_at.is_none() && enabled <= 1 {
+            return Err(ApiError::conflict("the last enabled administrator cannot be disabled")
+                .key("err-admin-disable-last"));
+        }
+    }
+    let mut tx = st.db.pool.begin().await?;
+    db::auth::set_admin_disabled(&mut tx, name, disabled.then(db::now)).await?;
+    if disabled {
+        db::web::delete_sessions_of(&mut *tx, Role::Admin, name, None).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(
+        author,
+        admin = name,
+        disabled,
+        "administrator {}",
+        if disabled { "disabled" } else { "enabled" }
+    );
+    Ok(())
+}
