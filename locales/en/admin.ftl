@@ -630,6 +630,6 @@ admins-create = Create
 admins-password-for = Password for { $name }
 admins-password-once = Shown only now: hand it over in person or by phone. They log in with their name and this password.
 ok-admin-created = Administrator { $name } created.
-ok-admin-reset = { $name } has a new password; their other sessions have ended.
+ok-admin-reset = { $name } has a new password; their sessions have ended.
 ok-admin-disabled = The administrator is disabled: their sessions have ended and their API tokens no longer work.
 ok-admin-enabled = The administrator can log in again.

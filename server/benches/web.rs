@@ -11,6 +11,8 @@ use pochta_server::db::auth::AgentRow;
 use pochta_server::db::changelog::HistoryItem;
 use pochta_server::db::web::{Counters, Role, StatRow};
 use pochta_server::summary::SiteSummaries;
+use pochta_server::web::admin::history::{HistoryPage, history_rows};
+use pochta_server::web::admin::trace::{TraceForm, TracePage, view};
 use pochta_server::web::admin::users::{UsersQuery, users_page};
 use pochta_server::web::dashboard::{DashboardData, Period, dashboard_page};
 use pochta_server::web::i18n::Lang;
@@ -133,6 +135,43 @@ fn main() {
             bytes: 300,
         })
         .collect();
+    // A page of the history as the log stores it: moves, disables, members added — with the
+    // record each op replaced, so every line says old → new.
+    let history: Vec<HistoryItem> = (0..50u64)
+        .map(|v| {
+            let name = format!("user{:06}", v * 7);
+            let before = serde_json::json!({"name": name, "display_name": "Anna Petrova", "site": "site2", "enabled": true});
+            let after = serde_json::json!({"op": "put_user", "name": name, "display_name": "Anna Sidorova", "site": "site3",
+                                           "former_sites": ["site2"], "enabled": v % 3 != 0});
+            let group_before = serde_json::json!({"name": "sales", "kind": "list", "description": "",
+                                                  "members": ["user000001@example.org"], "policy": "internal"});
+            let group_after = serde_json::json!({"op": "put_group", "name": "sales", "kind": "list", "description": "",
+                                                 "members": ["user000001@example.org", format!("{name}@example.org")], "policy": "internal"});
+            HistoryItem {
+                version: 100_000 - v,
+                author: "admin".into(),
+                at: now - v as i64 * 60,
+                ops: serde_json::json!([after, group_after]),
+                prior: serde_json::json!([{"user": before}, {"group": group_before}]),
+                reverts: None,
+                bytes: 600,
+            }
+        })
+        .collect();
+    // A list of 2,000 members across the sites, for the address trace.
+    let mut traced = dir.clone();
+    traced.groups.insert(
+        LocalPart::parse("everyone-sales").unwrap(),
+        pochta_directory::Group {
+            name: LocalPart::parse("everyone-sales").unwrap(),
+            kind: pochta_directory::GroupKind::List,
+            description: String::new(),
+            members: (0..2000)
+                .map(|i| pochta_directory::Address::parse(&format!("user{:06}@example.org", i * 37)).unwrap())
+                .collect(),
+            policy: pochta_directory::PostingPolicy::Internal,
+        },
+    );
     println!("Web UI render benchmark: {USERS} users, {SITES} sites (server-side render, no network)");
     for lang in [Lang::En, Lang::Ru] {
         let l = lang.code();
@@ -167,6 +206,44 @@ fn main() {
         summaries.get(&dir, 1000);
         measure(&format!("[{l}] dashboard (24 h, 2,880 reports)"), 100, || {
             dashboard_page(admin(lang), &dir, &summaries.get(&dir, 1000), data()).render().unwrap()
+        });
+        measure(&format!("[{l}] history, 50 change sets in words"), 300, || {
+            let c = admin(lang);
+            HistoryPage {
+                rows: history_rows(&c, &dir, &history),
+                q: String::new(),
+                object: String::new(),
+                since: String::new(),
+                until: String::new(),
+                authors: vec![],
+                sites: vec![],
+                kinds: vec![],
+                error: None,
+                flash: None,
+                older: Some("/admin/history?before=99951".into()),
+                filtered: false,
+                c,
+            }
+            .render()
+            .unwrap()
+        });
+        measure(&format!("[{l}] address trace, a list of 2,000"), 100, || {
+            let c = admin(lang);
+            let t =
+                pochta_server::manage::trace::trace(&traced, "everyone-sales@example.org", "", true, None)
+                    .unwrap();
+            let result = Some(view(&c, &traced, &t));
+            let form = TraceForm { rcpt: "everyone-sales@example.org".into(), ..Default::default() };
+            TracePage {
+                form,
+                sites: vec![],
+                entry: t.entry.to_string(),
+                errors: Default::default(),
+                result,
+                c,
+            }
+            .render()
+            .unwrap()
         });
         // The first request after an edit: the version moved, the counts are computed again.
         let mut version = 1000;
