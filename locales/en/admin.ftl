@@ -633,3 +633,22 @@ ok-admin-created = Administrator { $name } created.
 ok-admin-reset = { $name } has a new password; their sessions have ended.
 ok-admin-disabled = The administrator is disabled: their sessions have ended and their API tokens no longer work.
 ok-admin-enabled = The administrator can log in again.
+
+## Agents on the site page
+agents-col-endpoints = Reached at
+agent-endpoint-pulls = fetches its changes itself (no URL)
+agent-endpoint-no-smtp = takes no mail (no SMTP listener)
+agent-queue-link = Queue
+agent-forget = Forget…
+forget-agent-title = Forget agent { $agent }?
+forget-agent-access = The agent can no longer fetch changes or report; its enrollment ends now.
+forget-agent-mail = Its SMTP endpoint leaves the directory: other sites stop sending mail for { $site } to it.
+forget-agent-queue = Letters already in its queue stay on its machine until an agent runs there again.
+forget-agent-last = { $site } then has no agent taking mail: mail for its users waits in the other sites' queues (and they retry) until an agent enrolls.
+forget-agent-others = { $count ->
+    [one] { $count } other agent of the site keeps taking its mail.
+   *[other] { $count } other agents of the site keep taking its mail.
+}
+forget-agent-again = To bring it back, make a new enrollment code on this page and enroll the agent again.
+forget-agent-button = Forget the agent
+ok-agent-forgotten = The agent is forgotten.

@@ -76,7 +76,9 @@ pub async fn enroll(st: &AppState, req: EnrollRequest) -> Result<EnrollResponse,
 pub async fn remove(st: &AppState, author: &str, id: &str) -> Result<(), ApiError> {
     let mut edit = st.publisher.begin().await?;
     if !db::auth::delete_agent(&mut edit.tx, id).await? {
-        return Err(ApiError::not_found(format!("there is no agent '{id}'")));
+        return Err(ApiError::not_found(format!("there is no agent '{id}'"))
+            .key("err-no-such-agent")
+            .arg("agent", id));
     }
     let ops = edit
         .directory()

@@ -189,6 +189,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "login-lifted" => "ok-login-lifted",
         "settings-saved" => "ok-settings-saved",
         "reverted" => "ok-reverted",
+        "agent-forgotten" => "ok-agent-forgotten",
         "admin-disabled" => "ok-admin-disabled",
         "admin-enabled" => "ok-admin-enabled",
         "bulk-1" => "ok-bulk-done",

@@ -1521,3 +1521,40 @@ async fn administrators_are_managed_in_the_browser() {
     assert_eq!(Browser::new(&app, "en").login("e.petrova", &fresh).await.location(), "/admin");
     assert_eq!(b.post("/admin/admins/nobody/reset", &[]).await.status, StatusCode::NOT_FOUND);
 }
+
+/// The site page lists each agent with where it is reached (URL or "pulls", SMTP endpoint),
+/// a link to its queue, and "Forget…", which says what will happen before it happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn site_page_shows_agents_endpoints_and_forgets_with_a_warning() {
+    let app = seeded(Backend::Sqlite).await;
+    let taking = app.enroll_with_smtp("msk", "127.0.0.1:2525").await;
+    let pulling = app.enroll("msk").await;
+    let (taking, pulling) = (taking["agent_id"].as_str().unwrap(), pulling["agent_id"].as_str().unwrap());
+    let mut en = Browser::admin(&app, "en").await;
+    en.get("/admin/sites/msk")
+        .await
+        .has("SMTP <code>127.0.0.1:2525</code>")
+        .has("fetches its changes itself (no URL)")
+        .has("takes no mail (no SMTP listener)")
+        .has(&format!(r#"href="/admin/sites/msk/agents/{taking}/forget""#))
+        .has(r#"href="/admin/queue?site=msk""#);
+    en.get("/admin").await.lacks("/forget\"");
+    // Forgetting the one that takes mail: the site has none left, and the page says so.
+    let mut ru = Browser::admin(&app, "ru").await;
+    ru.get(&format!("/admin/sites/msk/agents/{taking}/forget"))
+        .await
+        .has(&format!("Отключить агента {taking}?"))
+        .has("не останется агента, принимающего почту");
+    let before = app.version().await;
+    let r = ru.post(&format!("/admin/sites/msk/agents/{taking}/forget"), &[]).await;
+    assert_eq!(r.location(), "/admin/sites/msk?ok=agent-forgotten");
+    assert_eq!(app.version().await, before + 1, "its endpoint left the directory");
+    ru.get(r.location()).await.has("Агент отключён и удалён из списка.").lacks(taking);
+    let agents = app.ok("/agents").await;
+    assert_eq!(agents.as_array().unwrap().len(), 1, "{agents}");
+    assert_eq!(agents[0]["id"], pulling);
+    assert_eq!(
+        ru.get(&format!("/admin/sites/spb/agents/{pulling}/forget")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}

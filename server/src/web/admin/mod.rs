@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/settings/names", post(sites::names))
         .route("/admin/sites/{id}", get(sites::show).post(sites::update))
         .route("/admin/sites/{id}/enrollment", post(sites::enrollment))
+        .route("/admin/sites/{id}/agents/{agent}/forget", get(sites::forget_page).post(sites::forget))
         .route("/admin/sites/{id}/delete", get(sites::delete_page).post(sites::delete))
         .route("/admin/dns", get(dns::page))
         .route("/admin/dns/check", post(dns::check))

@@ -183,6 +183,10 @@ pub struct SitePage {
     /// A fresh enrollment code, right after one was made.
     pub code: Option<String>,
     pub code_expires: i64,
+    /// The agents table shows endpoints and the forget button here (not on the dashboard).
+    pub agent_tools: bool,
+    /// Per agent, the SMTP endpoint other sites send to (empty: none).
+    pub smtp: Vec<(String, String)>,
 }
 
 async fn site_page(
@@ -221,7 +225,20 @@ async fn site_page(
             outgoing: site.outgoing.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"),
         }
     });
-    Ok(SitePage { c: ctx.clone(), row, form, agents, default_quota, errors, ok: None, code, code_expires })
+    let smtp = site.agents.iter().map(|a| (a.id.clone(), a.smtp.clone())).collect();
+    Ok(SitePage {
+        c: ctx.clone(),
+        row,
+        form,
+        agents,
+        default_quota,
+        errors,
+        ok: None,
+        code,
+        code_expires,
+        agent_tools: true,
+        smtp,
+    })
 }
 
 pub async fn show(
@@ -327,4 +344,54 @@ pub async fn delete(
 ) -> Result<Response, WebError> {
     manage::sites::delete(&st, ctx.name(), &id).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to("/admin/sites?ok=site-deleted").into_response())
+}
+
+/// What forgetting an agent does, before it is done.
+pub async fn forget_page(
+    State(st): State<AppState>,
+    Page(ctx, ..): Page<AdminOnly>,
+    Path((id, agent)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    let (dir, _) = st.publisher.current();
+    let site = manage::sites::find(&dir, &id).map_err(|e| WebError::api(e, &ctx))?;
+    if !db::auth::agents(&st.db.pool)
+        .await
+        .map_err(|e| WebError::internal(e).with(&ctx))?
+        .iter()
+        .any(|a| a.id == agent && a.site == site.id.as_str())
+    {
+        return Err(WebError::not_found().with(&ctx));
+    }
+    let others = site.agents.iter().filter(|a| a.id != agent && !a.smtp.is_empty()).count();
+    let mut lines = vec![
+        ctx.t1("forget-agent-access", "agent", &agent),
+        ctx.t1("forget-agent-mail", "site", &site.name),
+        ctx.t("forget-agent-queue"),
+    ];
+    lines.push(if others == 0 {
+        ctx.t1("forget-agent-last", "site", &site.name)
+    } else {
+        ctx.t1("forget-agent-others", "count", others)
+    });
+    lines.push(ctx.t("forget-agent-again"));
+    let page = super::ConfirmPage {
+        c: ctx.clone(),
+        title: ctx.t1("forget-agent-title", "agent", &agent),
+        lines,
+        action: format!("/admin/sites/{}/agents/{}/forget", urlencode(site.id.as_str()), urlencode(&agent)),
+        button: ctx.t("forget-agent-button"),
+        danger: true,
+        cancel: format!("/admin/sites/{}", urlencode(site.id.as_str())),
+        hidden: vec![],
+    };
+    Ok(ctx.render(StatusCode::OK, &page))
+}
+
+pub async fn forget(
+    State(st): State<AppState>,
+    Path((id, agent)): Path<(String, String)>,
+    Posted(ctx, ..): Posted<AdminOnly, super::users::Empty>,
+) -> Result<Response, WebError> {
+    manage::agents::remove(&st, ctx.name(), &agent).await.map_err(|e| WebError::api(e, &ctx))?;
+    Ok(Redirect::to(&format!("/admin/sites/{}?ok=agent-forgotten", urlencode(&id))).into_response())
 }
