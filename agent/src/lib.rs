@@ -88,6 +88,8 @@ pub struct App {
     logins: Arc<pochta_directory::LoginThrottle>,
     /// The checks on mail from outside, when `[door]` configures any.
     door: Option<Arc<door::Door>>,
+    /// The data folder (its free space is reported to the server).
+    data: std::path::PathBuf,
 }
 
 impl App {
@@ -142,6 +144,7 @@ impl App {
             imap,
             logins,
             door,
+            data: dir.to_path_buf(),
         })
     }
 
@@ -213,6 +216,7 @@ impl App {
             imap,
             logins,
             door,
+            data,
             ..
         } = self;
         let (stop_tx, stop_rx) = watch::channel(false);
@@ -246,7 +250,8 @@ impl App {
                 moves.clone(),
             )?
             .with_services(client_services(&cfg, imap.as_ref()))
-            .with_door(door.clone());
+            .with_door(door.clone())
+            .with_data_dir(data.clone());
             let d = deliverer.clone();
             let reporter = reporter.with_mailbox_sizes(Arc::new(move || d.mailbox_sizes()));
             Some(tokio::spawn(reporter.run(stop_rx.clone())))

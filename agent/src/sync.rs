@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pochta_directory::api::{APPLIED_HEADER, ClientServices, ErrorBody, StatsReport, VERSION_HEADER, path};
+use pochta_directory::api::{
+    APPLIED_HEADER, AgentFacts, ClientServices, ErrorBody, StatsReport, VERSION_HEADER, path,
+};
 use pochta_directory::wire::{self, Version, WireError};
 use reqwest::StatusCode;
 use tokio::sync::watch;
@@ -399,6 +401,21 @@ pub struct StatsReporter {
     mailbox_sizes: Option<MailboxSizes>,
     /// The door, whose scanners' failures the server's dashboard shows.
     door: Option<Arc<crate::door::Door>>,
+    /// The data folder, whose free space the facts report.
+    data: Option<std::path::PathBuf>,
+    /// The facts to send (version, disk), until a report carrying them is taken.
+    facts: Option<AgentFacts>,
+}
+
+/// The agent's facts (version, free disk) are sent again this often.
+const FACTS_EVERY: Duration = Duration::from_secs(3600);
+
+/// The software version and the room left on the file system of `dir`.
+fn facts_of(dir: &std::path::Path) -> AgentFacts {
+    let (free, total) = rustix::fs::statvfs(dir)
+        .map(|s| (s.f_bavail.saturating_mul(s.f_frsize), s.f_blocks.saturating_mul(s.f_frsize)))
+        .unwrap_or((0, 0));
+    AgentFacts { version: env!("CARGO_PKG_VERSION").to_owned(), disk_free: free, disk_total: total }
 }
 
 /// While a mailbox move goes on, its progress is reported this often (the dashboard shows it live).
@@ -419,12 +436,28 @@ impl StatsReporter {
         moves: crate::mailbox_move::Progress,
     ) -> Result<Self, pochta_transport::TransportError> {
         let client = pochta_transport::pinned_client(&cfg.server.tls_sha256)?;
-        Ok(Self { cfg, client, counters, queue_len, moves, services: None, mailbox_sizes: None, door: None })
+        Ok(Self {
+            cfg,
+            client,
+            counters,
+            queue_len,
+            moves,
+            services: None,
+            mailbox_sizes: None,
+            door: None,
+            data: None,
+            facts: None,
+        })
     }
 
     /// Reports `services` (what mail clients connect to) until a report carrying them is taken.
     pub fn with_services(self, services: ClientServices) -> Self {
         Self { services: Some(services), ..self }
+    }
+
+    /// Reports the agent's facts too: its version and the free space of `data` (hourly).
+    pub fn with_data_dir(self, data: std::path::PathBuf) -> Self {
+        Self { data: Some(data), ..self }
     }
 
     /// Reports the door's warnings too (a scanner out).
@@ -458,6 +491,7 @@ impl StatsReporter {
             mailbox_sizes: Default::default(),
             refused: c.rejected,
             warnings: self.warnings(),
+            facts: self.facts.clone(),
         }
     }
 
@@ -507,7 +541,16 @@ impl StatsReporter {
         let mut reported: BTreeMap<String, u64> = BTreeMap::new();
         // When the sizes were last measured and reported, and the deliveries counted then.
         let mut measured: Option<(Instant, u64)> = None;
+        // When the facts last got through.
+        let mut facts_sent: Option<Instant> = None;
         loop {
+            if let Some(dir) = &self.data
+                && self.facts.is_none()
+                && facts_sent.is_none_or(|at| at.elapsed() >= FACTS_EVERY)
+            {
+                let dir = dir.clone();
+                self.facts = tokio::task::spawn_blocking(move || facts_of(&dir)).await.ok();
+            }
             let report = self.report();
             let measure_now = measured.is_none_or(|(at, delivered)| {
                 at.elapsed() >= SIZES_EVERY || delivered != report.delivered || reported.is_empty()
@@ -529,9 +572,13 @@ impl StatsReporter {
                         // The server keeps the services it was told, and the ended moves: not
                         // sent again.
                         self.services = None;
+                        if self.facts.take().is_some() {
+                            facts_sent = Some(Instant::now());
+                        }
                         self.moves.taken(&report.mailbox_moves);
                         let report = StatsReport {
                             services: None,
+                            facts: None,
                             mailbox_moves: report
                                 .mailbox_moves
                                 .into_iter()

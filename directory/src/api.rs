@@ -308,6 +308,20 @@ pub struct StatsReport {
     /// report without it means "all is well".
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<AgentWarning>,
+    /// What the agent says about itself; sent with the first report after start and then
+    /// hourly, so a report without it changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub facts: Option<AgentFacts>,
+}
+
+/// The software an agent runs and the room left for mail where it keeps its data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentFacts {
+    /// `pochta-agent` version, e.g. `0.1.0`.
+    pub version: String,
+    /// Bytes free to the agent, and in all, on the file system of its data folder.
+    pub disk_free: u64,
+    pub disk_total: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -539,8 +553,16 @@ mod tests {
             mailbox_sizes: Default::default(),
             refused: Default::default(),
             warnings: vec![],
+            facts: None,
         };
         pinned(idle.clone(), r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5}"#);
+        pinned(
+            StatsReport {
+                facts: Some(AgentFacts { version: "0.1.0".into(), disk_free: 10, disk_total: 20 }),
+                ..idle.clone()
+            },
+            r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5,"facts":{"version":"0.1.0","disk_free":10,"disk_total":20}}"#,
+        );
         pinned(
             StatsReport { mailbox_moves: vec![a_move()], ..idle },
             r#"{"received":1,"accepted":2,"delivered":3,"sent":4,"queue":5,"mailbox_moves":[{"user":"petrova","to_site":"branch","remaining":7,"moved":3,"moved_bytes":0,"remaining_bytes":0,"elapsed_secs":0}]}"#,

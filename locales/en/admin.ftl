@@ -652,3 +652,4 @@ forget-agent-others = { $count ->
 forget-agent-again = To bring it back, make a new enrollment code on this page and enroll the agent again.
 forget-agent-button = Forget the agent
 ok-agent-forgotten = The agent is forgotten.
+agent-facts = version { $version } · { $free } free of { $total }

@@ -671,3 +671,4 @@ forget-agent-others = { $count ->
 forget-agent-again = Чтобы вернуть его, создайте на этой странице новый код подключения и подключите агента заново.
 forget-agent-button = Отключить агента
 ok-agent-forgotten = Агент отключён и удалён из списка.
+agent-facts = версия { $version } · свободно { $free } из { $total }

@@ -63,6 +63,7 @@ impl App {
             web: Default::default(),
             moves: Default::default(),
             warnings: Default::default(),
+            facts: Default::default(),
             reports,
             site_summaries: Default::default(),
         };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use pochta_directory::api::{AgentWarning, MoveProgress};
+use pochta_directory::api::{AgentFacts, AgentWarning, MoveProgress};
 
 /// What each agent last reported (by agent id, with its site).
 #[derive(Debug)]
@@ -22,6 +22,10 @@ pub type MoveBoard = Board<MoveProgress>;
 
 /// Warnings agents report, by agent.
 pub type WarningBoard = Board<AgentWarning>;
+
+/// What agents say about themselves (version, free disk), by agent: kept until the next facts
+/// (a report without them changes nothing); sent hourly.
+pub type FactsBoard = Board<AgentFacts>;
 
 impl<T: Clone> Board<T> {
     /// Replaces what `agent` (of `site`) last reported.

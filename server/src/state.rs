@@ -27,6 +27,8 @@ pub struct AppState {
     pub moves: Arc<crate::moves::MoveBoard>,
     /// The warnings agents last reported (a scanner out), for the dashboard.
     pub warnings: Arc<crate::moves::WarningBoard>,
+    /// The version and free disk agents last reported (the site page).
+    pub facts: Arc<crate::moves::FactsBoard>,
     /// The client services and mailbox sizes agents last reported (users pages, `/me`, API).
     pub reports: Arc<crate::reports::AgentReports>,
     /// Per-site user counts and MX priorities, kept per directory version (the dashboard, the

@@ -126,6 +126,9 @@ async fn stats(
     }
     st.moves.put(&agent.id, &agent.site, running);
     st.warnings.put(&agent.id, &agent.site, r.warnings);
+    if let Some(f) = r.facts {
+        st.facts.put(&agent.id, &agent.site, vec![f]);
+    }
     let (dir, _) = st.publisher.current();
     st.reports.record(&st.db.pool, &dir, &agent.id, &agent.site, r.services, &r.mailbox_sizes).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -412,6 +412,7 @@ mod completeness {
                         "code",
                         "changed",
                         "zone",
+                        "free",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

@@ -736,6 +736,11 @@ async fn queues_in_the_browser_act_through_the_agent() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert!(page.contains(&format!("{branch_user} — 451 4.4.1 site branch")), "{page}");
+    // The site page says what the agent runs and how much room it has (from its own report).
+    let site = b.get("/admin/sites/gw").await;
+    site.has(&format!("version {}", env!("CARGO_PKG_VERSION")))
+        .has(" free of ")
+        .has("href=\"/admin/queue?site=gw\"");
     let ids = queue_ids(&page);
     assert_eq!(ids.len(), 2, "{page}");
     b.get("/admin/queue?site=gw&q=SECOND@")

@@ -187,6 +187,8 @@ pub struct SitePage {
     pub agent_tools: bool,
     /// Per agent, the SMTP endpoint other sites send to (empty: none).
     pub smtp: Vec<(String, String)>,
+    /// Per agent, what it last said about itself: "version 0.1.0 · 12.3 GB free of 50 GB".
+    pub facts: Vec<(String, String)>,
 }
 
 async fn site_page(
@@ -226,6 +228,23 @@ async fn site_page(
         }
     });
     let smtp = site.agents.iter().map(|a| (a.id.clone(), a.smtp.clone())).collect();
+    let facts = st
+        .facts
+        .by_agent()
+        .into_iter()
+        .filter(|(_, s, _)| s == site.id.as_str())
+        .map(|(agent, _, f)| {
+            let text = ctx.lang.ta(
+                "agent-facts",
+                &[
+                    ("version", f.version.clone()),
+                    ("free", ctx.size(&f.disk_free)),
+                    ("total", ctx.size(&f.disk_total)),
+                ],
+            );
+            (agent, text)
+        })
+        .collect();
     Ok(SitePage {
         c: ctx.clone(),
         row,
@@ -238,6 +257,7 @@ async fn site_page(
         code_expires,
         agent_tools: true,
         smtp,
+        facts,
     })
 }
 
