@@ -101,3 +101,4 @@ err-admin-taken = There is already an administrator { $name }.
 err-no-such-admin = There is no administrator { $name }.
 err-admin-disable-self = You cannot disable yourself: ask another administrator.
 err-admin-disable-last = The last active administrator cannot be disabled: nobody could log in afterwards.
+err-revert-nothing = Version { $version } has nothing to put back: the directory is already as it was before it (an agent's enrollment, for example, is undone by forgetting the agent on its site's page).

@@ -420,6 +420,10 @@ pub enum RevertError {
     ChangedSince(Vec<u64>),
     #[error("the revert would not apply: {0}")]
     Directory(#[from] DirectoryError),
+    /// Putting back what the set replaced changes nothing now (an agent's enrollment: the
+    /// agents a site has are never reverted).
+    #[error("version {0} has nothing to put back: the directory is already as it was")]
+    Nothing(u64),
 }
 
 fn join(versions: &[u64]) -> String {
@@ -479,6 +483,9 @@ pub fn revert_ops(
     }
     let mut check = now.clone();
     check.apply_all(&out)?;
+    if check == *now {
+        return Err(RevertError::Nothing(version));
+    }
     Ok(out)
 }
 
@@ -628,6 +635,23 @@ mod tests {
         assert_eq!(revert_ops(&d2, 9, &set, &p).unwrap(), vec![Op::PutSettings(DomainSettings::default())]);
         let dkim = [Op::DeleteDkimKey { selector: Selector::parse("s1").unwrap() }];
         assert_eq!(revert_ops(&d2, 10, &dkim, &[None]), Err(RevertError::Dkim));
+    }
+
+    #[test]
+    fn reverting_an_enrollment_is_nothing_to_put_back() {
+        let mut d = dir();
+        let enrolled = Site {
+            agents: vec![pochta_directory::AgentEndpoint {
+                id: "hq-1".into(),
+                url: String::new(),
+                tls_sha256: String::new(),
+                smtp: String::new(),
+            }],
+            ..site("hq")
+        };
+        let ops = [Op::PutSite(enrolled)];
+        let priors = commit(&mut d, &ops);
+        assert_eq!(revert_ops(&d, 5, &ops, &priors), Err(RevertError::Nothing(5)));
     }
 
     #[test]

@@ -28,6 +28,7 @@ impl From<RevertError> for ApiError {
         match e {
             RevertError::NoPrior(v) => err.key("err-revert-no-prior").arg("version", v),
             RevertError::Dkim => err.key("err-revert-dkim"),
+            RevertError::Nothing(v) => err.key("err-revert-nothing").arg("version", v),
             RevertError::ChangedSince(ref vs) => {
                 let list = vs.iter().map(u64::to_string).collect::<Vec<_>>().join(", ");
                 err.key("err-revert-changed-since").arg("versions", list)
