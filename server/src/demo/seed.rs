@@ -68,21 +68,86 @@ const SURNAMES: &[&str] = &[
     "filippov",
 ];
 const INITIALS: &[&str] = &["a", "b", "d", "e", "i", "k", "m", "n", "o", "p", "s", "t", "v"];
-const FIRST: &[&str] = &[
-    "Alexander",
-    "Boris",
-    "Dmitry",
-    "Elena",
-    "Irina",
-    "Konstantin",
-    "Maria",
-    "Natalia",
-    "Olga",
-    "Pavel",
-    "Sergey",
-    "Tatiana",
-    "Vladimir",
+/// First names, one per initial above, and whether the name is a woman's (her surname then
+/// takes the feminine form: Иванов → Иванова).
+const FIRST: &[(&str, bool)] = &[
+    ("Александр", false),
+    ("Борис", false),
+    ("Дмитрий", false),
+    ("Елена", true),
+    ("Ирина", true),
+    ("Константин", false),
+    ("Мария", true),
+    ("Наталья", true),
+    ("Ольга", true),
+    ("Павел", false),
+    ("Сергей", false),
+    ("Татьяна", true),
+    ("Владимир", false),
 ];
+
+/// The surnames above in Cyrillic, in the same order (the masculine form).
+const SURNAMES_RU: &[&str] = &[
+    "Иванов",
+    "Петров",
+    "Сидоров",
+    "Смирнов",
+    "Кузнецов",
+    "Попов",
+    "Васильев",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+    "Волков",
+    "Алексеев",
+    "Лебедев",
+    "Семёнов",
+    "Егоров",
+    "Павлов",
+    "Козлов",
+    "Степанов",
+    "Николаев",
+    "Орлов",
+    "Андреев",
+    "Макаров",
+    "Никитин",
+    "Захаров",
+    "Зайцев",
+    "Соловьёв",
+    "Борисов",
+    "Яковлев",
+    "Григорьев",
+    "Романов",
+    "Воробьёв",
+    "Сергеев",
+    "Кузьмин",
+    "Фролов",
+    "Александров",
+    "Дмитриев",
+    "Королёв",
+    "Гусев",
+    "Киселёв",
+    "Ильин",
+    "Максимов",
+    "Поляков",
+    "Сорокин",
+    "Виноградов",
+    "Ковалёв",
+    "Белов",
+    "Медведев",
+    "Антонов",
+    "Тарасов",
+    "Жуков",
+    "Баранов",
+    "Филиппов",
+];
+
+/// "Иванов" for him, "Иванова" for her: every surname here ends in -ов, -ев, -ёв or -ин.
+fn surname_for(masculine: &str, woman: bool) -> String {
+    if woman { format!("{masculine}а") } else { masculine.to_owned() }
+}
 
 fn name(s: &str) -> LocalPart {
     LocalPart::parse(s).expect("seed names are valid")
@@ -91,16 +156,16 @@ fn site(s: &str) -> SiteId {
     SiteId::parse(s).expect("seed sites are valid")
 }
 
-/// The seed users as (login, display name, site). Deterministic.
+/// The seed users as (login, display name, site). Deterministic. Display names are Russian,
+/// with a woman's surname in its feminine form ("Елена Иванова"); logins stay Latin.
 pub fn users(count: usize) -> Vec<(String, String, &'static str)> {
     (0..count)
         .map(|i| {
             let surname = SURNAMES[i % SURNAMES.len()];
             let k = (i / SURNAMES.len()) % INITIALS.len();
             let login = format!("{}.{}", INITIALS[(i + k) % INITIALS.len()], surname);
-            let first = FIRST[(i + k) % FIRST.len()];
-            let mut display = surname.to_owned();
-            display[..1].make_ascii_uppercase();
+            let (first, woman) = FIRST[(i + k) % FIRST.len()];
+            let display = surname_for(SURNAMES_RU[i % SURNAMES_RU.len()], woman);
             // Roughly the paper's split: most users at the head office, a fifth at the branch.
             let home = if i % 5 == 4 { BRANCH } else { HEAD_OFFICE };
             (login, format!("{first} {display}"), home)
@@ -252,4 +317,20 @@ pub fn group_ops(dir: &Directory) -> Vec<Op> {
     ));
     ops.push(group("office", GroupKind::List, PostingPolicy::Internal, "Office matters", take(9, 6)));
     ops
+}
+
+#[cfg(test)]
+mod seed_names {
+    use super::*;
+
+    #[test]
+    fn russian_names_with_feminine_surnames() {
+        assert_eq!(SURNAMES.len(), SURNAMES_RU.len());
+        let all = users(120);
+        assert!(all.iter().any(|(_, d, _)| d == "Александр Иванов"), "{:?}", &all[..3]);
+        assert!(
+            all.iter().any(|(l, d, _)| l.starts_with("e.") && d.starts_with("Елена ") && d.ends_with('а'))
+        );
+        assert!(all.iter().all(|(l, _, _)| l.is_ascii()));
+    }
 }
