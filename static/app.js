@@ -19,6 +19,47 @@ document.addEventListener("DOMContentLoaded", () => {
       }
     });
   }
+  // Password fields: "Show"/"Hide", and on administrators' forms "Generate" (16 characters
+  // from the browser's random source, shown so they can be handed over). Labels come from the
+  // page, in its language.
+  const alphabet = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+  for (const input of document.querySelectorAll("input[data-password]")) {
+    const bar = document.createElement("span");
+    bar.className = "password-tools";
+    const toggle = document.createElement("button");
+    toggle.type = "button";
+    toggle.className = "link";
+    toggle.textContent = input.dataset.show;
+    toggle.setAttribute("aria-controls", input.id);
+    toggle.addEventListener("click", () => {
+      const shown = input.type === "text";
+      input.type = shown ? "password" : "text";
+      toggle.textContent = shown ? input.dataset.show : input.dataset.hide;
+    });
+    bar.append(toggle);
+    if (input.dataset.generate) {
+      const gen = document.createElement("button");
+      gen.type = "button";
+      gen.className = "link";
+      gen.id = input.id + "-generate";
+      gen.textContent = input.dataset.generate;
+      gen.addEventListener("click", () => {
+        // Bytes past the last whole multiple of the alphabet are dropped: no letter is likelier.
+        const limit = 256 - (256 % alphabet.length);
+        let out = "";
+        while (out.length < 16) {
+          const bytes = new Uint8Array(32);
+          crypto.getRandomValues(bytes);
+          for (const b of bytes) if (b < limit && out.length < 16) out += alphabet[b % alphabet.length];
+        }
+        input.value = out;
+        input.type = "text";
+        toggle.textContent = input.dataset.hide;
+      });
+      bar.append(" · ", gen);
+    }
+    input.after(bar);
+  }
   // "All on this page" in a list with checkboxes for a bulk action (the users page).
   for (const all of document.querySelectorAll("input[type=checkbox][data-all]")) {
     all.hidden = false;

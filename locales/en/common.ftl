@@ -109,3 +109,6 @@ tz-zone = Time zone
 tz-hint = A zone name such as Europe/Moscow or Asia/Yekaterinburg; remembered in this browser.
 tz-save = Save
 err-time-zone = “{ $zone }” is not a known time zone; pick one from the list (e.g. Europe/Moscow).
+password-show = Show
+password-hide = Hide
+password-generate = Generate a password

@@ -113,3 +113,6 @@ tz-zone = Часовой пояс
 tz-hint = Название пояса, например Europe/Moscow или Asia/Yekaterinburg; запоминается в этом браузере.
 tz-save = Сохранить
 err-time-zone = «{ $zone }» — неизвестный часовой пояс; выберите его из списка (например, Europe/Moscow).
+password-show = Показать
+password-hide = Скрыть
+password-generate = Создать пароль

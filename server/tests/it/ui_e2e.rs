@@ -232,6 +232,13 @@ async fn admin_and_user_in_a_real_browser() {
     d.fill("#name", "smirnova").await;
     d.fill("#display_name", "Anna Smirnova").await;
     d.click("#site option[value=msk]").await;
+    // "Generate" fills in a strong password and shows it; "Hide" hides it again.
+    d.click("#password-generate").await;
+    let generated =
+        d.script("const p = document.getElementById('password'); return [p.value.length, p.type];").await;
+    assert_eq!(generated, json!([16, "text"]), "the generated password is shown");
+    d.click("button[aria-controls=password]").await;
+    assert_eq!(d.script("return document.getElementById('password').type;").await, json!("password"));
     d.fill("#password", "first-passw0rd").await;
     d.screenshot("en-user-new").await;
     d.click("#create").await;
@@ -330,14 +337,14 @@ async fn admin_and_user_in_a_real_browser() {
     d.fill("#current", "first-passw0rd").await;
     d.fill("#password", "short").await;
     d.fill("#confirm", "short").await;
-    d.click("form[action='/me/password'] button").await;
+    d.click("form[action='/me/password'] button[type=submit]").await;
     d.wait_for("не короче 10 символов").await;
     d.screenshot("ru-me-error").await;
     let before = app.version().await;
     d.fill("#current", "first-passw0rd").await;
     d.fill("#password", "second-passw0rd").await;
     d.fill("#confirm", "second-passw0rd").await;
-    d.click("form[action='/me/password'] button").await;
+    d.click("form[action='/me/password'] button[type=submit]").await;
     d.wait_for("Пароль изменён.").await;
     assert_eq!(app.version().await, before + 1);
     let (dir, _) = app.state().publisher.current();
