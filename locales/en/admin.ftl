@@ -653,3 +653,32 @@ forget-agent-again = To bring it back, make a new enrollment code on this page a
 forget-agent-button = Forget the agent
 ok-agent-forgotten = The agent is forgotten.
 agent-facts = version { $version } · { $free } free of { $total }
+
+## Own account and two-factor login
+account-title = My account
+totp-title = Two-factor login
+totp-on = On
+totp-off = Off
+totp-off-intro = With two-factor login, a stolen password is not enough: logging in also takes a code from an authenticator app on your phone (Google Authenticator, Microsoft Authenticator, Aegis, FreeOTP, 1Password and the like). The API asks for the code too when you create a token.
+totp-on-intro = Logging in takes your password and a code from your app. If you change phones, turn it off here and set it up again on the new one.
+totp-codes-left = { $count ->
+    [one] { $count } recovery code left.
+   *[other] { $count } recovery codes left.
+}
+totp-set-up = Set up two-factor login
+totp-step-scan = 1. Scan this QR code with your authenticator app.
+totp-step-key = Cannot scan? Add an account in the app by hand with this key (time-based):
+totp-step-code = 2. Enter the 6-digit code the app now shows
+totp-turn-on = Turn on
+totp-current-code = Current code from the app
+totp-renew = New recovery codes
+totp-turn-off = Turn off two-factor login
+totp-codes-title = Your recovery codes
+totp-codes-once = Shown only now. Print them or keep them in a password manager: each one logs you in once without your phone. Making new ones cancels these.
+ok-totp-on = Two-factor login is on. From your next login you will be asked for a code.
+ok-totp-codes = New recovery codes are made; the old ones no longer work.
+ok-totp-off = Two-factor login is off: your password alone logs you in.
+admins-col-totp = Two-factor
+admins-totp-off = Turn off two-factor
+admins-totp-off-label = Turn off two-factor login for { $name }
+ok-admin-totp-off = Two-factor login is off for this administrator and their sessions have ended: they log in with the password alone and can set it up again on their account page.

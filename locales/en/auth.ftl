@@ -27,3 +27,11 @@ ok-password-changed = Your password has been changed. Your other sessions have b
 
 me-mailbox = Forwarding and auto-reply
 me-mailbox-intro = Your quota is set by the administrator.
+
+## Two-factor login
+login-code-title = Code from your app
+login-code-intro = The password for { $name } is right. Now enter the 6-digit code your authenticator app shows for Pochta.
+login-code-label = Code
+login-code-hint = Lost your phone? Enter one of your recovery codes instead (each works once).
+login-code-button = Confirm
+login-code-restart = Log in as someone else

@@ -102,3 +102,7 @@ err-no-such-admin = There is no administrator { $name }.
 err-admin-disable-self = You cannot disable yourself: ask another administrator.
 err-admin-disable-last = The last active administrator cannot be disabled: nobody could log in afterwards.
 err-revert-nothing = Version { $version } has nothing to put back: the directory is already as it was before it (an agent's enrollment, for example, is undone by forgetting the agent on its site's page).
+err-totp-code = That code is not right, or it was already used. Enter the code your app shows now, or a recovery code.
+err-totp-key = The key is damaged. Start the setup again.
+err-totp-off = Two-factor login is already off.
+err-totp-needed = This administrator has two-factor login on: the code from the app is needed too.

@@ -41,6 +41,15 @@ enum Command {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// Regain access when nobody can log in: a new password for an administrator, who is
+    /// enabled again with two-factor login off (their sessions end).
+    RecoverAdmin {
+        #[arg(long, default_value = "./server-data")]
+        data: PathBuf,
+        /// The administrator's name.
+        #[arg(long)]
+        name: String,
+    },
     /// Run the server.
     Serve {
         #[arg(long, default_value = "./server-data")]
@@ -70,6 +79,11 @@ async fn main() -> anyhow::Result<()> {
             println!("Administrator: {}  password: {}  (shown once)", done.admin, done.password);
             println!("API token:     {}  (shown once)", done.token);
             println!("Start it with: pochta-server serve --data {}", data.display());
+        }
+        Command::RecoverAdmin { data, name } => {
+            let password = pochta_server::init::recover_admin(&data, &name).await?;
+            println!("Administrator: {name}  new password: {password}  (shown once)");
+            println!("Two-factor login is off for {name}; their sessions have ended.");
         }
         Command::Demo { data } => pochta_server::demo::run(data).await?,
         Command::Serve { data } => {

@@ -49,10 +49,15 @@ pub struct AdminRow {
     /// Empty for the first, made by `init`.
     pub created_by: String,
     pub disabled_at: Option<i64>,
+    /// Whether logging in takes a code from an authenticator app too.
+    pub two_factor: bool,
 }
 
 pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
-    let rows = sqlx::query("SELECT name, created_at, created_by, disabled_at FROM admins ORDER BY name")
+    let rows = sqlx::query(
+        "SELECT name, created_at, created_by, disabled_at, CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor \
+         FROM admins ORDER BY name",
+    )
         .fetch_all(pool)
         .await?;
     rows.into_iter()
@@ -62,6 +67,7 @@ pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
                 created_at: r.try_get("created_at")?,
                 created_by: r.try_get("created_by")?,
                 disabled_at: r.try_get("disabled_at")?,
+                two_factor: r.try_get::<i64, _>("two_factor")? == 1,
             })
         })
         .collect()
@@ -255,4 +261,89 @@ pub async fn delete_agent(tx: &mut super::Tx<'_>, id: &str) -> Result<bool, DbEr
     sqlx::query("DELETE FROM agent_services WHERE agent = $1").bind(id).execute(&mut **tx).await?;
     Ok(sqlx::query("DELETE FROM agents WHERE id = $1").bind(id).execute(&mut **tx).await?.rows_affected()
         == 1)
+}
+
+/// An administrator's two-factor key (base32) and the last time step a code was taken for;
+/// `None` while two-factor login is off.
+pub async fn admin_totp(pool: &sqlx::AnyPool, name: &str) -> Result<Option<(String, i64)>, DbError> {
+    let row =
+        sqlx::query("SELECT totp_secret, totp_step FROM admins WHERE name = $1 AND disabled_at IS NULL")
+            .bind(name)
+            .fetch_optional(pool)
+            .await?;
+    let Some(r) = row else { return Ok(None) };
+    let secret: Option<String> = r.try_get("totp_secret")?;
+    let step: i64 = r.try_get("totp_step")?;
+    Ok(secret.map(|s| (s, step)))
+}
+
+/// Takes a code's time step, once: `false` when that step or a later one was already taken
+/// (the same code replayed, or an older one).
+pub async fn take_totp_step(pool: &sqlx::AnyPool, name: &str, step: i64) -> Result<bool, DbError> {
+    Ok(sqlx::query("UPDATE admins SET totp_step = $1 WHERE name = $2 AND totp_step < $1")
+        .bind(step)
+        .bind(name)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// Turns two-factor login on with `secret` and these recovery codes' digests (replacing any
+/// earlier ones), or off (`None`, codes gone); `false` when there is no such administrator.
+pub async fn set_admin_totp(
+    tx: &mut super::Tx<'_>,
+    name: &str,
+    secret: Option<(&str, i64)>,
+    recovery_digests: &[String],
+) -> Result<bool, DbError> {
+    let found = sqlx::query("UPDATE admins SET totp_secret = $1, totp_step = $2 WHERE name = $3")
+        .bind(secret.map(|s| s.0))
+        .bind(secret.map_or(0, |s| s.1))
+        .bind(name)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1;
+    replace_recovery_codes(tx, name, recovery_digests).await?;
+    Ok(found)
+}
+
+pub async fn replace_recovery_codes(
+    tx: &mut super::Tx<'_>,
+    name: &str,
+    digests: &[String],
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM admin_recovery_codes WHERE admin = $1").bind(name).execute(&mut **tx).await?;
+    for d in digests {
+        sqlx::query("INSERT INTO admin_recovery_codes (admin, hash, used_at) VALUES ($1, $2, NULL)")
+            .bind(name)
+            .bind(d)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Uses up a recovery code; `false` when it is not one of this administrator's unused codes.
+pub async fn use_recovery_code(pool: &sqlx::AnyPool, name: &str, code: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query(
+        "UPDATE admin_recovery_codes SET used_at = $1 WHERE admin = $2 AND hash = $3 AND used_at IS NULL",
+    )
+    .bind(now())
+    .bind(name)
+    .bind(digest(code))
+    .execute(pool)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+/// How many unused recovery codes an administrator has left.
+pub async fn recovery_codes_left(pool: &sqlx::AnyPool, name: &str) -> Result<i64, DbError> {
+    Ok(sqlx::query("SELECT COUNT(*) AS n FROM admin_recovery_codes WHERE admin = $1 AND used_at IS NULL")
+        .bind(name)
+        .fetch_one(pool)
+        .await?
+        .try_get("n")?)
 }

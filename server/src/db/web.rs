@@ -12,6 +12,9 @@ use super::{DbError, now};
 pub enum Role {
     Admin,
     User,
+    /// An administrator who gave the right password and still owes the code from the app:
+    /// admitted to `/login/code` only, for a few minutes.
+    Pending,
 }
 
 impl Role {
@@ -19,6 +22,7 @@ impl Role {
         match self {
             Role::Admin => "admin",
             Role::User => "user",
+            Role::Pending => "pending",
         }
     }
 }
@@ -65,7 +69,10 @@ pub async fn session(pool: &sqlx::AnyPool, cookie: &str) -> Result<Option<Sessio
     };
     let role = match r.try_get::<String, _>("role")?.as_str() {
         "admin" => Role::Admin,
-        _ => Role::User,
+        "user" => Role::User,
+        "pending" => Role::Pending,
+        // A role this build does not know grants nothing.
+        _ => return Ok(None),
     };
     Ok(Some(Session {
         role,

@@ -30,7 +30,7 @@ pub fn check_name(name: &str) -> Result<String, ApiError> {
 }
 
 /// A new password to hand over once: 20 characters of a random token.
-fn new_password() -> String {
+pub(crate) fn new_password() -> String {
     db::auth::random_token()[..20].to_owned()
 }
 

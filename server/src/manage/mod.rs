@@ -19,6 +19,7 @@ pub mod queue;
 pub mod settings;
 pub mod sites;
 pub mod trace;
+pub mod two_factor;
 pub mod users;
 
 use crate::error::ApiError;

@@ -1,6 +1,12 @@
 //! Logging in and out. Administrators log in with their name, end users with their official
 //! address; both get the same answer for an unknown name and a wrong password, and both are
 //! rate limited per account and per client address.
+//!
+//! An administrator with two-factor login on gets, for the right password, a *pending* session
+//! good only for `/login/code` for five minutes; the code from the app (or a recovery code)
+//! turns it into an administrator's session with a new id. Wrong codes count against the same
+//! per-account limit as wrong passwords, and a right password does not reset it: only a right
+//! code does, so knowing the password buys no more guesses at the code.
 
 use std::sync::OnceLock;
 
@@ -17,11 +23,15 @@ use super::FormErrors;
 use super::error::WebError;
 use super::session::{self, Anyone, Ctx, Page, Posted};
 use crate::db::{self, web::Role};
+use crate::manage::two_factor;
 use crate::state::AppState;
 use crate::web::WebQuery;
 
 pub(super) fn router() -> Router<AppState> {
-    Router::new().route("/login", get(login_page).post(login)).route("/logout", post(logout))
+    Router::new()
+        .route("/login", get(login_page).post(login))
+        .route("/login/code", get(code_page).post(code))
+        .route("/logout", post(logout))
 }
 
 #[derive(Template)]
@@ -40,7 +50,8 @@ struct LoginQuery {
 }
 
 async fn login_page(Page(ctx, ..): Page<Anyone>, WebQuery(q): WebQuery<LoginQuery>) -> Response {
-    if ctx.who.is_some() {
+    // Half way through a two-factor login one may start again.
+    if ctx.who.as_ref().is_some_and(|w| w.role != Role::Pending) {
         return Redirect::to("/").into_response();
     }
     let next = session::safe_next(&q.next).unwrap_or_default();
@@ -118,30 +129,47 @@ async fn login(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone,
         return ctx
             .render(StatusCode::UNAUTHORIZED, &page(FormErrors { fields: vec![], general: Some(msg) }));
     };
+    if role == Role::Admin {
+        match two_factor::is_on(&st, &subject).await {
+            Ok(true) => {
+                tracing::info!(subject, "web login: password right, code from the app next");
+                let to = if next.is_empty() {
+                    "/login/code".to_owned()
+                } else {
+                    format!("/login/code?next={}", session::urlencode(&next))
+                };
+                return start_session(&st, &ctx, Role::Pending, &subject, &to).await;
+            }
+            Ok(false) => {}
+            Err(e) => return WebError::api(e, &ctx).into_response(),
+        }
+    }
     st.web.limiter.succeeded(&form.login, ctx.client);
-    // A fresh session id at every login; whatever session the browser had ends.
+    tracing::info!(role = role.as_str(), subject, "web login");
+    start_session(&st, &ctx, role, &subject, &landing(role, next)).await
+}
+
+/// Where a login leads: `next` when the person may see it, else their home page.
+fn landing(role: Role, next: String) -> String {
+    let home = if role == Role::User { "/me" } else { "/admin" };
+    if next.is_empty() || (role == Role::User && next.starts_with("/admin")) { home.to_owned() } else { next }
+}
+
+/// Starts a session with a fresh id (whatever session the browser had ends) and goes to `to`.
+async fn start_session(st: &AppState, ctx: &Ctx, role: Role, subject: &str, to: &str) -> Response {
+    let now = db::now();
     if let Some(old) = &ctx.cookie {
         let _ = db::web::delete_session(&st.db.pool, old).await;
     }
     let cookie = db::auth::random_token();
     let csrf = db::auth::random_token();
-    if let Err(e) = db::web::create_session(&st.db.pool, &cookie, role, &subject, &csrf).await {
-        return WebError::internal(e).with(&ctx).into_response();
+    if let Err(e) = db::web::create_session(&st.db.pool, &cookie, role, subject, &csrf).await {
+        return WebError::internal(e).with(ctx).into_response();
     }
     // Old sessions are swept at logins: cheap, and enough for a table this small.
     let _ =
         db::web::expire_sessions(&st.db.pool, now - session::IDLE_SECS, now - session::MAX_AGE_SECS).await;
-    tracing::info!(role = role.as_str(), subject, "web login");
-    let home = match role {
-        Role::Admin => "/admin",
-        Role::User => "/me",
-    };
-    let to = if next.is_empty() || (role == Role::User && next.starts_with("/admin")) {
-        home.to_owned()
-    } else {
-        next
-    };
-    let mut r = Redirect::to(&to).into_response();
+    let mut r = Redirect::to(to).into_response();
     let h = r.headers_mut();
     h.append(
         header::SET_COOKIE,
@@ -149,6 +177,79 @@ async fn login(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone,
     );
     h.append(header::SET_COOKIE, session::set_cookie(session::PRE_COOKIE, "", 0));
     r
+}
+
+#[derive(Template)]
+#[template(path = "login_code.html")]
+struct CodePage {
+    c: Ctx,
+    next: String,
+    errors: FormErrors,
+}
+
+/// The administrator a pending session belongs to; anyone else has no business here.
+fn pending(ctx: &Ctx) -> Result<String, Redirect> {
+    match &ctx.who {
+        Some(w) if w.role == Role::Pending => Ok(w.name.clone()),
+        Some(_) => Err(Redirect::to("/")),
+        None => Err(Redirect::to("/login")),
+    }
+}
+
+async fn code_page(Page(ctx, ..): Page<Anyone>, WebQuery(q): WebQuery<LoginQuery>) -> Response {
+    if let Err(r) = pending(&ctx) {
+        return r.into_response();
+    }
+    let next = session::safe_next(&q.next).unwrap_or_default();
+    ctx.render(StatusCode::OK, &CodePage { c: ctx.clone(), next, errors: FormErrors::default() })
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn code(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone, CodeForm>) -> Response {
+    let admin = match pending(&ctx) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let now = db::now();
+    let next = session::safe_next(&form.next).unwrap_or_default();
+    let page = |status, general: String| {
+        ctx.render(
+            status,
+            &CodePage {
+                c: ctx.clone(),
+                next: next.clone(),
+                errors: FormErrors { fields: vec![], general: Some(general) },
+            },
+        )
+    };
+    if let Some(wait) = st.web.limiter.wait(&admin, ctx.client, now) {
+        let mut r = page(StatusCode::TOO_MANY_REQUESTS, super::ratelimit::wait_message(&ctx, wait));
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        r.headers_mut().insert(header::RETRY_AFTER, secs.max(1).into());
+        return r;
+    }
+    match two_factor::verify(&st, &admin, &form.code).await {
+        Ok(true) => {
+            st.web.limiter.succeeded(&admin, ctx.client);
+            tracing::info!(role = "admin", subject = admin, "web login with two factors");
+            start_session(&st, &ctx, Role::Admin, &admin, &landing(Role::Admin, next)).await
+        }
+        // Turned off, or the administrator disabled, since the password: start again.
+        Ok(false) => Redirect::to("/login").into_response(),
+        Err(e) if e.status.is_server_error() => WebError::api(e, &ctx).into_response(),
+        Err(_) => {
+            st.web.limiter.failed(&admin, ctx.client, now);
+            tracing::info!(client = ?ctx.client, admin, "wrong two-factor code at web login");
+            page(StatusCode::UNAUTHORIZED, ctx.t("err-totp-code"))
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -192,6 +192,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "agent-forgotten" => "ok-agent-forgotten",
         "admin-disabled" => "ok-admin-disabled",
         "admin-enabled" => "ok-admin-enabled",
+        "admin-totp-off" => "ok-admin-totp-off",
         "bulk-1" => "ok-bulk-done",
         "bulk-0" => "ok-bulk-nothing",
         "queue-retry" => "ok-queue-retry",

@@ -33,6 +33,8 @@ pub const LANG_COOKIE: &str = "__Host-pochta_lang";
 pub const IDLE_SECS: i64 = 2 * 3600;
 /// ...and in any case this long after login.
 pub const MAX_AGE_SECS: i64 = 12 * 3600;
+/// How long after the password the code from the app may come.
+pub const PENDING_SECS: i64 = 5 * 60;
 /// Largest form body accepted (the CSV import is the big one).
 pub const FORM_LIMIT: usize = 2 << 20;
 
@@ -125,6 +127,7 @@ impl Ctx {
                     // An end user who was disabled or deleted meanwhile is logged out.
                     let alive = match s.role {
                         Role::Admin => true,
+                        Role::Pending => now - s.created_at <= PENDING_SECS,
                         Role::User => pochta_directory::LocalPart::parse(&s.subject)
                             .ok()
                             .and_then(|n| dir.user(&n).map(|u| u.enabled))
@@ -174,11 +177,17 @@ fn login_first(ctx: &Ctx) -> WebError {
     WebError::redirect(format!("/login?next={}", urlencode(&ctx.path)))
 }
 
+/// Where a session half way through a two-factor login goes for any other page.
+fn code_first(ctx: &Ctx) -> WebError {
+    WebError::redirect(format!("/login/code?next={}", urlencode(&ctx.path)))
+}
+
 impl Guard for AdminOnly {
     fn admit(ctx: &Ctx) -> Result<(), WebError> {
         match &ctx.who {
             None => Err(login_first(ctx)),
             Some(w) if w.role == Role::Admin => Ok(()),
+            Some(w) if w.role == Role::Pending => Err(code_first(ctx)),
             Some(_) => Err(WebError::forbidden().with(ctx)),
         }
     }
@@ -188,6 +197,7 @@ impl Guard for UserOnly {
         match &ctx.who {
             None => Err(login_first(ctx)),
             Some(w) if w.role == Role::User => Ok(()),
+            Some(w) if w.role == Role::Pending => Err(code_first(ctx)),
             Some(_) => Err(WebError::forbidden().with(ctx)),
         }
     }

@@ -20,5 +20,6 @@ mod mailbox;
 mod restart;
 mod sync;
 mod tokens;
+mod two_factor;
 mod ui_e2e;
 mod web;

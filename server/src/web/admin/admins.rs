@@ -103,6 +103,17 @@ pub async fn state(
     let disabled = match action.as_str() {
         "disable" => true,
         "enable" => false,
+        // For someone who lost the phone and the recovery codes.
+        "totp-off" => {
+            if name == ctx.name() {
+                return Ok(Redirect::to("/admin/account").into_response());
+            }
+            manage::two_factor::disable(&st, ctx.name(), &name, None)
+                .await
+                .map_err(|e| WebError::api(e, &ctx))?;
+            return Ok(Redirect::to(&format!("/admin/admins?ok=admin-totp-off#{}", urlencode(&name)))
+                .into_response());
+        }
         _ => return Err(WebError::not_found().with(&ctx)),
     };
     manage::admins::set_disabled(&st, ctx.name(), &name, disabled)

@@ -1,6 +1,7 @@
 //! The administrators' pages (the dashboard at `/admin` is `web::dashboard`). Every handler takes `Page<AdminOnly>` or `Posted<AdminOnly, _>`:
 //! an end user or a stranger never reaches one.
 
+pub mod account;
 pub mod admins;
 pub mod dns;
 pub mod groups;
@@ -50,6 +51,10 @@ pub fn router() -> Router<AppState> {
         .route("/admin/trace", get(trace::page))
         .route("/admin/queue", get(queue::page).post(queue::act))
         .route("/admin/import", get(import::page).post(import::submit))
+        .route("/admin/account", get(account::page))
+        .route("/admin/account/two-factor", get(account::setup).post(account::enable))
+        .route("/admin/account/two-factor/codes", post(account::renew_codes))
+        .route("/admin/account/two-factor/off", post(account::disable))
         .route("/admin/admins", get(admins::list).post(admins::create))
         .route("/admin/admins/{name}/reset", post(admins::reset))
         .route("/admin/admins/{name}/{action}", post(admins::state))
