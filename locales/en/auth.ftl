@@ -35,3 +35,11 @@ login-code-label = Code
 login-code-hint = Lost your phone? Enter one of your recovery codes instead (each works once).
 login-code-button = Confirm
 login-code-restart = Log in as someone else
+
+## A password of one's own at the first login
+renew-title = Choose your password
+renew-intro = { $name }, the password you logged in with was made by another administrator. Choose one only you know before you go on.
+renew-new = New password
+renew-confirm = New password again
+renew-hint = At least 10 characters, not only letters or only digits.
+renew-button = Save and continue

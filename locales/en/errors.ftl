@@ -106,3 +106,4 @@ err-totp-code = That code is not right, or it was already used. Enter the code y
 err-totp-key = The key is damaged. Start the setup again.
 err-totp-off = Two-factor login is already off.
 err-totp-needed = This administrator has two-factor login on: the code from the app is needed too.
+err-admin-must-change = This administrator must first choose a new password in the web application.

@@ -97,20 +97,20 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
 
 /// `pochta-server recover-admin`: regains access from the server's own machine when nobody
 /// can log in (the last administrator lost the password, or the phone and the recovery
-/// codes). The administrator gets a new password, is enabled, has two-factor login off, and
-/// every session of theirs ends. Needs the data folder, so only the server's operator can.
+/// codes). The administrator gets a new password (to replace at the next login), is enabled,
+/// has two-factor login off, and every session of theirs ends. Needs the data folder, so only the server's operator can.
 pub async fn recover_admin(data_dir: &Path, name: &str) -> anyhow::Result<String> {
     let config = Config::load(data_dir)?;
     let db = Db::connect(&config.database).await.with_context(|| format!("opening {}", config.database))?;
     let password = crate::manage::admins::new_password();
     let hash = PasswordHash::create(&password);
     let mut tx = db.pool.begin().await?;
-    if !db::auth::set_admin_password(&mut tx, name, &hash.0).await? {
+    if !db::auth::set_admin_password(&mut tx, name, &hash.0, true).await? {
         bail!("there is no administrator '{name}'");
     }
     db::auth::set_admin_disabled(&mut tx, name, None).await?;
     db::auth::set_admin_totp(&mut tx, name, None, &[]).await?;
-    for role in [db::web::Role::Admin, db::web::Role::Pending] {
+    for role in [db::web::Role::Admin, db::web::Role::Pending, db::web::Role::Renew] {
         db::web::delete_sessions_of(&mut *tx, role, name, None).await?;
     }
     tx.commit().await?;

@@ -73,6 +73,13 @@ async fn create(
     if !st.verify_password(hash, req.password).await {
         return Err(failed());
     }
+    if db::auth::admin_must_change_password(&st.db.pool, &req.admin).await? {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "this administrator must first choose a new password in the web application",
+        )
+        .key("err-admin-must-change"));
+    }
     if two_factor::is_on(&st, &req.admin).await? {
         if req.code.trim().is_empty() {
             // Not a wrong try: the client did not know a code is needed.

@@ -51,15 +51,18 @@ pub struct AdminRow {
     pub disabled_at: Option<i64>,
     /// Whether logging in takes a code from an authenticator app too.
     pub two_factor: bool,
+    /// Still on a password someone else made: chooses their own at the next login.
+    pub must_change_password: bool,
 }
 
 pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
     let rows = sqlx::query(
-        "SELECT name, created_at, created_by, disabled_at, CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor \
+        "SELECT name, created_at, created_by, disabled_at, must_change_password, \
+         CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor \
          FROM admins ORDER BY name",
     )
-        .fetch_all(pool)
-        .await?;
+    .fetch_all(pool)
+    .await?;
     rows.into_iter()
         .map(|r| {
             Ok(AdminRow {
@@ -68,6 +71,7 @@ pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
                 created_by: r.try_get("created_by")?,
                 disabled_at: r.try_get("disabled_at")?,
                 two_factor: r.try_get::<i64, _>("two_factor")? == 1,
+                must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
             })
         })
         .collect()
@@ -81,7 +85,7 @@ pub async fn add_admin(
     created_by: &str,
 ) -> Result<bool, DbError> {
     Ok(sqlx::query(
-        "INSERT INTO admins (name, password, created_at, created_by) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO admins (name, password, created_at, created_by, must_change_password) VALUES ($1, $2, $3, $4, 1) \
          ON CONFLICT (name) DO NOTHING",
     )
     .bind(name)
@@ -94,19 +98,34 @@ pub async fn add_admin(
         == 1)
 }
 
-/// Sets an administrator's password; `false` when there is none by that name.
+/// Sets an administrator's password, and whether they must choose another at the next login
+/// (a password someone else made); `false` when there is none by that name.
 pub async fn set_admin_password(
     tx: &mut super::Tx<'_>,
     name: &str,
     password_hash: &str,
+    must_change: bool,
 ) -> Result<bool, DbError> {
-    Ok(sqlx::query("UPDATE admins SET password = $1 WHERE name = $2")
+    Ok(sqlx::query("UPDATE admins SET password = $1, must_change_password = $2 WHERE name = $3")
         .bind(password_hash)
+        .bind(i64::from(must_change))
         .bind(name)
         .execute(&mut **tx)
         .await?
         .rows_affected()
         == 1)
+}
+
+/// Whether an administrator must choose a new password before doing anything else.
+pub async fn admin_must_change_password(pool: &sqlx::AnyPool, name: &str) -> Result<bool, DbError> {
+    let row = sqlx::query("SELECT must_change_password FROM admins WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?;
+    Ok(match row {
+        Some(r) => r.try_get::<i64, _>("must_change_password")? != 0,
+        None => false,
+    })
 }
 
 /// Disables (at `at`) or enables (`None`) an administrator; `false` when there is none.

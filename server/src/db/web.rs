@@ -15,6 +15,9 @@ pub enum Role {
     /// An administrator who gave the right password and still owes the code from the app:
     /// admitted to `/login/code` only, for a few minutes.
     Pending,
+    /// An administrator on a password someone else made, who must choose their own first:
+    /// admitted to `/login/password` only.
+    Renew,
 }
 
 impl Role {
@@ -23,6 +26,7 @@ impl Role {
             Role::Admin => "admin",
             Role::User => "user",
             Role::Pending => "pending",
+            Role::Renew => "renew",
         }
     }
 }
@@ -71,6 +75,7 @@ pub async fn session(pool: &sqlx::AnyPool, cookie: &str) -> Result<Option<Sessio
         "admin" => Role::Admin,
         "user" => Role::User,
         "pending" => Role::Pending,
+        "renew" => Role::Renew,
         // A role this build does not know grants nothing.
         _ => return Ok(None),
     };

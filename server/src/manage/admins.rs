@@ -61,13 +61,40 @@ pub async fn reset(st: &AppState, author: &str, name: &str, keep: Option<&str>) 
     let password = new_password();
     let hash = st.hash_password(password.clone()).await;
     let mut tx = st.db.pool.begin().await?;
-    if !db::auth::set_admin_password(&mut tx, name, &hash.0).await? {
+    if !db::auth::set_admin_password(&mut tx, name, &hash.0, true).await? {
         return Err(no_such(name));
     }
     db::web::delete_sessions_of(&mut *tx, Role::Admin, name, keep).await?;
     tx.commit().await?;
     tracing::info!(author, admin = name, "administrator's password reset");
     Ok(password)
+}
+
+/// An administrator's own new password: the strength rules, never the one they have now. Every
+/// other session of theirs ends (`keep` is the one asking, when there is one). Clears "must
+/// change at the next login".
+pub async fn set_own_password(
+    st: &AppState,
+    name: &str,
+    password: &str,
+    keep: Option<&str>,
+) -> Result<(), ApiError> {
+    pochta_directory::password::check_strength(password).map_err(|e| ApiError::from(e).field("password"))?;
+    let current = db::auth::admin_password(&st.db.pool, name).await?.ok_or_else(|| no_such(name))?;
+    if st.verify_password(current, password.to_owned()).await {
+        return Err(ApiError::bad_request("the new password is the one you have now")
+            .key("err-password-same")
+            .field("password"));
+    }
+    let hash = st.hash_password(password.to_owned()).await;
+    let mut tx = st.db.pool.begin().await?;
+    db::auth::set_admin_password(&mut tx, name, &hash.0, false).await?;
+    for role in [Role::Admin, Role::Pending, Role::Renew] {
+        db::web::delete_sessions_of(&mut *tx, role, name, keep).await?;
+    }
+    tx.commit().await?;
+    tracing::info!(admin = name, "administrator chose a new password");
+    Ok(())
 }
 
 /// Disables (`true`) or enables an administrator.

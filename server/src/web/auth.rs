@@ -31,6 +31,7 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_page).post(login))
         .route("/login/code", get(code_page).post(code))
+        .route("/login/password", get(renew_page).post(renew))
         .route("/logout", post(logout))
 }
 
@@ -146,7 +147,27 @@ async fn login(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone,
     }
     st.web.limiter.succeeded(&form.login, ctx.client);
     tracing::info!(role = role.as_str(), subject, "web login");
+    if role == Role::Admin {
+        return admin_session(&st, &ctx, &subject, next).await;
+    }
     start_session(&st, &ctx, role, &subject, &landing(role, next)).await
+}
+
+/// The last step of an administrator's login: their session, or first a password of their own
+/// when they are still on one someone else made.
+async fn admin_session(st: &AppState, ctx: &Ctx, admin: &str, next: String) -> Response {
+    match db::auth::admin_must_change_password(&st.db.pool, admin).await {
+        Ok(false) => start_session(st, ctx, Role::Admin, admin, &landing(Role::Admin, next)).await,
+        Ok(true) => {
+            let to = if next.is_empty() {
+                "/login/password".to_owned()
+            } else {
+                format!("/login/password?next={}", session::urlencode(&next))
+            };
+            start_session(st, ctx, Role::Renew, admin, &to).await
+        }
+        Err(e) => WebError::internal(e).with(ctx).into_response(),
+    }
 }
 
 /// Where a login leads: `next` when the person may see it, else their home page.
@@ -187,17 +208,18 @@ struct CodePage {
     errors: FormErrors,
 }
 
-/// The administrator a pending session belongs to; anyone else has no business here.
-fn pending(ctx: &Ctx) -> Result<String, Redirect> {
+/// The administrator a session half way through a login (`step`) belongs to; anyone else has no
+/// business on that step's page.
+fn halfway(ctx: &Ctx, step: Role) -> Result<String, Redirect> {
     match &ctx.who {
-        Some(w) if w.role == Role::Pending => Ok(w.name.clone()),
+        Some(w) if w.role == step => Ok(w.name.clone()),
         Some(_) => Err(Redirect::to("/")),
         None => Err(Redirect::to("/login")),
     }
 }
 
 async fn code_page(Page(ctx, ..): Page<Anyone>, WebQuery(q): WebQuery<LoginQuery>) -> Response {
-    if let Err(r) = pending(&ctx) {
+    if let Err(r) = halfway(&ctx, Role::Pending) {
         return r.into_response();
     }
     let next = session::safe_next(&q.next).unwrap_or_default();
@@ -213,7 +235,7 @@ struct CodeForm {
 }
 
 async fn code(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone, CodeForm>) -> Response {
-    let admin = match pending(&ctx) {
+    let admin = match halfway(&ctx, Role::Pending) {
         Ok(a) => a,
         Err(r) => return r.into_response(),
     };
@@ -239,7 +261,7 @@ async fn code(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone, 
         Ok(true) => {
             st.web.limiter.succeeded(&admin, ctx.client);
             tracing::info!(role = "admin", subject = admin, "web login with two factors");
-            start_session(&st, &ctx, Role::Admin, &admin, &landing(Role::Admin, next)).await
+            admin_session(&st, &ctx, &admin, next).await
         }
         // Turned off, or the administrator disabled, since the password: start again.
         Ok(false) => Redirect::to("/login").into_response(),
@@ -262,4 +284,54 @@ async fn logout(State(st): State<AppState>, Posted(ctx, ..): Posted<Anyone, Empt
     let mut r = Redirect::to("/login").into_response();
     r.headers_mut().append(header::SET_COOKIE, session::set_cookie(session::SESSION_COOKIE, "", 0));
     r
+}
+
+#[derive(Template)]
+#[template(path = "login_password.html")]
+struct RenewPage {
+    c: Ctx,
+    next: String,
+    errors: FormErrors,
+}
+
+async fn renew_page(Page(ctx, ..): Page<Anyone>, WebQuery(q): WebQuery<LoginQuery>) -> Response {
+    if let Err(r) = halfway(&ctx, Role::Renew) {
+        return r.into_response();
+    }
+    let next = session::safe_next(&q.next).unwrap_or_default();
+    ctx.render(StatusCode::OK, &RenewPage { c: ctx.clone(), next, errors: FormErrors::default() })
+}
+
+#[derive(Deserialize)]
+struct RenewForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// A password of one's own, in place of the one another administrator made. The old one was
+/// given a moment ago, so it is not asked again.
+async fn renew(State(st): State<AppState>, Posted(ctx, form, ..): Posted<Anyone, RenewForm>) -> Response {
+    let admin = match halfway(&ctx, Role::Renew) {
+        Ok(a) => a,
+        Err(r) => return r.into_response(),
+    };
+    let next = session::safe_next(&form.next).unwrap_or_default();
+    let again = |errors: FormErrors| {
+        ctx.render(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &RenewPage { c: ctx.clone(), next: next.clone(), errors },
+        )
+    };
+    if form.password != form.confirm {
+        return again(FormErrors::field("confirm", ctx.t("err-password-mismatch")));
+    }
+    match crate::manage::admins::set_own_password(&st, &admin, &form.password, None).await {
+        Ok(()) => start_session(&st, &ctx, Role::Admin, &admin, &landing(Role::Admin, next.clone())).await,
+        Err(e) if e.status.is_server_error() => WebError::api(e, &ctx).into_response(),
+        Err(e) => again(FormErrors::from_api(&e, ctx.lang, &["password"])),
+    }
 }

@@ -126,7 +126,7 @@ impl Ctx {
                 Some(s) if now - s.seen_at <= IDLE_SECS && now - s.created_at <= MAX_AGE_SECS => {
                     // An end user who was disabled or deleted meanwhile is logged out.
                     let alive = match s.role {
-                        Role::Admin => true,
+                        Role::Admin | Role::Renew => true,
                         Role::Pending => now - s.created_at <= PENDING_SECS,
                         Role::User => pochta_directory::LocalPart::parse(&s.subject)
                             .ok()
@@ -177,9 +177,11 @@ fn login_first(ctx: &Ctx) -> WebError {
     WebError::redirect(format!("/login?next={}", urlencode(&ctx.path)))
 }
 
-/// Where a session half way through a two-factor login goes for any other page.
-fn code_first(ctx: &Ctx) -> WebError {
-    WebError::redirect(format!("/login/code?next={}", urlencode(&ctx.path)))
+/// Where a session half way through a login goes for any other page: the code from the app,
+/// or a password of one's own.
+fn finish_login_first(ctx: &Ctx, role: Role) -> WebError {
+    let step = if role == Role::Pending { "code" } else { "password" };
+    WebError::redirect(format!("/login/{step}?next={}", urlencode(&ctx.path)))
 }
 
 impl Guard for AdminOnly {
@@ -187,7 +189,7 @@ impl Guard for AdminOnly {
         match &ctx.who {
             None => Err(login_first(ctx)),
             Some(w) if w.role == Role::Admin => Ok(()),
-            Some(w) if w.role == Role::Pending => Err(code_first(ctx)),
+            Some(w) if matches!(w.role, Role::Pending | Role::Renew) => Err(finish_login_first(ctx, w.role)),
             Some(_) => Err(WebError::forbidden().with(ctx)),
         }
     }
@@ -197,7 +199,7 @@ impl Guard for UserOnly {
         match &ctx.who {
             None => Err(login_first(ctx)),
             Some(w) if w.role == Role::User => Ok(()),
-            Some(w) if w.role == Role::Pending => Err(code_first(ctx)),
+            Some(w) if matches!(w.role, Role::Pending | Role::Renew) => Err(finish_login_first(ctx, w.role)),
             Some(_) => Err(WebError::forbidden().with(ctx)),
         }
     }

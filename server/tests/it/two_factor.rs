@@ -11,12 +11,12 @@ use crate::browser::Browser;
 use crate::helpers::{Backend, spawn_app};
 
 /// The code an authenticator app shows at `t` for `secret` (base32).
-fn code_at(secret: &str, t: i64) -> String {
+pub(crate) fn code_at(secret: &str, t: i64) -> String {
     let secret = Secret::try_from_base32(secret).expect("a base32 key");
     Builder::new().with_secret(secret).build().expect("a key apps take").generate(t as u64).to_string()
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
 }
 
@@ -53,8 +53,13 @@ async fn two_factor_login_for_administrators() {
     let password = text_of(&r.body, "new-password");
 
     // Her account page: off, and how to set it up. The header's name leads there.
+    // She chooses a password of her own at the first login.
     let mut her = Browser::new(&app, "en");
-    assert_eq!(her.login("e.petrova", &password).await.location(), "/admin");
+    assert_eq!(her.login("e.petrova", &password).await.location(), "/login/password");
+    her.get("/login/password").await;
+    let password = "Petrova-own-2026".to_owned();
+    let r = her.post("/login/password", &[("password", &password), ("confirm", &password)]).await;
+    assert_eq!(r.location(), "/admin");
     her.get("/admin/account")
         .await
         .has("Two-factor login")
@@ -170,6 +175,31 @@ async fn two_factor_login_for_administrators() {
     // Turning it off twice is refused with a reason.
     assert_eq!(boss.post("/admin/admins/e.petrova/totp-off", &[]).await.status, StatusCode::CONFLICT);
 
+    // Her own password, changed on her account page: the current one first.
+    fresh.get("/admin/account").await.has("Change password");
+    let r = fresh
+        .post(
+            "/admin/account/password",
+            &[
+                ("current", "wrong-one-123"),
+                ("password", "Petrova-new-2026"),
+                ("confirm", "Petrova-new-2026"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("The current password is wrong.").has(r#"id="current-error""#);
+    let r = fresh
+        .post(
+            "/admin/account/password",
+            &[("current", &password), ("password", "Petrova-new-2026"), ("confirm", "Petrova-new-2026")],
+        )
+        .await;
+    assert_eq!(r.location(), "/admin/account?ok=password");
+    fresh.get("/admin/account?ok=password").await.has("Your password has been changed.");
+    assert_eq!(Browser::new(&app, "en").login("e.petrova", &password).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(Browser::new(&app, "en").login("e.petrova", "Petrova-new-2026").await.location(), "/admin");
+
     // Her own switch: on again, then off with a current code.
     let r = fresh.get("/admin/account/two-factor").await;
     let key = secret_field(&r.body);
@@ -198,7 +228,14 @@ async fn recover_admin_from_the_command_line() {
     assert_eq!(b.get("/admin").await.status, StatusCode::SEE_OTHER, "the old session ended");
     let mut back = Browser::new(&app, "en");
     assert_eq!(back.login("admin", &app.init.password).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(back.login("admin", &password).await.location(), "/admin");
+    // The printed password is for once: the next step is a password of one's own.
+    assert_eq!(back.login("admin", &password).await.location(), "/login/password");
+    back.get("/login/password").await.has("Choose your password");
+    let own = "Admin-own-2026";
+    assert_eq!(
+        back.post("/login/password", &[("password", own), ("confirm", own)]).await.location(),
+        "/admin"
+    );
     back.get("/admin/account").await.has("<span class=\"tag\">Off</span>");
     let e = pochta_server::init::recover_admin(app.dir.path(), "nobody").await.unwrap_err();
     assert!(e.to_string().contains("no administrator 'nobody'"), "{e}");

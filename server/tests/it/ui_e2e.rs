@@ -266,64 +266,61 @@ async fn admin_and_user_in_a_real_browser() {
     d.wait_for(&format!("id=\"version\">{v}<")).await;
     d.wait_for("in sync").await;
     d.screenshot("en-dashboard-after-move").await;
-    for (name, path) in [
-        ("en-users", "/admin/users"),
-        ("en-sites", "/admin/sites"),
-        ("en-dns", "/admin/dns"),
-        ("en-history", "/admin/history"),
-        ("en-trace", "/admin/trace?rcpt=staff%40example.org&internal=on"),
-        ("en-queue", "/admin/queue"),
-    ] {
-        d.go(&format!("{}{path}", app.url)).await;
-        d.wait_for("</main>").await;
-        d.screenshot(name).await;
-    }
     // The address trace in the browser: the list's copy per site, each with how it gets there.
     d.go(&format!("{}/admin/trace?rcpt=staff%40example.org&internal=on", app.url)).await;
     d.wait_for("staff@example.org is a mailing list").await;
     d.wait_for("How the copy gets there").await;
-    // The same pages in Russian, switched with the language link.
-    d.click("a[hreflang=ru]").await;
-    d.wait_for("<html lang=\"ru\"").await;
-    for (name, path) in [
-        ("ru-dashboard", "/admin"),
-        ("ru-users", "/admin/users"),
-        ("ru-user", "/admin/users/smirnova"),
-        ("ru-group", "/admin/groups/staff"),
-        ("ru-sites", "/admin/sites"),
-        ("ru-dns", "/admin/dns"),
-        ("ru-import", "/admin/import"),
-        ("ru-trace", "/admin/trace?rcpt=staff%40example.org&internal=on"),
-        ("ru-queue", "/admin/queue"),
-        ("ru-history", "/admin/history"),
-    ] {
-        d.go(&format!("{}{path}", app.url)).await;
-        d.wait_for("</main>").await;
-        assert!(d.source().await.contains("lang=\"ru\""), "{path} is not in Russian");
-        d.screenshot(name).await;
-    }
-    // On a phone (390 px) the lists become cards: no table is wider than the screen, and the
-    // page does not scroll sideways.
-    d.window(390, 844).await;
-    for (name, path) in [
-        ("ru-users-390", "/admin/users"),
-        ("ru-dashboard-390", "/admin"),
-        ("ru-history-390", "/admin/history"),
-        ("ru-trace-390", "/admin/trace?rcpt=staff%40example.org&internal=on"),
-    ] {
-        d.go(&format!("{}{path}", app.url)).await;
-        d.wait_for("</main>").await;
-        let fits = d
-            .script(
-                "const w = window.innerWidth; \
-                 return [...document.querySelectorAll('table.cards')].every(t => t.getBoundingClientRect().width <= w) \
-                 && document.documentElement.scrollWidth <= w;",
-            )
-            .await;
-        assert_eq!(fits, json!(true), "{path} is wider than a 390 px screen");
-        // The screenshot shows the list itself, not the header above it.
-        d.script("const t = document.querySelector('table.cards, ol.history, section.card'); if (t) t.scrollIntoView(); return true;").await;
-        d.screenshot(name).await;
+    // Every administrator's page in both languages, on a desktop (1366 px) and on a phone
+    // (390 px). On the phone the lists become cards: no table is wider than the screen, and
+    // no page scrolls sideways.
+    let pages = [
+        ("dashboard", "/admin"),
+        ("users", "/admin/users"),
+        ("user", "/admin/users/smirnova"),
+        ("user-new", "/admin/users/new"),
+        ("groups", "/admin/groups"),
+        ("group", "/admin/groups/staff"),
+        ("sites", "/admin/sites"),
+        ("site", "/admin/sites/msk"),
+        ("dns", "/admin/dns"),
+        ("queue", "/admin/queue"),
+        ("trace", "/admin/trace?rcpt=staff%40example.org&internal=on"),
+        ("history", "/admin/history"),
+        ("import", "/admin/import"),
+        ("logins", "/admin/logins"),
+        ("admins", "/admin/admins"),
+        ("account", "/admin/account"),
+    ];
+    for lang in ["en", "ru"] {
+        d.go(&format!("{}/lang/{lang}?next=/admin", app.url)).await;
+        d.wait_for(&format!("<html lang=\"{lang}\"")).await;
+        for (width, height, suffix) in [(1366, 900, ""), (390, 844, "-390")] {
+            d.window(width, height).await;
+            for (name, path) in pages {
+                d.go(&format!("{}{path}", app.url)).await;
+                d.wait_for("</main>").await;
+                assert!(d.source().await.contains(&format!("lang=\"{lang}\"")), "{path} is not in {lang}");
+                // What sticks out past the screen's right edge, named, so a failure says where.
+                let wide = d
+                    .script(
+                        "const w = document.documentElement.clientWidth; \
+                         return [...document.querySelectorAll('main *')] \
+                           .filter(e => e.getBoundingClientRect().right > w + 1) \
+                           .filter(e => { for (let a = e.parentElement; a; a = a.parentElement) \
+                               if (getComputedStyle(a).overflowX != 'visible') return false; return true; }) \
+                           .slice(0, 5) \
+                           .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') \
+                                     + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');",
+                    )
+                    .await;
+                assert_eq!(wide, json!([]), "{path} in {lang} is wider than a {width} px screen");
+                if width < 1000 {
+                    // The phone's screenshot shows the content, not the header above it.
+                    d.script("const t = document.querySelector('table.cards, ol.history, section.card'); if (t) t.scrollIntoView(); return true;").await;
+                }
+                d.screenshot(&format!("{lang}-{name}{suffix}")).await;
+            }
+        }
     }
     d.window(1366, 900).await;
     d.click("form[action='/logout'] button").await;
@@ -365,5 +362,56 @@ async fn admin_and_user_in_a_real_browser() {
     d.click("form[action='/logout'] button").await;
     d.wait_for("id=\"login\"").await;
     d.screenshot("en-login").await;
+    d.quit().await;
+}
+
+/// Two-factor login in a real browser, in Russian: the header's name leads to the account page,
+/// the QR code is drawn, the code the app would show turns it on, the recovery codes are shown
+/// once; the next login asks for the code, which the one-time-code field takes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_factor_login_in_a_real_browser() {
+    use crate::two_factor::{code_at, now};
+    let app = spawn_app(Backend::Sqlite).await;
+    let d = Driver::start().await;
+    d.go(&format!("{}/lang/ru?next=/login", app.url)).await;
+    login(&d, &app, "admin", &app.init.password).await;
+    d.wait_for("Площадки и агенты").await;
+    d.click("header a.who").await;
+    d.wait_for("Двухфакторный вход").await;
+    d.wait_for("Выключен").await;
+    d.click("a[href='/admin/account/two-factor']").await;
+    d.wait_for("Отсканируйте этот QR-код").await;
+    // The QR code is drawn, square and big enough for a phone's camera.
+    let qr = d
+        .script("const r = document.querySelector('.qr-wrap svg').getBoundingClientRect(); return [Math.round(r.width) >= 150, Math.round(r.width) == Math.round(r.height)];")
+        .await;
+    assert_eq!(qr, json!([true, true]), "the QR code is drawn square and at least 150 px");
+    d.screenshot("ru-account-totp-setup").await;
+    let key = d.script("return document.querySelector('input[name=secret]').value;").await;
+    let key = key.as_str().unwrap().to_owned();
+    d.fill("#enable-code", &code_at(&key, now() - 30)).await;
+    d.click("form[action='/admin/account/two-factor'] button.primary").await;
+    d.wait_for("Двухфакторный вход включён").await;
+    d.wait_for("id=\"recovery-codes\"").await;
+    d.screenshot("ru-account-recovery-codes").await;
+    d.click("form[action='/logout'] button").await;
+    d.wait_for("id=\"login\"").await;
+
+    // The next login asks for the code; a wrong one is refused in Russian, the right one leads in.
+    login(&d, &app, "admin", &app.init.password).await;
+    d.wait_for("Код из приложения").await;
+    assert_eq!(
+        d.script("const c = document.getElementById('code'); return [c.autocomplete, c.inputMode, document.activeElement === c];").await,
+        json!(["one-time-code", "numeric", true]),
+        "the code field is the one-time-code field, numeric, focused"
+    );
+    d.fill("#code", "000").await;
+    d.click("button[type=submit].primary").await;
+    d.wait_for("Код неверный или уже использован").await;
+    d.screenshot("ru-login-code-error").await;
+    d.fill("#code", &code_at(&key, now())).await;
+    d.click("button[type=submit].primary").await;
+    d.wait_for("Площадки и агенты").await;
+    assert!(d.url().await.ends_with("/admin"), "{}", d.url().await);
     d.quit().await;
 }

@@ -1485,9 +1485,30 @@ async fn administrators_are_managed_in_the_browser() {
     assert_eq!(r.status, StatusCode::CONFLICT);
     r.has("There is already an administrator e.petrova.");
 
-    // She logs in, makes an API token; her name is the change log's author.
+    // She logs in and first chooses a password of her own: until then no admin page and no API
+    // token; the one she was handed is not taken again, nor a weak one.
     let mut her = Browser::new(&app, "ru");
-    assert_eq!(her.login("e.petrova", &password).await.location(), "/admin");
+    assert_eq!(her.login("e.petrova", &password).await.location(), "/login/password");
+    assert_eq!(her.get("/admin/users").await.location(), "/login/password?next=/admin/users");
+    let (s, v) =
+        app.post("/tokens", json!({"admin": "e.petrova", "password": password, "name": "script"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{v}");
+    her.get("/login/password").await.has("Задайте свой пароль").has(r#"autocomplete="new-password""#);
+    let r = her.post("/login/password", &[("password", &password), ("confirm", &password)]).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    r.has("совпадает с текущим");
+    let r = her.post("/login/password", &[("password", "short"), ("confirm", "short")]).await;
+    r.has("не короче 10 символов");
+    let r = her
+        .post("/login/password", &[("password", "Petrova-own-2026"), ("confirm", "Petrova-own-2027")])
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = her
+        .post("/login/password", &[("password", "Petrova-own-2026"), ("confirm", "Petrova-own-2026")])
+        .await;
+    assert_eq!(r.location(), "/admin", "{}", r.body);
+    let password = "Petrova-own-2026".to_owned();
+    assert_eq!(Browser::new(&app, "en").login("e.petrova", &password).await.location(), "/admin");
     let (s, v) =
         app.post("/tokens", json!({"admin": "e.petrova", "password": password, "name": "script"})).await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
@@ -1507,7 +1528,12 @@ async fn administrators_are_managed_in_the_browser() {
     assert_eq!(her.get("/admin").await.status, StatusCode::SEE_OTHER, "her session ended");
     let mut again = Browser::new(&app, "ru");
     assert_eq!(again.login("e.petrova", &password).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(again.login("e.petrova", &fresh).await.location(), "/admin");
+    assert_eq!(again.login("e.petrova", &fresh).await.location(), "/login/password");
+    again.get("/login/password").await;
+    let own = "Petrova-second-2026";
+    let r = again.post("/login/password", &[("password", own), ("confirm", own)]).await;
+    assert_eq!(r.location(), "/admin");
+    let fresh = own.to_owned();
 
     // Disabled: no login, no API, sessions gone; enabled again: the new password works.
     let r = b.post("/admin/admins/e.petrova/disable", &[]).await;

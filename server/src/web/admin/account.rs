@@ -1,4 +1,4 @@
-//! An administrator's own account: two-factor login (`manage::two_factor`) on and off, and
+//! An administrator's own account: a password of their own, two-factor login (`manage::two_factor`) on and off, and
 //! fresh recovery codes. Turning it on is two steps: a new key shown as a QR code, then a
 //! code from the app, so the key is only stored once the app is known to have it.
 
@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use super::users::OkQuery;
 use crate::db;
+use crate::manage;
 use crate::manage::two_factor;
 use crate::state::AppState;
 use crate::web::error::WebError;
@@ -43,7 +44,7 @@ pub struct AccountPage {
     pub setup: Option<Setup>,
     /// Recovery codes just made, shown this once.
     pub codes: Vec<String>,
-    /// Which form the errors belong to: "enable", "codes" or "disable".
+    /// Which form the errors belong to: "password", "enable", "codes" or "disable".
     pub form: String,
     pub errors: FormErrors,
 }
@@ -96,6 +97,7 @@ pub async fn page(
 ) -> Result<Response, WebError> {
     let ok = match q.ok.as_str() {
         "totp-off" => Some(ctx.t("ok-totp-off")),
+        "password" => Some(ctx.t("ok-password-changed")),
         _ => None,
     };
     render(&st, &ctx, View::ok(ok)).await
@@ -170,5 +172,50 @@ pub async fn disable(
     match two_factor::disable(&st, ctx.name(), ctx.name(), Some(&form.code)).await {
         Ok(()) => Ok(Redirect::to("/admin/account?ok=totp-off").into_response()),
         Err(e) => refused(&st, &ctx, e, "disable", None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Changes one's own password: the current one first (wrong tries count against the login
+/// limit), then the strength rules; every other session ends.
+pub async fn change_password(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<AdminOnly, PasswordForm>,
+) -> Result<Response, WebError> {
+    let again = |errors: FormErrors| {
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        render(&st, &ctx, View { status, form: "password", errors, ..View::ok(None) })
+    };
+    let now = db::now();
+    if let Some(wait) = st.web.limiter.wait(ctx.name(), ctx.client, now) {
+        return again(FormErrors::field("current", crate::web::ratelimit::wait_message(&ctx, wait))).await;
+    }
+    let hash = db::auth::admin_password(&st.db.pool, ctx.name())
+        .await
+        .map_err(|e| WebError::internal(e).with(&ctx))?;
+    let current_ok = match hash {
+        Some(h) => st.verify_password(h, form.current.clone()).await,
+        None => false,
+    };
+    if !current_ok {
+        st.web.limiter.failed(ctx.name(), ctx.client, now);
+        return again(FormErrors::field("current", ctx.t("err-current-password"))).await;
+    }
+    if form.password != form.confirm {
+        return again(FormErrors::field("confirm", ctx.t("err-password-mismatch"))).await;
+    }
+    match manage::admins::set_own_password(&st, ctx.name(), &form.password, ctx.cookie.as_deref()).await {
+        Ok(()) => Ok(Redirect::to("/admin/account?ok=password").into_response()),
+        Err(e) if e.status.is_server_error() => Err(WebError::api(e, &ctx)),
+        Err(e) => again(FormErrors::from_api(&e, ctx.lang, &["password"])).await,
     }
 }

@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/queue", get(queue::page).post(queue::act))
         .route("/admin/import", get(import::page).post(import::submit))
         .route("/admin/account", get(account::page))
+        .route("/admin/account/password", post(account::change_password))
         .route("/admin/account/two-factor", get(account::setup).post(account::enable))
         .route("/admin/account/two-factor/codes", post(account::renew_codes))
         .route("/admin/account/two-factor/off", post(account::disable))
