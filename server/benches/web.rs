@@ -65,7 +65,15 @@ fn directory() -> Directory {
 }
 
 fn admin(lang: Lang) -> Ctx {
-    Ctx::offline(lang, "example.org", Some(Who { role: Role::Admin, name: "admin".into() }))
+    Ctx::offline(
+        lang,
+        "example.org",
+        Some(Who {
+            role: Role::Admin,
+            name: "admin".into(),
+            scope: pochta_server::manage::scope::Scope::Domain,
+        }),
+    )
 }
 
 fn measure(label: &str, runs: usize, mut f: impl FnMut() -> String) {

@@ -5,6 +5,7 @@ use axum::http::request::Parts;
 
 use crate::db;
 use crate::error::ApiError;
+use crate::manage::scope::{Actor, Scope};
 use crate::state::AppState;
 
 fn bearer(parts: &Parts) -> Option<&str> {
@@ -12,17 +13,23 @@ fn bearer(parts: &Parts) -> Option<&str> {
     v.strip_prefix("Bearer ").map(str::trim).filter(|t| !t.is_empty())
 }
 
-/// A caller holding a valid API token. `author` is what the change log records.
-pub struct Admin {
-    pub author: String,
+/// A caller holding a valid API token: what the change log records (the token's name) and
+/// what its administrator may touch.
+pub struct Admin(pub Actor);
+
+impl Admin {
+    pub fn scope(&self) -> &Scope {
+        &self.0.scope
+    }
 }
 
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer(parts).ok_or_else(ApiError::unauthorized)?;
-        let name = db::auth::token_name(&state.db.pool, token).await?.ok_or_else(ApiError::unauthorized)?;
-        Ok(Admin { author: name })
+        let (name, sites) =
+            db::auth::token_owner(&state.db.pool, token).await?.ok_or_else(ApiError::unauthorized)?;
+        Ok(Admin(Actor { name, scope: Scope::from_stored(&sites) }))
     }
 }
 

@@ -62,10 +62,10 @@ impl Site {
         let mut cfg = config(&dep, "msk-1", "msk", dead_server(), "127.0.0.1:0".parse().unwrap());
         cfg.smtp.listen = any;
         cfg.smtp.submissions = any;
-        cfg.imap.imap = any;
-        cfg.imap.imaps = any;
-        cfg.imap.pop3 = any;
-        cfg.imap.pop3s = any;
+        cfg.imap.imap = dovecot_addr();
+        cfg.imap.imaps = dovecot_addr();
+        cfg.imap.pop3 = dovecot_addr();
+        cfg.imap.pop3s = dovecot_addr();
         cfg.imap.host = "mail.msk.example.org".into();
         tune(&mut cfg);
         let dir = write_config(root.path(), "agent", &cfg);
@@ -441,4 +441,14 @@ print(json.dumps({"root": [str(r) for r in root], "small": small[0], "big": [big
     assert_eq!(v["count"], 1, "the refused letter is not there: {v}");
     let mut site = site;
     site.agent.stop().await;
+}
+
+/// A port for one of Dovecot's listeners. The agent picks a port for Dovecot by binding port 0
+/// and letting it go, then starts Dovecot on it; meanwhile another test in this binary binding
+/// port 0 could be handed the same port, and the test would talk TLS to a stranger. Ports below
+/// Linux's range for port 0 (32768 and up), counted out once per process, are nobody else's.
+pub(crate) fn dovecot_addr() -> Option<SocketAddr> {
+    static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(21000);
+    let port = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Some(SocketAddr::from(([127, 0, 0, 1], port)))
 }

@@ -153,7 +153,7 @@ async fn after_a_move_the_client_sees_the_same_folders_flags_keywords_and_subscr
     for s in ["msk", "spb"] {
         let mut cfg = config(&dep, &format!("{s}-1"), s, dead_server(), any);
         cfg.smtp.listen = Some(any);
-        cfg.imap.imaps = Some(any);
+        cfg.imap.imaps = crate::imap::dovecot_addr();
         cfg.imap.host = format!("mail.{s}.example.org");
         cfg.delivery.retry_initial_secs = 0.2;
         let dir = write_config(root.path(), s, &cfg);

@@ -14,6 +14,7 @@ use crate::db::{self, auth::AgentRow};
 use crate::error::ApiError;
 use crate::manage;
 use crate::state::AppState;
+use pochta_directory::SiteId;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -41,10 +42,11 @@ struct AgentStatus {
     silent_secs: Option<i64>,
 }
 
-async fn list(_: Admin, State(st): State<AppState>) -> Result<Json<Vec<AgentStatus>>, ApiError> {
+async fn list(admin: Admin, State(st): State<AppState>) -> Result<Json<Vec<AgentStatus>>, ApiError> {
     let head = st.publisher.version().0;
     let now = db::now();
-    let agents = db::auth::agents(&st.db.pool).await?;
+    let ours = |a: &db::auth::AgentRow| SiteId::parse(&a.site).is_ok_and(|s| admin.scope().covers(&s));
+    let agents: Vec<_> = db::auth::agents(&st.db.pool).await?.into_iter().filter(ours).collect();
     Ok(Json(
         agents
             .into_iter()
@@ -63,7 +65,7 @@ async fn remove(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::agents::remove(&st, &admin.author, &id).await?;
+    manage::agents::remove(&st, &admin.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -75,12 +77,12 @@ struct QueueQuery {
 
 /// The agent's mail queue, as the agent answers it (oldest first, at most 200 letters).
 async fn queue(
-    _: Admin,
+    admin: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<QueueQuery>,
 ) -> Result<Json<QueueAnswer>, ApiError> {
-    let agent = manage::queue::agent(&st, &id).await?;
+    let agent = manage::queue::agent(&st, admin.scope(), &id).await?;
     match manage::queue::ask(&st, &agent, &q.search, None).await {
         manage::queue::Reach::Answer(a) => Ok(Json(a)),
         manage::queue::Reach::Pulls => Err(manage::queue::pulls(&agent)),
@@ -101,5 +103,5 @@ async fn queue_action(
     Path(id): Path<String>,
     Json(body): Json<QueueActionBody>,
 ) -> Result<Json<QueueAnswer>, ApiError> {
-    Ok(Json(manage::queue::act(&st, &admin.author, &id, body.action, body.ids).await?))
+    Ok(Json(manage::queue::act(&st, &admin.0, &id, body.action, body.ids).await?))
 }

@@ -51,7 +51,7 @@ async fn create(
     Json(body): Json<NewKey>,
 ) -> Result<(StatusCode, Json<KeyView>), ApiError> {
     let algorithm = dkim::parse_algorithm(&body.algorithm)?;
-    let (selector, _) = dkim::create(&st, &admin.author, algorithm, &body.selector).await?;
+    let (selector, _) = dkim::create(&st, &admin.0, algorithm, &body.selector).await?;
     let Json(view) = show(admin, State(st), Path(selector.to_string())).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -61,7 +61,7 @@ async fn activate(
     State(st): State<AppState>,
     Path(selector): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    dkim::activate(&st, &admin.author, &selector).await?;
+    dkim::activate(&st, &admin.0, &selector).await?;
     show(admin, State(st), Path(selector)).await
 }
 
@@ -70,7 +70,7 @@ async fn retire(
     State(st): State<AppState>,
     Path(selector): Path<String>,
 ) -> Result<Json<KeyView>, ApiError> {
-    dkim::retire(&st, &admin.author, &selector).await?;
+    dkim::retire(&st, &admin.0, &selector).await?;
     show(admin, State(st), Path(selector)).await
 }
 
@@ -79,6 +79,6 @@ async fn remove(
     State(st): State<AppState>,
     Path(selector): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    dkim::delete(&st, &admin.author, &selector).await?;
+    dkim::delete(&st, &admin.0, &selector).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -38,7 +38,8 @@ struct DnsView {
     mta_sts_policy: String,
 }
 
-async fn show(_: Admin, State(st): State<AppState>) -> Result<Json<DnsView>, ApiError> {
+async fn show(admin: Admin, State(st): State<AppState>) -> Result<Json<DnsView>, ApiError> {
+    admin.scope().need_domain()?;
     let z = current_zone(&st).await?;
     Ok(Json(DnsView {
         zone: zone_text(Lang::En, &z),
@@ -49,7 +50,8 @@ async fn show(_: Admin, State(st): State<AppState>) -> Result<Json<DnsView>, Api
     }))
 }
 
-async fn check(_: Admin, State(st): State<AppState>) -> Result<Json<Vec<Checked>>, ApiError> {
+async fn check(admin: Admin, State(st): State<AppState>) -> Result<Json<Vec<Checked>>, ApiError> {
+    admin.scope().need_domain()?;
     let z = current_zone(&st).await?;
     Ok(Json(crate::manage::dns::check(&z, &st.config.dns_servers, std::time::Duration::from_secs(3)).await))
 }

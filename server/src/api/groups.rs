@@ -77,7 +77,7 @@ async fn create(
         members: body.members,
         policy: body.policy,
     };
-    let (name, _) = manage::groups::create(&st, &admin.author, new).await?;
+    let (name, _) = manage::groups::create(&st, &admin.0, new).await?;
     let Json(view) = show(admin, State(st), Path(name.to_string())).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -103,7 +103,7 @@ async fn update(
         policy: patch.policy,
         kind: patch.kind,
     };
-    manage::groups::update(&st, &admin.author, &name, patch).await?;
+    manage::groups::update(&st, &admin.0, &name, patch).await?;
     show(admin, State(st), Path(name)).await
 }
 
@@ -113,7 +113,7 @@ async fn remove(
     State(st): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::groups::delete(&st, &admin.author, &name).await?;
+    manage::groups::delete(&st, &admin.0, &name).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -129,7 +129,7 @@ async fn add_member(
     Path(name): Path<String>,
     Json(body): Json<NewMember>,
 ) -> Result<Json<GroupView>, ApiError> {
-    manage::groups::add_member(&st, &admin.author, &name, &body.address).await?;
+    manage::groups::add_member(&st, &admin.0, &name, &body.address).await?;
     show(admin, State(st), Path(name)).await
 }
 
@@ -138,7 +138,7 @@ async fn remove_member(
     State(st): State<AppState>,
     Path((name, address)): Path<(String, String)>,
 ) -> Result<Json<GroupView>, ApiError> {
-    manage::groups::remove_member(&st, &admin.author, &name, &address).await?;
+    manage::groups::remove_member(&st, &admin.0, &name, &address).await?;
     show(admin, State(st), Path(name)).await
 }
 

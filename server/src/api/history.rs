@@ -40,10 +40,11 @@ struct HistoryQuery {
 }
 
 async fn history(
-    _: Admin,
+    admin: Admin,
     State(st): State<AppState>,
     Query(q): Query<HistoryQuery>,
 ) -> Result<Json<Vec<HistoryItem>>, ApiError> {
+    admin.scope().need_domain()?;
     let limit = q.limit.unwrap_or(50).clamp(1, 500);
     let given = |s: Option<String>| s.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty());
     let kind = match given(q.kind) {
@@ -81,7 +82,7 @@ async fn revert(
 ) -> Result<Json<Reverted>, ApiError> {
     let version: u64 =
         version.parse().map_err(|_| ApiError::not_found(format!("there is no version '{version}'")))?;
-    let new = manage::history::revert(&st, &admin.author, version).await?;
+    let new = manage::history::revert(&st, &admin.0, version).await?;
     Ok(Json(Reverted { version: new.0, reverts: version }))
 }
 

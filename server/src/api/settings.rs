@@ -30,6 +30,6 @@ async fn update(
     State(st): State<AppState>,
     Json(body): Json<SettingsBody>,
 ) -> Result<Json<DomainSettings>, ApiError> {
-    crate::manage::settings::set_unicode_names(&st, &admin.author, body.unicode_names).await?;
+    crate::manage::settings::set_unicode_names(&st, &admin.0, body.unicode_names).await?;
     Ok(show(admin, State(st)).await)
 }

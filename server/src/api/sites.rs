@@ -83,7 +83,7 @@ async fn create(
         level: body.level,
         default_quota: body.default_quota,
     };
-    let (id, _) = manage::sites::create(&st, &admin.author, new).await?;
+    let (id, _) = manage::sites::create(&st, &admin.0, new).await?;
     let (dir, _, summary) = st.current_with_summary();
     Ok((StatusCode::CREATED, Json(view(&dir, &summary, find(&dir, id.as_str())?))))
 }
@@ -116,7 +116,7 @@ async fn update(
         default_quota: patch.default_quota,
         outgoing: patch.outgoing,
     };
-    manage::sites::update(&st, &admin.author, &id, patch).await?;
+    manage::sites::update(&st, &admin.0, &id, patch).await?;
     show(admin, State(st), Path(id)).await
 }
 
@@ -125,7 +125,7 @@ async fn remove(
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    manage::sites::delete(&st, &admin.author, &id).await?;
+    manage::sites::delete(&st, &admin.0, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -137,10 +137,10 @@ struct EnrollmentView {
 }
 
 async fn enrollment(
-    _: Admin,
+    admin: Admin,
     State(st): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<(StatusCode, Json<EnrollmentView>), ApiError> {
-    let (site, code, expires_at) = manage::sites::enrollment(&st, &id).await?;
+    let (site, code, expires_at) = manage::sites::enrollment(&st, admin.scope(), &id).await?;
     Ok((StatusCode::CREATED, Json(EnrollmentView { code, site: site.to_string(), expires_at })))
 }

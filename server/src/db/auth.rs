@@ -53,11 +53,13 @@ pub struct AdminRow {
     pub two_factor: bool,
     /// Still on a password someone else made: chooses their own at the next login.
     pub must_change_password: bool,
+    /// The sites they may touch, as stored (empty: the whole domain).
+    pub sites: String,
 }
 
 pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
     let rows = sqlx::query(
-        "SELECT name, created_at, created_by, disabled_at, must_change_password, \
+        "SELECT name, created_at, created_by, disabled_at, must_change_password, sites, \
          CASE WHEN totp_secret IS NULL THEN 0 ELSE 1 END AS two_factor \
          FROM admins ORDER BY name",
     )
@@ -72,6 +74,7 @@ pub async fn admins(pool: &sqlx::AnyPool) -> Result<Vec<AdminRow>, DbError> {
                 disabled_at: r.try_get("disabled_at")?,
                 two_factor: r.try_get::<i64, _>("two_factor")? == 1,
                 must_change_password: r.try_get::<i64, _>("must_change_password")? != 0,
+                sites: r.try_get("sites")?,
             })
         })
         .collect()
@@ -83,15 +86,17 @@ pub async fn add_admin(
     name: &str,
     password_hash: &str,
     created_by: &str,
+    sites: &str,
 ) -> Result<bool, DbError> {
     Ok(sqlx::query(
-        "INSERT INTO admins (name, password, created_at, created_by, must_change_password) VALUES ($1, $2, $3, $4, 1) \
-         ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO admins (name, password, created_at, created_by, must_change_password, sites) \
+         VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (name) DO NOTHING",
     )
     .bind(name)
     .bind(password_hash)
     .bind(now())
     .bind(created_by)
+    .bind(sites)
     .execute(pool)
     .await?
     .rows_affected()
@@ -155,17 +160,41 @@ pub async fn create_token(pool: &sqlx::AnyPool, name: &str, created_by: &str) ->
     Ok(token)
 }
 
-/// The token's name, when the token is valid: its administrator is not disabled.
-pub async fn token_name(pool: &sqlx::AnyPool, token: &str) -> Result<Option<String>, DbError> {
+/// The token's name and its administrator's sites (as stored), when the token is valid: its
+/// administrator is not disabled.
+pub async fn token_owner(pool: &sqlx::AnyPool, token: &str) -> Result<Option<(String, String)>, DbError> {
     Ok(sqlx::query(
-        "SELECT t.name FROM api_tokens t JOIN admins a ON a.name = t.created_by \
+        "SELECT t.name, a.sites FROM api_tokens t JOIN admins a ON a.name = t.created_by \
          WHERE t.hash = $1 AND a.disabled_at IS NULL",
     )
     .bind(digest(token))
     .fetch_optional(pool)
     .await?
-    .map(|r| r.try_get("name"))
+    .map(|r| Ok::<_, sqlx::Error>((r.try_get("name")?, r.try_get("sites")?)))
     .transpose()?)
+}
+
+/// The sites an administrator may touch, as stored (empty: the whole domain); `None` when
+/// there is no such administrator.
+pub async fn admin_sites(pool: &sqlx::AnyPool, name: &str) -> Result<Option<String>, DbError> {
+    Ok(sqlx::query("SELECT sites FROM admins WHERE name = $1")
+        .bind(name)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| r.try_get("sites"))
+        .transpose()?)
+}
+
+/// Sets the sites an administrator may touch (empty: the whole domain); `false` when there is
+/// none by that name.
+pub async fn set_admin_sites(tx: &mut super::Tx<'_>, name: &str, sites: &str) -> Result<bool, DbError> {
+    Ok(sqlx::query("UPDATE admins SET sites = $1 WHERE name = $2")
+        .bind(sites)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected()
+        == 1)
 }
 
 pub async fn create_enrollment(

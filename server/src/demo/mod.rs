@@ -477,10 +477,17 @@ pub async fn run(data: Option<PathBuf>) -> anyhow::Result<()> {
 async fn demo_dkim_key(running: &Running, outside: &Path) -> anyhow::Result<String> {
     let st = &running.state;
     let err = |e: crate::error::ApiError| anyhow::anyhow!(e.message);
-    let (selector, _) = crate::manage::dkim::create(st, "demo", pochta_directory::dkim::Algorithm::Rsa, "")
+    let (selector, _) = crate::manage::dkim::create(
+        st,
+        &crate::manage::scope::Actor::domain("demo"),
+        pochta_directory::dkim::Algorithm::Rsa,
+        "",
+    )
+    .await
+    .map_err(err)?;
+    crate::manage::dkim::activate(st, &crate::manage::scope::Actor::domain("demo"), selector.as_str())
         .await
         .map_err(err)?;
-    crate::manage::dkim::activate(st, "demo", selector.as_str()).await.map_err(err)?;
     let dir = st.publisher.current().0;
     let lines: String = dir
         .dkim

@@ -1,6 +1,7 @@
 //! Agents: enrollment (redeeming a site's one-time code) and removal. Both change the agents'
 //! rows and the site's endpoints in the directory in one transaction, and tell the pusher.
 
+use super::scope::Actor;
 use axum::http::StatusCode;
 use pochta_directory::api::{EnrollRequest, EnrollResponse};
 use pochta_directory::wire::FORMAT;
@@ -73,7 +74,8 @@ pub async fn enroll(st: &AppState, req: EnrollRequest) -> Result<EnrollResponse,
 }
 
 /// Forgets an agent: it can no longer pull, and its endpoint leaves the directory.
-pub async fn remove(st: &AppState, author: &str, id: &str) -> Result<(), ApiError> {
+pub async fn remove(st: &AppState, by: &Actor, id: &str) -> Result<(), ApiError> {
+    super::queue::agent(st, &by.scope, id).await?;
     let mut edit = st.publisher.begin().await?;
     if !db::auth::delete_agent(&mut edit.tx, id).await? {
         return Err(ApiError::not_found(format!("there is no agent '{id}'"))
@@ -91,7 +93,7 @@ pub async fn remove(st: &AppState, author: &str, id: &str) -> Result<(), ApiErro
             Op::PutSite(s)
         })
         .collect();
-    edit.commit(author, ops).await?;
+    edit.commit(&by.name, ops).await?;
     st.pusher.forget(id);
     Ok(())
 }

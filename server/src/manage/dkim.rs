@@ -7,6 +7,7 @@
 //! still verify; `sweep` deletes retiring keys whose time is up. The private key is in the
 //! change set and the snapshot only — never in a page, an API answer or the audit log.
 
+use super::scope::Actor;
 use pochta_directory::dkim::{Algorithm, DkimKey, KeyState, Selector};
 use pochta_directory::wire::Version;
 use pochta_directory::{Directory, Op};
@@ -87,10 +88,11 @@ pub fn find<'a>(dir: &'a Directory, selector: &str) -> Result<&'a DkimKey, ApiEr
 /// Makes a key and adds it as pending; `selector` empty picks one.
 pub async fn create(
     st: &AppState,
-    author: &str,
+    by: &Actor,
     algorithm: Algorithm,
     selector: &str,
 ) -> Result<(Selector, Version), ApiError> {
+    by.scope.need_domain()?;
     let wanted = match selector.trim() {
         "" => None,
         s => Some(parse_field("selector", "selector", "err-dkim-selector", Selector::parse(s))?),
@@ -105,7 +107,7 @@ pub async fn create(
     let mut chosen = None;
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let selector = wanted.clone().unwrap_or_else(|| default_selector(dir, algorithm, now));
             if dir.dkim.contains_key(&selector) {
                 return Err(ApiError::conflict(format!("DKIM selector '{selector}' exists"))
@@ -129,10 +131,11 @@ pub async fn create(
 }
 
 /// The key starts signing; the key of the same algorithm it replaces starts retiring.
-pub async fn activate(st: &AppState, author: &str, selector: &str) -> Result<Version, ApiError> {
+pub async fn activate(st: &AppState, by: &Actor, selector: &str) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let until = crate::db::now() + st.config.dkim_retirement_secs;
     st.publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let key = find(dir, selector)?;
             if key.signs() {
                 return Ok(vec![]);
@@ -150,10 +153,11 @@ pub async fn activate(st: &AppState, author: &str, selector: &str) -> Result<Ver
 }
 
 /// The key stops signing and stays published until its retirement period is over.
-pub async fn retire(st: &AppState, author: &str, selector: &str) -> Result<Version, ApiError> {
+pub async fn retire(st: &AppState, by: &Actor, selector: &str) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let until = crate::db::now() + st.config.dkim_retirement_secs;
     st.publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let key = find(dir, selector)?;
             if matches!(key.state, KeyState::Retiring { .. }) {
                 return Ok(vec![]);
@@ -163,9 +167,10 @@ pub async fn retire(st: &AppState, author: &str, selector: &str) -> Result<Versi
         .await
 }
 
-pub async fn delete(st: &AppState, author: &str, selector: &str) -> Result<Version, ApiError> {
+pub async fn delete(st: &AppState, by: &Actor, selector: &str) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     st.publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let key = find(dir, selector)?;
             Ok(vec![Op::DeleteDkimKey { selector: key.selector.clone() }])
         })

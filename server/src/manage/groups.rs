@@ -1,6 +1,7 @@
 //! Aliases and mailing lists: create, edit, members, posting policy, and what an address
 //! expands to, grouped by site.
 
+use super::scope::Actor;
 use std::collections::{BTreeMap, BTreeSet};
 
 use pochta_directory::resolve::{Rejection, Resolution, Sender, resolve};
@@ -121,7 +122,8 @@ pub fn default_policy(kind: GroupKind) -> PostingPolicy {
     }
 }
 
-pub async fn create(st: &AppState, author: &str, new: NewGroup) -> Result<(LocalPart, Version), ApiError> {
+pub async fn create(st: &AppState, by: &Actor, new: NewGroup) -> Result<(LocalPart, Version), ApiError> {
+    by.scope.need_domain()?;
     let name = parse_field("name", "name", "err-group-name", LocalPart::parse(new.name.trim()))?;
     let members = parse_members(&new.members)?;
     super::check_len("description", new.description.trim(), super::MAX_DESCRIPTION_CHARS)?;
@@ -135,7 +137,7 @@ pub async fn create(st: &AppState, author: &str, new: NewGroup) -> Result<(Local
     };
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             if dir.group(&name).is_some() {
                 return Err(ApiError::conflict(format!("'{name}' already exists"))
                     .key("err-group-exists")
@@ -157,14 +159,15 @@ pub struct GroupPatch {
     pub kind: Option<GroupKind>,
 }
 
-pub async fn update(st: &AppState, author: &str, name: &str, patch: GroupPatch) -> Result<Version, ApiError> {
+pub async fn update(st: &AppState, by: &Actor, name: &str, patch: GroupPatch) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let members = patch.members.as_deref().map(parse_members).transpose()?;
     if let Some(d) = &patch.description {
         super::check_len("description", d.trim(), super::MAX_DESCRIPTION_CHARS)?;
     }
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let old = find(dir, name)?;
             let mut g = old.clone();
             if let Some(d) = patch.description {
@@ -187,10 +190,11 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: GroupPatch) 
 }
 
 /// Deleting an alias or list also takes it out of the lists that contain it.
-pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, ApiError> {
+pub async fn delete(st: &AppState, by: &Actor, name: &str) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let g = find(dir, name)?;
             let addr = dir.official(&g.name);
             let mut ops = vec![Op::DeleteGroup { name: g.name.clone() }];
@@ -205,13 +209,14 @@ pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, 
     Ok(v)
 }
 
-pub async fn add_member(st: &AppState, author: &str, name: &str, address: &str) -> Result<Version, ApiError> {
+pub async fn add_member(st: &AppState, by: &Actor, name: &str, address: &str) -> Result<Version, ApiError> {
     let addr = parse_field("member", "address", "err-member-address", Address::parse(address.trim()))
         .map_err(|e| e.arg("address", address.trim()))?;
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let mut g = find(dir, name)?.clone();
+            by.scope.member(dir, &addr)?;
             let one = BTreeSet::from([addr.clone()]);
             check_members(dir, &one).map_err(|e| e.field("member"))?;
             Ok(if g.members.insert(addr) { vec![Op::PutGroup(g)] } else { vec![] })
@@ -222,7 +227,7 @@ pub async fn add_member(st: &AppState, author: &str, name: &str, address: &str) 
 
 pub async fn remove_member(
     st: &AppState,
-    author: &str,
+    by: &Actor,
     name: &str,
     address: &str,
 ) -> Result<Version, ApiError> {
@@ -230,8 +235,9 @@ pub async fn remove_member(
         .map_err(|e| e.arg("address", address.trim()))?;
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let mut g = find(dir, name)?.clone();
+            by.scope.member(dir, &addr)?;
             if !g.members.remove(&addr) {
                 return Err(ApiError::not_found(format!("{addr} is not a member of '{}'", g.name))
                     .key("err-not-a-member")

@@ -5,6 +5,7 @@
 //! key, and keys have their own life cycle on the DNS page), or when it was written before the
 //! log kept prior records.
 
+use super::scope::Actor;
 use pochta_directory::wire::{ChangeSet, Version};
 use pochta_directory::{Directory, Op};
 
@@ -71,9 +72,10 @@ pub async fn plan(st: &AppState, version: u64) -> Result<RevertPlan, ApiError> {
 
 /// Reverts `version` as a new change set by `author`; planned again under the edit lock, so a
 /// change made since the confirmation page was shown is never undone unseen.
-pub async fn revert(st: &AppState, author: &str, version: u64) -> Result<Version, ApiError> {
+pub async fn revert(st: &AppState, by: &Actor, version: u64) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let mut edit = st.publisher.begin().await?;
     let plan = plan_against(st, edit.directory(), Version(version)).await?;
     edit.reverts = Some(plan.version);
-    Ok(edit.commit(author, plan.ops).await?)
+    Ok(edit.commit(&by.name, plan.ops).await?)
 }

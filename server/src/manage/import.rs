@@ -7,6 +7,7 @@
 //! move, as one click would do it — enabled, password). The whole file is one change set: when
 //! any line is wrong, nothing is imported.
 
+use super::scope::{Actor, Scope};
 use std::collections::HashSet;
 
 use pochta_directory::password::check_strength;
@@ -118,8 +119,9 @@ fn parse_enabled(s: &str) -> Option<bool> {
     }
 }
 
-/// Reads the file and checks every line against the directory. Changes nothing.
-pub fn plan(dir: &Directory, text: &str) -> Plan {
+/// Reads the file and checks every line against the directory and what the importing
+/// administrator may touch (`scope`). Changes nothing.
+pub fn plan(dir: &Directory, scope: &Scope, text: &str) -> Plan {
     let mut plan = Plan::default();
     let mut seen: HashSet<LocalPart> = HashSet::new();
     // Excel and Notepad start UTF-8 files with a byte-order mark.
@@ -158,7 +160,7 @@ pub fn plan(dir: &Directory, text: &str) -> Plan {
             quota_text: f.get(5).cloned(),
             quota: None,
         };
-        match check_row(dir, &mut row, &mut seen, f.len()) {
+        match check_row(dir, scope, &mut row, &mut seen, f.len()) {
             Ok(()) => {}
             Err(e) => {
                 row.action = Action::Invalid;
@@ -177,6 +179,7 @@ pub fn plan(dir: &Directory, text: &str) -> Plan {
 
 fn check_row(
     dir: &Directory,
+    scope: &Scope,
     row: &mut Row,
     seen: &mut HashSet<LocalPart>,
     columns: usize,
@@ -192,6 +195,7 @@ fn check_row(
     let name = parse_name(&row.name)?;
     super::check_len("display_name", &row.display_name, super::MAX_DISPLAY_NAME_CHARS)?;
     let site: SiteId = parse_site(&row.site)?;
+    scope.need_site(&site)?;
     if !seen.insert(name.clone()) {
         return Err(ApiError::bad_request(format!("'{name}' appears twice"))
             .key("err-import-duplicate")
@@ -229,6 +233,16 @@ fn check_row(
             }))?;
             row.action = Action::Create;
         }
+        Some(u) if !scope.covers(&u.site) => {
+            // The name is taken by a user of another site: neither created nor changed here.
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("'{name}' is a user of a site you do not administer"),
+            )
+            .key("err-import-not-yours")
+            .arg("name", &name)
+            .field("name"));
+        }
         Some(u) => {
             if u.display_name != row.display_name {
                 row.changes.push("display_name");
@@ -253,8 +267,8 @@ fn check_row(
 
 /// Imports the file as one change set, or nothing when any line is wrong (the plan says which).
 /// Passwords are hashed before the edit starts, off the async threads.
-pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Option<Version>), ApiError> {
-    let first = plan(&st.publisher.current().0, text);
+pub async fn apply(st: &AppState, by: &Actor, text: &str) -> Result<(Plan, Option<Version>), ApiError> {
+    let first = plan(&st.publisher.current().0, &by.scope, text);
     if !first.is_valid() {
         return Ok((first, None));
     }
@@ -266,9 +280,9 @@ pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Opt
     }
     let edit = st.publisher.begin().await?;
     // The directory may have changed while hashing: check again under the edit lock.
-    let plan = plan(edit.directory(), text);
+    let plan = plan(edit.directory(), &by.scope, text);
     if !plan.is_valid() {
-        edit.commit(author, vec![]).await?;
+        edit.commit(&by.name, vec![]).await?;
         return Ok((plan, None));
     }
     let dir = edit.directory();
@@ -311,7 +325,7 @@ pub async fn apply(st: &AppState, author: &str, text: &str) -> Result<(Plan, Opt
             }
         }
     }
-    let v = edit.commit(author, ops).await?;
+    let v = edit.commit(&by.name, ops).await?;
     Ok((plan, Some(v)))
 }
 

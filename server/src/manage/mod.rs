@@ -16,6 +16,7 @@ pub mod history;
 pub mod import;
 pub mod mailbox;
 pub mod queue;
+pub mod scope;
 pub mod settings;
 pub mod sites;
 pub mod trace;

@@ -3,6 +3,7 @@
 //! server's key so no other agent can ask). An agent without a URL (it pulls its changes,
 //! typically behind NAT) cannot be asked; the page says so and how to reach it at the site.
 
+use super::scope::{Actor, Scope};
 use std::time::Duration;
 
 use pochta_directory::api::{QueueAction, QueueAnswer, QueueRequest, SIGNATURE_HEADER, path};
@@ -75,7 +76,15 @@ pub async fn ask(
 }
 
 /// Every agent of `site` with its queue, all asked at once (a slow agent does not add up).
-pub async fn of_site(st: &AppState, site: &str, search: &str) -> Result<Vec<AgentQueue>, ApiError> {
+pub async fn of_site(
+    st: &AppState,
+    scope: &Scope,
+    site: &str,
+    search: &str,
+) -> Result<Vec<AgentQueue>, ApiError> {
+    if let Ok(id) = pochta_directory::SiteId::parse(site) {
+        scope.need_site(&id)?;
+    }
     let agents: Vec<AgentRow> =
         db::auth::agents(&st.db.pool).await?.into_iter().filter(|a| a.site == site).collect();
     let asks: Vec<_> = agents
@@ -93,9 +102,10 @@ pub async fn of_site(st: &AppState, site: &str, search: &str) -> Result<Vec<Agen
     Ok(out)
 }
 
-/// The agent `id`, or 404.
-pub async fn agent(st: &AppState, id: &str) -> Result<AgentRow, ApiError> {
-    db::auth::agents(&st.db.pool).await?.into_iter().find(|a| a.id == id).ok_or_else(|| {
+/// The agent `id`, or 404 (also when it serves a site outside `scope`).
+pub async fn agent(st: &AppState, scope: &Scope, id: &str) -> Result<AgentRow, ApiError> {
+    let ours = |a: &AgentRow| pochta_directory::SiteId::parse(&a.site).is_ok_and(|s| scope.covers(&s));
+    db::auth::agents(&st.db.pool).await?.into_iter().find(|a| a.id == id && ours(a)).ok_or_else(|| {
         ApiError::not_found(format!("there is no agent '{id}'")).key("err-no-such-agent").arg("agent", id)
     })
 }
@@ -103,7 +113,7 @@ pub async fn agent(st: &AppState, id: &str) -> Result<AgentRow, ApiError> {
 /// Acts on letters in one agent's queue and returns its queue after the request.
 pub async fn act(
     st: &AppState,
-    author: &str,
+    by: &Actor,
     agent_id: &str,
     action: QueueAction,
     ids: Vec<String>,
@@ -116,10 +126,10 @@ pub async fn act(
             .key("err-queue-too-many")
             .arg("max", MAX_IDS));
     }
-    let agent = agent(st, agent_id).await?;
+    let agent = agent(st, &by.scope, agent_id).await?;
     match ask(st, &agent, "", Some((action, ids.clone()))).await {
         Reach::Answer(a) => {
-            tracing::info!(author, agent = %agent.id, ?action, ids = ?a.acted, gone = ?a.gone, "queue action");
+            tracing::info!(author = %by.name, agent = %agent.id, ?action, ids = ?a.acted, gone = ?a.gone, "queue action");
             Ok(a)
         }
         Reach::Pulls => Err(pulls(&agent)),

@@ -1,5 +1,6 @@
 //! Sites: create, edit, delete, enrollment codes for their agents, and MX priorities.
 
+use super::scope::{Actor, Scope};
 use pochta_directory::api::EnrollmentCode;
 use pochta_directory::wire::Version;
 use pochta_directory::{Directory, Level, Op, Site, SiteId};
@@ -44,7 +45,8 @@ pub struct NewSite {
     pub default_quota: Option<u64>,
 }
 
-pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId, Version), ApiError> {
+pub async fn create(st: &AppState, by: &Actor, new: NewSite) -> Result<(SiteId, Version), ApiError> {
+    by.scope.need_domain()?;
     let id = parse_field("id", "id", "err-site-id", SiteId::parse(&new.id))
         .map_err(|e| e.arg("id", new.id.trim()))?;
     let name = check_name(&new.name)?;
@@ -54,7 +56,7 @@ pub async fn create(st: &AppState, author: &str, new: NewSite) -> Result<(SiteId
         Site { id: id.clone(), name, level: new.level, agents: vec![], default_quota, outgoing: vec![] };
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             if dir.site(&id).is_some() {
                 return Err(ApiError::conflict(format!("site '{id}' already exists"))
                     .key("err-site-exists")
@@ -101,7 +103,8 @@ pub fn parse_outgoing(items: &[String]) -> Result<Vec<std::net::IpAddr>, ApiErro
     Ok(out)
 }
 
-pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> Result<Version, ApiError> {
+pub async fn update(st: &AppState, by: &Actor, id: &str, patch: SitePatch) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let name = patch.name.as_deref().map(check_name).transpose()?;
     if let Some(q) = patch.default_quota {
         super::mailbox::check_quota(q).map_err(|e| e.field("default_quota"))?;
@@ -109,7 +112,7 @@ pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> 
     let outgoing = patch.outgoing.as_deref().map(parse_outgoing).transpose()?;
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             let old = find(dir, id)?;
             let mut s = old.clone();
             if let Some(n) = name {
@@ -131,13 +134,14 @@ pub async fn update(st: &AppState, author: &str, id: &str, patch: SitePatch) -> 
 }
 
 /// Deletes an empty site and forgets its agents.
-pub async fn delete(st: &AppState, author: &str, id: &str) -> Result<Version, ApiError> {
+pub async fn delete(st: &AppState, by: &Actor, id: &str) -> Result<Version, ApiError> {
+    by.scope.need_domain()?;
     let mut edit = st.publisher.begin().await?;
     let site = find(edit.directory(), id)?.clone();
     for a in &site.agents {
         db::auth::delete_agent(&mut edit.tx, &a.id).await?;
     }
-    let v = edit.commit(author, vec![Op::DeleteSite { id: site.id.clone() }]).await?;
+    let v = edit.commit(&by.name, vec![Op::DeleteSite { id: site.id.clone() }]).await?;
     for a in &site.agents {
         st.pusher.forget(&a.id);
     }
@@ -145,7 +149,10 @@ pub async fn delete(st: &AppState, author: &str, id: &str) -> Result<Version, Ap
 }
 
 /// A one-time enrollment code for a new agent of the site, and when it expires.
-pub async fn enrollment(st: &AppState, id: &str) -> Result<(SiteId, String, i64), ApiError> {
+pub async fn enrollment(st: &AppState, scope: &Scope, id: &str) -> Result<(SiteId, String, i64), ApiError> {
+    if let Ok(site) = SiteId::parse(id) {
+        scope.need_site(&site)?;
+    }
     let (dir, _) = st.publisher.current();
     let site = find(&dir, id)?;
     let (token, expires_at) =

@@ -10,6 +10,7 @@
 //!   the key itself must be kept readable (the server computes the codes), so it is stored as
 //!   the app gets it and the database is as secret as the signing key (ARCHITECTURE.md).
 
+use super::scope::Actor;
 use totp_rs::{Builder, Secret, Totp};
 
 use crate::db::{self, web::Role};
@@ -170,7 +171,11 @@ fn not_on() -> ApiError {
 
 /// Turns two-factor login off: for oneself after a current code; for another administrator
 /// (who lost the phone) without one, and their sessions end.
-pub async fn disable(st: &AppState, author: &str, admin: &str, code: Option<&str>) -> Result<(), ApiError> {
+pub async fn disable(st: &AppState, by: &Actor, admin: &str, code: Option<&str>) -> Result<(), ApiError> {
+    // Without the code it is another administrator's doing: only one of the whole domain.
+    if code.is_none() {
+        by.scope.need_domain()?;
+    }
     if let Some(code) = code {
         if !verify(st, admin, code).await? {
             return Err(not_on());
@@ -180,11 +185,11 @@ pub async fn disable(st: &AppState, author: &str, admin: &str, code: Option<&str
     }
     let mut tx = st.db.pool.begin().await?;
     db::auth::set_admin_totp(&mut tx, admin, None, &[]).await?;
-    if author != admin {
+    if by.name != admin {
         db::web::delete_sessions_of(&mut *tx, Role::Admin, admin, None).await?;
     }
     tx.commit().await?;
-    tracing::info!(author, admin, "two-factor login turned off");
+    tracing::info!(author = %by.name, admin, "two-factor login turned off");
     Ok(())
 }
 

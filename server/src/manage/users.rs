@@ -1,11 +1,13 @@
 //! Users: create, edit, disable, delete, set a password, move to another site.
 
+use super::scope::Actor;
 use pochta_directory::model::{Forwarding, MailboxSettings, Vacation};
 use pochta_directory::password::check_strength;
 use pochta_directory::wire::Version;
 use pochta_directory::{Address, Directory, DirectoryError, LocalPart, Op, SiteId, User};
 
 use super::parse_field;
+use super::scope::Scope;
 use crate::db::{self, web::Role};
 use crate::error::ApiError;
 use crate::publish::Edit;
@@ -39,9 +41,10 @@ pub struct NewUser {
 }
 
 /// Creates a user. The password, when given, must meet the strength rules.
-pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalPart, Version), ApiError> {
+pub async fn create(st: &AppState, by: &Actor, new: NewUser) -> Result<(LocalPart, Version), ApiError> {
     let name = parse_name(&new.name)?;
     let site = parse_site(&new.site)?;
+    by.scope.need_site(&site)?;
     super::mailbox::check_quota(new.mailbox.quota)?;
     super::check_len("display_name", new.display_name.trim(), super::MAX_DISPLAY_NAME_CHARS)?;
     let password = match new.password {
@@ -62,7 +65,7 @@ pub async fn create(st: &AppState, author: &str, new: NewUser) -> Result<(LocalP
     };
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
+        .edit::<ApiError>(&by.name, |dir| {
             if dir.user(&name).is_some() {
                 return Err(ApiError::conflict(format!("user '{name}' already exists"))
                     .key("err-user-exists")
@@ -96,12 +99,12 @@ async fn end_sessions(edit: &mut Edit<'_>, name: &LocalPart, keep: Option<&str>)
 /// Edits a user's display name, whether he is enabled, and his mailbox settings; disabling
 /// ends his sessions. Every field is checked before anything is written: the quota here, the
 /// rest by `Directory::check` inside the commit, which runs before its transaction writes.
-pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -> Result<Version, ApiError> {
+pub async fn update(st: &AppState, by: &Actor, name: &str, patch: UserPatch) -> Result<Version, ApiError> {
     if let Some(q) = patch.quota {
         super::mailbox::check_quota(q)?;
     }
     let mut edit = st.publisher.begin().await?;
-    let old = find(edit.directory(), name)?;
+    let old = by.scope.user(edit.directory(), name)?;
     let mut u = old.clone();
     if let Some(d) = patch.display_name {
         super::check_len("display_name", d.trim(), super::MAX_DISPLAY_NAME_CHARS)?;
@@ -123,7 +126,7 @@ pub async fn update(st: &AppState, author: &str, name: &str, patch: UserPatch) -
     if patch.enabled == Some(false) {
         end_sessions(&mut edit, &u.name, None).await?;
     }
-    Ok(edit.commit(author, ops).await?)
+    Ok(edit.commit(&by.name, ops).await?)
 }
 
 /// Every address a user receives mail at: official, current and former local addresses.
@@ -137,10 +140,10 @@ pub fn addresses(dir: &Directory, u: &User) -> Vec<Address> {
 
 /// Deletes a user and, in the same change set, takes him out of every alias and list; his
 /// sessions end with it.
-pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, ApiError> {
+pub async fn delete(st: &AppState, by: &Actor, name: &str) -> Result<Version, ApiError> {
     let mut edit = st.publisher.begin().await?;
     let dir = edit.directory();
-    let u = find(dir, name)?;
+    let u = by.scope.user(dir, name)?;
     let user = u.name.clone();
     let mut ops = vec![Op::DeleteUser { name: u.name.clone() }];
     let addresses = addresses(dir, u);
@@ -152,18 +155,18 @@ pub async fn delete(st: &AppState, author: &str, name: &str) -> Result<Version, 
         }
     }
     end_sessions(&mut edit, &user, None).await?;
-    Ok(edit.commit(author, ops).await?)
+    Ok(edit.commit(&by.name, ops).await?)
 }
 
 /// Sets a new password (strength rules apply) and ends the user's sessions; hashing runs off
 /// the async threads.
 pub async fn set_password(
     st: &AppState,
-    author: &str,
+    by: &Actor,
     name: &str,
     password: String,
 ) -> Result<Version, ApiError> {
-    Ok(set_password_keeping(st, author, name, password, None).await?.0)
+    Ok(set_password_keeping(st, &by.name, &by.scope, name, password, None).await?.0)
 }
 
 /// A user's change of his own password: his other sessions end, the one he changed it from
@@ -175,21 +178,23 @@ pub async fn set_own_password(
     password: String,
     session: Option<&str>,
 ) -> Result<u64, ApiError> {
-    Ok(set_password_keeping(st, author, name, password, session).await?.1)
+    // His own record: no administrator's scope applies.
+    Ok(set_password_keeping(st, author, &Scope::Domain, name, password, session).await?.1)
 }
 
 async fn set_password_keeping(
     st: &AppState,
     author: &str,
+    scope: &Scope,
     name: &str,
     password: String,
     keep: Option<&str>,
 ) -> Result<(Version, u64), ApiError> {
-    find(&st.publisher.current().0, name)?;
+    scope.user(&st.publisher.current().0, name)?;
     check_strength(&password)?;
     let hash = st.hash_password(password).await;
     let mut edit = st.publisher.begin().await?;
-    let user = find(edit.directory(), name)?.name.clone();
+    let user = scope.user(edit.directory(), name)?.name.clone();
     let ended = end_sessions(&mut edit, &user, keep).await?;
     let v = edit.commit(author, vec![Op::SetPassword { name: user, hash: Some(hash) }]).await?;
     Ok((v, ended))
@@ -248,12 +253,13 @@ pub fn plan_move(dir: &Directory, name: &str, site: &str) -> Result<MovePlan, Ap
 
 /// Moves the user's home to another site. His old local address keeps working. Moving to the
 /// site he is at already changes nothing.
-pub async fn move_to(st: &AppState, author: &str, name: &str, site: &str) -> Result<Version, ApiError> {
+pub async fn move_to(st: &AppState, by: &Actor, name: &str, site: &str) -> Result<Version, ApiError> {
     let site = parse_site(site)?;
     let v = st
         .publisher
-        .edit::<ApiError>(author, |dir| {
-            let u = find(dir, name)?.clone();
+        .edit::<ApiError>(&by.name, |dir| {
+            let u = by.scope.user(dir, name)?.clone();
+            by.scope.need_site(&site)?;
             if u.site == site {
                 return Ok(vec![]);
             }
@@ -288,7 +294,13 @@ pub const MAX_BULK: usize = 200;
 
 /// What a bulk action will do: its ops, and how many of the chosen users it changes (those it
 /// would not change are skipped: already disabled, already at the site, already in the list).
-pub fn plan_bulk(dir: &Directory, names: &[String], action: &Bulk) -> Result<(Vec<Op>, usize), ApiError> {
+/// Only users in `scope` can be chosen, and moved only to its sites.
+pub fn plan_bulk(
+    dir: &Directory,
+    scope: &Scope,
+    names: &[String],
+    action: &Bulk,
+) -> Result<(Vec<Op>, usize), ApiError> {
     if names.is_empty() {
         return Err(ApiError::bad_request("choose at least one user").key("err-bulk-none"));
     }
@@ -297,7 +309,7 @@ pub fn plan_bulk(dir: &Directory, names: &[String], action: &Bulk) -> Result<(Ve
             .key("err-bulk-too-many")
             .arg("max", MAX_BULK));
     }
-    let users: Vec<&User> = names.iter().map(|n| find(dir, n)).collect::<Result<_, _>>()?;
+    let users: Vec<&User> = names.iter().map(|n| scope.user(dir, n)).collect::<Result<_, _>>()?;
     let mut ops = Vec::new();
     match action {
         Bulk::Disable | Bulk::Enable => {
@@ -308,6 +320,7 @@ pub fn plan_bulk(dir: &Directory, names: &[String], action: &Bulk) -> Result<(Ve
         }
         Bulk::Move(site) => {
             let site = parse_site(site)?;
+            scope.need_site(&site)?;
             let dest =
                 dir.site(&site).ok_or_else(|| ApiError::from(DirectoryError::NoSuchSite(site.clone())))?;
             if !dest.level.has_mailboxes() {
@@ -350,12 +363,12 @@ pub fn plan_bulk(dir: &Directory, names: &[String], action: &Bulk) -> Result<(Ve
 /// Returns the version and how many users it changed.
 pub async fn bulk(
     st: &AppState,
-    author: &str,
+    by: &Actor,
     names: &[String],
     action: Bulk,
 ) -> Result<(Version, usize), ApiError> {
     let mut edit = st.publisher.begin().await?;
-    let (ops, changed) = plan_bulk(edit.directory(), names, &action)?;
+    let (ops, changed) = plan_bulk(edit.directory(), &by.scope, names, &action)?;
     if matches!(action, Bulk::Disable | Bulk::Delete) {
         let who: Vec<LocalPart> =
             names.iter().filter_map(|n| find(edit.directory(), n).ok().map(|u| u.name.clone())).collect();
@@ -363,7 +376,7 @@ pub async fn bulk(
             end_sessions(&mut edit, &name, None).await?;
         }
     }
-    Ok((edit.commit(author, ops).await?, changed))
+    Ok((edit.commit(&by.name, ops).await?, changed))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -407,6 +420,8 @@ pub struct Search {
     pub desc: bool,
     pub offset: usize,
     pub limit: usize,
+    /// Only users at home at these sites (a site administrator's list).
+    pub scope: Scope,
 }
 
 /// Runs a search over the in-memory directory: one pass over the users, and for a sort other
@@ -427,7 +442,8 @@ pub fn search<'a>(
         }
     }
     let matches = |u: &&User| {
-        s.site.as_ref().is_none_or(|site| &u.site == site)
+        s.scope.covers(&u.site)
+            && s.site.as_ref().is_none_or(|site| &u.site == site)
             && s.enabled.is_none_or(|e| u.enabled == e)
             && (needle.is_empty()
                 || u.name.folded().contains(&needle)

@@ -5,12 +5,15 @@ use std::net::IpAddr;
 
 use super::i18n::Lang;
 use crate::db::web::Role;
+use crate::manage::scope::{Actor, Scope};
 
 #[derive(Debug, Clone)]
 pub struct Who {
     pub role: Role,
     /// Administrator name, or the user's local part.
     pub name: String,
+    /// What an administrator may touch (for a user: nothing through the admin pages).
+    pub scope: Scope,
 }
 
 /// Everything a page needs to know about the request: language, person, CSRF token.
@@ -70,6 +73,23 @@ impl Ctx {
     }
     pub fn name(&self) -> &str {
         self.who.as_ref().map_or("", |w| w.name.as_str())
+    }
+
+    /// What this administrator may touch; nothing when nobody is logged in.
+    pub fn scope(&self) -> &Scope {
+        static NOTHING: std::sync::LazyLock<Scope> =
+            std::sync::LazyLock::new(|| Scope::Sites(Default::default()));
+        self.who.as_ref().map_or(&NOTHING, |w| &w.scope)
+    }
+
+    /// An administrator of the whole domain (the navigation shows the domain's pages).
+    pub fn is_domain_admin(&self) -> bool {
+        self.is_admin() && self.scope().is_domain()
+    }
+
+    /// The one making a change from this page.
+    pub fn actor(&self) -> Actor {
+        Actor { name: self.name().to_owned(), scope: self.scope().clone() }
     }
 
     pub fn t(&self, key: &str) -> String {

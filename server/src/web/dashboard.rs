@@ -403,8 +403,11 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
     let (stats, recent) = (&stats[..], &recent[..]);
     let mut views = agent_views(agents, version, now);
     let stale = views.iter().filter(|a| matches!(a.state, AgentState::Stale | AgentState::Never)).count();
+    // A site administrator's dashboard: their sites; the history is the domain's.
+    let ours = |id: &str| pochta_directory::SiteId::parse(id).is_ok_and(|id| c.scope().covers(&id));
     let sites = site_rows(dir, summary)
         .into_iter()
+        .filter(|site| ours(&site.id))
         .map(|site| {
             let (mine, rest): (Vec<_>, Vec<_>) = views.drain(..).partition(|a| a.site == site.id);
             views = rest;
@@ -419,7 +422,8 @@ pub fn dashboard_page(c: Ctx, dir: &Directory, summary: &SiteSummary, data: Dash
     for t in &mut traffic {
         t.old = now - t.as_of > TRAFFIC_OLD_SECS;
     }
-    let recent = history_rows(&c, dir, recent);
+    traffic.retain(|t| ours(&t.site));
+    let recent = if c.scope().is_domain() { history_rows(&c, dir, recent) } else { vec![] };
     DashboardPage {
         version,
         users: dir.users.len(),

@@ -168,7 +168,11 @@ async fn change_mailbox(
 ) -> Result<Response, WebError> {
     let author = format!("{}{}", ctx.name(), crate::web::admin::history::SELF_SERVICE);
     let r = match form.patch(false) {
-        Ok(patch) => manage::users::update(&st, &author, ctx.name(), patch).await,
+        // His own record: no administrator's scope applies.
+        Ok(patch) => {
+            let by = manage::scope::Actor { name: author, scope: manage::scope::Scope::Domain };
+            manage::users::update(&st, &by, ctx.name(), patch).await
+        }
         Err(e) => Err(e),
     };
     match r {

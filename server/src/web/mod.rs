@@ -185,6 +185,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "site-saved" => "ok-site-saved",
         "site-deleted" => "ok-site-deleted",
         "password-changed" => "ok-password-changed",
+        "admin-sites-saved" => "ok-admin-sites-saved",
         "mailbox-saved" => "ok-mailbox-saved",
         "login-lifted" => "ok-login-lifted",
         "settings-saved" => "ok-settings-saved",

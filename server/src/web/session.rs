@@ -24,6 +24,7 @@ pub use super::ctx::{Ctx, Who, urlencode};
 use super::error::WebError;
 use super::i18n::Lang;
 use crate::db::{self, web::Role};
+use crate::manage::scope::Scope;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "__Host-pochta_session";
@@ -139,7 +140,16 @@ impl Ctx {
                                 .await
                                 .map_err(|e| WebError::internal(e).with(&ctx))?;
                         }
-                        ctx.who = Some(Who { role: s.role, name: s.subject });
+                        // An administrator's sites are read each time: a change applies at once.
+                        let scope = match s.role {
+                            Role::User => Scope::Sites(Default::default()),
+                            // No such administrator (any more): nothing.
+                            _ => db::auth::admin_sites(pool, &s.subject)
+                                .await
+                                .map_err(|e| WebError::internal(e).with(&ctx))?
+                                .map_or_else(|| Scope::Sites(Default::default()), |s| Scope::from_stored(&s)),
+                        };
+                        ctx.who = Some(Who { role: s.role, name: s.subject, scope });
                         ctx.csrf = s.csrf;
                         ctx.cookie = Some(c);
                     }
@@ -170,6 +180,8 @@ pub trait Guard: Send + Sync + 'static {
 }
 
 pub struct AdminOnly;
+/// An administrator of the whole domain: sites, DNS, the history, the administrators.
+pub struct DomainAdmin;
 pub struct UserOnly;
 pub struct Anyone;
 
@@ -191,6 +203,16 @@ impl Guard for AdminOnly {
             Some(w) if w.role == Role::Admin => Ok(()),
             Some(w) if matches!(w.role, Role::Pending | Role::Renew) => Err(finish_login_first(ctx, w.role)),
             Some(_) => Err(WebError::forbidden().with(ctx)),
+        }
+    }
+}
+impl Guard for DomainAdmin {
+    fn admit(ctx: &Ctx) -> Result<(), WebError> {
+        AdminOnly::admit(ctx)?;
+        if ctx.scope().is_domain() {
+            Ok(())
+        } else {
+            Err(WebError::new(StatusCode::FORBIDDEN, "err-scope-domain").with(ctx))
         }
     }
 }

@@ -645,8 +645,11 @@ async fn dkim_keys_rotate_on_every_agent_and_outside_mail_is_signed_once_at_each
     };
     bed.edit(|_| vec![Op::PutGroup(partners)]).await;
     let st = bed.server().state.clone();
-    let (a, _) = dkim::create(&st, "test", Algorithm::Rsa, "first").await.unwrap();
-    dkim::activate(&st, "test", a.as_str()).await.unwrap();
+    let (a, _) =
+        dkim::create(&st, &pochta_server::manage::scope::Actor::domain("test"), Algorithm::Rsa, "first")
+            .await
+            .unwrap();
+    dkim::activate(&st, &pochta_server::manage::scope::Actor::domain("test"), a.as_str()).await.unwrap();
     let mut sites = Vec::new();
     for (site, pull) in [(seed::GATEWAY, false), (seed::HEAD_OFFICE, false), (seed::BRANCH, true)] {
         let smarthost = (!pull).then(|| capture.clone());
@@ -672,8 +675,11 @@ async fn dkim_keys_rotate_on_every_agent_and_outside_mail_is_signed_once_at_each
     }
 
     // Rotation: the next key is published (pending) first, then activated; then the server stops.
-    let (b, _) = dkim::create(&st, "test", Algorithm::Rsa, "second").await.unwrap();
-    dkim::activate(&st, "test", b.as_str()).await.unwrap();
+    let (b, _) =
+        dkim::create(&st, &pochta_server::manage::scope::Actor::domain("test"), Algorithm::Rsa, "second")
+            .await
+            .unwrap();
+    dkim::activate(&st, &pochta_server::manage::scope::Actor::domain("test"), b.as_str()).await.unwrap();
     demo::wait_in_sync(bed.server(), &agents, SYNC).await.unwrap();
     let published = records(&bed);
     let until = match bed.directory().dkim[&a].state {

@@ -18,6 +18,7 @@ mod history;
 mod mail;
 mod mailbox;
 mod restart;
+mod site_admins;
 mod sync;
 mod tokens;
 mod two_factor;

@@ -11,7 +11,7 @@ use crate::helpers::{Backend, TestApp, spawn_app};
 const PASSWORD: &str = "correct-horse-7";
 
 /// Two sites with mailboxes and a level-0 gateway, a user with a password, a list.
-async fn seeded(backend: Backend) -> TestApp {
+pub(crate) async fn seeded(backend: Backend) -> TestApp {
     let app = spawn_app(backend).await;
     app.site("gw", 0).await;
     app.site("msk", 1).await;

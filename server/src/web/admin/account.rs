@@ -169,7 +169,7 @@ pub async fn disable(
     State(st): State<AppState>,
     Posted(ctx, form, ..): Posted<AdminOnly, CodeForm>,
 ) -> Result<Response, WebError> {
-    match two_factor::disable(&st, ctx.name(), ctx.name(), Some(&form.code)).await {
+    match two_factor::disable(&st, &ctx.actor(), ctx.name(), Some(&form.code)).await {
         Ok(()) => Ok(Redirect::to("/admin/account?ok=totp-off").into_response()),
         Err(e) => refused(&st, &ctx, e, "disable", None).await,
     }

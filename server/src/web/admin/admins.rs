@@ -6,20 +6,29 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use pochta_directory::SiteId;
+
+use crate::error::ApiError;
+use crate::manage::scope::Scope;
 
 use super::users::{Empty, OkQuery};
 use crate::db::{self, auth::AdminRow};
 use crate::manage;
 use crate::state::AppState;
 use crate::web::error::WebError;
-use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::session::{Ctx, DomainAdmin, Page, Posted, urlencode};
 use crate::web::{FormErrors, WebQuery, flash};
 
 #[derive(Template)]
 #[template(path = "admins.html")]
 pub struct AdminsPage {
     pub c: Ctx,
-    pub admins: Vec<AdminRow>,
+    /// Each administrator with the sites they are limited to (none: the whole domain).
+    pub admins: Vec<(AdminRow, Vec<SiteId>)>,
+    /// Every site, for the choice of an administrator's sites: (id, name).
+    pub sites: Vec<(SiteId, String)>,
     pub ok: Option<String>,
     /// A password just made, to hand over: (administrator, password).
     pub secret: Option<(String, String)>,
@@ -36,14 +45,24 @@ async fn render(
     name: String,
     errors: FormErrors,
 ) -> Result<Response, WebError> {
-    let admins = db::auth::admins(&st.db.pool).await.map_err(|e| WebError::internal(e).with(ctx))?;
-    let page = AdminsPage { c: ctx.clone(), admins, ok, secret, name, errors };
+    let dir = st.publisher.current().0;
+    let admins = db::auth::admins(&st.db.pool)
+        .await
+        .map_err(|e| WebError::internal(e).with(ctx))?
+        .into_iter()
+        .map(|a| {
+            let sites = manage::admins::site_list(&dir, &a.sites);
+            (a, sites)
+        })
+        .collect();
+    let sites = dir.sites.values().map(|s| (s.id.clone(), s.name.clone())).collect();
+    let page = AdminsPage { c: ctx.clone(), admins, sites, ok, secret, name, errors };
     Ok(ctx.render(status, &page))
 }
 
 pub async fn list(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     render(&st, &ctx, StatusCode::OK, flash(&ctx, &q.ok), None, String::new(), FormErrors::default()).await
@@ -53,13 +72,26 @@ pub async fn list(
 pub struct NewAdmin {
     #[serde(default)]
     name: String,
+    /// `site.<id>=on` for each chosen site; none chosen: the whole domain.
+    #[serde(flatten)]
+    rest: BTreeMap<String, String>,
+}
+
+/// The sites a form's `site.<id>` checkboxes choose.
+fn chosen_sites(st: &AppState, rest: &BTreeMap<String, String>) -> Result<Scope, ApiError> {
+    let ids: Vec<&str> = rest.keys().filter_map(|k| k.strip_prefix("site.")).collect();
+    manage::admins::parse_sites(&st.publisher.current().0, &ids)
 }
 
 pub async fn create(
     State(st): State<AppState>,
-    Posted(ctx, form, ..): Posted<AdminOnly, NewAdmin>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, NewAdmin>,
 ) -> Result<Response, WebError> {
-    match manage::admins::create(&st, ctx.name(), &form.name).await {
+    let created = match chosen_sites(&st, &form.rest) {
+        Ok(scope) => manage::admins::create(&st, &ctx.actor(), &form.name, &scope).await,
+        Err(e) => Err(e),
+    };
+    match created {
         Ok(password) => {
             let name = form.name.trim().to_owned();
             let ok = Some(ctx.t1("ok-admin-created", "name", &name));
@@ -85,20 +117,37 @@ pub async fn create(
 pub async fn reset(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
     let keep = (name == ctx.name()).then(|| ctx.cookie.clone()).flatten();
-    let password = manage::admins::reset(&st, ctx.name(), &name, keep.as_deref())
+    let password = manage::admins::reset(&st, &ctx.actor(), &name, keep.as_deref())
         .await
         .map_err(|e| WebError::api(e, &ctx))?;
     let ok = Some(ctx.t1("ok-admin-reset", "name", &name));
     render(&st, &ctx, StatusCode::OK, ok, Some((name, password)), String::new(), FormErrors::default()).await
 }
 
+#[derive(Deserialize)]
+pub struct SitesForm {
+    #[serde(flatten)]
+    rest: BTreeMap<String, String>,
+}
+
+/// Limits an administrator to the chosen sites, or (none chosen) gives them the whole domain.
+pub async fn sites(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, SitesForm>,
+) -> Result<Response, WebError> {
+    let scope = chosen_sites(&st, &form.rest).map_err(|e| WebError::api(e, &ctx))?;
+    manage::admins::set_sites(&st, &ctx.actor(), &name, &scope).await.map_err(|e| WebError::api(e, &ctx))?;
+    Ok(Redirect::to(&format!("/admin/admins?ok=admin-sites-saved#{}", urlencode(&name))).into_response())
+}
+
 pub async fn state(
     State(st): State<AppState>,
     Path((name, action)): Path<(String, String)>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
     let disabled = match action.as_str() {
         "disable" => true,
@@ -108,7 +157,7 @@ pub async fn state(
             if name == ctx.name() {
                 return Ok(Redirect::to("/admin/account").into_response());
             }
-            manage::two_factor::disable(&st, ctx.name(), &name, None)
+            manage::two_factor::disable(&st, &ctx.actor(), &name, None)
                 .await
                 .map_err(|e| WebError::api(e, &ctx))?;
             return Ok(Redirect::to(&format!("/admin/admins?ok=admin-totp-off#{}", urlencode(&name)))
@@ -116,7 +165,7 @@ pub async fn state(
         }
         _ => return Err(WebError::not_found().with(&ctx)),
     };
-    manage::admins::set_disabled(&st, ctx.name(), &name, disabled)
+    manage::admins::set_disabled(&st, &ctx.actor(), &name, disabled)
         .await
         .map_err(|e| WebError::api(e, &ctx))?;
     let ok = if disabled { "admin-disabled" } else { "admin-enabled" };

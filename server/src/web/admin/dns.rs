@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::web::WebQuery;
 use crate::web::error::WebError;
 use crate::web::i18n::Lang;
-use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::session::{Ctx, DomainAdmin, Page, Posted, urlencode};
 use crate::web::{FormErrors, flash, refused};
 
 fn not_yet_key(why: NotYet) -> &'static str {
@@ -179,7 +179,7 @@ async fn dns_page(
 
 pub async fn page(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
     let mut page = dns_page(&st, &ctx, None, FormErrors::default()).await?;
@@ -190,7 +190,7 @@ pub async fn page(
 /// The live check: the page again, with what DNS says for every record.
 pub async fn check(
     State(st): State<AppState>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
     let z = current_zone(&st).await.map_err(|e| WebError::api(e, &ctx))?;
     let checked = manage::dns::check(&z, &st.config.dns_servers, std::time::Duration::from_secs(3)).await;
@@ -206,11 +206,11 @@ pub struct NewKeyForm {
 
 pub async fn create_key(
     State(st): State<AppState>,
-    Posted(ctx, form, ..): Posted<AdminOnly, NewKeyForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, NewKeyForm>,
 ) -> Result<Response, WebError> {
     let result = async {
         let algorithm = manage::dkim::parse_algorithm(&form.algorithm)?;
-        manage::dkim::create(&st, ctx.name(), algorithm, "").await
+        manage::dkim::create(&st, &ctx.actor(), algorithm, "").await
     }
     .await;
     done(&st, &ctx, result.map(|_| ()), "dkim-created").await
@@ -220,12 +220,12 @@ pub async fn create_key(
 pub async fn key_action(
     State(st): State<AppState>,
     Path((selector, action)): Path<(String, String)>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
     let (result, ok) = match action.as_str() {
-        "activate" => (manage::dkim::activate(&st, ctx.name(), &selector).await, "dkim-activated"),
-        "retire" => (manage::dkim::retire(&st, ctx.name(), &selector).await, "dkim-retired"),
-        "delete" => (manage::dkim::delete(&st, ctx.name(), &selector).await, "dkim-deleted"),
+        "activate" => (manage::dkim::activate(&st, &ctx.actor(), &selector).await, "dkim-activated"),
+        "retire" => (manage::dkim::retire(&st, &ctx.actor(), &selector).await, "dkim-retired"),
+        "delete" => (manage::dkim::delete(&st, &ctx.actor(), &selector).await, "dkim-deleted"),
         _ => return Err(WebError::api(ApiError::not_found("no such action"), &ctx)),
     };
     done(&st, &ctx, result.map(|_| ()), ok).await

@@ -15,7 +15,7 @@ use crate::manage;
 use crate::state::AppState;
 use crate::web::WebQuery;
 use crate::web::error::WebError;
-use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::session::{AdminOnly, Ctx, DomainAdmin, Page, Posted, urlencode};
 use crate::web::{FormErrors, flash, refused};
 
 pub fn kind_code(k: GroupKind) -> &'static str {
@@ -123,7 +123,7 @@ pub struct NewGroupPage {
 
 /// The new alias or list form; `?kind=alias&members=a@b` fills it in (the shortcut on a
 /// user's page).
-pub async fn new_page(Page(ctx, ..): Page<AdminOnly>, WebQuery(given): WebQuery<GroupForm>) -> Response {
+pub async fn new_page(Page(ctx, ..): Page<DomainAdmin>, WebQuery(given): WebQuery<GroupForm>) -> Response {
     let kind = if given.kind == "alias" { "alias" } else { "list" };
     let form = GroupForm { kind: kind.into(), ..given };
     ctx.render(StatusCode::OK, &NewGroupPage { c: ctx.clone(), form, errors: FormErrors::default() })
@@ -133,7 +133,7 @@ const FIELDS: &[&str] = &["name", "kind", "description", "policy", "members"];
 
 pub async fn create(
     State(st): State<AppState>,
-    Posted(ctx, form, ..): Posted<AdminOnly, GroupForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, GroupForm>,
 ) -> Response {
     let result = async {
         let new = manage::groups::NewGroup {
@@ -143,7 +143,7 @@ pub async fn create(
             members: form.member_list(),
             policy: parse_policy(&form.policy)?,
         };
-        manage::groups::create(&st, ctx.name(), new).await
+        manage::groups::create(&st, &ctx.actor(), new).await
     }
     .await;
     match result {
@@ -265,7 +265,7 @@ fn again(
 pub async fn update(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Posted(ctx, form, ..): Posted<AdminOnly, GroupForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, GroupForm>,
 ) -> Result<Response, WebError> {
     let result = async {
         let patch = manage::groups::GroupPatch {
@@ -274,7 +274,7 @@ pub async fn update(
             policy: parse_policy(&form.policy)?,
             kind: Some(parse_kind(&form.kind)?),
         };
-        manage::groups::update(&st, ctx.name(), &name, patch).await
+        manage::groups::update(&st, &ctx.actor(), &name, patch).await
     }
     .await;
     match result {
@@ -296,7 +296,7 @@ pub async fn add_member(
     Path(name): Path<String>,
     Posted(ctx, form, ..): Posted<AdminOnly, MemberForm>,
 ) -> Result<Response, WebError> {
-    match manage::groups::add_member(&st, ctx.name(), &name, &form.member).await {
+    match manage::groups::add_member(&st, &ctx.actor(), &name, &form.member).await {
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/groups/{}?ok=member-added", urlencode(&name))).into_response())
         }
@@ -309,7 +309,7 @@ pub async fn remove_member(
     Path(name): Path<String>,
     Posted(ctx, form, ..): Posted<AdminOnly, MemberForm>,
 ) -> Result<Response, WebError> {
-    match manage::groups::remove_member(&st, ctx.name(), &name, &form.member).await {
+    match manage::groups::remove_member(&st, &ctx.actor(), &name, &form.member).await {
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/groups/{}?ok=member-removed", urlencode(&name))).into_response())
         }
@@ -319,7 +319,7 @@ pub async fn remove_member(
 
 pub async fn delete_page(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     Path(name): Path<String>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
@@ -345,8 +345,8 @@ pub async fn delete_page(
 pub async fn delete(
     State(st): State<AppState>,
     Path(name): Path<String>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
-    manage::groups::delete(&st, ctx.name(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
+    manage::groups::delete(&st, &ctx.actor(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to("/admin/groups?ok=group-deleted").into_response())
 }

@@ -17,7 +17,7 @@ use crate::manage;
 use crate::state::AppState;
 use crate::web::WebQuery;
 use crate::web::error::WebError;
-use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::session::{Ctx, DomainAdmin, Page, Posted, urlencode};
 
 pub const PER_PAGE: i64 = 50;
 
@@ -323,7 +323,7 @@ fn day_start(ctx: &Ctx, s: &str) -> Result<Option<i64>, String> {
 
 pub async fn page(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     WebQuery(q): WebQuery<HistoryQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
@@ -411,7 +411,7 @@ fn parse_version(ctx: &Ctx, v: &str) -> Result<u64, WebError> {
 /// The confirmation: what reverting the set will do, in the same words as the history.
 pub async fn revert_page(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     Path(version): Path<String>,
 ) -> Result<Response, WebError> {
     let version = parse_version(&ctx, &version)?;
@@ -454,9 +454,9 @@ pub async fn revert_page(
 pub async fn revert(
     State(st): State<AppState>,
     Path(version): Path<String>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
     let version = parse_version(&ctx, &version)?;
-    manage::history::revert(&st, ctx.name(), version).await.map_err(|e| WebError::api(e, &ctx))?;
+    manage::history::revert(&st, &ctx.actor(), version).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to("/admin/history?ok=reverted").into_response())
 }

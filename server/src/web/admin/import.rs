@@ -125,13 +125,16 @@ pub struct ExportQuery {
 /// All users as CSV, in the import's columns plus the mailbox size.
 pub async fn export(
     State(st): State<AppState>,
-    Page(_ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<AdminOnly>,
     WebQuery(q): WebQuery<ExportQuery>,
 ) -> Response {
     use axum::response::IntoResponse;
     let dir = st.publisher.current().0;
     let usage = st.reports.usage();
-    let body = import::export(&dir, |u| usage.of(u), q.excel == "1");
+    // A site administrator's file holds their users only.
+    let users: Vec<&pochta_directory::User> =
+        dir.users.values().filter(|u| ctx.scope().covers(&u.site)).collect();
+    let body = import::export_users(users.into_iter(), |u| usage.of(u), q.excel == "1");
     let name = format!("users-{}.csv", dir.domain);
     (
         [
@@ -157,7 +160,7 @@ pub async fn submit(
     Posted(ctx, form, ..): Posted<AdminOnly, ImportForm>,
 ) -> Response {
     let (plan, version) = if form.action == "apply" {
-        match import::apply(&st, ctx.name(), &form.csv).await {
+        match import::apply(&st, &ctx.actor(), &form.csv).await {
             Ok(r) => r,
             Err(e) => {
                 let errors = FormErrors::from_api(&e, ctx.lang, &["csv"]);
@@ -176,7 +179,7 @@ pub async fn submit(
             }
         }
     } else {
-        (import::plan(&st.publisher.current().0, &form.csv), None)
+        (import::plan(&st.publisher.current().0, ctx.scope(), &form.csv), None)
     };
     let (rows, summary) = preview(&ctx, &plan);
     let errors = match &plan.error {

@@ -14,7 +14,7 @@ use crate::state::AppState;
 use crate::web::WebQuery;
 use crate::web::flash;
 use crate::web::ratelimit::wait_message;
-use crate::web::session::{AdminOnly, Ctx, Page, Posted};
+use crate::web::session::{Ctx, DomainAdmin, Page, Posted};
 
 pub struct PausedRow {
     pub what: String,
@@ -34,7 +34,7 @@ pub struct LoginsPage {
 
 pub async fn page(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     WebQuery(q): WebQuery<OkQuery>,
 ) -> Response {
     let accounts = st
@@ -74,7 +74,7 @@ pub struct LiftForm {
 
 pub async fn lift(
     State(st): State<AppState>,
-    Posted(ctx, form, ..): Posted<AdminOnly, LiftForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, LiftForm>,
 ) -> Response {
     if !form.account.is_empty() {
         st.web.limiter.lift_account(&form.account);

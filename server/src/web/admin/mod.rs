@@ -58,6 +58,7 @@ pub fn router() -> Router<AppState> {
         .route("/admin/account/two-factor/off", post(account::disable))
         .route("/admin/admins", get(admins::list).post(admins::create))
         .route("/admin/admins/{name}/reset", post(admins::reset))
+        .route("/admin/admins/{name}/sites", post(admins::sites))
         .route("/admin/admins/{name}/{action}", post(admins::state))
         .route("/admin/logins", get(logins::page))
         .route("/admin/logins/lift", post(logins::lift))

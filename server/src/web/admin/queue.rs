@@ -115,11 +115,13 @@ pub async fn page(
     WebQuery(q): WebQuery<QueueQuery>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
+    // Only the sites this administrator may touch.
+    let mine = || dir.sites.values().filter(|s| ctx.scope().covers(&s.id));
     let sites: Vec<(String, String)> =
-        dir.sites.values().map(|s| (s.id.to_string(), format!("{} ({})", s.name, s.id))).collect();
+        mine().map(|s| (s.id.to_string(), format!("{} ({})", s.name, s.id))).collect();
     // By default the first site with an agent: the one with a queue to show.
     let site = match q.site.trim() {
-        "" => dir.sites.values().find(|s| !s.agents.is_empty()).map(|s| s.id.to_string()).unwrap_or_default(),
+        "" => mine().find(|s| !s.agents.is_empty()).map(|s| s.id.to_string()).unwrap_or_default(),
         s => s.to_owned(),
     };
     if !site.is_empty()
@@ -130,7 +132,7 @@ pub async fn page(
         return Err(WebError::not_found().with(&ctx));
     }
     let now_ms = crate::db::now() * 1000;
-    let agents = queue::of_site(&st, &site, &q.q)
+    let agents = queue::of_site(&st, ctx.scope(), &site, &q.q)
         .await
         .map_err(|e| WebError::api(e, &ctx))?
         .into_iter()
@@ -192,6 +194,6 @@ pub async fn act(
         };
         return Ok(ctx.render(StatusCode::OK, &page));
     }
-    queue::act(&st, ctx.name(), &form.agent, action, ids).await.map_err(|e| WebError::api(e, &ctx))?;
+    queue::act(&st, &ctx.actor(), &form.agent, action, ids).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to(&format!("{back}&ok=queue-{}", form.action)).into_response())
 }

@@ -5,7 +5,7 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use pochta_directory::Directory;
+use pochta_directory::{Directory, SiteId};
 use serde::Deserialize;
 
 use super::ConfirmPage;
@@ -18,7 +18,7 @@ use crate::summary::SiteSummary;
 use crate::web::WebQuery;
 use crate::web::agent_view::{AgentView, agent_views};
 use crate::web::error::WebError;
-use crate::web::session::{AdminOnly, Ctx, Page, Posted, urlencode};
+use crate::web::session::{AdminOnly, Ctx, DomainAdmin, Page, Posted, urlencode};
 use crate::web::{FormErrors, flash, refused};
 
 pub struct SiteRow {
@@ -108,7 +108,11 @@ pub async fn list(
     let form = SiteForm { level: "1".into(), ..Default::default() };
     let page = SitesPage {
         c: ctx.clone(),
-        rows: site_rows(&dir, &summary),
+        // A site administrator's list: their sites only.
+        rows: site_rows(&dir, &summary)
+            .into_iter()
+            .filter(|r| SiteId::parse(&r.id).is_ok_and(|id| ctx.scope().covers(&id)))
+            .collect(),
         form,
         errors: FormErrors::default(),
         ok: flash(&ctx, &q.ok),
@@ -127,9 +131,9 @@ pub struct NamesForm {
 /// The domain's name rule: Latin only, or other alphabets too.
 pub async fn names(
     State(st): State<AppState>,
-    Posted(ctx, form, ..): Posted<AdminOnly, NamesForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, NamesForm>,
 ) -> Response {
-    match manage::settings::set_unicode_names(&st, ctx.name(), form.unicode_names == "on").await {
+    match manage::settings::set_unicode_names(&st, &ctx.actor(), form.unicode_names == "on").await {
         Ok(_) => Redirect::to("/admin/sites?ok=settings-saved").into_response(),
         Err(e) => WebError::api(e, &ctx).into_response(),
     }
@@ -137,7 +141,7 @@ pub async fn names(
 
 pub async fn create(
     State(st): State<AppState>,
-    Posted(ctx, form, ..): Posted<AdminOnly, SiteForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, SiteForm>,
 ) -> Response {
     let result = async {
         let level = manage::sites::parse_level(&form.level)?;
@@ -147,7 +151,7 @@ pub async fn create(
             level,
             default_quota: None,
         };
-        manage::sites::create(&st, ctx.name(), new).await
+        manage::sites::create(&st, &ctx.actor(), new).await
     }
     .await;
     match result {
@@ -267,6 +271,9 @@ pub async fn show(
     Path(id): Path<String>,
     WebQuery(q): WebQuery<OkQuery>,
 ) -> Result<Response, WebError> {
+    if let Ok(site) = SiteId::parse(&id) {
+        ctx.scope().need_site(&site).map_err(|e| WebError::api(e, &ctx))?;
+    }
     let mut page = site_page(&st, &ctx, &id, None, FormErrors::default()).await?;
     page.ok = flash(&ctx, &q.ok);
     Ok(ctx.render(StatusCode::OK, &page))
@@ -275,7 +282,7 @@ pub async fn show(
 pub async fn update(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Posted(ctx, form, ..): Posted<AdminOnly, SiteForm>,
+    Posted(ctx, form, ..): Posted<DomainAdmin, SiteForm>,
 ) -> Result<Response, WebError> {
     let result: Result<_, ApiError> = async {
         let level = manage::sites::parse_level(&form.level)?;
@@ -287,7 +294,7 @@ pub async fn update(
             default_quota: Some(quota),
             outgoing: Some(vec![form.outgoing.clone()]),
         };
-        manage::sites::update(&st, ctx.name(), &id, patch).await
+        manage::sites::update(&st, &ctx.actor(), &id, patch).await
     }
     .await;
     match result {
@@ -307,7 +314,7 @@ pub async fn enrollment(
     Posted(ctx, ..): Posted<AdminOnly, Empty>,
 ) -> Result<Response, WebError> {
     let (site, code, expires) =
-        manage::sites::enrollment(&st, &id).await.map_err(|e| WebError::api(e, &ctx))?;
+        manage::sites::enrollment(&st, ctx.scope(), &id).await.map_err(|e| WebError::api(e, &ctx))?;
     // POST → redirect → GET: the page that shows the code can be refreshed without making another.
     st.web.keep_code(&ctx.csrf, site.as_str(), code, expires);
     Ok(Redirect::to(&format!("/admin/sites/{}#enroll-command", urlencode(site.as_str()))).into_response())
@@ -330,7 +337,7 @@ pub fn enroll_commands(site: &str, domain: &str, level: u8, code: &str) -> Strin
 
 pub async fn delete_page(
     State(st): State<AppState>,
-    Page(ctx, ..): Page<AdminOnly>,
+    Page(ctx, ..): Page<DomainAdmin>,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
@@ -360,9 +367,9 @@ pub async fn delete_page(
 pub async fn delete(
     State(st): State<AppState>,
     Path(id): Path<String>,
-    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+    Posted(ctx, ..): Posted<DomainAdmin, Empty>,
 ) -> Result<Response, WebError> {
-    manage::sites::delete(&st, ctx.name(), &id).await.map_err(|e| WebError::api(e, &ctx))?;
+    manage::sites::delete(&st, &ctx.actor(), &id).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to("/admin/sites?ok=site-deleted").into_response())
 }
 
@@ -374,6 +381,7 @@ pub async fn forget_page(
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
     let site = manage::sites::find(&dir, &id).map_err(|e| WebError::api(e, &ctx))?;
+    ctx.scope().need_site(&site.id).map_err(|e| WebError::api(e, &ctx))?;
     if !db::auth::agents(&st.db.pool)
         .await
         .map_err(|e| WebError::internal(e).with(&ctx))?
@@ -412,6 +420,6 @@ pub async fn forget(
     Path((id, agent)): Path<(String, String)>,
     Posted(ctx, ..): Posted<AdminOnly, super::users::Empty>,
 ) -> Result<Response, WebError> {
-    manage::agents::remove(&st, ctx.name(), &agent).await.map_err(|e| WebError::api(e, &ctx))?;
+    manage::agents::remove(&st, &ctx.actor(), &agent).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to(&format!("/admin/sites/{}?ok=agent-forgotten", urlencode(&id))).into_response())
 }

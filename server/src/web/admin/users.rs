@@ -136,6 +136,7 @@ pub fn users_page(dir: &Directory, reports: &AgentReports, c: Ctx, q: UsersQuery
         desc: q.dir == "desc",
         offset: (q.page() - 1).saturating_mul(per),
         limit: per,
+        scope: c.scope().clone(),
     };
     let (mut total, mut found) = manage::users::search(dir, &search, &usage_of);
     let pages = total.div_ceil(per).max(1);
@@ -196,11 +197,11 @@ pub struct NewUserForm {
     pub enabled: Option<String>,
 }
 
-/// Sites that can hold mailboxes (level 1 and 2).
-fn mailbox_sites(dir: &Directory) -> Vec<(String, String)> {
+/// Sites that can hold mailboxes (level 1 and 2) and that this administrator may touch.
+fn mailbox_sites(dir: &Directory, ctx: &Ctx) -> Vec<(String, String)> {
     dir.sites
         .values()
-        .filter(|s| s.level.has_mailboxes())
+        .filter(|s| s.level.has_mailboxes() && ctx.scope().covers(&s.id))
         .map(|s| (s.id.to_string(), s.name.clone()))
         .collect()
 }
@@ -209,7 +210,7 @@ pub async fn new_page(State(st): State<AppState>, Page(ctx, ..): Page<AdminOnly>
     let (dir, _) = st.publisher.current();
     let form = NewUserForm { enabled: Some("on".into()), ..Default::default() };
     let page =
-        NewUserPage { c: ctx.clone(), sites: mailbox_sites(&dir), form, errors: FormErrors::default() };
+        NewUserPage { c: ctx.clone(), sites: mailbox_sites(&dir, &ctx), form, errors: FormErrors::default() };
     ctx.render(StatusCode::OK, &page)
 }
 
@@ -225,7 +226,7 @@ pub async fn create(
         enabled: form.enabled.is_some(),
         mailbox: Default::default(),
     };
-    match manage::users::create(&st, ctx.name(), new).await {
+    match manage::users::create(&st, &ctx.actor(), new).await {
         Ok((name, _)) => Redirect::to(&format!("/admin/users/{}?ok=user-created", urlencode(name.as_str())))
             .into_response(),
         Err(e) => {
@@ -233,7 +234,7 @@ pub async fn create(
             let errors = FormErrors::from_api(&e, ctx.lang, &["name", "display_name", "site", "password"]);
             let mut form = form;
             form.password.clear();
-            let page = NewUserPage { c: ctx.clone(), sites: mailbox_sites(&dir), form, errors };
+            let page = NewUserPage { c: ctx.clone(), sites: mailbox_sites(&dir, &ctx), form, errors };
             ctx.render(refused(e.status), &page)
         }
     }
@@ -280,7 +281,7 @@ fn user_page(
     errors: FormErrors,
     posted: Option<MailboxForm>,
 ) -> Result<UserPage, ApiError> {
-    let u = manage::users::find(dir, name)?;
+    let u = ctx.scope().user(dir, name)?;
     let addrs = manage::users::addresses(dir, u);
     Ok(UserPage {
         c: ctx.clone(),
@@ -300,7 +301,7 @@ fn user_page(
             .filter(|g| !addrs.iter().any(|a| g.members.contains(a)))
             .map(|g| g.name.to_string())
             .collect(),
-        move_to: mailbox_sites(dir).into_iter().filter(|(id, _)| *id != u.site.as_str()).collect(),
+        move_to: mailbox_sites(dir, ctx).into_iter().filter(|(id, _)| *id != u.site.as_str()).collect(),
         ok,
         errors,
         mb: posted.unwrap_or_else(|| MailboxForm::of(u)),
@@ -389,7 +390,7 @@ pub async fn update(
         enabled: Some(enabled),
         ..Default::default()
     };
-    match manage::users::update(&st, ctx.name(), &name, patch).await {
+    match manage::users::update(&st, &ctx.actor(), &name, patch).await {
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/users/{}?ok=user-saved", urlencode(&name))).into_response())
         }
@@ -404,7 +405,7 @@ pub async fn update_mailbox(
     Posted(ctx, form, ..): Posted<AdminOnly, MailboxForm>,
 ) -> Result<Response, WebError> {
     let r = match form.patch(true) {
-        Ok(patch) => manage::users::update(&st, ctx.name(), &name, patch).await,
+        Ok(patch) => manage::users::update(&st, &ctx.actor(), &name, patch).await,
         Err(e) => Err(e),
     };
     match r {
@@ -426,7 +427,7 @@ pub async fn set_password(
     Path(name): Path<String>,
     Posted(ctx, form, ..): Posted<AdminOnly, PasswordForm>,
 ) -> Result<Response, WebError> {
-    match manage::users::set_password(&st, ctx.name(), &name, form.password).await {
+    match manage::users::set_password(&st, &ctx.actor(), &name, form.password).await {
         Ok(_) => {
             Ok(Redirect::to(&format!("/admin/users/{}?ok=password-set", urlencode(&name))).into_response())
         }
@@ -490,7 +491,7 @@ pub async fn move_to(
     // The same checks as the confirmation page, then the move.
     let checked = manage::users::plan_move(&st.publisher.current().0, &name, &form.site);
     let r = match checked {
-        Ok(_) => manage::users::move_to(&st, ctx.name(), &name, &form.site).await,
+        Ok(_) => manage::users::move_to(&st, &ctx.actor(), &name, &form.site).await,
         Err(e) => Err(e),
     };
     match r {
@@ -507,7 +508,7 @@ pub async fn delete_page(
     Path(name): Path<String>,
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
-    let u = manage::users::find(&dir, &name).map_err(|e| WebError::api(e, &ctx))?;
+    let u = ctx.scope().user(&dir, &name).map_err(|e| WebError::api(e, &ctx))?;
     let addrs = manage::users::addresses(&dir, u);
     let groups = dir.groups.values().filter(|g| addrs.iter().any(|a| g.members.contains(a))).count();
     let page = ConfirmPage {
@@ -535,7 +536,7 @@ pub async fn delete(
     Path(name): Path<String>,
     Posted(ctx, ..): Posted<AdminOnly, Empty>,
 ) -> Result<Response, WebError> {
-    manage::users::delete(&st, ctx.name(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
+    manage::users::delete(&st, &ctx.actor(), &name).await.map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to("/admin/users?ok=user-deleted").into_response())
 }
 
@@ -576,7 +577,7 @@ pub async fn bulk(
         "export" => {
             let users: Vec<&pochta_directory::User> = names
                 .iter()
-                .map(|n| manage::users::find(&dir, n))
+                .map(|n| ctx.scope().user(&dir, n))
                 .collect::<Result<_, _>>()
                 .map_err(|e| WebError::api(e, &ctx))?;
             if users.is_empty() {
@@ -600,8 +601,8 @@ pub async fn bulk(
         _ => return Err(WebError::new(StatusCode::BAD_REQUEST, "err-invalid").with(&ctx)),
     };
     if form.confirm != "yes" {
-        let (_, changed) =
-            manage::users::plan_bulk(&dir, &names, &action).map_err(|e| WebError::api(e, &ctx))?;
+        let (_, changed) = manage::users::plan_bulk(&dir, ctx.scope(), &names, &action)
+            .map_err(|e| WebError::api(e, &ctx))?;
         let count = names.len();
         let (title, what) = match &action {
             Bulk::Disable => (ctx.t1("bulk-confirm-disable", "count", count), ctx.t("bulk-what-disable")),
@@ -626,7 +627,7 @@ pub async fn bulk(
         let mut who: Vec<String> = names
             .iter()
             .take(SHOWN)
-            .filter_map(|n| manage::users::find(&dir, n).ok())
+            .filter_map(|n| ctx.scope().user(&dir, n).ok())
             .map(|u| dir.official(&u.name).to_string())
             .collect();
         if count > SHOWN {
@@ -654,7 +655,7 @@ pub async fn bulk(
         return Ok(ctx.render(StatusCode::OK, &page));
     }
     let (_, changed) =
-        manage::users::bulk(&st, ctx.name(), &names, action).await.map_err(|e| WebError::api(e, &ctx))?;
+        manage::users::bulk(&st, &ctx.actor(), &names, action).await.map_err(|e| WebError::api(e, &ctx))?;
     let sep = if back.contains('?') { '&' } else { '?' };
     Ok(Redirect::to(&format!("{back}{sep}ok=bulk-{}", changed.min(1))).into_response())
 }
@@ -673,8 +674,8 @@ pub async fn add_to_group(
 ) -> Result<Response, WebError> {
     let (dir, _) = st.publisher.current();
     let official =
-        dir.official(&manage::users::find(&dir, &name).map_err(|e| WebError::api(e, &ctx))?.name).to_string();
-    manage::groups::add_member(&st, ctx.name(), form.group.trim(), &official)
+        dir.official(&ctx.scope().user(&dir, &name).map_err(|e| WebError::api(e, &ctx))?.name).to_string();
+    manage::groups::add_member(&st, &ctx.actor(), form.group.trim(), &official)
         .await
         .map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to(&format!("/admin/users/{}?ok=member-added", urlencode(&name))).into_response())
