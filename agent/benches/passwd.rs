@@ -30,6 +30,7 @@ fn main() {
     let hash = PasswordHash::create("a password 1");
     for i in 0..USERS {
         let u = User {
+            app_passwords: Vec::new(),
             name: LocalPart::parse(&format!("user{i:06}.surname")).unwrap(),
             display_name: String::new(),
             site: SiteId::parse(if i % 4 == 0 { "spb" } else { "msk" }).unwrap(),
@@ -52,7 +53,8 @@ fn main() {
         let t = Instant::now();
         let text = passwd::render(&dir, &site, Path::new("/var/lib/pochta-agent/mail"), owner, |s| {
             format!("mx.{s}.example.org")
-        });
+        })
+        .passwd;
         render_ms.push(t.elapsed().as_secs_f64() * 1e3);
         previous = Some(passwd::write(&path, &text, None, previous).unwrap());
         total_ms.push(t.elapsed().as_secs_f64() * 1e3);

@@ -4,6 +4,7 @@
 
 pub mod address;
 pub mod api;
+pub mod app_password;
 pub mod date;
 pub mod dkim;
 pub mod login_throttle;
@@ -15,6 +16,7 @@ pub mod resolve;
 pub mod wire;
 
 pub use address::{Address, AddressError, Domain, LocalPart};
+pub use app_password::{AppDigest, AppPassword};
 pub use login_throttle::{LoginThrottle, Outcome as LoginOutcome, Verdict as LoginVerdict};
 pub use model::{
     AgentEndpoint, Day, Directory, DirectoryError, DomainSettings, Forwarding, Group, GroupKind, Level,

@@ -10,6 +10,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::address::{Address, Domain, LocalPart};
+use crate::app_password::{AppPassword, MAX_APP_PASSWORD_LABEL_CHARS, MAX_APP_PASSWORDS};
 use crate::dkim::{self, DkimError, DkimKey, DkimKeys, Selector};
 
 /// Names that belong to the system and cannot be users, aliases or lists.
@@ -156,6 +157,9 @@ pub struct User {
     /// Quota, forwarding and vacation: what his home agent does with his mail.
     #[serde(default, skip_serializing_if = "MailboxSettings::is_empty")]
     pub mailbox: MailboxSettings,
+    /// Passwords for his mail programs, each revocable alone (see `app_password`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub app_passwords: Vec<AppPassword>,
 }
 
 /// What a user's home agent does with his mail besides filing it. Set by the user on `/me`
@@ -404,6 +408,34 @@ pub enum DirectoryError {
     Dkim(#[from] DkimError),
     #[error("the name '{0}' has letters outside ASCII; this domain allows Latin letters only")]
     NonAsciiName(LocalPart),
+    #[error("a user cannot have more than {MAX_APP_PASSWORDS} app passwords")]
+    TooManyAppPasswords,
+    #[error("an app password's name must have 1 to {MAX_APP_PASSWORD_LABEL_CHARS} characters")]
+    BadAppPasswordLabel,
+    /// Two with one id, or a digest not in its form: never made by the server.
+    #[error("the app passwords are malformed")]
+    BadAppPasswords,
+}
+
+/// The rules for a user's app passwords.
+fn check_app_passwords(apps: &[AppPassword]) -> Result<(), DirectoryError> {
+    if apps.len() > MAX_APP_PASSWORDS {
+        return Err(DirectoryError::TooManyAppPasswords);
+    }
+    let mut ids = BTreeSet::new();
+    for a in apps {
+        let n = a.label.chars().count();
+        if n == 0 || n > MAX_APP_PASSWORD_LABEL_CHARS || a.label.trim() != a.label {
+            return Err(DirectoryError::BadAppPasswordLabel);
+        }
+        if has_control(&a.label) {
+            return Err(DirectoryError::ControlCharacters("label"));
+        }
+        if !ids.insert(a.id) || !a.digest.is_well_formed() {
+            return Err(DirectoryError::BadAppPasswords);
+        }
+    }
+    Ok(())
 }
 
 /// What holds for the whole mail domain.
@@ -555,6 +587,7 @@ impl Directory {
                 }
                 self.name_free(&u.name, true)?;
                 self.check_mailbox(u)?;
+                check_app_passwords(&u.app_passwords)?;
                 match self.sites.get(&u.site) {
                     None => Err(DirectoryError::NoSuchSite(u.site.clone())),
                     Some(s) if !s.level.has_mailboxes() => Err(DirectoryError::NoMailboxes(s.id.clone())),
@@ -722,6 +755,7 @@ mod tests {
         };
         d.apply(&Op::PutSite(site)).unwrap();
         let u = User {
+            app_passwords: Vec::new(),
             name: LocalPart::parse("ivan").unwrap(),
             display_name: String::new(),
             site: msk,

@@ -327,6 +327,7 @@ mod tests {
 
     fn user(name: &str, home: &str, former: &[&str], enabled: bool) -> User {
         User {
+            app_passwords: Vec::new(),
             name: lp(name),
             display_name: String::new(),
             site: site(home),
@@ -702,6 +703,7 @@ mod tests {
             for (i, (exists, home, former, enabled)) in users.into_iter().enumerate() {
                 if exists {
                     let u = User {
+                        app_passwords: Vec::new(),
                         name: lp(&format!("u{i}")),
                         display_name: String::new(),
                         site: site(SITES[home]),

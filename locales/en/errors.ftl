@@ -112,3 +112,6 @@ err-scope-site = Site { $site } is not one of the sites you administer.
 err-scope-member = { $address } is not one of the users you administer.
 err-import-not-yours = { $name } is a user of a site you do not administer.
 err-admin-sites-self = You cannot change your own sites: ask another administrator.
+err-app-passwords-too-many = A user can have at most { $max } app passwords: revoke one first.
+err-app-password-label = Name the app password (up to { $max } characters), for example “Phone”.
+err-app-passwords-malformed = The app passwords of this user are malformed.

@@ -217,6 +217,7 @@ async fn bootstrap(base: &Path, bin: &Path) -> anyhow::Result<()> {
             .map(|i| {
                 let n = chunk * 10_000 + i;
                 Op::PutUser(User {
+                    app_passwords: Vec::new(),
                     name: LocalPart::parse(&format!("user{n:06}")).expect("valid"),
                     display_name: format!("User Number {n}"),
                     site: pochta_directory::SiteId::parse(if n % 5 == 4 {

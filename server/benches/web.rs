@@ -51,6 +51,7 @@ fn directory() -> Directory {
         dir.users.insert(
             name.clone(),
             User {
+                app_passwords: Vec::new(),
                 name,
                 display_name,
                 site,

@@ -513,6 +513,7 @@ mod tests {
     }
     fn user(n: &str, at: &str) -> User {
         User {
+            app_passwords: Vec::new(),
             name: name(n),
             display_name: String::new(),
             site: site_id(at),

@@ -129,6 +129,15 @@ impl From<DirectoryError> for ApiError {
                 .field("vacation_days"),
             DirectoryError::ControlCharacters(field) => err.key("err-control-characters").field(field),
             DirectoryError::NonAsciiName(n) => err.key("err-name-non-ascii").arg("name", n).field("name"),
+            DirectoryError::TooManyAppPasswords => err
+                .key("err-app-passwords-too-many")
+                .arg("max", pochta_directory::app_password::MAX_APP_PASSWORDS)
+                .field("label"),
+            DirectoryError::BadAppPasswordLabel => err
+                .key("err-app-password-label")
+                .arg("max", pochta_directory::app_password::MAX_APP_PASSWORD_LABEL_CHARS)
+                .field("label"),
+            DirectoryError::BadAppPasswords => err.key("err-app-passwords-malformed").field("label"),
             DirectoryError::Dkim(d) => {
                 use pochta_directory::dkim::DkimError as D;
                 let status = match &d {

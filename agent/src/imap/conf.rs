@@ -37,6 +37,10 @@ impl Settings<'_> {
         self.base.join("passwd")
     }
 
+    pub fn apps_path(&self) -> PathBuf {
+        self.base.join("app-passwords")
+    }
+
     pub fn render(&self) -> String {
         let mut c = String::new();
         let base = self.base.display();
@@ -87,6 +91,8 @@ impl Settings<'_> {
              protocol imap {{\n  mail_plugins = $mail_plugins imap_quota\n  mail_max_userip_connections = {per_user}\n}}\n\
              protocol pop3 {{\n  mail_max_userip_connections = {per_user}\n}}\n\
              plugin {{\n  quota = count:User quota\n  quota_vsizes = yes\n}}\n\
+             # App passwords first: one look-up by the digest of the password given.\n\
+             passdb {{\n  driver = passwd-file\n  args = username_format=%u/%{{sha256:password}} {apps}\n}}\n\
              passdb {{\n  driver = passwd-file\n  args = scheme=ARGON2ID {passwd}\n}}\n\
              userdb {{\n  driver = passwd-file\n  args = {passwd}\n}}\n",
             instance = self.instance,
@@ -99,6 +105,7 @@ impl Settings<'_> {
             gid = a.mail.gid,
             per_user = self.max_connections_per_user.max(1),
             passwd = self.passwd_path().display(),
+            apps = self.apps_path().display(),
         );
         c.push_str(&self.policy);
         // Argon2id costs 19 MiB per check: the auth workers bound how many run at once.

@@ -161,8 +161,16 @@ impl Imap {
     pub async fn run(self, replica: Arc<Replica>, logins: Arc<LoginThrottle>, stop: watch::Receiver<bool>) {
         let Imap { accounts, site, maildir_root, passwd, supervisor, policy, .. } = self;
         let policy = tokio::spawn(policy.serve(logins, stop.clone()));
-        let mut writer =
-            PasswdWriter { path: passwd, site, maildir_root, accounts, last: String::new(), written: None };
+        let mut writer = PasswdWriter {
+            apps: passwd.with_file_name("app-passwords"),
+            path: passwd,
+            site,
+            maildir_root,
+            accounts,
+            last: None,
+            written: None,
+            apps_written: None,
+        };
         writer.refresh(&replica.directory());
         let dovecot = tokio::spawn(supervisor.run(stop.clone()));
         let mut changes = replica.subscribe();
@@ -185,36 +193,55 @@ impl Imap {
 
 struct PasswdWriter {
     path: PathBuf,
+    /// The app passwords' file, beside it.
+    apps: PathBuf,
     site: SiteId,
     maildir_root: PathBuf,
     accounts: Accounts,
-    /// The text last written: an unchanged one is not written again.
-    last: String,
-    /// The modification time given to the file last written.
+    /// The files last written (`None` before the first): an unchanged one is not written again.
+    last: Option<passwd::Files>,
+    /// The modification times given to the files last written.
     written: Option<std::time::SystemTime>,
+    apps_written: Option<std::time::SystemTime>,
 }
 
 impl PasswdWriter {
     fn refresh(&mut self, dir: &Directory) {
         let started = std::time::Instant::now();
-        let text = passwd::render(dir, &self.site, &self.maildir_root, self.accounts.mail, |s| {
+        let files = passwd::render(dir, &self.site, &self.maildir_root, self.accounts.mail, |s| {
             referral_host(dir, s)
         });
-        if text == self.last {
-            return;
-        }
-        match passwd::write(&self.path, &text, self.accounts.internal, self.written) {
-            Ok(at) => {
-                self.written = Some(at);
-                tracing::debug!(target: "dovecot", users = dir.users.len(), ms = started.elapsed().as_millis() as u64,
-                    "passwd-file rewritten");
-                self.last = text;
+        let last = self.last.take().unwrap_or_else(|| passwd::Files {
+            // Unlike anything rendered, so both files are written at start.
+            passwd: "\n".into(),
+            apps: "\n".into(),
+        });
+        let owner = self.accounts.internal;
+        let mut wrote = passwd::Files::default();
+        // App passwords first: a revoked one stops working no later than a changed password.
+        for (path, text, old, at, kept) in [
+            (&self.apps, &files.apps, &last.apps, &mut self.apps_written, &mut wrote.apps),
+            (&self.path, &files.passwd, &last.passwd, &mut self.written, &mut wrote.passwd),
+        ] {
+            if text == old {
+                *kept = old.clone();
+                continue;
             }
-            Err(e) => {
-                tracing::error!(target: "dovecot",
-                "cannot write {}: {e}; IMAP and POP3 logins use the previous one", self.path.display())
+            match passwd::write(path, text, owner, *at) {
+                Ok(t) => {
+                    *at = Some(t);
+                    *kept = text.clone();
+                }
+                Err(e) => {
+                    tracing::error!(target: "dovecot",
+                        "cannot write {}: {e}; IMAP and POP3 logins use the previous one", path.display());
+                    *kept = old.clone();
+                }
             }
         }
+        tracing::debug!(target: "dovecot", users = dir.users.len(), ms = started.elapsed().as_millis() as u64,
+            "passwd-files refreshed");
+        self.last = Some(wrote);
     }
 }
 

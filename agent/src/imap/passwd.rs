@@ -9,7 +9,11 @@
 //!
 //! Users without a password and names the format cannot carry are left out: their logins
 //! fail like a wrong password.
+//!
+//! App passwords are in a second file, looked up first: one line per app password, found by
+//! the digest of the password given, with the same "disabled" and "elsewhere" fields.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use pochta_directory::{Directory, SiteId, User};
@@ -17,40 +21,71 @@ use pochta_directory::{Directory, SiteId, User};
 use crate::durable::Owner;
 use crate::mail::maildir;
 
-/// The passwd-file text for the directory as seen by `site`. `host_of` names the server a
-/// user of another site is referred to.
+/// The two passwd-files for the directory as seen by `site`: the users' own passwords (also
+/// Dovecot's userdb) and their app passwords.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Files {
+    pub passwd: String,
+    /// One line per app password, keyed `<user>/<SHA-256 of the password>`: Dovecot looks the
+    /// password up by its digest (`%{sha256:password}`) and, when found, logs in as `user=`.
+    pub apps: String,
+}
+
+/// The passwd-files for the directory as seen by `site`. `host_of` names the server a user of
+/// another site is referred to.
 pub fn render(
     dir: &Directory,
     site: &SiteId,
     maildir_root: &Path,
     owner: Owner,
     host_of: impl Fn(&SiteId) -> String,
-) -> String {
-    let mut out = String::with_capacity(dir.users.len() * 160);
+) -> Files {
+    let mut out = Files { passwd: String::with_capacity(dir.users.len() * 160), apps: String::new() };
     for u in dir.users.values() {
-        if let Some(line) = line(dir, u, site, maildir_root, owner, &host_of) {
-            out.push_str(&line);
-            out.push('\n');
+        let Some((name, access)) = access(u, site, &host_of) else { continue };
+        if let Some(line) = line(dir, u, name, &access, maildir_root, owner) {
+            out.passwd.push_str(&line);
+            out.passwd.push('\n');
+        }
+        for a in &u.app_passwords {
+            // Every other field is a userdb field, looked up by `user=` in the main file.
+            let d = a.digest.as_str();
+            let _ = writeln!(out.apps, "{name}/{d}:{{SHA256.HEX}}{d}::::::user={name}{}", access.fields());
         }
     }
     out
 }
 
-fn line(
-    dir: &Directory,
-    u: &User,
-    site: &SiteId,
-    maildir_root: &Path,
-    owner: Owner,
-    host_of: &impl Fn(&SiteId) -> String,
-) -> Option<String> {
-    let name = u.name.folded();
-    // `:` separates fields, white space separates extra fields; `%` would be expanded.
-    if !name.chars().all(|c| !c.is_control() && !c.is_whitespace() && c != ':' && c != '%') {
-        return None;
+/// What a login of a user gets here.
+enum Access {
+    /// His mailbox is here.
+    Home,
+    /// His mailbox is here but he is disabled: the right password gets "login disabled".
+    Disabled,
+    /// His mailbox is at another site: the right password gets a referral there (when the host
+    /// can be written in the file).
+    Elsewhere(String),
+}
+
+impl Access {
+    /// The passdb extra fields that say it, with a leading space.
+    fn fields(&self) -> String {
+        match self {
+            Access::Home => String::new(),
+            Access::Disabled => " nologin=y".to_owned(),
+            Access::Elsewhere(host) if host.is_empty() => " nologin=y".to_owned(),
+            Access::Elsewhere(host) => format!(" nologin=y host={host}"),
+        }
     }
-    let hash = u.password.as_ref()?.0.as_str();
-    if !hash.starts_with("$argon2id$") || hash.contains([':', ' ', '\n']) {
+}
+
+/// The user's name as the files carry it and what his login gets; `None` for a name the format
+/// cannot carry.
+fn access<'u>(u: &'u User, site: &SiteId, host_of: &impl Fn(&SiteId) -> String) -> Option<(&'u str, Access)> {
+    let name = u.name.folded();
+    // `:` separates fields, white space separates extra fields, `/` the app password's digest;
+    // `%` would be expanded.
+    if !name.chars().all(|c| !c.is_control() && !c.is_whitespace() && !matches!(c, ':' | '%' | '/')) {
         return None;
     }
     if &u.site != site {
@@ -61,14 +96,25 @@ fn line(
             } else {
                 String::new()
             };
-        return Some(if host.is_empty() {
-            format!("{name}:{{ARGON2ID}}{hash}::::::nologin=y")
-        } else {
-            format!("{name}:{{ARGON2ID}}{hash}::::::nologin=y host={host}")
-        });
+        return Some((name, Access::Elsewhere(host)));
     }
-    if !u.enabled {
-        return Some(format!("{name}:{{ARGON2ID}}{hash}::::::nologin=y"));
+    Some((name, if u.enabled { Access::Home } else { Access::Disabled }))
+}
+
+fn line(
+    dir: &Directory,
+    u: &User,
+    name: &str,
+    access: &Access,
+    maildir_root: &Path,
+    owner: Owner,
+) -> Option<String> {
+    let hash = u.password.as_ref()?.0.as_str();
+    if !hash.starts_with("$argon2id$") || hash.contains([':', ' ', '\n']) {
+        return None;
+    }
+    if !matches!(access, Access::Home) {
+        return Some(format!("{name}:{{ARGON2ID}}{hash}::::::{}", access.fields().trim_start()));
     }
     let home = maildir::mailbox(maildir_root, &u.name);
     let home = home.parent()?.to_str()?;
@@ -150,6 +196,7 @@ mod tests {
             ("иван", "msk", true, true),
         ] {
             let u = User {
+                app_passwords: Vec::new(),
                 name: LocalPart::parse(name).unwrap(),
                 display_name: String::new(),
                 site: SiteId::parse(site).unwrap(),
@@ -164,6 +211,43 @@ mod tests {
     }
 
     #[test]
+    fn app_passwords_are_found_by_digest_and_keep_the_users_access() {
+        use pochta_directory::{AppDigest, AppPassword};
+        let mut d = dir();
+        for (name, secret) in [("ivan", "one"), ("ivan", "two"), ("olga", "three"), ("petr", "four")] {
+            let u = d.users.get_mut(&LocalPart::parse(name).unwrap()).unwrap();
+            let id = u.app_passwords.len() as u32 + 1;
+            u.app_passwords.push(AppPassword {
+                id,
+                label: "phone".into(),
+                digest: AppDigest::of(secret),
+                created: 0,
+            });
+        }
+        let msk = SiteId::parse("msk").unwrap();
+        let files = render(&d, &msk, Path::new("/data/mail"), Owner { uid: 8, gid: 8 }, |s| {
+            format!("{s}.example.org")
+        });
+        let line = |secret: &str, rest: &str| {
+            let h = AppDigest::of(secret);
+            let h = h.as_str();
+            format!("{h}:{{SHA256.HEX}}{h}::::::user={rest}")
+        };
+        let lines: Vec<String> = files.apps.lines().map(str::to_owned).collect();
+        assert_eq!(
+            lines,
+            vec![
+                format!("ivan/{}", line("one", "ivan")),
+                format!("ivan/{}", line("two", "ivan")),
+                format!("olga/{}", line("three", "olga nologin=y")),
+                format!("petr/{}", line("four", "petr nologin=y host=spb.example.org")),
+            ]
+        );
+        // The account passwords' file is as it was.
+        assert_eq!(files.passwd.lines().count(), 4);
+    }
+
+    #[test]
     fn each_kind_of_user_gets_its_line() {
         let mut d = dir();
         d.users.get_mut(&LocalPart::parse("ivan").unwrap()).unwrap().mailbox.quota = Some(1_000_000);
@@ -171,7 +255,7 @@ mod tests {
         let text = render(&d, &msk, Path::new("/data/mail"), Owner { uid: 8, gid: 8 }, |s| {
             format!("{s}.example.org")
         });
-        let lines: Vec<&str> = text.lines().collect();
+        let lines: Vec<&str> = text.passwd.lines().collect();
         let h = "{ARGON2ID}$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
         assert_eq!(
             lines,

@@ -69,6 +69,7 @@ mod tests {
     fn dir_and_user(keep_copy: bool) -> (Directory, User) {
         let mut dir = Directory::new(pochta_directory::Domain::parse("example.org").unwrap());
         let mut u = User {
+            app_passwords: Vec::new(),
             name: LocalPart::parse("a").unwrap(),
             display_name: String::new(),
             site: pochta_directory::SiteId::parse("hq").unwrap(),

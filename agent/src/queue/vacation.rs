@@ -231,6 +231,7 @@ mod tests {
             },
         );
         let u = User {
+            app_passwords: Vec::new(),
             name: LocalPart::parse("ivan").unwrap(),
             display_name: String::new(),
             site,

@@ -60,7 +60,8 @@ pub fn place(frame_version: Version, replica: Version) -> Result<Placement, Refu
 /// The prior value of one record, to put back on undo.
 enum Prior {
     Site(SiteId, Option<Site>),
-    User(LocalPart, Option<User>),
+    /// Boxed: a user record is the largest by far.
+    User(LocalPart, Option<Box<User>>),
     Group(LocalPart, Option<Group>),
     Dkim(Selector, Option<DkimKey>),
     Settings(DomainSettings),
@@ -81,7 +82,7 @@ impl Undo {
                     dir.sites.remove(&k);
                 }
                 Prior::User(k, Some(v)) => {
-                    dir.users.insert(k, v);
+                    dir.users.insert(k, *v);
                 }
                 Prior::User(k, None) => {
                     dir.users.remove(&k);
@@ -109,9 +110,9 @@ fn prior(dir: &Directory, op: &Op) -> Prior {
         Op::PutSite(s) => Prior::Site(s.id.clone(), dir.sites.get(&s.id).cloned()),
         Op::DeleteSite { id } => Prior::Site(id.clone(), dir.sites.get(id).cloned()),
         Op::PutUser(User { name, .. }) | Op::SetPassword { name, .. } => {
-            Prior::User(name.clone(), dir.users.get(name).cloned())
+            Prior::User(name.clone(), dir.users.get(name).cloned().map(Box::new))
         }
-        Op::DeleteUser { name } => Prior::User(name.clone(), dir.users.get(name).cloned()),
+        Op::DeleteUser { name } => Prior::User(name.clone(), dir.users.get(name).cloned().map(Box::new)),
         Op::PutGroup(g) => Prior::Group(g.name.clone(), dir.groups.get(&g.name).cloned()),
         Op::DeleteGroup { name } => Prior::Group(name.clone(), dir.groups.get(name).cloned()),
         Op::PutDkimKey(DkimKey { selector, .. }) | Op::DeleteDkimKey { selector } => {
@@ -183,6 +184,7 @@ mod tests {
     }
     fn user(name: &str, site: &str) -> User {
         User {
+            app_passwords: Vec::new(),
             name: LocalPart::parse(name).unwrap(),
             display_name: String::new(),
             site: SiteId::parse(site).unwrap(),

@@ -165,6 +165,10 @@ pub(crate) async fn serve<S: Sink>(
                 let pool = shared.passwords.clone();
                 let ok = tokio::task::spawn_blocking(move || {
                     let _permit = permit;
+                    // An app password costs a digest; only a miss pays for Argon2id.
+                    if pochta_directory::app_password::any_matches(&v.apps, &password) {
+                        return true;
+                    }
                     match hash {
                         Some(h) => pool.verify(&h, &password),
                         None => {

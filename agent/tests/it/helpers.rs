@@ -148,6 +148,7 @@ pub fn site_with_agent(id: &str, agent_id: &str, url: &str, tls_sha256: &str) ->
 
 pub fn user(name: &str, site: &str) -> User {
     User {
+        app_passwords: Vec::new(),
         name: lp(name),
         display_name: format!("User {name}"),
         site: sid(site),

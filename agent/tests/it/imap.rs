@@ -110,11 +110,12 @@ impl Site {
     /// rewrites it when the change set is applied, and Dovecot looks at it at most once a
     /// second. How long the rewrite took after the push is returned.
     async fn commit_for_logins(&mut self, ops: Vec<Op>) -> Duration {
-        let passwd = self.agent.dir.join("dovecot/passwd");
-        let before = std::fs::read_to_string(&passwd).unwrap();
+        let files = [self.agent.dir.join("dovecot/passwd"), self.agent.dir.join("dovecot/app-passwords")];
+        let read = || files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect::<Vec<_>>();
+        let before = read();
         let started = Instant::now();
         self.commit(ops).await;
-        while std::fs::read_to_string(&passwd).unwrap() == before {
+        while read() == before {
             assert!(started.elapsed() < Duration::from_secs(10), "the passwd-file is rewritten");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -310,6 +311,65 @@ async fn a_new_password_or_a_disabled_account_is_in_force_at_once_without_the_se
 
     site.commit_for_logins(vec![Op::DeleteUser { name: lp("ivan") }]).await;
     assert_eq!(imap_login(&ports, "ivan", new)["ok"], false, "a deleted one neither");
+    site.agent.stop().await;
+}
+
+/// Logs in with SMTP AUTH PLAIN on the submissions port (implicit TLS); `{"ok": bool, "code": n}`.
+const SMTP_LOGIN: &str = r#"
+import smtplib, ssl, sys, json
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+s = smtplib.SMTP_SSL(host, port, context=ssl._create_unverified_context(), timeout=60)
+try:
+    code, _ = s.login(user, password)
+    print(json.dumps({"ok": True, "code": code}))
+except smtplib.SMTPAuthenticationError as e:
+    print(json.dumps({"ok": False, "code": e.smtp_code}))
+s.quit()
+"#;
+
+fn smtp_login(site: &Site, user: &str, password: &str) -> Value {
+    let a = site.agent.running().smtp_addrs().submissions.expect("submissions is configured");
+    py(SMTP_LOGIN, &[a.ip().to_string(), a.port().to_string(), user.into(), password.into()])
+}
+
+fn app(id: u32, label: &str, secret: &str) -> pochta_directory::AppPassword {
+    let digest = pochta_directory::AppDigest::of(secret);
+    pochta_directory::AppPassword { id, label: label.into(), digest, created: 0 }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn app_passwords_log_in_to_imap_and_smtp_until_revoked() {
+    let mut site = Site::start(vec![with_password(user("ivan", "msk"), PASSWORD)]).await;
+    let ports = site.ports();
+    let (phone, laptop) = ("abcd-efgh-jkmn-pqrs-tuvw", "wxyz-2345-6789-abcd-efgh");
+    let mut u = site.agent.directory().users[&lp("ivan")].clone();
+    u.app_passwords = vec![app(1, "Phone", phone), app(2, "Laptop", laptop)];
+    site.commit_for_logins(vec![Op::put_user_keeping_password(&u)]).await;
+
+    for (who, secret) in [("ivan", phone), ("ivan@example.org", laptop), ("ivan", PASSWORD)] {
+        let v = imap_login(&ports, who, secret);
+        assert_eq!(v["ok"], true, "IMAP login as {who} with {secret}: {v}");
+        assert_eq!(v["count"], 0, "into his own, empty INBOX: {v}");
+    }
+    for secret in [phone, laptop, PASSWORD] {
+        assert_eq!(smtp_login(&site, "ivan@example.org", secret)["code"], 235, "SMTP AUTH with {secret}");
+    }
+    assert_eq!(smtp_login(&site, "ivan@example.org", "abcd-efgh-jkmn-pqrs-tuvX")["code"], 535);
+    assert_eq!(imap_login(&ports, "ivan", "abcd-efgh-jkmn-pqrs-tuvX")["ok"], false);
+
+    // The phone is lost: its password is revoked, the laptop's goes on working.
+    u.app_passwords.retain(|a| a.id != 1);
+    site.commit_for_logins(vec![Op::put_user_keeping_password(&u)]).await;
+    assert_eq!(imap_login(&ports, "ivan", phone)["ok"], false, "a revoked app password fails IMAP");
+    assert_eq!(smtp_login(&site, "ivan@example.org", phone)["code"], 535, "and SMTP AUTH");
+    assert_eq!(imap_login(&ports, "ivan", laptop)["ok"], true, "the other one still works");
+    assert_eq!(smtp_login(&site, "ivan@example.org", laptop)["code"], 235);
+
+    // A disabled account's app passwords are disabled with it.
+    u.enabled = false;
+    site.commit_for_logins(vec![Op::put_user_keeping_password(&u)]).await;
+    assert_eq!(imap_login(&ports, "ivan", laptop)["ok"], false, "disabled: IMAP refuses the app password");
+    assert_eq!(smtp_login(&site, "ivan@example.org", laptop)["code"], 535, "and so does SMTP AUTH");
     site.agent.stop().await;
 }
 

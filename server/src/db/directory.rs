@@ -101,12 +101,12 @@ pub async fn persist(tx: &mut Tx<'_>, op: &Op, after: &Directory) -> Result<(), 
 
 async fn put_user_row(tx: &mut Tx<'_>, u: &User) -> Result<(), DbError> {
     sqlx::query(
-        "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled, mailbox) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        "INSERT INTO users (name, local_part, display_name, site, former_sites, password, enabled, mailbox, \
+         app_passwords) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
          ON CONFLICT (name) DO UPDATE SET local_part = excluded.local_part, \
          display_name = excluded.display_name, site = excluded.site, \
          former_sites = excluded.former_sites, password = excluded.password, enabled = excluded.enabled, \
-         mailbox = excluded.mailbox",
+         mailbox = excluded.mailbox, app_passwords = excluded.app_passwords",
     )
     .bind(u.name.folded())
     .bind(u.name.as_str())
@@ -116,6 +116,7 @@ async fn put_user_row(tx: &mut Tx<'_>, u: &User) -> Result<(), DbError> {
     .bind(u.password.as_ref().map(|p| p.0.clone()))
     .bind(u.enabled as i64)
     .bind(json(&u.mailbox))
+    .bind(json(&u.app_passwords))
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -147,7 +148,8 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
         dir.sites.insert(site.id.clone(), site);
     }
     let rows = sqlx::query(
-        "SELECT local_part, display_name, site, former_sites, password, enabled, mailbox FROM users",
+        "SELECT local_part, display_name, site, former_sites, password, enabled, mailbox, app_passwords \
+         FROM users",
     )
     .fetch_all(pool)
     .await?;
@@ -162,6 +164,7 @@ pub async fn load(pool: &sqlx::AnyPool, domain: Domain) -> Result<Directory, DbE
             password: row.try_get::<Option<String>, _>("password")?.map(pochta_directory::PasswordHash),
             enabled: row.try_get::<i64, _>("enabled")? != 0,
             mailbox: parse(&row.try_get::<String, _>("mailbox")?, "mailbox settings")?,
+            app_passwords: parse(&row.try_get::<String, _>("app_passwords")?, "app passwords")?,
         };
         dir.users.insert(user.name.clone(), user);
     }

@@ -211,6 +211,7 @@ pub fn user_ops(
         .into_iter()
         .map(|(login, display, home)| {
             Op::PutUser(User {
+                app_passwords: Vec::new(),
                 password: hash(&login),
                 name: name(&login),
                 display_name: display,

@@ -223,6 +223,7 @@ fn check_row(
         None => {
             // Names taken by aliases and lists, reserved names.
             dir.check(&Op::PutUser(User {
+                app_passwords: Vec::new(),
                 name,
                 display_name: String::new(),
                 site,
@@ -293,6 +294,7 @@ pub async fn apply(st: &AppState, by: &Actor, text: &str) -> Result<(Plan, Optio
         let hash = r.password.as_ref().and_then(|_| hashes.get(&r.name.to_lowercase()).cloned());
         match dir.user(&name) {
             None => ops.push(Op::PutUser(User {
+                app_passwords: Vec::new(),
                 name,
                 display_name: r.display_name.clone(),
                 site,

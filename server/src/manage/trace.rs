@@ -283,6 +283,7 @@ mod tests {
     }
     fn user(n: &str, at: &str) -> Op {
         Op::PutUser(User {
+            app_passwords: Vec::new(),
             name: LocalPart::parse(n).unwrap(),
             display_name: String::new(),
             site: SiteId::parse(at).unwrap(),

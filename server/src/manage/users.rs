@@ -55,6 +55,7 @@ pub async fn create(st: &AppState, by: &Actor, new: NewUser) -> Result<(LocalPar
         None => None,
     };
     let user = User {
+        app_passwords: Vec::new(),
         name: name.clone(),
         display_name: new.display_name.trim().to_owned(),
         site,

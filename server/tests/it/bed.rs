@@ -121,6 +121,7 @@ pub(crate) async fn replica_of(a: &DemoAgent) -> Directory {
 
 pub(crate) fn user(name: &str, site: &str) -> User {
     User {
+        app_passwords: Vec::new(),
         name: LocalPart::parse(name).unwrap(),
         display_name: name.to_owned(),
         site: SiteId::parse(site).unwrap(),

@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use std::time::Instant;
 
-use pochta_directory::{Address, LoginVerdict, PasswordHash};
+use pochta_directory::{Address, AppPassword, LoginVerdict, PasswordHash};
 
 use super::{Action, Authed, Session, State, Verify, Waiting};
 use crate::reply::Reply;
@@ -152,13 +152,14 @@ impl Session {
             // Still cost the client a verification, like an unknown user.
             return self.verify(None, None, password);
         };
-        // A user logs in with his official address.
-        let hash = if *user.domain() == dir.domain {
-            dir.user(user.local()).filter(|u| u.enabled).and_then(|u| u.password.clone())
-        } else {
-            None
+        // A user logs in with his official address, with his password or one of his app passwords.
+        let found = match *user.domain() == dir.domain {
+            true => dir.user(user.local()).filter(|u| u.enabled),
+            false => None,
         };
-        self.verify(Some(user), hash, password)
+        let hash = found.and_then(|u| u.password.clone());
+        let apps = found.map(|u| u.app_passwords.clone()).unwrap_or_default();
+        self.verify_with(Some(user), hash, apps, password)
     }
 
     pub(super) fn verify(
@@ -167,8 +168,18 @@ impl Session {
         hash: Option<PasswordHash>,
         password: &str,
     ) -> Option<Action> {
+        self.verify_with(user, hash, Vec::new(), password)
+    }
+
+    fn verify_with(
+        &mut self,
+        user: Option<Address>,
+        hash: Option<PasswordHash>,
+        apps: Vec<AppPassword>,
+        password: &str,
+    ) -> Option<Action> {
         self.state = State::Waiting(Waiting::Auth);
-        Some(Action::Verify(Verify { user, hash, password: password.to_owned() }))
+        Some(Action::Verify(Verify { user, hash, apps, password: password.to_owned() }))
     }
 }
 

@@ -18,7 +18,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use pochta_directory::{Address, Directory, LoginOutcome, LoginThrottle, PasswordHash, SiteId};
+use pochta_directory::{Address, AppPassword, Directory, LoginOutcome, LoginThrottle, PasswordHash, SiteId};
 use smtp_proto::Request;
 
 use super::data::DataReceiver;
@@ -103,6 +103,8 @@ pub struct Verify {
     /// `None` when there is no such user or he has no password: the connection verifies
     /// against a dummy hash anyway, so timing does not tell which.
     pub hash: Option<PasswordHash>,
+    /// His app passwords: any of them is as good as the password itself.
+    pub apps: Vec<AppPassword>,
     pub password: String,
 }
 
