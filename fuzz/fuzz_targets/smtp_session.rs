@@ -44,6 +44,7 @@ fn directory() -> Arc<Directory> {
             password: None,
             enabled: true,
             mailbox: Default::default(),
+            app_passwords: Vec::new(),
         };
         dir.apply_all(&[
             Op::PutSite(site("msk")),
