@@ -318,6 +318,7 @@ site-default-quota-hint = For users who have no quota of their own. Leave empty 
 site-outgoing = Outgoing addresses
 site-outgoing-hint = The public IPv4 and IPv6 addresses this site's mail leaves from, one per line: the DNS page lists them in SPF. Leave empty to use the addresses its agents advertise; behind NAT, give the router's address.
 ok-mailbox-saved = Mailbox settings saved.
+ok-app-password-revoked = App password revoked: programs that used it can no longer log in.
 import-field-quota = quota
 dns-no-mx = No site can receive mail from outside yet: publish MX once a level 0 or level 1 site's agent is enrolled and reporting
 dns-a-comment = Addresses of the published sites' servers
@@ -431,6 +432,8 @@ ch-user-saved = User { $name } saved
 ch-user-deleted = User { $name } deleted
 ch-user-deleted-at = User { $name } deleted (lived at { $site })
 ch-password-removed = { $name } can no longer log in with a password
+ch-app-password-added = App password “{ $label }” made for { $name }
+ch-app-password-revoked = App password “{ $label }” of { $name } revoked
 ch-group-created = { $kind ->
     [alias] Alias { $name } created ({ $count } members)
    *[list] Mailing list { $name } created ({ $count } members)

@@ -93,7 +93,7 @@ mailbox-save = Save mailbox settings
 
 client-title = Mail program settings
 client-none = The servers of this site have not reported their addresses yet, so there are no settings to show. Ask your administrator.
-client-intro = User name: { $address }, and your password. Use one incoming server (IMAP or POP3) and the outgoing one (SMTP).
+client-intro = User name: { $address }, and your password or an app password (see below). Use one incoming server (IMAP or POP3) and the outgoing one (SMTP).
 client-col-protocol = Protocol
 client-col-server = Server
 client-col-port = Port
@@ -112,3 +112,17 @@ err-time-zone = “{ $zone }” is not a known time zone; pick one from the list
 password-show = Show
 password-hide = Hide
 password-generate = Generate a password
+
+apps-title = App passwords
+apps-intro = A password of its own for each mail program — phone, laptop, tablet. It works in place of your account password for IMAP, POP3 and SMTP, and when a device is lost you revoke only its password.
+apps-none = No app passwords yet.
+apps-label = Name
+apps-created = Created
+apps-actions = Actions
+apps-revoke = Revoke
+apps-revoke-named = Revoke the app password “{ $label }”
+apps-new-label = Name of the new app password
+apps-new-hint = Where you will use it, for example “Phone” or “Thunderbird at home”.
+apps-create = Create app password
+apps-made = App password “{ $label }” is ready. Enter it in the mail program instead of your account password:
+apps-made-once = It is shown only this once. Copy it now; if it is lost, revoke it and create another.

@@ -115,3 +115,4 @@ err-admin-sites-self = You cannot change your own sites: ask another administrat
 err-app-passwords-too-many = A user can have at most { $max } app passwords: revoke one first.
 err-app-password-label = Name the app password (up to { $max } characters), for example “Phone”.
 err-app-passwords-malformed = The app passwords of this user are malformed.
+err-no-such-app-password = There is no such app password; perhaps it was already revoked.

@@ -243,6 +243,14 @@ pub enum Change {
     PasswordRemoved {
         name: LocalPart,
     },
+    AppPasswordAdded {
+        name: LocalPart,
+        label: String,
+    },
+    AppPasswordRevoked {
+        name: LocalPart,
+        label: String,
+    },
     GroupCreated {
         name: LocalPart,
         kind: GroupKind,
@@ -340,6 +348,13 @@ pub fn changes(op: &Op, before: Option<&Record>) -> Vec<Change> {
             }
             if u.password.is_some() {
                 out.push(Change::PasswordChanged { name: u.name.clone() });
+            }
+            let had = |apps: &[pochta_directory::AppPassword], id| apps.iter().any(|a| a.id == id);
+            for a in u.app_passwords.iter().filter(|a| !had(&old.app_passwords, a.id)) {
+                out.push(Change::AppPasswordAdded { name: u.name.clone(), label: a.label.clone() });
+            }
+            for a in old.app_passwords.iter().filter(|a| !had(&u.app_passwords, a.id)) {
+                out.push(Change::AppPasswordRevoked { name: u.name.clone(), label: a.label.clone() });
             }
             let fields = user_fields(old, u);
             if !fields.is_empty() || out.is_empty() {
@@ -468,9 +483,15 @@ pub fn revert_ops(
                         back.former_sites.extend(cur.former_sites.iter().cloned());
                         back.former_sites.insert(cur.site.clone());
                         back.former_sites.remove(&old.site);
+                        back.app_passwords = cur.app_passwords.clone();
                         Op::PutUser(back)
                     }
-                    _ => Op::PutUser(old.clone()),
+                    // A revert never brings back a revoked app password (nor drops one made
+                    // since): the user's app passwords stay as they are now, none if he is gone.
+                    (_, cur) => Op::PutUser(pochta_directory::User {
+                        app_passwords: cur.map(|c| c.app_passwords.clone()).unwrap_or_default(),
+                        ..old.clone()
+                    }),
                 }
             }
             (Op::PutGroup(g), None) => Op::DeleteGroup { name: g.name.clone() },
@@ -636,6 +657,46 @@ mod tests {
         assert_eq!(revert_ops(&d2, 9, &set, &p).unwrap(), vec![Op::PutSettings(DomainSettings::default())]);
         let dkim = [Op::DeleteDkimKey { selector: Selector::parse("s1").unwrap() }];
         assert_eq!(revert_ops(&d2, 10, &dkim, &[None]), Err(RevertError::Dkim));
+    }
+
+    #[test]
+    fn app_passwords_are_told_by_name_and_a_revert_never_brings_a_revoked_one_back() {
+        use pochta_directory::{AppDigest, AppPassword};
+        let app = |id, label: &str| AppPassword {
+            id,
+            label: label.into(),
+            digest: AppDigest::of(label),
+            created: 0,
+        };
+        let mut d = dir();
+        let mut u = user("ivanov", "hq");
+        u.app_passwords = vec![app(1, "Phone")];
+        commit(&mut d, &[Op::PutUser(u.clone())]);
+        // Renamed, and the phone's password swapped for the laptop's, in one put.
+        u.display_name = "Иван".into();
+        u.app_passwords = vec![app(2, "Laptop")];
+        let ops = [Op::put_user_keeping_password(&u)];
+        let priors = commit(&mut d, &ops);
+        let ch = changes(&ops[0], priors[0].as_ref());
+        assert!(
+            ch.contains(&Change::AppPasswordAdded { name: name("ivanov"), label: "Laptop".into() }),
+            "{ch:?}"
+        );
+        assert!(
+            ch.contains(&Change::AppPasswordRevoked { name: name("ivanov"), label: "Phone".into() }),
+            "{ch:?}"
+        );
+        // Reverting puts the name back and keeps the app passwords as they are now.
+        let undo = revert_ops(&d, 3, &ops, &priors).unwrap();
+        let Op::PutUser(back) = &undo[0] else { panic!("{undo:?}") };
+        assert_eq!(back.display_name, "");
+        assert_eq!(back.app_passwords, vec![app(2, "Laptop")], "the revoked phone stays revoked");
+        // A change of app passwords alone has nothing to revert.
+        let mut only = d.user(&name("ivanov")).unwrap().clone();
+        only.app_passwords.clear();
+        let ops = [Op::put_user_keeping_password(&only)];
+        let priors = commit(&mut d, &ops);
+        assert_eq!(revert_ops(&d, 4, &ops, &priors), Err(RevertError::Nothing(4)));
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/users/{name}", get(show).patch(update).delete(remove))
         .route("/users/{name}/password", put(set_password))
         .route("/users/{name}/move", post(move_to))
+        .route("/users/{name}/app-passwords", get(app_passwords).post(create_app_password))
+        .route("/users/{name}/app-passwords/{id}", axum::routing::delete(revoke_app_password))
 }
 
 #[derive(serde::Deserialize)]
@@ -250,4 +252,58 @@ async fn move_to(
 ) -> Result<Json<UserView>, ApiError> {
     manage::users::move_to(&st, &admin.0, &name, &body.site).await?;
     show(admin, State(st), Path(name)).await
+}
+
+/// An app password as the API shows it: never the password, which only its creation returns.
+#[derive(Serialize)]
+struct AppPasswordView {
+    id: u32,
+    label: String,
+    /// Unix seconds.
+    created: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    password: Option<String>,
+}
+
+impl AppPasswordView {
+    fn of(a: &pochta_directory::AppPassword, password: Option<String>) -> Self {
+        AppPasswordView { id: a.id, label: a.label.clone(), created: a.created, password }
+    }
+}
+
+async fn app_passwords(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Vec<AppPasswordView>>, ApiError> {
+    let (dir, _) = st.publisher.current();
+    let u = admin.scope().user(&dir, &name)?;
+    Ok(Json(u.app_passwords.iter().map(|a| AppPasswordView::of(a, None)).collect()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewAppPassword {
+    label: String,
+}
+
+/// Makes an app password; the reply is the only place its password is ever shown.
+async fn create_app_password(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Json(body): Json<NewAppPassword>,
+) -> Result<(StatusCode, Json<AppPasswordView>), ApiError> {
+    let made = manage::app_passwords::create(&st, &admin.0, &name, &body.label).await?;
+    Ok((StatusCode::CREATED, Json(AppPasswordView::of(&made.app, Some(made.password)))))
+}
+
+async fn revoke_app_password(
+    admin: Admin,
+    State(st): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    // No app password has id 0: an id that is not a number is "no such app password".
+    manage::app_passwords::revoke(&st, &admin.0, &name, id.parse().unwrap_or(0)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

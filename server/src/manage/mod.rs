@@ -9,6 +9,7 @@
 
 pub mod admins;
 pub mod agents;
+pub mod app_passwords;
 pub mod dkim;
 pub mod dns;
 pub mod groups;

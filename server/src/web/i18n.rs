@@ -413,6 +413,7 @@ mod completeness {
                         "changed",
                         "zone",
                         "free",
+                        "label",
                     ]
                     .iter()
                     .map(|k| (*k, "x".to_owned())),

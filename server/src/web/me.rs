@@ -4,13 +4,14 @@
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use pochta_directory::password::check_strength;
 use serde::Deserialize;
 
+use super::app_passwords::{AppsView, MadeApp};
 use super::error::WebError;
 use super::mailbox::{self, ClientRow, MailboxFacts, MailboxForm};
 use super::session::{Ctx, Page, Posted, UserOnly};
@@ -25,6 +26,8 @@ pub(super) fn router() -> Router<AppState> {
         .route("/me", get(me_page))
         .route("/me/password", post(change_password))
         .route("/me/mailbox", post(change_mailbox))
+        .route("/me/app-passwords", post(create_app_password))
+        .route("/me/app-passwords/{id}/revoke", post(revoke_app_password))
 }
 
 #[derive(Template)]
@@ -45,6 +48,7 @@ pub(super) struct MePage {
     pub mb_quota: bool,
     pub facts: MailboxFacts,
     pub client: Vec<ClientRow>,
+    pub apps: AppsView,
 }
 
 fn me(st: &AppState, ctx: &Ctx, errors: FormErrors, ok: Option<String>) -> Result<MePage, WebError> {
@@ -83,6 +87,7 @@ fn me_with(
         mb_quota: false,
         facts: MailboxFacts::of(st, &dir, u),
         client: mailbox::client_rows(st, &dir, u),
+        apps: AppsView::of(u, false),
     })
 }
 
@@ -183,4 +188,53 @@ async fn change_mailbox(
             Ok(ctx.render(super::refused(e.status), &page))
         }
     }
+}
+
+/// The user himself, as the author of his own edits: no administrator's scope applies.
+fn himself(ctx: &Ctx) -> manage::scope::Actor {
+    let name = format!("{}{}", ctx.name(), crate::web::admin::history::SELF_SERVICE);
+    manage::scope::Actor { name, scope: manage::scope::Scope::Domain }
+}
+
+#[derive(Deserialize)]
+struct LabelForm {
+    #[serde(default)]
+    label: String,
+}
+
+/// Makes an app password and shows it on the page that answers, once: it is not kept anywhere
+/// it could be shown from again.
+async fn create_app_password(
+    State(st): State<AppState>,
+    Posted(ctx, form, ..): Posted<UserOnly, LabelForm>,
+) -> Result<Response, WebError> {
+    match manage::app_passwords::create(&st, &himself(&ctx), ctx.name(), &form.label).await {
+        Ok(made) => {
+            tracing::info!(user = ctx.name(), label = %made.app.label, "app password made by its user");
+            let mut page = me(&st, &ctx, FormErrors::default(), None)?;
+            page.apps.made = Some(MadeApp { label: made.app.label, password: made.password });
+            Ok(ctx.render(StatusCode::OK, &page))
+        }
+        Err(e) => {
+            let page = me(&st, &ctx, FormErrors::from_api(&e, ctx.lang, &["label"]), None)?;
+            Ok(ctx.render(super::refused(e.status), &page))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct Empty {}
+
+async fn revoke_app_password(
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Posted(ctx, ..): Posted<UserOnly, Empty>,
+) -> Result<Response, WebError> {
+    // No app password has id 0: a path that is not a number is "no such app password".
+    let id = id.parse().unwrap_or(0);
+    let (gone, _) = manage::app_passwords::revoke(&st, &himself(&ctx), ctx.name(), id)
+        .await
+        .map_err(|e| WebError::api(e, &ctx))?;
+    tracing::info!(user = ctx.name(), label = %gone.label, "app password revoked by its user");
+    Ok(Redirect::to("/me?ok=app-password-revoked#app-passwords").into_response())
 }

@@ -4,6 +4,7 @@
 //! API calls — so a page can refuse nothing the API accepts and the other way round.
 
 pub mod agent_view;
+pub mod app_passwords;
 pub mod ctx;
 pub mod dashboard;
 pub mod error;
@@ -187,6 +188,7 @@ pub fn flash(ctx: &Ctx, ok: &str) -> Option<String> {
         "password-changed" => "ok-password-changed",
         "admin-sites-saved" => "ok-admin-sites-saved",
         "mailbox-saved" => "ok-mailbox-saved",
+        "app-password-revoked" => "ok-app-password-revoked",
         "login-lifted" => "ok-login-lifted",
         "settings-saved" => "ok-settings-saved",
         "reverted" => "ok-reverted",

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod api_property;
+mod app_passwords;
 mod bad_input;
 mod bed;
 mod browser;

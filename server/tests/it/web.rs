@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::browser::{Browser, SESSION};
 use crate::helpers::{Backend, TestApp, spawn_app};
 
-const PASSWORD: &str = "correct-horse-7";
+pub(crate) const PASSWORD: &str = "correct-horse-7";
 
 /// Two sites with mailboxes and a level-0 gateway, a user with a password, a list.
 pub(crate) async fn seeded(backend: Backend) -> TestApp {

@@ -140,6 +140,12 @@ pub fn change_line(c: &Ctx, dir: &Directory, ch: &Change) -> Line {
         Change::PasswordRemoved { name } => {
             line(c.t1("ch-password-removed", "name", name), user_href(dir, name))
         }
+        Change::AppPasswordAdded { name, label } => {
+            line(c.t2("ch-app-password-added", "name", name, "label", label), user_href(dir, name))
+        }
+        Change::AppPasswordRevoked { name, label } => {
+            line(c.t2("ch-app-password-revoked", "name", name, "label", label), user_href(dir, name))
+        }
         Change::GroupCreated { name, kind: k, members } => line(
             c.lang.ta(
                 "ch-group-created",

@@ -28,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/users/{name}/password", post(users::set_password))
         .route("/admin/users/{name}/groups", post(users::add_to_group))
         .route("/admin/users/{name}/mailbox", post(users::update_mailbox))
+        .route("/admin/users/{name}/app-passwords", post(users::create_app_password))
+        .route("/admin/users/{name}/app-passwords/{id}/revoke", post(users::revoke_app_password))
         .route("/admin/users/{name}/move", get(users::move_page).post(users::move_to))
         .route("/admin/users/{name}/delete", get(users::delete_page).post(users::delete))
         .route("/admin/groups", get(groups::list))

@@ -270,6 +270,7 @@ pub struct UserPage {
     /// The user's mailbox move going on now, and those finished in the last week, as sentences.
     pub moving: Vec<String>,
     pub moves: Vec<String>,
+    pub apps: crate::web::app_passwords::AppsView,
 }
 
 fn user_page(
@@ -317,6 +318,7 @@ fn user_page(
             .map(|(_, m)| crate::web::dashboard::move_text(m, dir, ctx))
             .collect(),
         moves: Vec::new(),
+        apps: crate::web::app_passwords::AppsView::of(u, true),
     })
 }
 
@@ -679,4 +681,42 @@ pub async fn add_to_group(
         .await
         .map_err(|e| WebError::api(e, &ctx))?;
     Ok(Redirect::to(&format!("/admin/users/{}?ok=member-added", urlencode(&name))).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct LabelForm {
+    #[serde(default)]
+    label: String,
+}
+
+/// Makes an app password for the user (for a helpdesk setting up his phone) and shows it once.
+pub async fn create_app_password(
+    State(st): State<AppState>,
+    Path(name): Path<String>,
+    Posted(ctx, form, ..): Posted<AdminOnly, LabelForm>,
+) -> Result<Response, WebError> {
+    match manage::app_passwords::create(&st, &ctx.actor(), &name, &form.label).await {
+        Ok(made) => {
+            let (dir, _) = st.publisher.current();
+            let mut page = user_page(&st, &dir, &ctx, &name, None, FormErrors::default(), None)
+                .map_err(|e| WebError::api(e, &ctx))?;
+            page.apps.made =
+                Some(crate::web::app_passwords::MadeApp { label: made.app.label, password: made.password });
+            Ok(ctx.render(StatusCode::OK, &page))
+        }
+        Err(e) if e.status == StatusCode::NOT_FOUND => Err(WebError::api(e, &ctx)),
+        Err(e) => again(&st, &ctx, &name, e, &["label"]),
+    }
+}
+
+pub async fn revoke_app_password(
+    State(st): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    Posted(ctx, ..): Posted<AdminOnly, Empty>,
+) -> Result<Response, WebError> {
+    // No app password has id 0: a path that is not a number is "no such app password".
+    let id = id.parse().unwrap_or(0);
+    manage::app_passwords::revoke(&st, &ctx.actor(), &name, id).await.map_err(|e| WebError::api(e, &ctx))?;
+    let to = format!("/admin/users/{}?ok=app-password-revoked#app-passwords", urlencode(&name));
+    Ok(Redirect::to(&to).into_response())
 }
