@@ -2,7 +2,8 @@
 //! and `chromedriver`, started here on a free port), against a real server and real
 //! `pochta-agent` processes. Screenshots of the main pages in both languages are saved under
 //! `target/screenshots/` as test artifacts. The user's new password is then tried where she
-//! uses it: AUTH over SMTP (Python's smtplib, STARTTLS on submission) at her site's agent.
+//! uses it: AUTH over SMTP (Python's smtplib, STARTTLS on submission) at her site's agent; so
+//! does an app password she makes in the browser, until she revokes it.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -143,6 +144,22 @@ impl Driver {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), bytes).unwrap();
+    }
+
+    /// What sticks out past the screen's right edge, named (at most five), so a failure says
+    /// where; `[]` when nothing does.
+    async fn too_wide(&self) -> Value {
+        self.script(
+            "const w = document.documentElement.clientWidth; \
+             return [...document.querySelectorAll('main *')] \
+               .filter(e => e.getBoundingClientRect().right > w + 1) \
+               .filter(e => { for (let a = e.parentElement; a; a = a.parentElement) \
+                   if (getComputedStyle(a).overflowX != 'visible') return false; return true; }) \
+               .slice(0, 5) \
+               .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') \
+                         + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');",
+        )
+        .await
     }
 
     async fn quit(&self) {
@@ -301,19 +318,11 @@ async fn admin_and_user_in_a_real_browser() {
                 d.wait_for("</main>").await;
                 assert!(d.source().await.contains(&format!("lang=\"{lang}\"")), "{path} is not in {lang}");
                 // What sticks out past the screen's right edge, named, so a failure says where.
-                let wide = d
-                    .script(
-                        "const w = document.documentElement.clientWidth; \
-                         return [...document.querySelectorAll('main *')] \
-                           .filter(e => e.getBoundingClientRect().right > w + 1) \
-                           .filter(e => { for (let a = e.parentElement; a; a = a.parentElement) \
-                               if (getComputedStyle(a).overflowX != 'visible') return false; return true; }) \
-                           .slice(0, 5) \
-                           .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className ? '.' + e.className : '') \
-                                     + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');",
-                    )
-                    .await;
-                assert_eq!(wide, json!([]), "{path} in {lang} is wider than a {width} px screen");
+                assert_eq!(
+                    d.too_wide().await,
+                    json!([]),
+                    "{path} in {lang} is wider than a {width} px screen"
+                );
                 if width < 1000 {
                     // The phone's screenshot shows the content, not the header above it.
                     d.script("const t = document.querySelector('table.cards, ol.history, section.card'); if (t) t.scrollIntoView(); return true;").await;
@@ -355,6 +364,35 @@ async fn admin_and_user_in_a_real_browser() {
     let official = "smirnova@example.org";
     assert_eq!(smtp_auth_plain(&spb.submission, official, "second-passw0rd").await, 235);
     assert_eq!(smtp_auth_plain(&spb.submission, official, "first-passw0rd").await, 535);
+
+    // An app password for her phone, made in the browser and shown once, works at her agent
+    // until she revokes it; it fits a phone's screen.
+    d.fill("#app-label", "Телефон").await;
+    d.click("#app-new button[type=submit]").await;
+    d.wait_for("id=\"app-password-made\"").await;
+    let phone = d.script("return document.getElementById('app-password').textContent;").await;
+    let phone = phone.as_str().unwrap().to_owned();
+    assert_eq!(phone.len(), 24, "{phone}");
+    let top = d.script("return document.getElementById('app-password').getBoundingClientRect().top;").await;
+    let top = top.as_f64().unwrap();
+    assert!((0.0..900.0).contains(&top), "the page opens at the new password, not above it: {top}");
+    d.screenshot("ru-me-app-password").await;
+    d.window(390, 844).await;
+    assert_eq!(d.too_wide().await, json!([]), "the app password and its card fit 390 px");
+    d.script("document.getElementById('app-passwords').scrollIntoView(); return true;").await;
+    d.screenshot("ru-me-app-password-390").await;
+    d.window(1366, 900).await;
+    let made = app.version().await;
+    crate::bed::agent_reaches(spb, made).await;
+    assert_eq!(smtp_auth_plain(&spb.submission, official, &phone).await, 235, "the app password logs in");
+    assert_eq!(smtp_auth_plain(&spb.submission, official, "second-passw0rd").await, 235, "so does hers");
+    d.go(&format!("{}/me", app.url)).await;
+    d.wait_for("Телефон</td>").await;
+    assert!(!d.source().await.contains(&phone), "shown once only");
+    d.click("#app-passwords form.revoke button").await;
+    d.wait_for("Пароль приложения отозван").await;
+    crate::bed::agent_reaches(spb, made + 1).await;
+    assert_eq!(smtp_auth_plain(&spb.submission, official, &phone).await, 535, "a revoked one is refused");
     demo::wait_in_sync(running, &agents, Duration::from_secs(60)).await.unwrap();
     d.click("a[hreflang=en]").await;
     d.wait_for("My account").await;
