@@ -453,3 +453,52 @@ async fn two_factor_login_in_a_real_browser() {
     assert!(d.url().await.ends_with("/admin"), "{}", d.url().await);
     d.quit().await;
 }
+
+/// A regional administrator in a real browser, in Russian: created for Moscow only on the
+/// administrators page, chooses her own password at first login, sees Moscow's users and no
+/// domain pages in the navigation; another site's user and the domain's pages answer with a
+/// styled "not found" and "no access", typed URLs included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_administrator_in_a_real_browser() {
+    let app = crate::web::seeded(Backend::Sqlite).await;
+    let d = Driver::start().await;
+    d.go(&format!("{}/lang/ru?next=/login", app.url)).await;
+    login(&d, &app, "admin", &app.init.password).await;
+    d.wait_for("Площадки и агенты").await;
+    d.go(&format!("{}/admin/admins", app.url)).await;
+    d.fill("form[action='/admin/admins'] #name", "msk.it").await;
+    d.click("form[action='/admin/admins'] input[name='site.msk']").await;
+    d.click("form[action='/admin/admins'] button.primary").await;
+    d.wait_for("id=\"new-password\"").await;
+    let first = d.script("return document.getElementById('new-password').textContent.trim();").await;
+    let first = first.as_str().unwrap().to_owned();
+    d.click("form[action='/logout'] button").await;
+    d.wait_for("id=\"login\"").await;
+
+    login(&d, &app, "msk.it", &first).await;
+    d.wait_for("action=\"/login/password\"").await;
+    d.fill("#password", "Moscow-only-2026").await;
+    d.fill("#confirm", "Moscow-only-2026").await;
+    d.click("form[action='/login/password'] button[type=submit]").await;
+    d.wait_for("Площадки и агенты").await;
+    d.go(&format!("{}/admin/users", app.url)).await;
+    d.wait_for("ivanov").await;
+    let page = d.source().await;
+    assert!(!page.contains("petrov"), "another site's user is not listed");
+    for domain_page in ["/admin/dns", "/admin/history", "/admin/admins"] {
+        assert!(!page.contains(&format!("href=\"{domain_page}\"")), "the navigation hides {domain_page}");
+    }
+    d.screenshot("ru-site-admin-users").await;
+    // Typed URLs: another site's user is not found, a domain page is not hers.
+    d.go(&format!("{}/admin/users/petrov", app.url)).await;
+    d.wait_for("Страница не найдена").await;
+    assert!(!d.source().await.contains("petrov@spb"), "nothing of petrov is shown");
+    d.go(&format!("{}/admin/dns", app.url)).await;
+    d.wait_for("Нет доступа").await;
+    d.wait_for("только администратору всего домена").await;
+    d.screenshot("ru-site-admin-forbidden").await;
+    // Her own user she can change.
+    d.go(&format!("{}/admin/users/ivanov", app.url)).await;
+    d.wait_for("Иван Иванов").await;
+    d.quit().await;
+}
